@@ -1,0 +1,8 @@
+//! The envelope crate's one integration-test binary.
+
+mod bad_input;
+mod kat;
+mod props;
+mod streaming;
+mod support;
+mod tamper;
