@@ -77,6 +77,9 @@ impl Sealer {
 
     /// Absorbs `input` and returns every frame it completed (possibly none).
     pub fn update(&mut self, mut input: &[u8]) -> Bytes {
+        // One reservation per call instead of growth by doubling.
+        let frames = input.len() / self.frame_size + 1;
+        self.buf.reserve(input.len() + frames * TAG_LEN);
         while !input.is_empty() {
             let take = (self.frame_size - self.open_len).min(input.len());
             self.buf.extend_from_slice(&input[..take]);
