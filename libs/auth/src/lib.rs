@@ -1,0 +1,3 @@
+//! Authentication and authorisation shared by the services.
+
+pub mod signed_url;

@@ -1,0 +1,111 @@
+//! Schema of the storage service's own database.
+//!
+//! Migrations are append-only: once one has shipped, a change is a new
+//! migration, never an edit, because deployed databases already recorded it
+//! as applied.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{
+    big_integer, blob, blob_null, integer, text, timestamp_with_time_zone,
+    timestamp_with_time_zone_null, uuid,
+};
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateStorageObjects)]
+    }
+
+    // Not the default `seaql_migrations`: several services may share one
+    // database (embedded mode, small sites), and each service's migrator
+    // must only see its own history.
+    fn migration_table_name() -> DynIden {
+        "storage_migrations".into_iden()
+    }
+}
+
+#[derive(DeriveIden)]
+enum StorageObjects {
+    Table,
+    TenantId,
+    RecordingId,
+    ObjectKey,
+    KeyRef,
+    WrappedKey,
+    FrameSize,
+    PlaintextLen,
+    CiphertextLen,
+    Sha256,
+    State,
+    CreatedAt,
+    RewrappedAt,
+    ShreddedAt,
+}
+
+/// The database keeps the state invariants itself, so a bug in one writer
+/// (or a manual fix in psql) cannot leave a "stored" row without its key or
+/// a "shredded" row that still holds one.
+const STATE_CHECK: &str = "(state = 'stored' AND wrapped_key IS NOT NULL AND shredded_at IS NULL) \
+     OR (state = 'shredded' AND wrapped_key IS NULL AND shredded_at IS NOT NULL)";
+
+/// Lengths and frame sizes are unsigned in the domain; the columns are signed.
+const LENGTHS_CHECK: &str =
+    "frame_size > 0 AND plaintext_len >= 0 AND ciphertext_len >= 0 AND length(sha256) = 32";
+
+#[derive(DeriveMigrationName)]
+struct CreateStorageObjects;
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateStorageObjects {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(StorageObjects::Table)
+                    .col(uuid(StorageObjects::TenantId))
+                    .col(uuid(StorageObjects::RecordingId))
+                    .col(text(StorageObjects::ObjectKey))
+                    .col(text(StorageObjects::KeyRef))
+                    .col(blob_null(StorageObjects::WrappedKey))
+                    .col(integer(StorageObjects::FrameSize))
+                    .col(big_integer(StorageObjects::PlaintextLen))
+                    .col(big_integer(StorageObjects::CiphertextLen))
+                    .col(blob(StorageObjects::Sha256))
+                    .col(text(StorageObjects::State))
+                    .col(timestamp_with_time_zone(StorageObjects::CreatedAt))
+                    .col(timestamp_with_time_zone_null(StorageObjects::RewrappedAt))
+                    .col(timestamp_with_time_zone_null(StorageObjects::ShreddedAt))
+                    .primary_key(
+                        Index::create()
+                            .col(StorageObjects::TenantId)
+                            .col(StorageObjects::RecordingId),
+                    )
+                    .check(("storage_objects_state_check", Expr::cust(STATE_CHECK)))
+                    .check(("storage_objects_lengths_check", Expr::cust(LENGTHS_CHECK)))
+                    .to_owned(),
+            )
+            .await?;
+        // Re-wrapping walks one tenant's records under one key in recording id
+        // order; with recording_id last the index serves the keyset page
+        // (filter and order) without a sort.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_storage_objects_tenant_key_ref")
+                    .table(StorageObjects::Table)
+                    .col(StorageObjects::TenantId)
+                    .col(StorageObjects::KeyRef)
+                    .col(StorageObjects::RecordingId)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(StorageObjects::Table).to_owned())
+            .await
+    }
+}

@@ -1,0 +1,162 @@
+//! Tenant-scoped reads and writes of storage records.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, SqlErr,
+};
+use uuid::Uuid;
+
+use super::entity::{Column, Entity, STATE_SHREDDED, STATE_STORED};
+use super::model::db_time;
+use super::{NewRecord, RecordError, ShredOutcome, StorageRecord};
+
+/// The storage records of every tenant, reachable one tenant at a time.
+#[derive(Clone, Debug)]
+pub struct StorageRecords {
+    db: DatabaseConnection,
+}
+
+/// The one filter every statement starts from: there is no way to build a
+/// query here without naming the tenant.
+fn recording(tenant_id: Uuid, recording_id: Uuid) -> Condition {
+    Condition::all()
+        .add(Column::TenantId.eq(tenant_id))
+        .add(Column::RecordingId.eq(recording_id))
+}
+
+impl StorageRecords {
+    /// Expects a database [`super::connect`] has migrated.
+    pub fn new(db: DatabaseConnection) -> Self {
+        StorageRecords { db }
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Records a freshly written object, in state stored.
+    pub async fn insert(&self, record: &NewRecord) -> Result<(), RecordError> {
+        let row = record.to_row()?.into_active_model();
+        let result = Entity::insert(row).exec_without_returning(&self.db).await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_unique_violation(&err) => Err(RecordError::AlreadyExists),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    pub async fn get(
+        &self,
+        tenant_id: Uuid,
+        recording_id: Uuid,
+    ) -> Result<Option<StorageRecord>, RecordError> {
+        let Some(row) = Entity::find()
+            .filter(recording(tenant_id, recording_id))
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        StorageRecord::try_from(row).map(Some)
+    }
+
+    /// Crypto-shreds a recording: forgets its wrapped data key, for good.
+    ///
+    /// The key is cleared by the same statement that flips the state, so no
+    /// reader ever sees a shredded record with a key or a stored one
+    /// without. Shredding twice is not an error: the first time is kept.
+    pub async fn mark_shredded(
+        &self,
+        tenant_id: Uuid,
+        recording_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<ShredOutcome, RecordError> {
+        let updated = Entity::update_many()
+            .col_expr(Column::WrappedKey, Expr::value(Option::<Vec<u8>>::None))
+            .col_expr(Column::State, Expr::value(STATE_SHREDDED))
+            .col_expr(Column::ShreddedAt, Expr::value(db_time(at)))
+            .filter(recording(tenant_id, recording_id))
+            .filter(Column::State.eq(STATE_STORED))
+            .exec(&self.db)
+            .await?;
+        if updated.rows_affected > 0 {
+            return Ok(ShredOutcome::Shredded);
+        }
+        // Nothing stored matched: either there is no such record (for this
+        // tenant), or it was shredded already. Only telling the two apart
+        // needs a read; the shredding itself was the single update above.
+        let existing = Entity::find()
+            .filter(recording(tenant_id, recording_id))
+            .one(&self.db)
+            .await?;
+        match existing.and_then(|row| row.shredded_at) {
+            Some(at) => Ok(ShredOutcome::AlreadyShredded { at }),
+            None => Err(RecordError::NotFound),
+        }
+    }
+
+    /// One page of a tenant's stored records whose data key is wrapped by
+    /// `key_ref`, in recording id order, starting after `after`.
+    ///
+    /// Keyset pagination, so a re-wrap job that moves records off `key_ref`
+    /// while it walks never skips nor repeats one: pass the last recording id
+    /// of a page as `after` for the next. Shredded records are left out,
+    /// there is nothing left of them to re-wrap.
+    pub async fn list_stored_for_key(
+        &self,
+        tenant_id: Uuid,
+        key_ref: &str,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<StorageRecord>, RecordError> {
+        let mut query = Entity::find()
+            .filter(Column::TenantId.eq(tenant_id))
+            .filter(Column::KeyRef.eq(key_ref))
+            .filter(Column::State.eq(STATE_STORED));
+        if let Some(after) = after {
+            query = query.filter(Column::RecordingId.gt(after));
+        }
+        let rows = query
+            .order_by_asc(Column::RecordingId)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        rows.into_iter().map(StorageRecord::try_from).collect()
+    }
+
+    /// Replaces a stored record's wrapped key with one wrapped by
+    /// `new_key_ref`, if and only if the record still holds `old_wrapped`.
+    ///
+    /// A compare-and-set, so a re-wrap racing a shred or another re-wrap
+    /// never resurrects a shredded key nor overwrites a newer one. Returns
+    /// whether the record was updated; `false` means re-read and decide.
+    pub async fn update_wrapped_key(
+        &self,
+        tenant_id: Uuid,
+        recording_id: Uuid,
+        old_wrapped: &[u8],
+        new_key_ref: &str,
+        new_wrapped: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<bool, RecordError> {
+        if new_wrapped.is_empty() {
+            return Err(RecordError::Invalid("wrapped_key"));
+        }
+        let updated = Entity::update_many()
+            .col_expr(Column::KeyRef, Expr::value(new_key_ref))
+            .col_expr(Column::WrappedKey, Expr::value(new_wrapped.to_vec()))
+            .col_expr(Column::RewrappedAt, Expr::value(db_time(at)))
+            .filter(recording(tenant_id, recording_id))
+            .filter(Column::State.eq(STATE_STORED))
+            .filter(Column::WrappedKey.eq(old_wrapped.to_vec()))
+            .exec(&self.db)
+            .await?;
+        Ok(updated.rows_affected > 0)
+    }
+}
+
+fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}

@@ -1,0 +1,6 @@
+//! The storage service's one integration-test binary.
+
+mod playback;
+mod records;
+mod store;
+mod support;

@@ -1,0 +1,99 @@
+//! Builds a storage service on real embedded backends (filesystem blobs,
+//! local keyring, SQLite) in a temporary directory, and serves its playback
+//! endpoint on a random loopback port.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use callvault_auth::signed_url::UrlSigner;
+use callvault_blob::{BlobStore, ByteStream, fs::FsBlobStore};
+use callvault_keys::{KeyProvider, KeyRef, local::LocalKeyring};
+use callvault_storage::playback::{self, PlaybackState};
+use callvault_storage::records::{self, StorageRecords};
+use callvault_storage::{RecordingStore, StoredRecording};
+use futures_util::StreamExt;
+use uuid::Uuid;
+
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub store: Arc<RecordingStore>,
+    pub blobs: Arc<FsBlobStore>,
+    pub keys: Arc<LocalKeyring>,
+    pub records: StorageRecords,
+}
+
+impl Harness {
+    pub async fn embedded() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blobs = Arc::new(FsBlobStore::new(dir.path().join("blobs")));
+        let keys = Arc::new(LocalKeyring::open(dir.path().join("keyring.json")).expect("keyring"));
+        let url = format!("sqlite://{}", dir.path().join("storage.db").display());
+        let records = StorageRecords::new(records::connect(&url).await.expect("sqlite records"));
+        let store = Arc::new(RecordingStore::new(
+            blobs.clone() as Arc<dyn BlobStore>,
+            keys.clone() as Arc<dyn KeyProvider>,
+            records.clone(),
+        ));
+        Self {
+            dir,
+            store,
+            blobs,
+            keys,
+            records,
+        }
+    }
+
+    pub async fn tenant_key(&self, tenant: Uuid) -> KeyRef {
+        self.keys
+            .create_tenant_key(&tenant.to_string())
+            .await
+            .expect("tenant key")
+    }
+
+    pub async fn store_bytes(&self, tenant: Uuid, recording: Uuid, data: &[u8]) -> StoredRecording {
+        let key = self.tenant_key(tenant).await;
+        self.store
+            .store(tenant, recording, &key, body(data, 7_919))
+            .await
+            .expect("stored")
+    }
+}
+
+/// `data` as an upload stream cut into `chunk`-byte pieces.
+pub fn body(data: &[u8], chunk: usize) -> ByteStream {
+    let pieces: Vec<std::io::Result<Bytes>> = data
+        .chunks(chunk.max(1))
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    futures_util::stream::iter(pieces).boxed()
+}
+
+pub fn audio(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i.wrapping_mul(31) ^ (i >> 8)) as u8)
+        .collect()
+}
+
+pub fn signer() -> UrlSigner {
+    UrlSigner::new(&[42u8; 32]).expect("secret")
+}
+
+/// Serves the playback routes on 127.0.0.1 and returns the base URL.
+pub fn spawn_playback(store: Arc<RecordingStore>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("addr").port();
+    let state = actix_web::web::Data::new(PlaybackState {
+        store,
+        signer: signer(),
+    });
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new().configure(playback::configure(state.clone()))
+    })
+    .workers(1)
+    .listen(listener)
+    .expect("listen")
+    .run();
+    tokio::spawn(server);
+    format!("http://127.0.0.1:{port}")
+}
