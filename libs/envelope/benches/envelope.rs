@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-use callvault_envelope::{DEFAULT_FRAME_SIZE, DataKey, FrameDecoder, HEADER_LEN, ObjectContext, Opener, Sealer};
+use callvault_envelope::{
+    DEFAULT_FRAME_SIZE, DataKey, FrameDecoder, HEADER_LEN, ObjectContext, Opener, Sealer,
+};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const GIB: usize = 1 << 30;
@@ -50,7 +52,9 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut tags = 0u8;
             for (i, chunk) in scratch.chunks_mut(frame).enumerate() {
-                let tag = raw.seal_in_place_separate_tag(nonce(i as u64), Aad::from(b"aad"), chunk).expect("seal");
+                let tag = raw
+                    .seal_in_place_separate_tag(nonce(i as u64), Aad::from(b"aad"), chunk)
+                    .expect("seal");
                 tags ^= tag.as_ref()[0];
             }
             tags
@@ -73,7 +77,8 @@ fn bench(c: &mut Criterion) {
     let mut raw_sealed = Vec::with_capacity(GIB + GIB / frame * 16);
     for (i, chunk) in plaintext.chunks(frame).enumerate() {
         let mut buf = chunk.to_vec();
-        raw.seal_in_place_append_tag(nonce(i as u64), Aad::from(b"aad"), &mut buf).expect("seal");
+        raw.seal_in_place_append_tag(nonce(i as u64), Aad::from(b"aad"), &mut buf)
+            .expect("seal");
         raw_sealed.extend_from_slice(&buf);
     }
     group.bench_function("raw_aes256gcm_open", |b| {
@@ -82,7 +87,10 @@ fn bench(c: &mut Criterion) {
             |sealed| {
                 let mut total = 0;
                 for (i, chunk) in sealed.chunks_mut(frame + 16).enumerate() {
-                    total += raw.open_in_place(nonce(i as u64), Aad::from(b"aad"), chunk).expect("open").len();
+                    total += raw
+                        .open_in_place(nonce(i as u64), Aad::from(b"aad"), chunk)
+                        .expect("open")
+                        .len();
                 }
                 total
             },
@@ -91,8 +99,13 @@ fn bench(c: &mut Criterion) {
     });
     drop(raw_sealed);
 
-    let object = callvault_envelope::seal_bytes(Sealer::new(&key, context, DEFAULT_FRAME_SIZE).expect("sealer"), &plaintext);
-    let opener = Arc::new(Opener::new(&key, context, &object[..HEADER_LEN], object.len() as u64).expect("opener"));
+    let object = callvault_envelope::seal_bytes(
+        Sealer::new(&key, context, DEFAULT_FRAME_SIZE).expect("sealer"),
+        &plaintext,
+    );
+    let opener = Arc::new(
+        Opener::new(&key, context, &object[..HEADER_LEN], object.len() as u64).expect("opener"),
+    );
     group.bench_function("envelope_open", |b| {
         b.iter(|| {
             let mut decoder = FrameDecoder::new(opener.clone(), opener.plan_all());

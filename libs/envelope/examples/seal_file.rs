@@ -31,8 +31,12 @@ fn main() -> std::io::Result<()> {
     };
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(output)?);
     let key = DataKey::generate();
-    let mut sealer = Sealer::new(&key, ObjectContext::new("tenant", "recording"), DEFAULT_FRAME_SIZE)
-        .map_err(std::io::Error::other)?;
+    let mut sealer = Sealer::new(
+        &key,
+        ObjectContext::new("tenant", "recording"),
+        DEFAULT_FRAME_SIZE,
+    )
+    .map_err(std::io::Error::other)?;
     writer.write_all(&sealer.header())?;
     let mut buf = vec![0u8; 1 << 20];
     let mut total: u64 = 0;
@@ -46,6 +50,9 @@ fn main() -> std::io::Result<()> {
     }
     writer.write_all(&sealer.finish())?;
     writer.flush()?;
-    eprintln!("sealed_bytes={total} peak_rss_kib={}", peak_rss_kib().unwrap_or(0));
+    eprintln!(
+        "sealed_bytes={total} peak_rss_kib={}",
+        peak_rss_kib().unwrap_or(0)
+    );
     Ok(())
 }

@@ -195,9 +195,9 @@ fn a_wrong_data_key_fails_on_commitment() {
 
 #[test]
 fn splicing_frames_from_another_object_fails() {
-    let (object, _) = object();
     // A second sealing of the same plaintext gets its own random message id.
     let (other, _) = object();
+    let (object, _) = object();
     let (header, mut frames) = frames(&object);
     let (_, other_frames) = self::frames(&other);
     frames[1] = other_frames[1].clone();

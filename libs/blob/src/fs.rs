@@ -1,0 +1,210 @@
+//! Local filesystem backend, for the embedded mode and small on-premise
+//! sites.
+//!
+//! Layout under the root:
+//! - `objects/<key>`: published objects, one file per key;
+//! - `.tmp/<uuid>.part`: uploads in progress.
+//!
+//! Objects live under their own folder so that no valid key (`.tmp/x` is
+//! one) can land among the temp files. An upload is written and fsynced in
+//! `.tmp/`, then published with a hard link: unlike `rename`, `link` fails
+//! when the target exists, which gives write-once semantics atomically and
+//! without a lock, even across processes sharing the directory.
+//!
+//! Unlike S3, a key can't be both an object and a folder: with `a` stored,
+//! putting `a/b` fails with an i/o error (and `a` reads as missing while
+//! `a/b` exists). Services build keys with a fixed depth, so this never
+//! comes up.
+
+use std::io::{self, SeekFrom};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use tokio::fs::{self, File, OpenOptions};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio_util::io::ReaderStream;
+use tracing::{debug, warn};
+
+use crate::{BlobError, BlobStore, ByteStream, ObjectKey, ObjectMeta};
+
+/// Size of the chunks `get_range` streams.
+const READ_CHUNK_SIZE: usize = 64 * 1024;
+
+const OBJECTS_DIR: &str = "objects";
+const TMP_DIR: &str = ".tmp";
+
+#[derive(Debug, Clone)]
+pub struct FsBlobStore {
+    root: PathBuf,
+}
+
+impl FsBlobStore {
+    /// Folders are created on first write, so building a store does no i/o.
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `ObjectKey` guarantees relative, `/`-separated segments without `.`
+    /// or `..`, so the joined path can't leave `objects/`.
+    fn object_path(&self, key: &ObjectKey) -> PathBuf {
+        self.root.join(OBJECTS_DIR).join(key.as_str())
+    }
+
+    fn tmp_dir(&self) -> PathBuf {
+        self.root.join(TMP_DIR)
+    }
+
+    async fn write_tmp(&self, tmp: &TmpFile, mut body: ByteStream) -> Result<u64, BlobError> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp.path)
+            .await?;
+        let mut size: u64 = 0;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(BlobError::Body)?;
+            file.write_all(&chunk).await?;
+            size += chunk.len() as u64;
+        }
+        file.flush().await?;
+        // The link below publishes the data: it must be on disk first, or a
+        // crash could leave a visible object with missing bytes.
+        file.sync_all().await?;
+        Ok(size)
+    }
+}
+
+/// Removes the temp file when dropped: on success (the hard link keeps the
+/// data), on error, and when the `put` future is cancelled mid-upload.
+struct TmpFile {
+    path: PathBuf,
+}
+
+impl Drop for TmpFile {
+    fn drop(&mut self) {
+        // Blocking, but a single unlink; doing it here is what makes
+        // cancellation leave nothing behind.
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => warn!(path=%self.path.display(), %error, "failed to remove temp file"),
+        }
+    }
+}
+
+/// Makes a directory entry change (link, unlink) durable.
+async fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir).await?.sync_all().await
+}
+
+fn not_found_as(key: &ObjectKey, error: io::Error) -> BlobError {
+    match error.kind() {
+        // `NotADirectory`: a prefix of the key is an object (`a` when asking
+        // for `a/b`), so `a/b` can't exist.
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => BlobError::NotFound(key.clone()),
+        _ => BlobError::Io(error),
+    }
+}
+
+#[async_trait]
+impl BlobStore for FsBlobStore {
+    async fn put(&self, key: &ObjectKey, body: ByteStream) -> Result<ObjectMeta, BlobError> {
+        let tmp_dir = self.tmp_dir();
+        fs::create_dir_all(&tmp_dir).await?;
+        let tmp = TmpFile {
+            path: tmp_dir.join(format!("{}.part", uuid::Uuid::new_v4())),
+        };
+        let size = self.write_tmp(&tmp, body).await?;
+
+        let path = self.object_path(key);
+        let Some(parent) = path.parent() else {
+            return Err(BlobError::Io(io::Error::other("object path has no parent")));
+        };
+        fs::create_dir_all(parent).await?;
+        if let Err(error) = fs::hard_link(&tmp.path, &path).await {
+            if error.kind() == io::ErrorKind::AlreadyExists {
+                return Err(BlobError::AlreadyExists(key.clone()));
+            }
+            return Err(BlobError::Io(error));
+        }
+        drop(tmp);
+        sync_dir(parent).await?;
+        debug!(key=%key, size, "stored object");
+        Ok(ObjectMeta { size })
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<ObjectMeta, BlobError> {
+        let metadata = fs::metadata(self.object_path(key))
+            .await
+            .map_err(|error| not_found_as(key, error))?;
+        // A directory here is a key prefix (`a` when `a/b` is stored), not an
+        // object.
+        if !metadata.is_file() {
+            return Err(BlobError::NotFound(key.clone()));
+        }
+        Ok(ObjectMeta {
+            size: metadata.len(),
+        })
+    }
+
+    async fn get_range(&self, key: &ObjectKey, range: Range<u64>) -> Result<ByteStream, BlobError> {
+        let mut file = File::open(self.object_path(key))
+            .await
+            .map_err(|error| not_found_as(key, error))?;
+        let metadata = file.metadata().await?;
+        if !metadata.is_file() {
+            return Err(BlobError::NotFound(key.clone()));
+        }
+        let size = metadata.len();
+        if range.start >= range.end || range.end > size {
+            return Err(BlobError::InvalidRange {
+                start: range.start,
+                end: range.end,
+                size,
+            });
+        }
+        file.seek(SeekFrom::Start(range.start)).await?;
+        let reader = file.take(range.end - range.start);
+        Ok(ReaderStream::with_capacity(reader, READ_CHUNK_SIZE).boxed())
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError> {
+        let path = self.object_path(key);
+        match fs::remove_file(&path).await {
+            Ok(()) => {}
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::NotFound
+                        | io::ErrorKind::NotADirectory
+                        | io::ErrorKind::IsADirectory
+                ) =>
+            {
+                // A directory is a key prefix, not an object.
+                return Ok(());
+            }
+            Err(error) => return Err(BlobError::Io(error)),
+        }
+        // Deleting is how recordings are shredded: the unlink must survive a
+        // crash.
+        if let Some(parent) = path.parent() {
+            sync_dir(parent).await?;
+        }
+        debug!(key=%key, "deleted object");
+        Ok(())
+    }
+
+    async fn version_count(&self, key: &ObjectKey) -> Result<usize, BlobError> {
+        match self.head(key).await {
+            Ok(_) => Ok(1),
+            Err(BlobError::NotFound(_)) => Ok(0),
+            Err(error) => Err(error),
+        }
+    }
+}

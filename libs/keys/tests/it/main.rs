@@ -1,0 +1,8 @@
+//! The one integration-test binary of callvault-keys: the provider
+//! conformance suite against every backend, plus backend-specific checks.
+
+mod conformance;
+mod fake_kms;
+mod kms_fake;
+mod kms_moto;
+mod local;
