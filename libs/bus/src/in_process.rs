@@ -1,0 +1,1 @@
+//! The embedded mode's bus: tokio tasks and channels in one process.

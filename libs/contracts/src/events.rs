@@ -1,0 +1,82 @@
+//! Events published on the bus's topic exchange.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::call::{AudioInfo, CallMetadata};
+use crate::{RecordingId, TenantId};
+
+/// An event type: its routing key on the topic exchange and its version.
+pub trait Event: Serialize + for<'de> Deserialize<'de> + JsonSchema + Send + Sync + 'static {
+    /// Routing key, e.g. `recording.ingested`.
+    const TOPIC: &'static str;
+    const VERSION: u32;
+}
+
+/// A recording was received, probed and stored; the catalogue should list it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordingIngestedV1 {
+    pub tenant_id: TenantId,
+    pub recording_id: RecordingId,
+    pub call: CallMetadata,
+    pub audio: AudioInfo,
+    /// Plaintext audio bytes.
+    pub size: u64,
+    /// Hex SHA-256 of the audio as received.
+    pub sha256: String,
+    /// The master key the recording's data key is wrapped under.
+    pub key_ref: String,
+    pub ingested_at: DateTime<Utc>,
+}
+
+impl Event for RecordingIngestedV1 {
+    const TOPIC: &'static str = "recording.ingested";
+    const VERSION: u32 = 1;
+}
+
+/// The envelope every bus message travels in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Message {
+    /// Unique per message; consumers deduplicate on it (inbox).
+    pub id: Uuid,
+    pub topic: String,
+    pub version: u32,
+    pub occurred_at: DateTime<Utc>,
+    /// W3C `traceparent` of the operation that caused it, if traced.
+    pub traceparent: Option<String>,
+    pub payload: serde_json::Value,
+}
+
+impl Message {
+    pub fn new<E: Event>(event: &E) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            id: Uuid::new_v4(),
+            topic: E::TOPIC.to_owned(),
+            version: E::VERSION,
+            occurred_at: Utc::now(),
+            traceparent: None,
+            payload: serde_json::to_value(event)?,
+        })
+    }
+
+    /// Decodes the payload as `E`, refusing another topic or version.
+    pub fn decode<E: Event>(&self) -> Result<E, DecodeError> {
+        if self.topic != E::TOPIC || self.version != E::VERSION {
+            return Err(DecodeError::WrongType {
+                topic: self.topic.clone(),
+                version: self.version,
+            });
+        }
+        serde_json::from_value(self.payload.clone()).map_err(|e| DecodeError::Payload(e.to_string()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("unexpected message type {topic} v{version}")]
+    WrongType { topic: String, version: u32 },
+    #[error("malformed payload: {0}")]
+    Payload(String),
+}

@@ -1,0 +1,289 @@
+//! The metadata service's request/reply API: tenancy and the catalogue.
+//!
+//! The gateway calls it over the bus (a serialised [`MetadataRequest`] to
+//! the `metadata` queue, a [`MetadataReply`] back); in tests and in-process
+//! wiring the trait can be called directly. Every tenant-data method takes
+//! the [`Actor`] and the tenant, and the service checks the actor may reach
+//! that tenant, whatever the gateway already checked.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::call::{Channel, Direction};
+use crate::{Actor, BpoId, RecordingId, Role, TenantId, UserId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Unknown token, key or role for this operation.
+    Unauthenticated,
+    /// Authenticated but not allowed (wrong role, or another BPO's/tenant's data).
+    Forbidden,
+    NotFound,
+    InvalidInput,
+    Conflict,
+    /// A dependency is down; retry.
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code clients see in GraphQL `extensions.code` and JSON errors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::InvalidInput => "BAD_USER_INPUT",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::Unavailable => "UNAVAILABLE",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    /// Lowercase, safe to show to the caller: no personal data, no secrets.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn forbidden() -> Self {
+        Self::new(ErrorCode::Forbidden, "not allowed")
+    }
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidInput, message)
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+// ---- tenancy ----
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Bpo {
+    pub id: BpoId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where a tenant's master key comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum KeyMode {
+    /// callvault creates a key for the tenant (a KMS key + alias, or a local
+    /// keyring entry in embedded mode).
+    Managed,
+    /// The tenant brings its own KMS key.
+    External { key_arn: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OnboardTenant {
+    pub bpo_id: BpoId,
+    pub name: String,
+    /// IANA time zone, e.g. `Asia/Tokyo`.
+    pub time_zone: String,
+    pub default_retention_days: u32,
+    pub key_mode: KeyMode,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub bpo_id: BpoId,
+    pub name: String,
+    pub time_zone: String,
+    pub default_retention_days: u32,
+    /// The master key its recordings' data keys are wrapped under.
+    pub key_ref: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CreateUser {
+    /// The identity provider's subject (`sub` claim), or an email in
+    /// embedded mode.
+    pub subject: String,
+    pub role: Role,
+    /// Required for tenant roles.
+    pub tenant_id: Option<TenantId>,
+    /// Required for BPO admins.
+    pub bpo_id: Option<BpoId>,
+    /// For agents: the agent id their calls carry.
+    pub agent_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct User {
+    pub id: UserId,
+    pub subject: String,
+    pub role: Role,
+    pub tenant_id: Option<TenantId>,
+    pub bpo_id: Option<BpoId>,
+    pub agent_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A recorder API key as listed: never the secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub name: String,
+    /// The first characters of the secret, to tell keys apart.
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A new key: the only time its secret is ever returned.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CreatedApiKey {
+    pub key: ApiKey,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for CreatedApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKey").field("key", &self.key).field("secret", &"<redacted>").finish()
+    }
+}
+
+/// What a valid recorder key allows: ingest into this tenant, under this key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApiKeyGrant {
+    pub key_id: Uuid,
+    pub tenant_id: TenantId,
+    pub key_ref: String,
+}
+
+// ---- catalogue ----
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordingFilter {
+    pub started_after: Option<DateTime<Utc>>,
+    pub started_before: Option<DateTime<Utc>>,
+    pub agent: Option<String>,
+    pub queue: Option<String>,
+    pub direction: Option<Direction>,
+    /// Matches caller or callee, through the tenant's blind index.
+    pub phone_number: Option<String>,
+    /// Every tag listed must be present.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub min_duration_ms: Option<u64>,
+    pub max_duration_ms: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PageRequest {
+    /// At most 100.
+    pub first: u32,
+    /// An opaque cursor from a previous page.
+    pub after: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Recording {
+    pub id: RecordingId,
+    pub tenant_id: TenantId,
+    pub external_call_id: String,
+    pub segment: u32,
+    pub direction: Direction,
+    pub caller_number: String,
+    pub callee_number: String,
+    pub agent: Option<String>,
+    pub queue: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    pub tags: Vec<String>,
+    pub agent_channel: Option<Channel>,
+    pub customer_channel: Option<Channel>,
+    pub codec: String,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub duration_ms: u64,
+    pub size: u64,
+    pub sha256: String,
+    pub ingested_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordingPage {
+    pub items: Vec<Recording>,
+    pub end_cursor: Option<String>,
+    pub has_next_page: bool,
+}
+
+#[async_trait]
+pub trait MetadataApi: Send + Sync + 'static {
+    async fn create_bpo(&self, actor: &Actor, name: String) -> ApiResult<Bpo>;
+    async fn list_bpos(&self, actor: &Actor) -> ApiResult<Vec<Bpo>>;
+    async fn onboard_tenant(&self, actor: &Actor, input: OnboardTenant) -> ApiResult<Tenant>;
+    async fn get_tenant(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Tenant>;
+    async fn list_tenants(&self, actor: &Actor, bpo: BpoId) -> ApiResult<Vec<Tenant>>;
+    async fn create_user(&self, actor: &Actor, input: CreateUser) -> ApiResult<User>;
+    async fn list_users(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<User>>;
+    async fn create_api_key(&self, actor: &Actor, tenant: TenantId, name: String) -> ApiResult<CreatedApiKey>;
+    async fn revoke_api_key(&self, actor: &Actor, tenant: TenantId, key: Uuid) -> ApiResult<ApiKey>;
+    async fn list_api_keys(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<ApiKey>>;
+    /// Machine call from ingestion: which tenant a recorder secret belongs
+    /// to. `Unauthenticated` for unknown or revoked keys.
+    async fn verify_api_key(&self, secret: String) -> ApiResult<ApiKeyGrant>;
+    async fn search_recordings(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        filter: RecordingFilter,
+        page: PageRequest,
+    ) -> ApiResult<RecordingPage>;
+    async fn get_recording(&self, actor: &Actor, tenant: TenantId, id: RecordingId) -> ApiResult<Recording>;
+}
+
+/// The same API as messages, for the bus: one variant per method.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum MetadataRequest {
+    CreateBpo { actor: Actor, name: String },
+    ListBpos { actor: Actor },
+    OnboardTenant { actor: Actor, input: OnboardTenant },
+    GetTenant { actor: Actor, tenant: TenantId },
+    ListTenants { actor: Actor, bpo: BpoId },
+    CreateUser { actor: Actor, input: CreateUser },
+    ListUsers { actor: Actor, tenant: TenantId },
+    CreateApiKey { actor: Actor, tenant: TenantId, name: String },
+    RevokeApiKey { actor: Actor, tenant: TenantId, key: Uuid },
+    ListApiKeys { actor: Actor, tenant: TenantId },
+    VerifyApiKey { secret: String },
+    SearchRecordings { actor: Actor, tenant: TenantId, filter: RecordingFilter, page: PageRequest },
+    GetRecording { actor: Actor, tenant: TenantId, id: RecordingId },
+}
+
+/// The reply: the method's result as JSON, or its error.
+pub type MetadataReply = Result<serde_json::Value, ApiError>;
+
+/// What the metadata service needs from the storage service's key provider:
+/// a master key per tenant at onboarding.
+#[async_trait]
+pub trait TenantKeys: Send + Sync + 'static {
+    /// Creates (or finds) the managed key of `tenant`; returns its reference.
+    async fn create_tenant_key(&self, tenant: TenantId) -> ApiResult<String>;
+    /// Checks a key the tenant brings is usable.
+    async fn check_external_key(&self, key_arn: &str) -> ApiResult<String>;
+}
