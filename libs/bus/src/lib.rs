@@ -60,7 +60,12 @@ pub trait Bus: Send + Sync + 'static {
     ) -> Result<(), BusError>;
 
     /// Sends a request to `queue` and waits for its reply.
-    async fn request(&self, queue: &str, body: Vec<u8>, timeout: Duration) -> Result<Vec<u8>, BusError>;
+    async fn request(
+        &self,
+        queue: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, BusError>;
 
     /// Serves requests sent to `queue`.
     async fn serve(&self, queue: &str, handler: Arc<dyn RequestHandler>) -> Result<(), BusError>;

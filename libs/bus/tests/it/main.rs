@@ -1,0 +1,10 @@
+//! One test binary for the crate: the bus conformance suite run against
+//! every implementation, the outbox and inbox on every database, and the
+//! metadata API adapter.
+
+mod conformance;
+mod db;
+mod in_process;
+mod metadata;
+mod outbox;
+mod support;
