@@ -1,1 +1,25 @@
-//! The ingestion service.
+//! The ingestion service: recorders upload a call's audio and metadata over
+//! HTTP; the audio is probed, streamed to storage and announced on the bus
+//! (`recording.ingested`, through the transactional outbox).
+//!
+//! The crate depends on no other service: storage is reached through
+//! [`RecordingSink`], the metadata service through
+//! `callvault_contracts::metadata_api::MetadataApi`.
+
+mod body;
+pub mod call;
+mod error;
+mod headers;
+pub mod probe;
+mod riff;
+mod sink;
+mod state;
+mod upload;
+pub mod uploads;
+
+pub use error::{IngestError, STATUSES};
+pub use headers::CALL_HEADER;
+pub use sink::{AudioStream, RecordingSink, SinkError, StoredAudio};
+pub use state::{IngestionState, OutboxNotifier, PROBE_WINDOW, STALE_AFTER};
+pub use upload::{UploadReceipt, configure};
+pub use uploads::connect;

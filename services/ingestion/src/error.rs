@@ -1,0 +1,123 @@
+//! Every way an upload can be refused or fail, each with one HTTP status
+//! and one machine-readable code: the JSON error body recorders see.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use serde_json::json;
+use tracing::error;
+
+/// Every status the upload endpoint can answer with; the OpenAPI document
+/// must describe each (its test checks).
+pub const STATUSES: &[u16] = &[200, 201, 400, 401, 409, 411, 415, 422, 500, 503];
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("a valid recorder api key is required (authorization: bearer <key>)")]
+    Unauthenticated,
+    #[error("{0}")]
+    LengthRequired(&'static str),
+    #[error("{0}")]
+    UnsupportedMedia(String),
+    #[error("{0}")]
+    InvalidMetadata(String),
+    #[error("{0}")]
+    InvalidHeader(String),
+    #[error("body has {received} bytes but content-length says {expected}")]
+    LengthMismatch { expected: u64, received: u64 },
+    #[error("upload body failed: {0}")]
+    BodyFailed(String),
+    #[error("{0}")]
+    NotAudio(String),
+    #[error("the wav header declares {declared} bytes but the body has {received}")]
+    TruncatedAudio { declared: u64, received: u64 },
+    #[error("this call segment is being uploaded by another request; retry later")]
+    UploadInProgress,
+    #[error("this call segment was uploaded with {stored} bytes, not {received}")]
+    KeyReused { stored: u64, received: u64 },
+    #[error("another upload of this call segment took over")]
+    Superseded,
+    #[error("storage already holds this recording")]
+    RecordingConflict,
+    /// The detail is for the log only.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The detail is for the log only.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl IngestError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            IngestError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            IngestError::LengthRequired(_) => StatusCode::LENGTH_REQUIRED,
+            IngestError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            IngestError::InvalidMetadata(_)
+            | IngestError::InvalidHeader(_)
+            | IngestError::LengthMismatch { .. }
+            | IngestError::BodyFailed(_) => StatusCode::BAD_REQUEST,
+            IngestError::NotAudio(_) | IngestError::TruncatedAudio { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            IngestError::UploadInProgress
+            | IngestError::KeyReused { .. }
+            | IngestError::Superseded
+            | IngestError::RecordingConflict => StatusCode::CONFLICT,
+            IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            IngestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            IngestError::Unauthenticated => "unauthenticated",
+            IngestError::LengthRequired(_) => "length_required",
+            IngestError::UnsupportedMedia(_) => "unsupported_media",
+            IngestError::InvalidMetadata(_) => "invalid_metadata",
+            IngestError::InvalidHeader(_) => "invalid_header",
+            IngestError::LengthMismatch { .. } => "length_mismatch",
+            IngestError::BodyFailed(_) => "body_failed",
+            IngestError::NotAudio(_) => "not_audio",
+            IngestError::TruncatedAudio { .. } => "truncated_audio",
+            IngestError::UploadInProgress => "upload_in_progress",
+            IngestError::KeyReused { .. } => "idempotency_key_reused",
+            IngestError::Superseded => "upload_superseded",
+            IngestError::RecordingConflict => "recording_conflict",
+            IngestError::Unavailable(_) => "unavailable",
+            IngestError::Internal(_) => "internal",
+        }
+    }
+
+    /// Whether the same request may succeed later, as is.
+    fn retry_after(&self) -> Option<&'static str> {
+        match self {
+            IngestError::Unavailable(_) => Some("5"),
+            IngestError::UploadInProgress => Some("30"),
+            _ => None,
+        }
+    }
+
+    pub fn to_response(&self) -> HttpResponse {
+        let status = self.status();
+        let message = match self {
+            IngestError::Unavailable(detail) => {
+                error!(code = self.code(), %detail, "upload failed: dependency unavailable");
+                "a dependency is unavailable; retry later".to_owned()
+            }
+            IngestError::Internal(detail) => {
+                error!(code = self.code(), %detail, "upload failed");
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut response = HttpResponse::build(status);
+        if let Some(seconds) = self.retry_after() {
+            response.insert_header((header::RETRY_AFTER, seconds));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(json!({ "error": { "code": self.code(), "message": message } }))
+    }
+}

@@ -1,0 +1,77 @@
+//! The request headers of an upload: the recorder key, the declared audio
+//! type and length, and the call metadata. All checked before a byte of the
+//! body is read.
+
+use actix_web::http::header::{self, HeaderMap};
+use callvault_contracts::call::CallMetadata;
+use callvault_contracts::metadata_api::{ApiKeyGrant, ErrorCode};
+
+use crate::call;
+use crate::error::IngestError;
+use crate::probe::Container;
+use crate::state::IngestionState;
+
+/// The request header carrying the call metadata, as one-line JSON.
+pub const CALL_HEADER: &str = "callvault-call";
+
+pub(crate) async fn authenticate(
+    headers: &HeaderMap,
+    state: &IngestionState,
+) -> Result<ApiKeyGrant, IngestError> {
+    let secret = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, secret)| secret.trim())
+        .filter(|secret| !secret.is_empty())
+        .ok_or(IngestError::Unauthenticated)?;
+    state
+        .metadata
+        .verify_api_key(secret.to_owned())
+        .await
+        .map_err(|error| match error.code {
+            ErrorCode::Unavailable => {
+                IngestError::Unavailable(format!("metadata service: {error}"))
+            }
+            ErrorCode::Internal | ErrorCode::Conflict => {
+                IngestError::Internal(format!("verifying an api key: {error}"))
+            }
+            _ => IngestError::Unauthenticated,
+        })
+}
+
+pub(crate) fn audio_headers(headers: &HeaderMap) -> Result<(Container, u64), IngestError> {
+    let container = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(Container::from_content_type)
+        .ok_or_else(|| {
+            IngestError::UnsupportedMedia(
+                "content-type must be audio/wav, audio/x-wav, audio/wave, audio/mpeg, audio/flac or audio/ogg"
+                    .into(),
+            )
+        })?;
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        return Err(IngestError::LengthRequired(
+            "chunked uploads are not supported yet: send the recording with a content-length",
+        ));
+    }
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .ok_or(IngestError::LengthRequired("content-length is required"))?
+        .to_str()
+        .ok()
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .ok_or_else(|| {
+            IngestError::InvalidHeader("content-length must be a number of bytes".into())
+        })?;
+    Ok((container, length))
+}
+
+pub(crate) fn call_metadata(headers: &HeaderMap) -> Result<CallMetadata, IngestError> {
+    let value = headers.get(CALL_HEADER).ok_or_else(|| {
+        IngestError::InvalidMetadata(format!("the {CALL_HEADER} header is required"))
+    })?;
+    call::parse(value.as_bytes()).map_err(|error| IngestError::InvalidMetadata(error.0))
+}

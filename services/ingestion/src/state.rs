@@ -1,0 +1,69 @@
+//! What the upload endpoint needs: its database, the metadata service (for
+//! recorder keys), storage, and a way to wake the outbox relay.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use callvault_contracts::metadata_api::MetadataApi;
+use sea_orm::DatabaseConnection;
+
+use crate::sink::RecordingSink;
+use crate::uploads::Uploads;
+
+/// Called after an upload's outbox message is committed, so the relay
+/// publishes it at once instead of at its next poll.
+pub type OutboxNotifier = Arc<dyn Fn() + Send + Sync>;
+
+/// Bytes of the body buffered for probing: WAV headers with metadata
+/// chunks, an MP3's ID3 tag and first frames, OGG's setup pages.
+pub const PROBE_WINDOW: usize = 64 * 1024;
+
+/// An in-progress upload silent for this long is taken to be abandoned
+/// and a retry takes its place. Streaming uploads beat far more often.
+pub const STALE_AFTER: Duration = Duration::from_secs(10 * 60);
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(60);
+
+/// A body silent for this long is given up on.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct IngestionState {
+    pub(crate) uploads: Uploads,
+    pub(crate) metadata: Arc<dyn MetadataApi>,
+    pub(crate) sink: Arc<dyn RecordingSink>,
+    pub(crate) notify: Option<OutboxNotifier>,
+    pub(crate) stale_after: Duration,
+    pub(crate) heartbeat_every: Duration,
+    pub(crate) idle_timeout: Duration,
+}
+
+impl IngestionState {
+    /// `db` must have been migrated (see [`crate::connect`]).
+    pub fn new(
+        db: DatabaseConnection,
+        metadata: Arc<dyn MetadataApi>,
+        sink: Arc<dyn RecordingSink>,
+        notify: Option<OutboxNotifier>,
+    ) -> Self {
+        Self {
+            uploads: Uploads::new(db),
+            metadata,
+            sink,
+            notify,
+            stale_after: STALE_AFTER,
+            heartbeat_every: HEARTBEAT_EVERY,
+            idle_timeout: IDLE_TIMEOUT,
+        }
+    }
+
+    /// Overrides how long an upload may stay silent before a retry takes
+    /// it over (tests; sites with very slow links).
+    pub fn with_stale_after(mut self, stale_after: Duration) -> Self {
+        self.stale_after = stale_after;
+        self.heartbeat_every = self.heartbeat_every.min(stale_after / 4);
+        self
+    }
+
+    pub fn uploads(&self) -> &Uploads {
+        &self.uploads
+    }
+}

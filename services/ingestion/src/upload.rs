@@ -1,0 +1,324 @@
+//! `POST /v1/recordings`: one call segment's audio, streamed.
+//!
+//! Everything that can be checked without the body (key, headers, call
+//! metadata, idempotency) is checked before a byte of it is read; the
+//! probe window is checked before anything is stored; storage only commits
+//! a body of exactly `Content-Length` bytes, and any failure after storing
+//! began discards what was stored and releases the idempotency claim.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use callvault_bus::Message;
+use callvault_contracts::call::CallMetadata;
+use callvault_contracts::events::RecordingIngestedV1;
+use callvault_contracts::metadata_api::ApiKeyGrant;
+use callvault_contracts::{RecordingId, TenantId};
+use chrono::Utc;
+use futures_util::StreamExt;
+use sea_orm::{DbErr, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use crate::body::{self, BodyFailure, Heartbeat};
+use crate::error::IngestError;
+use crate::headers::{audio_headers, authenticate, call_metadata};
+use crate::probe::{self, Container, ProbeError};
+use crate::sink::SinkError;
+use crate::state::{IngestionState, PROBE_WINDOW};
+use crate::uploads::{Claim, UploadKey, Uploads};
+
+/// The answer to an accepted upload (201), and to its retries (200, with
+/// `replayed: true`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadReceipt {
+    pub recording_id: RecordingId,
+    pub tenant_id: TenantId,
+    pub size: u64,
+    /// Hex SHA-256 of the audio as received.
+    pub sha256: String,
+    pub codec: String,
+    pub sample_rate: u32,
+    pub channels: u16,
+    /// 0 when the format does not say (an MP3 without a Xing header).
+    pub duration_ms: u64,
+    pub replayed: bool,
+}
+
+/// Mounts the upload route on an actix-web app or scope.
+pub fn configure(state: web::Data<IngestionState>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |config| {
+        config
+            .app_data(state)
+            .service(web::resource("/v1/recordings").route(web::post().to(upload)));
+    }
+}
+
+async fn upload(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<IngestionState>,
+) -> HttpResponse {
+    match ingest(&request, payload, &state).await {
+        Ok(receipt) if receipt.replayed => HttpResponse::Ok().json(receipt),
+        Ok(receipt) => HttpResponse::Created().json(receipt),
+        Err(error) => error.to_response(),
+    }
+}
+
+async fn ingest(
+    request: &HttpRequest,
+    payload: web::Payload,
+    state: &IngestionState,
+) -> Result<UploadReceipt, IngestError> {
+    let grant = authenticate(request.headers(), state).await?;
+    let (container, length) = audio_headers(request.headers())?;
+    let call = call_metadata(request.headers())?;
+    // The grant decides the tenant: nothing in the request can.
+    let key = UploadKey {
+        tenant: grant.tenant_id,
+        external_call_id: call.external_call_id.clone(),
+        segment: call.segment,
+    };
+    let recording = RecordingId::new();
+    match state
+        .uploads
+        .claim(&key, recording, state.stale_after)
+        .await
+        .map_err(database)?
+    {
+        Claim::Claimed => {}
+        Claim::TookOver { previous } => {
+            warn!(tenant = %key.tenant, %previous, %recording, "took over an abandoned upload");
+            discard(state, key.tenant, previous).await;
+        }
+        Claim::Done { response } => return replay(&response, length, payload, state).await,
+        Claim::InProgress => return Err(IngestError::UploadInProgress),
+    }
+    let upload = Upload {
+        state,
+        grant: &grant,
+        key: &key,
+        recording,
+        container,
+        length,
+        call,
+    };
+    let (result, stored) = upload.receive(payload).await;
+    if result.is_err() {
+        if stored {
+            discard(state, key.tenant, recording).await;
+        }
+        if let Err(error) = state.uploads.release(&key, recording).await {
+            // The claim goes stale and a retry takes it over, later.
+            warn!(tenant = %key.tenant, %recording, %error, "could not release an upload claim");
+        }
+    }
+    result
+}
+
+/// One claimed upload, from its first byte to its outbox message.
+struct Upload<'a> {
+    state: &'a IngestionState,
+    grant: &'a ApiKeyGrant,
+    key: &'a UploadKey,
+    recording: RecordingId,
+    container: Container,
+    length: u64,
+    call: CallMetadata,
+}
+
+impl Upload<'_> {
+    /// The receipt, or the error and whether storing had begun.
+    async fn receive(
+        self,
+        mut payload: web::Payload,
+    ) -> (Result<UploadReceipt, IngestError>, bool) {
+        let state = self.state;
+        let window = match body::read_window(&mut payload, PROBE_WINDOW, state.idle_timeout).await {
+            Ok(window) => window,
+            Err(failure) => return (Err(body_error(failure, self.length)), false),
+        };
+        let received = window.bytes.len() as u64;
+        if (window.complete && received != self.length) || received > self.length {
+            return (
+                Err(IngestError::LengthMismatch {
+                    expected: self.length,
+                    received,
+                }),
+                false,
+            );
+        }
+        let probed = match probe::probe(&window.bytes, self.container) {
+            Ok(probed) => probed,
+            Err(error @ ProbeError::Mismatch { .. }) => {
+                return (Err(IngestError::UnsupportedMedia(error.to_string())), false);
+            }
+            Err(ProbeError::NotAudio(why)) => return (Err(IngestError::NotAudio(why)), false),
+        };
+        // Checked against Content-Length up front, so a truncated WAV is
+        // refused before anything is stored; storage then only commits
+        // exactly Content-Length bytes, so the audio that lands is whole.
+        if let Some(declared) = probed.declared_len
+            && declared > self.length
+        {
+            let error = IngestError::TruncatedAudio {
+                declared,
+                received: self.length,
+            };
+            return (Err(error), false);
+        }
+
+        let (tx, stream) = body::channel();
+        let heartbeat = Heartbeat {
+            uploads: &state.uploads,
+            key: self.key,
+            recording: self.recording,
+            every: state.heartbeat_every,
+        };
+        let pump = body::pump(
+            window.bytes,
+            payload,
+            self.length,
+            state.idle_timeout,
+            heartbeat,
+            tx,
+        );
+        let store = state
+            .sink
+            .store(self.key.tenant, self.recording, &self.grant.key_ref, stream);
+        let (pumped, stored) = tokio::join!(pump, store);
+        // A body failure explains a storage failure, not the other way round.
+        if let Err(failure) = pumped {
+            return (Err(body_error(failure, self.length)), true);
+        }
+        let stored = match stored {
+            Ok(stored) => stored,
+            Err(error) => return (Err(sink_error(error)), true),
+        };
+        if stored.size != self.length {
+            let error = format!("storage kept {} bytes of {}", stored.size, self.length);
+            return (Err(IngestError::Internal(error)), true);
+        }
+
+        let receipt = UploadReceipt {
+            recording_id: self.recording,
+            tenant_id: self.key.tenant,
+            size: stored.size,
+            sha256: hex::encode(stored.sha256),
+            codec: probed.info.codec.clone(),
+            sample_rate: probed.info.sample_rate,
+            channels: probed.info.channels,
+            duration_ms: probed.info.duration_ms,
+            replayed: false,
+        };
+        let event = RecordingIngestedV1 {
+            tenant_id: self.key.tenant,
+            recording_id: self.recording,
+            call: self.call,
+            audio: probed.info,
+            size: stored.size,
+            sha256: receipt.sha256.clone(),
+            key_ref: self.grant.key_ref.clone(),
+            ingested_at: Utc::now(),
+        };
+        let committed =
+            match commit(&state.uploads, self.key, self.recording, &receipt, &event).await {
+                Ok(committed) => committed,
+                Err(error) => return (Err(error), true),
+            };
+        if !committed {
+            return (Err(IngestError::Superseded), true);
+        }
+        if let Some(notify) = &state.notify {
+            notify();
+        }
+        info!(
+            tenant = %self.key.tenant,
+            recording = %self.recording,
+            segment = self.key.segment,
+            size = stored.size,
+            codec = %receipt.codec,
+            "recording ingested"
+        );
+        (Ok(receipt), true)
+    }
+}
+
+/// Marks the upload done and enqueues its event, in one transaction. False
+/// if the claim was lost to a take-over.
+async fn commit(
+    uploads: &Uploads,
+    key: &UploadKey,
+    recording: RecordingId,
+    receipt: &UploadReceipt,
+    event: &RecordingIngestedV1,
+) -> Result<bool, IngestError> {
+    let response =
+        serde_json::to_string(receipt).map_err(|e| IngestError::Internal(e.to_string()))?;
+    let message = Message::new(event).map_err(|e| IngestError::Internal(e.to_string()))?;
+    let txn = uploads.connection().begin().await.map_err(database)?;
+    if !Uploads::finish(&txn, key, recording, &response)
+        .await
+        .map_err(database)?
+    {
+        txn.rollback().await.map_err(database)?;
+        return Ok(false);
+    }
+    callvault_bus::outbox::enqueue(&txn, &message)
+        .await
+        .map_err(database)?;
+    txn.commit().await.map_err(database)?;
+    Ok(true)
+}
+
+/// A retry of a finished upload: the first answer again, nothing stored.
+async fn replay(
+    response: &str,
+    length: u64,
+    mut payload: web::Payload,
+    state: &IngestionState,
+) -> Result<UploadReceipt, IngestError> {
+    let mut receipt: UploadReceipt = serde_json::from_str(response)
+        .map_err(|e| IngestError::Internal(format!("stored response: {e}")))?;
+    // The same key with another recording is a recorder bug that would
+    // otherwise lose a recording silently.
+    if receipt.size != length {
+        return Err(IngestError::KeyReused {
+            stored: receipt.size,
+            received: length,
+        });
+    }
+    // Read (and drop) the body so the connection stays usable.
+    while let Ok(Some(Ok(_))) = tokio::time::timeout(state.idle_timeout, payload.next()).await {}
+    receipt.replayed = true;
+    Ok(receipt)
+}
+
+async fn discard(state: &IngestionState, tenant: TenantId, recording: RecordingId) {
+    if let Err(error) = state.sink.discard(tenant, recording).await {
+        // Unreferenced by any catalogue entry; storage's reconciler finds it.
+        warn!(%tenant, %recording, %error, "could not discard a recording");
+    }
+}
+
+fn body_error(failure: BodyFailure, expected: u64) -> IngestError {
+    match failure {
+        BodyFailure::Short { received } | BodyFailure::Long { received } => {
+            IngestError::LengthMismatch { expected, received }
+        }
+        BodyFailure::Failed(why) => IngestError::BodyFailed(why),
+        BodyFailure::Superseded => IngestError::Superseded,
+    }
+}
+
+fn sink_error(error: SinkError) -> IngestError {
+    match error {
+        SinkError::Unavailable(why) => IngestError::Unavailable(format!("storage: {why}")),
+        SinkError::Conflict => IngestError::RecordingConflict,
+        SinkError::Body(why) => IngestError::BodyFailed(why),
+        SinkError::Internal(why) => IngestError::Internal(format!("storage: {why}")),
+    }
+}
+
+fn database(error: DbErr) -> IngestError {
+    IngestError::Unavailable(format!("ingestion database: {error}"))
+}

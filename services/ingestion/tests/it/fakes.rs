@@ -1,0 +1,150 @@
+//! What stands in for the other services: the metadata service's key check
+//! (a table), and the storage adapter the binary would use, over the real
+//! storage service.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use callvault_contracts::metadata_api::*;
+use callvault_contracts::{Actor, BpoId, RecordingId, TenantId};
+use callvault_ingestion::{AudioStream, RecordingSink, SinkError, StoredAudio};
+use callvault_keys::KeyRef;
+use callvault_storage::{RecordingStore, StorageError};
+use uuid::Uuid;
+
+/// Answers `verify_api_key` from a table. The metadata service and its key
+/// store are tested in their own crate; here only the grant matters. Every
+/// other method fails: ingestion must not call them.
+#[derive(Default)]
+pub struct KeyTable {
+    grants: Mutex<HashMap<String, ApiKeyGrant>>,
+}
+
+impl KeyTable {
+    pub fn grant(&self, secret: &str, grant: ApiKeyGrant) {
+        if let Ok(mut grants) = self.grants.lock() {
+            grants.insert(secret.to_owned(), grant);
+        }
+    }
+
+    pub fn revoke(&self, secret: &str) {
+        if let Ok(mut grants) = self.grants.lock() {
+            grants.remove(secret);
+        }
+    }
+}
+
+fn unused<T>() -> ApiResult<T> {
+    Err(ApiError::new(ErrorCode::Internal, "not used by ingestion"))
+}
+
+#[async_trait]
+impl MetadataApi for KeyTable {
+    async fn verify_api_key(&self, secret: String) -> ApiResult<ApiKeyGrant> {
+        let grants = self
+            .grants
+            .lock()
+            .map_err(|_| ApiError::new(ErrorCode::Internal, "poisoned"))?;
+        grants
+            .get(&secret)
+            .cloned()
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "unknown or revoked api key"))
+    }
+    async fn create_bpo(&self, _: &Actor, _: String) -> ApiResult<Bpo> {
+        unused()
+    }
+    async fn list_bpos(&self, _: &Actor) -> ApiResult<Vec<Bpo>> {
+        unused()
+    }
+    async fn onboard_tenant(&self, _: &Actor, _: OnboardTenant) -> ApiResult<Tenant> {
+        unused()
+    }
+    async fn get_tenant(&self, _: &Actor, _: TenantId) -> ApiResult<Tenant> {
+        unused()
+    }
+    async fn list_tenants(&self, _: &Actor, _: BpoId) -> ApiResult<Vec<Tenant>> {
+        unused()
+    }
+    async fn create_user(&self, _: &Actor, _: CreateUser) -> ApiResult<User> {
+        unused()
+    }
+    async fn list_users(&self, _: &Actor, _: TenantId) -> ApiResult<Vec<User>> {
+        unused()
+    }
+    async fn create_api_key(&self, _: &Actor, _: TenantId, _: String) -> ApiResult<CreatedApiKey> {
+        unused()
+    }
+    async fn revoke_api_key(&self, _: &Actor, _: TenantId, _: Uuid) -> ApiResult<ApiKey> {
+        unused()
+    }
+    async fn list_api_keys(&self, _: &Actor, _: TenantId) -> ApiResult<Vec<ApiKey>> {
+        unused()
+    }
+    async fn search_recordings(
+        &self,
+        _: &Actor,
+        _: TenantId,
+        _: RecordingFilter,
+        _: PageRequest,
+    ) -> ApiResult<RecordingPage> {
+        unused()
+    }
+    async fn get_recording(&self, _: &Actor, _: TenantId, _: RecordingId) -> ApiResult<Recording> {
+        unused()
+    }
+}
+
+/// The adapter the binary wires: ingestion's sink over the real storage
+/// service, with discard = crypto-shred.
+///
+/// `down` makes it refuse like a storage service whose blob store or key
+/// provider is unreachable: a fake outage (a real one can't be switched on
+/// and off from a test), in front of real storage.
+pub struct StorageSink {
+    pub store: Arc<RecordingStore>,
+    pub down: AtomicBool,
+}
+
+fn sink_error(error: StorageError) -> SinkError {
+    match error {
+        StorageError::Unavailable(why) => SinkError::Unavailable(why),
+        StorageError::AlreadyExists => SinkError::Conflict,
+        StorageError::Body(why) => SinkError::Body(why),
+        other => SinkError::Internal(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl RecordingSink for StorageSink {
+    async fn store(
+        &self,
+        tenant: TenantId,
+        recording: RecordingId,
+        key_ref: &str,
+        body: AudioStream,
+    ) -> Result<StoredAudio, SinkError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(SinkError::Unavailable(
+                "blob store unreachable (test outage)".into(),
+            ));
+        }
+        let stored = self
+            .store
+            .store(tenant.0, recording.0, &KeyRef(key_ref.to_owned()), body)
+            .await
+            .map_err(sink_error)?;
+        Ok(StoredAudio {
+            size: stored.size,
+            sha256: stored.sha256,
+        })
+    }
+
+    async fn discard(&self, tenant: TenantId, recording: RecordingId) -> Result<(), SinkError> {
+        match self.store.shred(tenant.0, recording.0).await {
+            Ok(_) | Err(StorageError::NotFound) => Ok(()),
+            Err(error) => Err(sink_error(error)),
+        }
+    }
+}

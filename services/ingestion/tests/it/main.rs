@@ -1,0 +1,9 @@
+//! The ingestion service's one integration-test binary.
+
+mod fakes;
+mod idempotency;
+mod openapi;
+mod rejects;
+mod support;
+mod upload;
+mod wav;

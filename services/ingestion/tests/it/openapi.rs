@@ -1,0 +1,102 @@
+//! schema/ingestion.openapi.yaml describes what the endpoint really does.
+
+use std::collections::BTreeSet;
+
+use callvault_contracts::RecordingId;
+use callvault_ingestion::{STATUSES, UploadReceipt};
+
+fn document() -> serde_json::Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schema/ingestion.openapi.yaml"
+    );
+    let text = std::fs::read_to_string(path).expect("read the openapi document");
+    serde_norway::from_str(&text).expect("the openapi document is valid yaml")
+}
+
+fn keys(value: &serde_json::Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .map(|object| object.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_status_the_handler_returns_is_documented() {
+    let document = document();
+    assert_eq!(document["openapi"], "3.1.0");
+    let responses = &document["paths"]["/v1/recordings"]["post"]["responses"];
+    let documented = keys(responses);
+    let returned: BTreeSet<String> = STATUSES.iter().map(u16::to_string).collect();
+    assert_eq!(documented, returned, "documented statuses vs the handler's");
+    for status in STATUSES.iter().filter(|status| **status >= 400) {
+        let schema =
+            &responses[status.to_string()]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(
+            schema, "#/components/schemas/Error",
+            "{status} uses the error body"
+        );
+    }
+}
+
+#[test]
+fn every_error_code_is_documented() {
+    // Every code `IngestError::code` can return, by status.
+    let codes = [
+        (401, "unauthenticated"),
+        (411, "length_required"),
+        (415, "unsupported_media"),
+        (400, "invalid_metadata"),
+        (400, "invalid_header"),
+        (400, "length_mismatch"),
+        (400, "body_failed"),
+        (422, "not_audio"),
+        (422, "truncated_audio"),
+        (409, "upload_in_progress"),
+        (409, "idempotency_key_reused"),
+        (409, "upload_superseded"),
+        (409, "recording_conflict"),
+        (503, "unavailable"),
+        (500, "internal"),
+    ];
+    let document = document();
+    let documented: BTreeSet<&str> = document["components"]["schemas"]["Error"]["properties"]["error"]
+        ["properties"]["code"]["enum"]
+        .as_array()
+        .expect("an enum of codes")
+        .iter()
+        .filter_map(|code| code.as_str())
+        .collect();
+    assert_eq!(documented, codes.iter().map(|(_, code)| *code).collect());
+    for (status, code) in codes {
+        let description = document["paths"]["/v1/recordings"]["post"]["responses"]
+            [status.to_string()]["description"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(description.contains(code), "{status} should mention {code}");
+    }
+}
+
+#[test]
+fn the_schemas_match_the_types() {
+    let document = document();
+    let schemas = &document["components"]["schemas"];
+    let call = crate::support::call("pbx-1");
+    assert_eq!(keys(&schemas["CallMetadata"]["properties"]), keys(&call));
+    let receipt = UploadReceipt {
+        recording_id: RecordingId::new(),
+        tenant_id: callvault_contracts::TenantId::new(),
+        size: 1,
+        sha256: "00".repeat(32),
+        codec: "wav/pcm_mulaw".into(),
+        sample_rate: 8_000,
+        channels: 1,
+        duration_ms: 1,
+        replayed: false,
+    };
+    let receipt = serde_json::to_value(receipt).expect("json");
+    assert_eq!(
+        keys(&schemas["UploadReceipt"]["properties"]),
+        keys(&receipt)
+    );
+}
