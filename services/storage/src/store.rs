@@ -331,6 +331,23 @@ impl RecordingStore {
         Ok(report)
     }
 
+    /// Removes a recording that was stored but never accepted (an upload
+    /// refused after its bytes were written): object and record go, with no
+    /// tombstone, so the same recording id can be stored again. Missing is
+    /// not an error.
+    pub async fn discard(&self, tenant: Uuid, recording: Uuid) -> Result<(), StorageError> {
+        let Some(record) = self.records.get(tenant, recording).await? else {
+            return Ok(());
+        };
+        let object_key = ObjectKey::parse(&record.object_key).map_err(|e| StorageError::Internal(e.to_string()))?;
+        // Object first: a record without its object would read as tampering,
+        // an object without a record is only garbage for the reconciler.
+        self.blobs.delete(&object_key).await?;
+        self.records.delete(tenant, recording).await?;
+        info!(%tenant, %recording, "refused upload discarded");
+        Ok(())
+    }
+
     /// Re-wraps every data key of `tenant` currently under `from` so it is
     /// under `to` (after a key change, or onto the rotated version of the
     /// same key). Bodies are not touched.

@@ -142,9 +142,6 @@ impl RecordingSink for StorageSink {
     }
 
     async fn discard(&self, tenant: TenantId, recording: RecordingId) -> Result<(), SinkError> {
-        match self.store.shred(tenant.0, recording.0).await {
-            Ok(_) | Err(StorageError::NotFound) => Ok(()),
-            Err(error) => Err(sink_error(error)),
-        }
+        self.store.discard(tenant.0, recording.0).await.map_err(sink_error)
     }
 }

@@ -155,6 +155,17 @@ impl StorageRecords {
             .await?;
         Ok(updated.rows_affected > 0)
     }
+
+    /// Removes a record outright. Only for an upload that was refused after
+    /// its object was stored (ingestion's discard): nothing ever referenced
+    /// it, so no tombstone is owed. Returns whether a row was removed.
+    pub async fn delete(&self, tenant_id: Uuid, recording_id: Uuid) -> Result<bool, RecordError> {
+        let deleted = Entity::delete_many()
+            .filter(recording(tenant_id, recording_id))
+            .exec(&self.db)
+            .await?;
+        Ok(deleted.rows_affected > 0)
+    }
 }
 
 fn is_unique_violation(err: &DbErr) -> bool {
