@@ -1,1 +1,20 @@
-//! The gateway service.
+//! The gateway: the public GraphQL API.
+//!
+//! It verifies the caller's JWT ([`auth`]), decides what the caller may
+//! reach ([`access`]) and answers GraphQL ([`graphql`]) by calling the
+//! metadata service through [`callvault_contracts::metadata_api::MetadataApi`].
+//! It never touches a database, and audio never goes through it: recordings
+//! carry a short-lived signed playback URL served by the storage service.
+
+pub mod access;
+pub mod auth;
+mod error;
+pub mod graphql;
+mod http;
+mod playback;
+
+pub use access::{Permission, Reach};
+pub use auth::{AuthConfig, AuthError, JwksSource, TokenVerifier, issue_hs256};
+pub use graphql::{GatewaySchema, build_schema, sdl};
+pub use http::{GatewayState, MAX_BODY_BYTES, StateError, configure};
+pub use playback::{DEFAULT_PLAYBACK_TTL_SECS, PLAYBACK_PATH_FORMAT, PlaybackLinks, playback_path};

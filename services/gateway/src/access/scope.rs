@@ -1,0 +1,162 @@
+//! The request's scope: the verified caller, and the permission checks
+//! that hand out the scoped handles of [`super::handles`].
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use async_graphql::Context;
+use callvault_contracts::metadata_api::{ErrorCode, MetadataApi, Tenant};
+use callvault_contracts::{Actor, BpoId, TenantId};
+use tracing::{error, info};
+
+use super::handles::{BpoScope, PlatformScope, TenantScope};
+use super::perm::Marker;
+use super::{Permission, Reach, Target, allows, reach};
+use crate::auth::AuthError;
+use crate::error::{coded, forbidden, from_api};
+
+type Result<T> = async_graphql::Result<T>;
+
+/// The metadata API as schema data. Its field is private to this module:
+/// holding a `Backend` gives a resolver nothing to call.
+pub struct Backend {
+    api: Arc<dyn MetadataApi>,
+}
+
+impl Backend {
+    pub fn new(api: Arc<dyn MetadataApi>) -> Self {
+        Self { api }
+    }
+}
+
+/// The outcome of verifying the request's token, as request data.
+pub struct Caller(std::result::Result<Actor, AuthError>);
+
+impl Caller {
+    pub fn verified(actor: Actor) -> Self {
+        Self(Ok(actor))
+    }
+
+    pub fn rejected(error: AuthError) -> Self {
+        Self(Err(error))
+    }
+}
+
+/// The verified caller and the metadata API, for one request.
+pub struct Scope<'a> {
+    actor: &'a Actor,
+    api: &'a dyn MetadataApi,
+}
+
+pub trait ScopeExt {
+    /// The request's scope; `UNAUTHENTICATED` without a valid token.
+    fn scope(&self) -> Result<Scope<'_>>;
+}
+
+impl ScopeExt for Context<'_> {
+    fn scope(&self) -> Result<Scope<'_>> {
+        let Some(Caller(verified)) = self.data_opt::<Caller>() else {
+            return Err(coded(
+                ErrorCode::Unauthenticated,
+                AuthError::Missing.to_string(),
+            ));
+        };
+        let actor = verified
+            .as_ref()
+            .map_err(|error| coded(ErrorCode::Unauthenticated, error.to_string()))?;
+        let Some(backend) = self.data_opt::<Backend>() else {
+            error!("schema built without a metadata backend");
+            return Err(coded(ErrorCode::Internal, "internal error"));
+        };
+        Ok(Scope {
+            actor,
+            api: backend.api.as_ref(),
+        })
+    }
+}
+
+pub(super) fn deny(actor: &Actor, permission: Permission) -> async_graphql::Error {
+    // Role and permission only: the subject may be an email address.
+    info!(role = actor.role.as_str(), ?permission, "access denied");
+    forbidden()
+}
+
+impl<'a> Scope<'a> {
+    pub fn actor(&self) -> &'a Actor {
+        self.actor
+    }
+
+    /// A handle on platform-wide operations.
+    pub fn platform<P: Marker>(&self, _permission: P) -> Result<PlatformScope<'a, P>> {
+        if !allows(self.actor, P::PERMISSION, Target::Platform) {
+            return Err(deny(self.actor, P::PERMISSION));
+        }
+        Ok(PlatformScope {
+            actor: self.actor,
+            api: self.api,
+            _permission: PhantomData,
+        })
+    }
+
+    /// A handle on one BPO.
+    pub fn bpo<P: Marker>(&self, bpo: BpoId, _permission: P) -> Result<BpoScope<'a, P>> {
+        if !allows(self.actor, P::PERMISSION, Target::Bpo(bpo)) {
+            return Err(deny(self.actor, P::PERMISSION));
+        }
+        Ok(BpoScope {
+            actor: self.actor,
+            api: self.api,
+            bpo,
+            _permission: PhantomData,
+        })
+    }
+
+    /// A handle on one tenant.
+    ///
+    /// A BPO admin's reach over a tenant depends on the tenant's BPO, which
+    /// only the metadata service knows: for that role alone the tenant is
+    /// looked up first, *as the caller* (so the lookup itself is within the
+    /// caller's rights), and the answer checked here. Other roles are
+    /// decided from the token alone, without calling anything.
+    pub async fn tenant<P: Marker>(
+        &self,
+        tenant: TenantId,
+        _permission: P,
+    ) -> Result<TenantScope<'a, P>> {
+        let permission = P::PERMISSION;
+        let record = match reach(self.actor.role, permission) {
+            Reach::OwnBpo => Some(self.lookup_tenant(tenant, permission).await?),
+            _ => None,
+        };
+        let target = Target::Tenant {
+            tenant,
+            bpo: record.as_ref().map(|record| record.bpo_id),
+        };
+        if !allows(self.actor, permission, target) {
+            return Err(deny(self.actor, permission));
+        }
+        Ok(TenantScope {
+            actor: self.actor,
+            api: self.api,
+            tenant,
+            record,
+            _permission: PhantomData,
+        })
+    }
+
+    async fn lookup_tenant(&self, tenant: TenantId, permission: Permission) -> Result<Tenant> {
+        let record = match self.api.get_tenant(self.actor, tenant).await {
+            Ok(record) => record,
+            // Another BPO's tenant and no tenant look the same to the caller.
+            Err(error) if matches!(error.code, ErrorCode::NotFound | ErrorCode::Forbidden) => {
+                return Err(deny(self.actor, permission));
+            }
+            Err(error) => return Err(from_api(error)),
+        };
+        if record.id != tenant {
+            error!(%tenant, returned = %record.id, "metadata returned another tenant");
+            return Err(coded(ErrorCode::Internal, "internal error"));
+        }
+        Ok(record)
+    }
+}

@@ -1,0 +1,59 @@
+//! The GraphQL schema: types, the query and mutation roots, and limits.
+//!
+//! Resolvers parse and check their input, then get a scoped handle from
+//! [`crate::access`] for what they need; they hold no other way to the
+//! metadata service.
+
+mod error_codes;
+mod inputs;
+mod mutation;
+mod query;
+mod recordings;
+mod types;
+
+use std::sync::Arc;
+
+use async_graphql::extensions::Tracing;
+use async_graphql::{EmptySubscription, Schema};
+use callvault_contracts::metadata_api::MetadataApi;
+
+use crate::access::Backend;
+use crate::playback::PlaybackLinks;
+
+pub use mutation::Mutation;
+pub use query::Query;
+
+pub type GatewaySchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The deepest query accepted. Data queries here are at most 5 deep (the
+/// schema has no cycles); the deepest legitimate query is GraphiQL's
+/// introspection query at 13 (`__schema.types.fields.args.type` and seven
+/// `ofType`s). Introspection stays on, since GraphiQL needs it and the SDL
+/// is public anyway; this limit is what bounds its nesting.
+pub const MAX_DEPTH: usize = 15;
+
+/// The most fields one query may select (each field counts 1), which stops
+/// alias-multiplied queries. A full page of recordings with every field is
+/// about 60.
+pub const MAX_COMPLEXITY: usize = 1000;
+
+/// The schema, wired to the metadata service and the playback signer.
+pub fn build_schema(metadata: Arc<dyn MetadataApi>, playback: PlaybackLinks) -> GatewaySchema {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .data(Backend::new(metadata))
+        .data(playback)
+        // Input fields that carry personal data are `secret`, so the
+        // query text this extension records has them redacted.
+        .extension(Tracing)
+        .extension(error_codes::DefaultErrorCode)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .finish()
+}
+
+/// The schema's SDL, as checked in at schema/schema.graphql.
+pub fn sdl() -> String {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .finish()
+        .sdl()
+}

@@ -1,0 +1,102 @@
+//! The query root.
+
+use async_graphql::{Context, Object, Result};
+use callvault_contracts::{BpoId, RecordingId, TenantId};
+use uuid::Uuid;
+
+use super::recordings::{
+    DEFAULT_PAGE_SIZE, Recording, RecordingConnection, RecordingFilter, page_request,
+};
+use super::types::{ApiKey, Bpo, Me, Tenant, User};
+use crate::access::{ScopeExt, perm};
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The caller, as its token says.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
+        Ok(Me::from(ctx.scope()?.actor()))
+    }
+
+    /// Every BPO (platform admins).
+    async fn bpos(&self, ctx: &Context<'_>) -> Result<Vec<Bpo>> {
+        let bpos = ctx.scope()?.platform(perm::ManageBpos)?.list_bpos().await?;
+        Ok(bpos.into_iter().map(Into::into).collect())
+    }
+
+    /// A BPO's tenants (platform admins, that BPO's admins).
+    async fn tenants(&self, ctx: &Context<'_>, bpo_id: Uuid) -> Result<Vec<Tenant>> {
+        let scope = ctx.scope()?;
+        let tenants = scope
+            .bpo(BpoId(bpo_id), perm::ViewTenants)?
+            .list_tenants()
+            .await?;
+        Ok(tenants.into_iter().map(Into::into).collect())
+    }
+
+    /// One tenant's settings.
+    async fn tenant(&self, ctx: &Context<'_>, id: Uuid) -> Result<Tenant> {
+        let scope = ctx.scope()?;
+        let tenant = scope
+            .tenant(TenantId(id), perm::ViewTenants)
+            .await?
+            .get_tenant()
+            .await?;
+        Ok(tenant.into())
+    }
+
+    /// A tenant's users.
+    async fn users(&self, ctx: &Context<'_>, tenant_id: Uuid) -> Result<Vec<User>> {
+        let scope = ctx.scope()?;
+        let users = scope
+            .tenant(TenantId(tenant_id), perm::ManageUsers)
+            .await?
+            .list_users()
+            .await?;
+        Ok(users.into_iter().map(Into::into).collect())
+    }
+
+    /// A tenant's recorder API keys (without secrets).
+    async fn api_keys(&self, ctx: &Context<'_>, tenant_id: Uuid) -> Result<Vec<ApiKey>> {
+        let scope = ctx.scope()?;
+        let keys = scope
+            .tenant(TenantId(tenant_id), perm::ManageApiKeys)
+            .await?
+            .list_api_keys()
+            .await?;
+        Ok(keys.into_iter().map(Into::into).collect())
+    }
+
+    /// Searches a tenant's recordings, in the metadata service's order.
+    /// Agents see only their own calls.
+    async fn recordings(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: Uuid,
+        filter: Option<RecordingFilter>,
+        #[graphql(default = 20)] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<RecordingConnection> {
+        let scope = ctx.scope()?;
+        let filter = filter.unwrap_or_default().into_api()?;
+        let page = page_request(first.unwrap_or(DEFAULT_PAGE_SIZE), after)?;
+        let page = scope
+            .tenant(TenantId(tenant_id), perm::ReadRecordings)
+            .await?
+            .search_recordings(filter, page)
+            .await?;
+        Ok(RecordingConnection::new(page))
+    }
+
+    /// One recording, with a fresh playback URL.
+    async fn recording(&self, ctx: &Context<'_>, tenant_id: Uuid, id: Uuid) -> Result<Recording> {
+        let scope = ctx.scope()?;
+        let recording = scope
+            .tenant(TenantId(tenant_id), perm::ReadRecordings)
+            .await?
+            .get_recording(RecordingId(id))
+            .await?;
+        Ok(Recording::new(recording))
+    }
+}

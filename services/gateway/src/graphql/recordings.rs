@@ -1,0 +1,237 @@
+//! Recordings: the object with its playback URL, the search filter and the
+//! Relay-style connection.
+
+use async_graphql::{Context, InputObject, Object, SimpleObject};
+use callvault_contracts::metadata_api as api;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::types::{Channel, Direction};
+use crate::error::bad_input;
+use crate::playback::PlaybackLinks;
+
+/// The most recordings one page may hold (the metadata API's limit).
+pub(super) const MAX_PAGE_SIZE: i32 = 100;
+/// The page size when `first` is omitted or null.
+pub(super) const DEFAULT_PAGE_SIZE: i32 = 20;
+const MAX_CURSOR_LEN: usize = 1024;
+const MAX_FILTER_TEXT_LEN: usize = 256;
+const MAX_FILTER_TAGS: usize = 32;
+
+/// One recorded segment of a call.
+pub struct Recording(api::Recording);
+
+impl Recording {
+    /// Built only from what a `TenantScope<ReadRecordings>` returned: the
+    /// playback URL below is a capability and must follow the read check.
+    pub(super) fn new(recording: api::Recording) -> Self {
+        Self(recording)
+    }
+}
+
+#[Object]
+impl Recording {
+    async fn id(&self) -> Uuid {
+        self.0.id.0
+    }
+    async fn tenant_id(&self) -> Uuid {
+        self.0.tenant_id.0
+    }
+    /// The recorder's / PBX's id for the call.
+    async fn external_call_id(&self) -> &str {
+        &self.0.external_call_id
+    }
+    /// Segment number within the call, from 0.
+    async fn segment(&self) -> u32 {
+        self.0.segment
+    }
+    async fn direction(&self) -> Direction {
+        self.0.direction.into()
+    }
+    async fn caller_number(&self) -> &str {
+        &self.0.caller_number
+    }
+    async fn callee_number(&self) -> &str {
+        &self.0.callee_number
+    }
+    async fn agent(&self) -> Option<&str> {
+        self.0.agent.as_deref()
+    }
+    async fn queue(&self) -> Option<&str> {
+        self.0.queue.as_deref()
+    }
+    async fn started_at(&self) -> DateTime<Utc> {
+        self.0.started_at
+    }
+    async fn ended_at(&self) -> DateTime<Utc> {
+        self.0.ended_at
+    }
+    async fn tags(&self) -> &[String] {
+        &self.0.tags
+    }
+    async fn agent_channel(&self) -> Option<Channel> {
+        self.0.agent_channel.map(Into::into)
+    }
+    async fn customer_channel(&self) -> Option<Channel> {
+        self.0.customer_channel.map(Into::into)
+    }
+    /// Container and codec, e.g. `wav/pcm_mulaw`.
+    async fn codec(&self) -> &str {
+        &self.0.codec
+    }
+    async fn sample_rate(&self) -> u32 {
+        self.0.sample_rate
+    }
+    async fn channels(&self) -> u16 {
+        self.0.channels
+    }
+    async fn duration_ms(&self) -> u64 {
+        self.0.duration_ms
+    }
+    /// Size of the audio in bytes.
+    async fn size(&self) -> u64 {
+        self.0.size
+    }
+    /// SHA-256 of the audio as received, hex.
+    async fn sha256(&self) -> &str {
+        &self.0.sha256
+    }
+    async fn ingested_at(&self) -> DateTime<Utc> {
+        self.0.ingested_at
+    }
+    /// A signed URL that streams the audio (HTTP Range supported), valid
+    /// for a few minutes; query again for a fresh one.
+    async fn playback_url(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let links = ctx.data::<PlaybackLinks>()?;
+        Ok(links.url(self.0.tenant_id.0, self.0.id.0))
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct RecordingEdge {
+    pub node: Recording,
+}
+
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    /// Pass as `after` for the next page.
+    pub end_cursor: Option<String>,
+    pub has_next_page: bool,
+}
+
+/// A page of recordings. Edges carry no per-edge cursor: the metadata
+/// service pages by an opaque end cursor only.
+#[derive(SimpleObject)]
+pub struct RecordingConnection {
+    pub edges: Vec<RecordingEdge>,
+    pub nodes: Vec<Recording>,
+    pub page_info: PageInfo,
+}
+
+impl RecordingConnection {
+    pub(super) fn new(page: api::RecordingPage) -> Self {
+        let edges = page
+            .items
+            .iter()
+            .cloned()
+            .map(|recording| RecordingEdge {
+                node: Recording::new(recording),
+            })
+            .collect();
+        Self {
+            edges,
+            nodes: page.items.into_iter().map(Recording::new).collect(),
+            page_info: PageInfo {
+                end_cursor: page.end_cursor,
+                has_next_page: page.has_next_page,
+            },
+        }
+    }
+}
+
+/// Narrows a recording search; every field given must match.
+#[derive(InputObject, Default)]
+pub struct RecordingFilter {
+    pub started_after: Option<DateTime<Utc>>,
+    pub started_before: Option<DateTime<Utc>>,
+    pub agent: Option<String>,
+    pub queue: Option<String>,
+    pub direction: Option<Direction>,
+    /// Caller or callee number, matched exactly through a keyed hash. Kept
+    /// out of traces and logs.
+    #[graphql(secret)]
+    pub phone_number: Option<String>,
+    /// Every tag listed must be present.
+    #[graphql(default)]
+    pub tags: Vec<String>,
+    pub min_duration_ms: Option<u64>,
+    pub max_duration_ms: Option<u64>,
+}
+
+impl RecordingFilter {
+    /// The contracts' filter, if this one makes sense.
+    pub(super) fn into_api(self) -> async_graphql::Result<api::RecordingFilter> {
+        if let (Some(after), Some(before)) = (self.started_after, self.started_before)
+            && after > before
+        {
+            return Err(bad_input("startedAfter is later than startedBefore"));
+        }
+        if let (Some(min), Some(max)) = (self.min_duration_ms, self.max_duration_ms)
+            && min > max
+        {
+            return Err(bad_input("minDurationMs is greater than maxDurationMs"));
+        }
+        if self.tags.len() > MAX_FILTER_TAGS {
+            return Err(bad_input(format!("at most {MAX_FILTER_TAGS} tags")));
+        }
+        let texts = [&self.agent, &self.queue, &self.phone_number];
+        if texts
+            .iter()
+            .any(|text| text.as_ref().is_some_and(|text| text.is_empty()))
+            || self.tags.iter().any(String::is_empty)
+        {
+            return Err(bad_input("filter values must not be empty"));
+        }
+        let too_long = |text: &String| text.len() > MAX_FILTER_TEXT_LEN;
+        if texts.iter().any(|text| text.as_ref().is_some_and(too_long))
+            || self.tags.iter().any(too_long)
+        {
+            return Err(bad_input(format!(
+                "filter values are at most {MAX_FILTER_TEXT_LEN} bytes"
+            )));
+        }
+        Ok(api::RecordingFilter {
+            started_after: self.started_after,
+            started_before: self.started_before,
+            agent: self.agent,
+            queue: self.queue,
+            direction: self.direction.map(Into::into),
+            phone_number: self.phone_number,
+            tags: self.tags,
+            min_duration_ms: self.min_duration_ms,
+            max_duration_ms: self.max_duration_ms,
+        })
+    }
+}
+
+/// The page request, if `first` and `after` make sense.
+pub(super) fn page_request(
+    first: i32,
+    after: Option<String>,
+) -> async_graphql::Result<api::PageRequest> {
+    if !(1..=MAX_PAGE_SIZE).contains(&first) {
+        return Err(bad_input(format!(
+            "first must be between 1 and {MAX_PAGE_SIZE}"
+        )));
+    }
+    if after
+        .as_ref()
+        .is_some_and(|cursor| cursor.is_empty() || cursor.len() > MAX_CURSOR_LEN)
+    {
+        return Err(bad_input("after is not a cursor"));
+    }
+    Ok(api::PageRequest {
+        first: first.unsigned_abs(),
+        after,
+    })
+}

@@ -1,0 +1,10 @@
+//! The gateway's integration tests: one binary, one module per concern.
+
+mod authz;
+mod errors;
+mod limits;
+mod matrix;
+mod playback;
+mod schema_sdl;
+mod support;
+mod tokens;

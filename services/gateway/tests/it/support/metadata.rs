@@ -1,0 +1,289 @@
+//! A `MetadataApi` test double that records every call reaching it.
+//!
+//! A double is right here (and not the real metadata service) because the
+//! tests using it are about the gateway refusing *before* the metadata
+//! service is reached: the point is to observe that no call arrives. It
+//! checks no permissions on purpose, so anything a test sees succeed was
+//! let through by the gateway alone.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use callvault_contracts::call::Direction;
+use callvault_contracts::metadata_api::*;
+use callvault_contracts::{Actor, BpoId, RecordingId, TenantId, UserId};
+use chrono::{TimeZone, Utc};
+use uuid::Uuid;
+
+/// One call that reached the double: the method and the tenant or BPO it
+/// named.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    pub method: &'static str,
+    pub target: Option<Uuid>,
+}
+
+pub struct World {
+    pub bpo_x: BpoId,
+    pub bpo_y: BpoId,
+    /// Tenants A and B belong to BPO X, C to BPO Y.
+    pub tenant_a: TenantId,
+    pub tenant_b: TenantId,
+    pub tenant_c: TenantId,
+    /// Tenant A's recordings: by agent `ag-1`, and by agent `ag-2`.
+    pub rec_a1: RecordingId,
+    pub rec_a2: RecordingId,
+}
+
+pub struct FakeMetadata {
+    pub world: World,
+    calls: Mutex<Vec<Call>>,
+    last_filter: Mutex<Option<RecordingFilter>>,
+}
+
+impl FakeMetadata {
+    pub fn new() -> Self {
+        Self {
+            world: World {
+                bpo_x: BpoId::new(),
+                bpo_y: BpoId::new(),
+                tenant_a: TenantId::new(),
+                tenant_b: TenantId::new(),
+                tenant_c: TenantId::new(),
+                rec_a1: RecordingId::new(),
+                rec_a2: RecordingId::new(),
+            },
+            calls: Mutex::new(Vec::new()),
+            last_filter: Mutex::new(None),
+        }
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().expect("lock").clone()
+    }
+
+    pub fn methods(&self) -> Vec<&'static str> {
+        self.calls().into_iter().map(|call| call.method).collect()
+    }
+
+    pub fn clear(&self) {
+        self.calls.lock().expect("lock").clear();
+    }
+
+    pub fn last_filter(&self) -> Option<RecordingFilter> {
+        self.last_filter.lock().expect("lock").clone()
+    }
+
+    fn record(&self, method: &'static str, target: Option<Uuid>) {
+        self.calls
+            .lock()
+            .expect("lock")
+            .push(Call { method, target });
+    }
+
+    fn bpo_of(&self, tenant: TenantId) -> Option<BpoId> {
+        let w = &self.world;
+        if tenant == w.tenant_a || tenant == w.tenant_b {
+            return Some(w.bpo_x);
+        }
+        (tenant == w.tenant_c).then_some(w.bpo_y)
+    }
+
+    fn tenant(&self, id: TenantId, bpo: BpoId) -> Tenant {
+        Tenant {
+            id,
+            bpo_id: bpo,
+            name: "acme".into(),
+            time_zone: "Asia/Tokyo".into(),
+            default_retention_days: 365,
+            key_ref: "local:tenant".into(),
+            created_at: at(),
+        }
+    }
+
+    pub fn recording(&self, tenant: TenantId, id: RecordingId, agent: &str) -> Recording {
+        Recording {
+            id,
+            tenant_id: tenant,
+            external_call_id: "call-1".into(),
+            segment: 0,
+            direction: Direction::Inbound,
+            caller_number: "+81312345678".into(),
+            callee_number: "+81398765432".into(),
+            agent: Some(agent.into()),
+            queue: Some("support".into()),
+            started_at: at(),
+            ended_at: at(),
+            tags: vec!["vip".into()],
+            agent_channel: None,
+            customer_channel: None,
+            codec: "wav/pcm_s16le".into(),
+            sample_rate: 8000,
+            channels: 1,
+            duration_ms: 61_000,
+            size: 976_044,
+            sha256: "00".repeat(32),
+            ingested_at: at(),
+        }
+    }
+
+    fn api_key(&self, tenant: TenantId, id: Uuid) -> ApiKey {
+        ApiKey {
+            id,
+            tenant_id: tenant,
+            name: "pbx".into(),
+            prefix: "cvk_abcd".into(),
+            created_at: at(),
+            revoked_at: None,
+        }
+    }
+}
+
+fn at() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5)
+        .single()
+        .expect("valid date")
+}
+
+#[async_trait]
+impl MetadataApi for FakeMetadata {
+    async fn create_bpo(&self, _actor: &Actor, name: String) -> ApiResult<Bpo> {
+        self.record("create_bpo", None);
+        match name.as_str() {
+            "taken" => Err(ApiError::new(
+                ErrorCode::Conflict,
+                "bpo name already exists",
+            )),
+            "explode" => Err(ApiError::new(
+                ErrorCode::Internal,
+                "db pool at 10.0.0.7 exhausted",
+            )),
+            _ => Ok(Bpo {
+                id: BpoId::new(),
+                name,
+                created_at: at(),
+            }),
+        }
+    }
+
+    async fn list_bpos(&self, _actor: &Actor) -> ApiResult<Vec<Bpo>> {
+        self.record("list_bpos", None);
+        Ok(vec![])
+    }
+
+    async fn onboard_tenant(&self, _actor: &Actor, input: OnboardTenant) -> ApiResult<Tenant> {
+        self.record("onboard_tenant", Some(input.bpo_id.0));
+        Ok(self.tenant(TenantId::new(), input.bpo_id))
+    }
+
+    async fn get_tenant(&self, _actor: &Actor, tenant: TenantId) -> ApiResult<Tenant> {
+        self.record("get_tenant", Some(tenant.0));
+        let bpo = self
+            .bpo_of(tenant)
+            .ok_or_else(|| ApiError::not_found("tenant"))?;
+        Ok(self.tenant(tenant, bpo))
+    }
+
+    async fn list_tenants(&self, _actor: &Actor, bpo: BpoId) -> ApiResult<Vec<Tenant>> {
+        self.record("list_tenants", Some(bpo.0));
+        let w = &self.world;
+        let all = [w.tenant_a, w.tenant_b, w.tenant_c];
+        Ok(all
+            .into_iter()
+            .filter(|tenant| self.bpo_of(*tenant) == Some(bpo))
+            .map(|tenant| self.tenant(tenant, bpo))
+            .collect())
+    }
+
+    async fn create_user(&self, _actor: &Actor, input: CreateUser) -> ApiResult<User> {
+        let target = input.tenant_id.map(|t| t.0).or(input.bpo_id.map(|b| b.0));
+        self.record("create_user", target);
+        Ok(User {
+            id: UserId::new(),
+            subject: input.subject,
+            role: input.role,
+            tenant_id: input.tenant_id,
+            bpo_id: input.bpo_id,
+            agent_id: input.agent_id,
+            created_at: at(),
+        })
+    }
+
+    async fn list_users(&self, _actor: &Actor, tenant: TenantId) -> ApiResult<Vec<User>> {
+        self.record("list_users", Some(tenant.0));
+        Ok(vec![])
+    }
+
+    async fn create_api_key(
+        &self,
+        _actor: &Actor,
+        tenant: TenantId,
+        _name: String,
+    ) -> ApiResult<CreatedApiKey> {
+        self.record("create_api_key", Some(tenant.0));
+        Ok(CreatedApiKey {
+            key: self.api_key(tenant, Uuid::new_v4()),
+            secret: "cvk_abcd_test_secret".into(),
+        })
+    }
+
+    async fn revoke_api_key(
+        &self,
+        _actor: &Actor,
+        tenant: TenantId,
+        key: Uuid,
+    ) -> ApiResult<ApiKey> {
+        self.record("revoke_api_key", Some(tenant.0));
+        let mut key = self.api_key(tenant, key);
+        key.revoked_at = Some(at());
+        Ok(key)
+    }
+
+    async fn list_api_keys(&self, _actor: &Actor, tenant: TenantId) -> ApiResult<Vec<ApiKey>> {
+        self.record("list_api_keys", Some(tenant.0));
+        Ok(vec![self.api_key(tenant, Uuid::new_v4())])
+    }
+
+    async fn verify_api_key(&self, _secret: String) -> ApiResult<ApiKeyGrant> {
+        self.record("verify_api_key", None);
+        Err(ApiError::new(ErrorCode::Unauthenticated, "unknown key"))
+    }
+
+    async fn search_recordings(
+        &self,
+        _actor: &Actor,
+        tenant: TenantId,
+        filter: RecordingFilter,
+        _page: PageRequest,
+    ) -> ApiResult<RecordingPage> {
+        self.record("search_recordings", Some(tenant.0));
+        *self.last_filter.lock().expect("lock") = Some(filter.clone());
+        let w = &self.world;
+        let mut items = Vec::new();
+        if tenant == w.tenant_a {
+            items.push(self.recording(tenant, w.rec_a1, "ag-1"));
+            items.push(self.recording(tenant, w.rec_a2, "ag-2"));
+        }
+        items.retain(|rec| filter.agent.is_none() || rec.agent == filter.agent);
+        Ok(RecordingPage {
+            items,
+            end_cursor: Some("cursor-1".into()),
+            has_next_page: false,
+        })
+    }
+
+    async fn get_recording(
+        &self,
+        _actor: &Actor,
+        tenant: TenantId,
+        id: RecordingId,
+    ) -> ApiResult<Recording> {
+        self.record("get_recording", Some(tenant.0));
+        let w = &self.world;
+        match (tenant == w.tenant_a, id) {
+            (true, id) if id == w.rec_a1 => Ok(self.recording(tenant, id, "ag-1")),
+            (true, id) if id == w.rec_a2 => Ok(self.recording(tenant, id, "ag-2")),
+            _ => Err(ApiError::not_found("recording")),
+        }
+    }
+}

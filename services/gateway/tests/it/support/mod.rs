@@ -1,0 +1,146 @@
+//! `spawn_app`: the gateway on a random port over the metadata double.
+
+pub mod keys;
+pub mod metadata;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, web};
+use callvault_auth::signed_url::UrlSigner;
+use callvault_contracts::{Actor, BpoId, Role, TenantId};
+use callvault_gateway::{
+    AuthConfig, GatewayState, PlaybackLinks, TokenVerifier, configure, issue_hs256,
+};
+use serde_json::{Value, json};
+
+use keys::{AUDIENCE, HS_SECRET, ISSUER};
+use metadata::FakeMetadata;
+
+pub const URL_SECRET: &[u8] = &[9u8; 32];
+pub const PLAYBACK_BASE: &str = "http://playback.test:8080";
+pub const PLAYBACK_TTL: u64 = 300;
+
+pub struct TestApp {
+    pub address: String,
+    pub metadata: Arc<FakeMetadata>,
+    pub signer: UrlSigner,
+    client: reqwest::Client,
+}
+
+/// Serves the gateway, with HS256 tokens accepted, on 127.0.0.1.
+pub async fn spawn_app() -> TestApp {
+    let mut config = AuthConfig::new(ISSUER, AUDIENCE);
+    config.hs256_secret = Some(HS_SECRET.to_vec());
+    spawn_app_with(config).await
+}
+
+pub async fn spawn_app_with(config: AuthConfig) -> TestApp {
+    let metadata = Arc::new(FakeMetadata::new());
+    let verifier = TokenVerifier::new(config).await.expect("verifier starts");
+    let signer = UrlSigner::new(URL_SECRET).expect("url secret is long enough");
+    let links =
+        PlaybackLinks::new(signer.clone(), PLAYBACK_BASE, PLAYBACK_TTL).expect("playback links");
+    let state = web::Data::new(GatewayState::new(
+        Arc::new(verifier),
+        metadata.clone(),
+        links,
+    ));
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
+    let port = listener.local_addr().expect("local addr").port();
+    let server = HttpServer::new(move || App::new().configure(configure(state.clone())))
+        .workers(1)
+        .listen(listener)
+        .expect("listen")
+        .run();
+    tokio::spawn(server);
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        metadata,
+        signer,
+        client: reqwest::Client::new(),
+    }
+}
+
+impl TestApp {
+    /// POSTs a raw body to /graphql; the status and the JSON answer.
+    pub async fn post_raw(&self, token: Option<&str>, body: Vec<u8>) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json answer"))
+    }
+
+    /// Runs a GraphQL operation; asserts the 200 of GraphQL over HTTP.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let body = json!({ "query": query, "variables": variables });
+        let (status, answer) = self.post_raw(token, body.to_string().into_bytes()).await;
+        assert_eq!(status, 200, "{answer}");
+        answer
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+pub fn token(actor: &Actor) -> String {
+    issue_hs256(HS_SECRET, ISSUER, AUDIENCE, actor, Duration::from_secs(600))
+}
+
+pub fn platform_admin() -> Actor {
+    actor(Role::PlatformAdmin, None, None)
+}
+
+pub fn bpo_admin(bpo: BpoId) -> Actor {
+    actor(Role::BpoAdmin, Some(bpo), None)
+}
+
+pub fn tenant_user(role: Role, tenant: TenantId) -> Actor {
+    let mut actor = actor(role, None, Some(tenant));
+    if role == Role::Agent {
+        actor.agent_id = Some("ag-1".into());
+    }
+    actor
+}
+
+fn actor(role: Role, bpo: Option<BpoId>, tenant: Option<TenantId>) -> Actor {
+    Actor {
+        subject: format!("{}@example.test", role.as_str()),
+        role,
+        bpo_id: bpo,
+        tenant_id: tenant,
+        agent_id: None,
+    }
+}
+
+/// The `extensions.code` of every error in a GraphQL answer.
+pub fn error_codes(answer: &Value) -> Vec<String> {
+    answer["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|error| {
+                    error["extensions"]["code"]
+                        .as_str()
+                        .unwrap_or("<none>")
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

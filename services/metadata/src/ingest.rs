@@ -1,0 +1,156 @@
+//! The `recording.ingested` consumer: puts each ingested recording in the
+//! catalogue, exactly once however often the bus delivers it.
+//!
+//! Failure policy, since the bus redelivers on error a bounded number of
+//! times and then dead-letters:
+//! - a duplicate message (its id is in the inbox) is acknowledged and does
+//!   nothing;
+//! - a message of another topic or version, a malformed payload or values
+//!   out of range are errors: redelivery won't fix them, but the dead-letter
+//!   queue keeps them for an operator instead of dropping them silently;
+//! - a recording for a tenant this database doesn't know is an error too,
+//!   and nothing is recorded in the inbox, so a redelivery after the tenant
+//!   exists (a restore, a lagging replica) would succeed. Acknowledging it
+//!   would lose a customer's recording from the catalogue without a trace;
+//! - the same recording id arriving again under a new message id (a
+//!   re-published event) keeps the first row.
+
+use async_trait::async_trait;
+use callvault_bus::{EventHandler, HandlerError, Message, inbox};
+use callvault_contracts::events::RecordingIngestedV1;
+use sea_orm::{DatabaseConnection, TransactionTrait};
+
+use crate::db::db_time;
+use crate::db::entity::recording::{self, channel_str, direction_str};
+use crate::pii::{Party, PiiKeys};
+use crate::store;
+
+/// The consumer (durable queue) name the inbox deduplicates under.
+pub const CONSUMER: &str = "metadata";
+
+pub struct IngestedConsumer {
+    db: DatabaseConnection,
+    pii: PiiKeys,
+}
+
+impl IngestedConsumer {
+    pub fn new(db: DatabaseConnection, pii: PiiKeys) -> Self {
+        Self { db, pii }
+    }
+
+    async fn catalogue(&self, message: &Message) -> Result<(), HandlerError> {
+        let event: RecordingIngestedV1 = message
+            .decode()
+            .map_err(|err| HandlerError(format!("cannot decode recording.ingested: {err}")))?;
+        let tenant_id = event.tenant_id;
+        let recording_id = event.recording_id;
+        let (row, tags) = self.row(&event)?;
+
+        let txn = self.db.begin().await.map_err(db_error)?;
+        if !inbox::record_once(&txn, CONSUMER, message.id)
+            .await
+            .map_err(db_error)?
+        {
+            txn.commit().await.map_err(db_error)?;
+            tracing::debug!(message_id = %message.id, "duplicate message skipped");
+            return Ok(());
+        }
+        let tenant = store::tenancy::get_tenant(&txn, tenant_id)
+            .await
+            .map_err(db_error)?;
+        if tenant.is_none() {
+            // Rolls the inbox row back: a redelivery must not be skipped.
+            txn.rollback().await.map_err(db_error)?;
+            tracing::warn!(
+                message_id = %message.id,
+                tenant_id = %tenant_id,
+                recording_id = %recording_id,
+                "recording for an unknown tenant"
+            );
+            return Err(HandlerError(format!("unknown tenant {tenant_id}")));
+        }
+        let inserted = store::recordings::insert(&txn, row, &tags)
+            .await
+            .map_err(db_error)?;
+        txn.commit().await.map_err(db_error)?;
+        tracing::info!(
+            message_id = %message.id,
+            tenant_id = %tenant_id,
+            recording_id = %recording_id,
+            inserted,
+            "recording catalogued"
+        );
+        Ok(())
+    }
+
+    /// The catalogue row of an event, numbers sealed and indexed.
+    fn row(
+        &self,
+        event: &RecordingIngestedV1,
+    ) -> Result<(recording::Model, Vec<String>), HandlerError> {
+        let call = &event.call;
+        if call.ended_at < call.started_at {
+            return Err(HandlerError("recording ends before it starts".into()));
+        }
+        let pii = self
+            .pii
+            .for_tenant(event.tenant_id)
+            .map_err(|err| HandlerError(err.to_string()))?;
+        let seal = |party, number: &str| {
+            pii.seal(event.recording_id, party, number)
+                .map_err(|err| HandlerError(err.to_string()))
+        };
+        let signed = |value: u64, field: &str| {
+            i64::try_from(value).map_err(|_| HandlerError(format!("{field} out of range")))
+        };
+        let mut tags: Vec<String> = Vec::with_capacity(call.tags.len());
+        for tag in &call.tags {
+            let tag = tag.trim();
+            if !tag.is_empty() && !tags.iter().any(|t| t == tag) {
+                tags.push(tag.to_string());
+            }
+        }
+        let row = recording::Model {
+            tenant_id: event.tenant_id.0,
+            id: event.recording_id.0,
+            external_call_id: call.external_call_id.clone(),
+            segment: i64::from(call.segment),
+            direction: direction_str(call.direction).to_string(),
+            caller_ciphertext: seal(Party::Caller, &call.caller_number)?,
+            caller_index: pii.blind_index(&call.caller_number),
+            callee_ciphertext: seal(Party::Callee, &call.callee_number)?,
+            callee_index: pii.blind_index(&call.callee_number),
+            agent: call.agent.clone(),
+            queue: call.queue.clone(),
+            started_at: db_time(call.started_at),
+            ended_at: db_time(call.ended_at),
+            agent_channel: call.agent_channel.map(|c| channel_str(c).to_string()),
+            customer_channel: call.customer_channel.map(|c| channel_str(c).to_string()),
+            codec: event.audio.codec.clone(),
+            sample_rate: i64::from(event.audio.sample_rate),
+            channels: i32::from(event.audio.channels),
+            duration_ms: signed(event.audio.duration_ms, "duration_ms")?,
+            size: signed(event.size, "size")?,
+            sha256: event.sha256.clone(),
+            key_ref: event.key_ref.clone(),
+            ingested_at: db_time(event.ingested_at),
+        };
+        Ok((row, tags))
+    }
+}
+
+fn db_error(err: sea_orm::DbErr) -> HandlerError {
+    tracing::error!(error = %err, "metadata database error while cataloguing");
+    HandlerError("metadata database error".into())
+}
+
+#[async_trait]
+impl EventHandler for IngestedConsumer {
+    async fn handle(&self, message: Message) -> Result<(), HandlerError> {
+        let outcome = self.catalogue(&message).await;
+        if let Err(err) = &outcome {
+            tracing::warn!(message_id = %message.id, topic = %message.topic, error = %err, "recording.ingested not processed");
+        }
+        outcome
+    }
+}

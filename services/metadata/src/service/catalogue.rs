@@ -1,0 +1,215 @@
+//! Searching and reading the recordings catalogue.
+
+use callvault_contracts::call::{Channel, Direction};
+use callvault_contracts::metadata_api::{
+    ApiError, ApiResult, ErrorCode, PageRequest, Recording, RecordingFilter, RecordingPage,
+};
+use callvault_contracts::{Actor, RecordingId, TenantId};
+
+use super::{MetadataService, corrupt};
+use crate::authz::{RecordingScope, TenantAction};
+use crate::cursor::Cursor;
+use crate::db::entity::recording::{self, channel_str, direction_str};
+use crate::db::internal;
+use crate::pii::{Party, TenantPii};
+use crate::store::recordings::SearchQuery;
+use crate::{input, store};
+
+impl MetadataService {
+    pub(super) async fn search_recordings_impl(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        filter: RecordingFilter,
+        page: PageRequest,
+    ) -> ApiResult<RecordingPage> {
+        let scope = self
+            .authorize_tenant(actor, TenantAction::ReadRecordings, tenant)
+            .await?;
+        let pii = self.tenant_pii(tenant)?;
+        let mut query = search_query(&filter, &page, &pii)?;
+        let first = query.limit;
+        // One more than asked: its presence is what `has_next_page` says.
+        query.limit = first + 1;
+        if let RecordingScope::Agent(agent) = scope {
+            query.only_agent = Some(agent);
+        }
+
+        let mut rows = store::recordings::search(&self.db, tenant, &query)
+            .await
+            .map_err(internal)?;
+        let has_next_page = rows.len() as u64 > first;
+        rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+        let end_cursor = rows.last().map(|row| {
+            Cursor {
+                started_at: row.started_at,
+                id: row.id,
+            }
+            .encode()
+        });
+        let items = self.recordings_from_rows(tenant, &pii, rows).await?;
+        Ok(RecordingPage {
+            items,
+            end_cursor,
+            has_next_page,
+        })
+    }
+
+    pub(super) async fn get_recording_impl(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        id: RecordingId,
+    ) -> ApiResult<Recording> {
+        let scope = self
+            .authorize_tenant(actor, TenantAction::ReadRecordings, tenant)
+            .await?;
+        let row = store::recordings::get(&self.db, tenant, id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::not_found("recording"))?;
+        // Another agent's call is "not found", like another tenant's.
+        if let RecordingScope::Agent(agent) = &scope
+            && row.agent.as_deref() != Some(agent.as_str())
+        {
+            return Err(ApiError::not_found("recording"));
+        }
+        let pii = self.tenant_pii(tenant)?;
+        let mut items = self.recordings_from_rows(tenant, &pii, vec![row]).await?;
+        items.pop().ok_or_else(|| ApiError::not_found("recording"))
+    }
+
+    fn tenant_pii(&self, tenant: TenantId) -> ApiResult<TenantPii> {
+        self.pii.for_tenant(tenant).map_err(|err| {
+            tracing::error!(tenant_id = %tenant, error = %err, "no pii keys for tenant");
+            ApiError::new(ErrorCode::Internal, "internal error")
+        })
+    }
+
+    async fn recordings_from_rows(
+        &self,
+        tenant: TenantId,
+        pii: &TenantPii,
+        rows: Vec<recording::Model>,
+    ) -> ApiResult<Vec<Recording>> {
+        let ids: Vec<_> = rows.iter().map(|row| row.id).collect();
+        let mut tags = store::recordings::tags(&self.db, tenant, &ids)
+            .await
+            .map_err(internal)?;
+        rows.into_iter()
+            .map(|row| {
+                let row_tags = tags.remove(&row.id).unwrap_or_default();
+                recording_from_row(pii, row, row_tags)
+            })
+            .collect()
+    }
+}
+
+/// Checks the filter and page and turns them into a tenant query.
+fn search_query(
+    filter: &RecordingFilter,
+    page: &PageRequest,
+    pii: &TenantPii,
+) -> ApiResult<SearchQuery> {
+    let limit = input::page_size(page.first)?;
+    let after = page.after.as_deref().map(Cursor::decode).transpose()?;
+    if let (Some(after), Some(before)) = (filter.started_after, filter.started_before)
+        && after > before
+    {
+        return Err(ApiError::invalid(
+            "started_after must not be later than started_before",
+        ));
+    }
+    let min_duration_ms = input::duration_ms(filter.min_duration_ms, "min_duration_ms")?;
+    let max_duration_ms = input::duration_ms(filter.max_duration_ms, "max_duration_ms")?;
+    if let (Some(min), Some(max)) = (min_duration_ms, max_duration_ms)
+        && min > max
+    {
+        return Err(ApiError::invalid(
+            "min_duration_ms must not be greater than max_duration_ms",
+        ));
+    }
+    let phone_index = match &filter.phone_number {
+        None => None,
+        Some(number) => Some(
+            pii.blind_index(number)
+                .ok_or_else(|| ApiError::invalid("phone_number must contain digits"))?,
+        ),
+    };
+    Ok(SearchQuery {
+        started_after: filter.started_after.map(crate::db::db_time),
+        started_before: filter.started_before.map(crate::db::db_time),
+        agent: input::filter_text(filter.agent.as_ref(), "agent")?,
+        only_agent: None,
+        queue: input::filter_text(filter.queue.as_ref(), "queue")?,
+        direction: filter.direction.map(direction_str),
+        phone_index,
+        tags: input::filter_tags(&filter.tags)?,
+        min_duration_ms,
+        max_duration_ms,
+        after,
+        limit,
+    })
+}
+
+fn recording_from_row(
+    pii: &TenantPii,
+    row: recording::Model,
+    tags: Vec<String>,
+) -> ApiResult<Recording> {
+    let id = RecordingId(row.id);
+    let open = |party: Party, sealed: &[u8]| {
+        pii.open(id, party, sealed).map_err(|err| {
+            tracing::error!(
+                tenant_id = %row.tenant_id,
+                recording_id = %row.id,
+                ?party,
+                error = %err,
+                "stored phone number does not decrypt"
+            );
+            ApiError::new(ErrorCode::Internal, "internal error")
+        })
+    };
+    let caller_number = open(Party::Caller, &row.caller_ciphertext)?;
+    let callee_number = open(Party::Callee, &row.callee_ciphertext)?;
+    Ok(Recording {
+        id,
+        tenant_id: TenantId(row.tenant_id),
+        external_call_id: row.external_call_id,
+        segment: u32::try_from(row.segment).map_err(|_| corrupt("segment"))?,
+        direction: parse_direction(&row.direction).ok_or_else(|| corrupt("direction"))?,
+        caller_number,
+        callee_number,
+        agent: row.agent,
+        queue: row.queue,
+        started_at: row.started_at,
+        ended_at: row.ended_at,
+        tags,
+        agent_channel: parse_channel(row.agent_channel.as_deref(), "agent_channel")?,
+        customer_channel: parse_channel(row.customer_channel.as_deref(), "customer_channel")?,
+        codec: row.codec,
+        sample_rate: u32::try_from(row.sample_rate).map_err(|_| corrupt("sample_rate"))?,
+        channels: u16::try_from(row.channels).map_err(|_| corrupt("channels"))?,
+        duration_ms: u64::try_from(row.duration_ms).map_err(|_| corrupt("duration_ms"))?,
+        size: u64::try_from(row.size).map_err(|_| corrupt("size"))?,
+        sha256: row.sha256,
+        ingested_at: row.ingested_at,
+    })
+}
+
+fn parse_direction(raw: &str) -> Option<Direction> {
+    [Direction::Inbound, Direction::Outbound, Direction::Internal]
+        .into_iter()
+        .find(|d| direction_str(*d) == raw)
+}
+
+fn parse_channel(raw: Option<&str>, field: &'static str) -> ApiResult<Option<Channel>> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    [Channel::Left, Channel::Right, Channel::Mixed]
+        .into_iter()
+        .find(|c| channel_str(*c) == raw)
+        .map(Some)
+        .ok_or_else(|| corrupt(field))
+}

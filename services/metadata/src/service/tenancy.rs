@@ -1,0 +1,250 @@
+//! BPOs, tenant onboarding and users.
+
+use callvault_contracts::metadata_api::{
+    ApiError, ApiResult, Bpo, CreateUser, ErrorCode, KeyMode, OnboardTenant, Tenant, User,
+};
+use callvault_contracts::{Actor, BpoId, Role, TenantId, UserId};
+use chrono::Utc;
+
+use super::{MetadataService, corrupt};
+use crate::authz::{self, TenantAction};
+use crate::db::entity::{bpo, tenant, user};
+use crate::db::{db_time, internal, is_unique_violation};
+use crate::{input, store};
+
+/// ARNs are at most 2048 characters (IAM's limit).
+const MAX_KEY_ARN_CHARS: usize = 2048;
+
+impl MetadataService {
+    pub(super) async fn create_bpo_impl(&self, actor: &Actor, name: String) -> ApiResult<Bpo> {
+        authz::platform(actor)?;
+        let name = input::name(&name, "name")?;
+        let row = bpo::Model {
+            id: BpoId::new().0,
+            name,
+            created_at: db_time(Utc::now()),
+        };
+        store::tenancy::insert_bpo(&self.db, row.clone())
+            .await
+            .map_err(internal)?;
+        tracing::info!(bpo_id = %row.id, "bpo created");
+        Ok(bpo_from_row(row))
+    }
+
+    pub(super) async fn list_bpos_impl(&self, actor: &Actor) -> ApiResult<Vec<Bpo>> {
+        authz::platform(actor)?;
+        let rows = store::tenancy::list_bpos(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(rows.into_iter().map(bpo_from_row).collect())
+    }
+
+    /// Creates the tenant's master key (or checks the one it brings) before
+    /// the tenant row: a key failure leaves no tenant behind. The reverse
+    /// failure (key made, insert failed) leaves a key without a tenant,
+    /// which `create_tenant_key` finds again if onboarding is retried with
+    /// the same id — here a new id, so at worst one unused key.
+    pub(super) async fn onboard_tenant_impl(
+        &self,
+        actor: &Actor,
+        input: OnboardTenant,
+    ) -> ApiResult<Tenant> {
+        authz::bpo(actor, input.bpo_id)?;
+        let name = input::name(&input.name, "name")?;
+        let time_zone = input::time_zone(&input.time_zone)?;
+        let retention = input::retention_days(input.default_retention_days)?;
+        if let KeyMode::External { key_arn } = &input.key_mode {
+            validate_key_arn(key_arn)?;
+        }
+        let bpo_exists = store::tenancy::bpo_exists(&self.db, input.bpo_id)
+            .await
+            .map_err(internal)?;
+        if !bpo_exists {
+            return Err(ApiError::not_found("bpo"));
+        }
+
+        let id = TenantId::new();
+        let key_ref = match &input.key_mode {
+            KeyMode::Managed => self.keys.create_tenant_key(id).await,
+            KeyMode::External { key_arn } => self.keys.check_external_key(key_arn.trim()).await,
+        };
+        let key_ref = key_ref.inspect_err(|err| {
+            tracing::warn!(
+                tenant_id = %id,
+                bpo_id = %input.bpo_id,
+                code = err.code.as_str(),
+                "tenant key refused, tenant not onboarded"
+            );
+        })?;
+
+        let row = tenant::Model {
+            id: id.0,
+            bpo_id: input.bpo_id.0,
+            name,
+            time_zone,
+            default_retention_days: retention,
+            key_ref,
+            created_at: db_time(Utc::now()),
+        };
+        store::tenancy::insert_tenant(&self.db, row.clone())
+            .await
+            .map_err(internal)?;
+        tracing::info!(tenant_id = %id, bpo_id = %input.bpo_id, "tenant onboarded");
+        tenant_from_row(row)
+    }
+
+    pub(super) async fn get_tenant_impl(&self, actor: &Actor, id: TenantId) -> ApiResult<Tenant> {
+        self.authorize_tenant(actor, TenantAction::ReadTenant, id)
+            .await?;
+        let row = store::tenancy::get_tenant(&self.db, id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::not_found("tenant"))?;
+        tenant_from_row(row)
+    }
+
+    pub(super) async fn list_tenants_impl(
+        &self,
+        actor: &Actor,
+        bpo: BpoId,
+    ) -> ApiResult<Vec<Tenant>> {
+        authz::bpo(actor, bpo)?;
+        let rows = store::tenancy::list_tenants(&self.db, bpo)
+            .await
+            .map_err(internal)?;
+        rows.into_iter().map(tenant_from_row).collect()
+    }
+
+    pub(super) async fn create_user_impl(
+        &self,
+        actor: &Actor,
+        input: CreateUser,
+    ) -> ApiResult<User> {
+        let subject = input::subject(&input.subject)?;
+        let agent_id = match (input.role, &input.agent_id) {
+            (Role::Agent, Some(agent)) => Some(input::name(agent, "agent_id")?),
+            (Role::Agent, None) => return Err(ApiError::invalid("an agent needs an agent_id")),
+            (_, Some(_)) => return Err(ApiError::invalid("only agents have an agent_id")),
+            (_, None) => None,
+        };
+        let scope = match (input.role, input.tenant_id, input.bpo_id) {
+            (Role::PlatformAdmin, None, None) => {
+                authz::platform(actor)?;
+                "platform".to_string()
+            }
+            (Role::PlatformAdmin, _, _) => {
+                return Err(ApiError::invalid(
+                    "a platform admin has neither tenant_id nor bpo_id",
+                ));
+            }
+            (Role::BpoAdmin, None, Some(bpo)) => {
+                authz::bpo(actor, bpo)?;
+                let exists = store::tenancy::bpo_exists(&self.db, bpo)
+                    .await
+                    .map_err(internal)?;
+                if !exists {
+                    return Err(ApiError::not_found("bpo"));
+                }
+                format!("bpo:{bpo}")
+            }
+            (Role::BpoAdmin, _, _) => {
+                return Err(ApiError::invalid(
+                    "a bpo admin needs a bpo_id and no tenant_id",
+                ));
+            }
+            (_, Some(tenant), None) => {
+                self.authorize_tenant(actor, TenantAction::ManageUsers, tenant)
+                    .await?;
+                format!("tenant:{tenant}")
+            }
+            (role, _, _) => {
+                return Err(ApiError::invalid(format!(
+                    "a {} needs a tenant_id and no bpo_id",
+                    role.as_str()
+                )));
+            }
+        };
+
+        let row = user::Model {
+            id: UserId::new().0,
+            scope,
+            subject,
+            role: input.role.as_str().to_string(),
+            tenant_id: input.tenant_id.map(|t| t.0),
+            bpo_id: input.bpo_id.map(|b| b.0),
+            agent_id,
+            created_at: db_time(Utc::now()),
+        };
+        match store::tenancy::insert_user(&self.db, row.clone()).await {
+            Ok(()) => {}
+            Err(err) if is_unique_violation(&err) => {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    "a user with this subject already exists in this scope",
+                ));
+            }
+            Err(err) => return Err(internal(err)),
+        }
+        tracing::info!(user_id = %row.id, role = input.role.as_str(), "user created");
+        user_from_row(row)
+    }
+
+    pub(super) async fn list_users_impl(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+    ) -> ApiResult<Vec<User>> {
+        self.authorize_tenant(actor, TenantAction::ManageUsers, tenant)
+            .await?;
+        let rows = store::tenancy::list_users(&self.db, tenant)
+            .await
+            .map_err(internal)?;
+        rows.into_iter().map(user_from_row).collect()
+    }
+}
+
+fn validate_key_arn(arn: &str) -> ApiResult<()> {
+    let arn = arn.trim();
+    if arn.is_empty() || arn.chars().count() > MAX_KEY_ARN_CHARS {
+        return Err(ApiError::invalid(format!(
+            "key_arn must be 1 to {MAX_KEY_ARN_CHARS} characters"
+        )));
+    }
+    if arn.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ApiError::invalid("key_arn must not contain whitespace"));
+    }
+    Ok(())
+}
+
+fn bpo_from_row(row: bpo::Model) -> Bpo {
+    Bpo {
+        id: BpoId(row.id),
+        name: row.name,
+        created_at: row.created_at,
+    }
+}
+
+fn tenant_from_row(row: tenant::Model) -> ApiResult<Tenant> {
+    Ok(Tenant {
+        id: TenantId(row.id),
+        bpo_id: BpoId(row.bpo_id),
+        name: row.name,
+        time_zone: row.time_zone,
+        default_retention_days: u32::try_from(row.default_retention_days)
+            .map_err(|_| corrupt("default_retention_days"))?,
+        key_ref: row.key_ref,
+        created_at: row.created_at,
+    })
+}
+
+fn user_from_row(row: user::Model) -> ApiResult<User> {
+    Ok(User {
+        id: UserId(row.id),
+        subject: row.subject,
+        role: Role::parse(&row.role).ok_or_else(|| corrupt("role"))?,
+        tenant_id: row.tenant_id.map(TenantId),
+        bpo_id: row.bpo_id.map(BpoId),
+        agent_id: row.agent_id,
+        created_at: row.created_at,
+    })
+}

@@ -1,0 +1,187 @@
+//! The recordings catalogue: rows plus one row per tag.
+
+use std::collections::HashMap;
+
+use callvault_contracts::{RecordingId, TenantId};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::cursor::Cursor;
+use crate::db::entity::{recording, recording_tag};
+
+/// A validated search within one tenant. Text filters are exact matches.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SearchQuery {
+    /// Inclusive.
+    pub started_after: Option<DateTime<Utc>>,
+    /// Exclusive.
+    pub started_before: Option<DateTime<Utc>>,
+    pub agent: Option<String>,
+    /// An agent's own calls only, on top of `agent`.
+    pub only_agent: Option<String>,
+    pub queue: Option<String>,
+    pub direction: Option<&'static str>,
+    /// The phone number's blind index, matched against caller or callee.
+    pub phone_index: Option<Vec<u8>>,
+    /// Every one must be present.
+    pub tags: Vec<String>,
+    pub min_duration_ms: Option<i64>,
+    pub max_duration_ms: Option<i64>,
+    pub after: Option<Cursor>,
+    pub limit: u64,
+}
+
+/// Inserts a recording and its tags unless the tenant already has one with
+/// this id; returns whether it did. Run it in a transaction: the tags go in
+/// a second statement.
+pub(crate) async fn insert<C: ConnectionTrait>(
+    conn: &C,
+    row: recording::Model,
+    tags: &[String],
+) -> Result<bool, DbErr> {
+    let tenant_id = row.tenant_id;
+    let recording_id = row.id;
+    let inserted = recording::Entity::insert(row.into_active_model())
+        .on_conflict_do_nothing()
+        .exec_without_returning(conn)
+        .await?;
+    if !matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0) {
+        return Ok(false);
+    }
+    let tag_rows = tags.iter().enumerate().map(|(position, tag)| {
+        recording_tag::Model {
+            tenant_id,
+            recording_id,
+            tag: tag.clone(),
+            position: i32::try_from(position).unwrap_or(i32::MAX),
+        }
+        .into_active_model()
+    });
+    if !tags.is_empty() {
+        recording_tag::Entity::insert_many(tag_rows)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(true)
+}
+
+pub(crate) async fn get<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    id: RecordingId,
+) -> Result<Option<recording::Model>, DbErr> {
+    recording::Entity::find()
+        .filter(recording::Column::TenantId.eq(tenant.0))
+        .filter(recording::Column::Id.eq(id.0))
+        .one(conn)
+        .await
+}
+
+/// One page, newest first (started_at desc, id desc), at most `limit` rows.
+pub(crate) async fn search<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    query: &SearchQuery,
+) -> Result<Vec<recording::Model>, DbErr> {
+    use recording::Column;
+
+    let mut filter = Condition::all().add(Column::TenantId.eq(tenant.0));
+    if let Some(after) = query.started_after {
+        filter = filter.add(Column::StartedAt.gte(after));
+    }
+    if let Some(before) = query.started_before {
+        filter = filter.add(Column::StartedAt.lt(before));
+    }
+    for agent in [&query.agent, &query.only_agent].into_iter().flatten() {
+        filter = filter.add(Column::Agent.eq(agent.as_str()));
+    }
+    if let Some(queue) = &query.queue {
+        filter = filter.add(Column::Queue.eq(queue.as_str()));
+    }
+    if let Some(direction) = query.direction {
+        filter = filter.add(Column::Direction.eq(direction));
+    }
+    if let Some(index) = &query.phone_index {
+        filter = filter.add(
+            Condition::any()
+                .add(Column::CallerIndex.eq(index.clone()))
+                .add(Column::CalleeIndex.eq(index.clone())),
+        );
+    }
+    if let Some(min) = query.min_duration_ms {
+        filter = filter.add(Column::DurationMs.gte(min));
+    }
+    if let Some(max) = query.max_duration_ms {
+        filter = filter.add(Column::DurationMs.lte(max));
+    }
+    for tag in &query.tags {
+        filter = filter.add(Expr::exists(has_tag(tag)));
+    }
+    if let Some(cursor) = query.after {
+        filter = filter.add(
+            Condition::any()
+                .add(Column::StartedAt.lt(cursor.started_at))
+                .add(
+                    Condition::all()
+                        .add(Column::StartedAt.eq(cursor.started_at))
+                        .add(Column::Id.lt(cursor.id)),
+                ),
+        );
+    }
+    recording::Entity::find()
+        .filter(filter)
+        .order_by_desc(Column::StartedAt)
+        .order_by_desc(Column::Id)
+        .limit(query.limit)
+        .all(conn)
+        .await
+}
+
+/// `SELECT 1 FROM recording_tags WHERE` same tenant, same recording, `tag`.
+fn has_tag(tag: &str) -> sea_orm::sea_query::SelectStatement {
+    use recording_tag::Column as Tag;
+    Query::select()
+        .expr(Expr::val(1))
+        .from(recording_tag::Entity)
+        .and_where(
+            Expr::col((recording_tag::Entity, Tag::TenantId))
+                .equals((recording::Entity, recording::Column::TenantId)),
+        )
+        .and_where(
+            Expr::col((recording_tag::Entity, Tag::RecordingId))
+                .equals((recording::Entity, recording::Column::Id)),
+        )
+        .and_where(Expr::col((recording_tag::Entity, Tag::Tag)).eq(tag))
+        .to_owned()
+}
+
+/// The tags of these recordings of `tenant`, in the order they were given.
+pub(crate) async fn tags<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<String>>, DbErr> {
+    let mut by_recording: HashMap<Uuid, Vec<String>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(by_recording);
+    }
+    let rows = recording_tag::Entity::find()
+        .filter(recording_tag::Column::TenantId.eq(tenant.0))
+        .filter(recording_tag::Column::RecordingId.is_in(ids.iter().copied()))
+        .order_by_asc(recording_tag::Column::RecordingId)
+        .order_by_asc(recording_tag::Column::Position)
+        .all(conn)
+        .await?;
+    for row in rows {
+        by_recording
+            .entry(row.recording_id)
+            .or_default()
+            .push(row.tag);
+    }
+    Ok(by_recording)
+}

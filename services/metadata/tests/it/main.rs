@@ -1,0 +1,38 @@
+//! The metadata service's one integration-test binary. Every scenario runs
+//! twice, on SQLite (a temporary file) and on PostgreSQL (a fresh database),
+//! through the same public API.
+
+/// Declares `sqlite::<name>` and `postgres::<name>` tests for each scenario
+/// `async fn <name>(env: Env)` of the calling module.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    crate::support::on_sqlite(super::$name).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    crate::support::on_postgres(super::$name).await;
+                }
+            )*
+        }
+    };
+}
+
+mod api_keys;
+mod catalogue;
+mod ingest;
+mod pagination;
+mod permissions;
+mod pii_at_rest;
+mod schema;
+mod search_input;
+mod support;
+mod tenancy;
+mod tenancy_isolation;

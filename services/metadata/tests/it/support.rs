@@ -1,0 +1,305 @@
+//! A metadata service on a real database, a stand-in key provider, and a
+//! small world of BPOs, tenants and actors to test against.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use callvault_bus::{EventHandler, Message};
+use callvault_contracts::call::{AudioInfo, CallMetadata, Direction};
+use callvault_contracts::events::RecordingIngestedV1;
+use callvault_contracts::metadata_api::{
+    ApiError, ApiResult, ErrorCode, KeyMode, MetadataApi, OnboardTenant, Tenant, TenantKeys,
+};
+use callvault_contracts::{Actor, BpoId, RecordingId, Role, TenantId};
+use callvault_metadata::{IngestedConsumer, MetadataService, PiiKeys};
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use uuid::Uuid;
+
+const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const PII_SECRET: [u8; 32] = [0x5a; 32];
+
+/// Stands in for the storage service's key provider (whose real
+/// implementations are tested in libs/keys): managed keys are
+/// `local:tenant/<id>`, external keys must look like a KMS ARN, and it can
+/// be told to fail, to show a failed key call leaves no tenant behind.
+#[derive(Default)]
+pub struct FakeKeys {
+    pub fail: AtomicBool,
+}
+
+#[async_trait]
+impl TenantKeys for FakeKeys {
+    async fn create_tenant_key(&self, tenant: TenantId) -> ApiResult<String> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                "key provider unavailable",
+            ));
+        }
+        Ok(format!("local:tenant/{tenant}"))
+    }
+
+    async fn check_external_key(&self, key_arn: &str) -> ApiResult<String> {
+        if self.fail.load(Ordering::SeqCst) || !key_arn.starts_with("arn:aws:kms:") {
+            return Err(ApiError::invalid("the key is not usable"));
+        }
+        Ok(key_arn.to_string())
+    }
+}
+
+pub struct Env {
+    pub db: DatabaseConnection,
+    pub svc: MetadataService,
+    pub keys: Arc<FakeKeys>,
+    pub consumer: IngestedConsumer,
+    /// Set on SQLite: the database file, to scan its raw bytes.
+    pub sqlite_path: Option<std::path::PathBuf>,
+}
+
+impl Env {
+    async fn new(url: &str, sqlite_path: Option<std::path::PathBuf>) -> Self {
+        let db = callvault_metadata::connect(url)
+            .await
+            .expect("connect and migrate");
+        let keys = Arc::new(FakeKeys::default());
+        let svc = MetadataService::new(
+            db.clone(),
+            keys.clone() as Arc<dyn TenantKeys>,
+            PiiKeys::new(PII_SECRET),
+        );
+        let consumer = IngestedConsumer::new(db.clone(), PiiKeys::new(PII_SECRET));
+        Env {
+            db,
+            svc,
+            keys,
+            consumer,
+            sqlite_path,
+        }
+    }
+
+    pub async fn bpo(&self, name: &str) -> BpoId {
+        self.svc
+            .create_bpo(&platform(), name.to_string())
+            .await
+            .expect("create bpo")
+            .id
+    }
+
+    pub async fn tenant(&self, bpo: BpoId, name: &str) -> Tenant {
+        self.svc
+            .onboard_tenant(&platform(), onboard(bpo, name))
+            .await
+            .expect("onboard tenant")
+    }
+
+    /// Two BPOs; X has tenants A and B, Y has tenant C.
+    pub async fn world(&self) -> World {
+        let x = self.bpo("bpo x").await;
+        let y = self.bpo("bpo y").await;
+        let a = self.tenant(x, "tenant a").await.id;
+        let b = self.tenant(x, "tenant b").await.id;
+        let c = self.tenant(y, "tenant c").await.id;
+        World { x, y, a, b, c }
+    }
+
+    /// Catalogues a recording through the ingest consumer, as the bus would.
+    pub async fn ingest(&self, event: RecordingIngestedV1) -> RecordingId {
+        let id = event.recording_id;
+        let message = Message::new(&event).expect("message");
+        self.consumer.handle(message).await.expect("ingest");
+        id
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("n")
+    }
+
+    /// Every byte the database holds for `table`, as searchable text: the
+    /// SQLite file and its WAL; on PostgreSQL each row as text, with bytea
+    /// columns in hex.
+    pub async fn raw_contents(&self, table: &str) -> String {
+        if let Some(path) = &self.sqlite_path {
+            let mut bytes = std::fs::read(path).expect("read sqlite file");
+            let wal = path.with_extension("db-wal");
+            if let Ok(more) = std::fs::read(wal) {
+                bytes.extend(more);
+            }
+            return String::from_utf8_lossy(&bytes).into_owned();
+        }
+        let rows = self
+            .db
+            .query_all_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                format!("SELECT CAST(t.* AS text) AS row FROM (SELECT * FROM {table}) t"),
+            ))
+            .await
+            .expect("dump rows");
+        rows.iter()
+            .map(|row| row.try_get::<String>("", "row").expect("row text"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+pub struct World {
+    pub x: BpoId,
+    pub y: BpoId,
+    pub a: TenantId,
+    pub b: TenantId,
+    pub c: TenantId,
+}
+
+pub fn platform() -> Actor {
+    Actor {
+        subject: "root".into(),
+        role: Role::PlatformAdmin,
+        bpo_id: None,
+        tenant_id: None,
+        agent_id: None,
+    }
+}
+
+pub fn bpo_admin(bpo: BpoId) -> Actor {
+    Actor {
+        subject: format!("admin@{bpo}"),
+        role: Role::BpoAdmin,
+        bpo_id: Some(bpo),
+        tenant_id: None,
+        agent_id: None,
+    }
+}
+
+/// A tenant role; agents carry the agent id `agent-7`.
+pub fn member(role: Role, tenant: TenantId) -> Actor {
+    Actor {
+        subject: format!("{}@{tenant}", role.as_str()),
+        role,
+        bpo_id: None,
+        tenant_id: Some(tenant),
+        agent_id: (role == Role::Agent).then(|| "agent-7".to_string()),
+    }
+}
+
+pub fn agent(tenant: TenantId, agent_id: &str) -> Actor {
+    Actor {
+        agent_id: Some(agent_id.to_string()),
+        ..member(Role::Agent, tenant)
+    }
+}
+
+pub fn onboard(bpo: BpoId, name: &str) -> OnboardTenant {
+    OnboardTenant {
+        bpo_id: bpo,
+        name: name.to_string(),
+        time_zone: "Asia/Tokyo".into(),
+        default_retention_days: 365,
+        key_mode: KeyMode::Managed,
+    }
+}
+
+pub fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_700_000_000 + secs, 0).expect("timestamp")
+}
+
+/// A one-minute inbound call handled by `agent-7`, starting at `at(offset)`.
+pub fn event(tenant: TenantId, offset: i64) -> RecordingIngestedV1 {
+    RecordingIngestedV1 {
+        tenant_id: tenant,
+        recording_id: RecordingId::new(),
+        call: CallMetadata {
+            external_call_id: format!("call-{offset}"),
+            segment: 0,
+            direction: Direction::Inbound,
+            caller_number: "+1 555 0100".into(),
+            callee_number: "+1 555 0199".into(),
+            agent: Some("agent-7".into()),
+            queue: Some("sales".into()),
+            started_at: at(offset),
+            ended_at: at(offset + 60),
+            tags: vec![],
+            agent_channel: None,
+            customer_channel: None,
+        },
+        audio: AudioInfo {
+            codec: "wav/pcm_mulaw".into(),
+            sample_rate: 8000,
+            channels: 1,
+            duration_ms: 60_000,
+        },
+        size: 480_000,
+        sha256: "ab".repeat(32),
+        key_ref: format!("local:tenant/{tenant}"),
+        ingested_at: at(offset + 90),
+    }
+}
+
+pub fn code<T: std::fmt::Debug>(result: ApiResult<T>) -> ErrorCode {
+    match result {
+        Ok(value) => panic!("expected an error, got {value:?}"),
+        Err(err) => err.code,
+    }
+}
+
+pub async fn on_sqlite<F, Fut>(scenario: F)
+where
+    F: FnOnce(Env) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("metadata.db");
+    let url = format!("sqlite://{}", path.display());
+    scenario(Env::new(&url, Some(path)).await).await;
+}
+
+pub async fn on_postgres<F, Fut>(scenario: F)
+where
+    F: FnOnce(Env) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut options = ConnectOptions::new(PG_ADMIN_URL);
+    options
+        .sqlx_logging(false)
+        .max_connections(1)
+        .connect_timeout(std::time::Duration::from_secs(10));
+    let admin = match Database::connect(options).await {
+        Ok(admin) => admin,
+        Err(err) => panic!(
+            "postgresql is unreachable at {PG_ADMIN_URL} ({err}); the metadata tests need it \
+             (trust auth, user postgres)"
+        ),
+    };
+    let name = format!("callvault_test_{}", Uuid::new_v4().simple());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create the test database");
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    // On its own task so that a failed check still drops the database.
+    let outcome = tokio::spawn(async move {
+        let env = Env::new(&url, None).await;
+        let db = env.db.clone();
+        scenario(env).await;
+        db.close().await.expect("close postgres");
+    })
+    .await;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .expect("drop the test database");
+    admin.close().await.expect("close the admin connection");
+    if let Err(err) = outcome {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}
