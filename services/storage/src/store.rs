@@ -159,7 +159,7 @@ impl RecordingStore {
         };
         let expected_len = Layout::for_plaintext(self.frame_size, size).object_len();
         if meta.size != expected_len {
-            self.discard(&object_key).await;
+            self.remove_unreferenced(&object_key).await;
             return Err(StorageError::Integrity(format!(
                 "stored object is {} bytes, expected {expected_len}",
                 meta.size
@@ -178,7 +178,7 @@ impl RecordingStore {
             created_at: Utc::now(),
         };
         if let Err(error) = self.records.insert(&record).await {
-            self.discard(&object_key).await;
+            self.remove_unreferenced(&object_key).await;
             return Err(error.into());
         }
         info!(%tenant, %recording, size, "recording stored");
@@ -192,7 +192,7 @@ impl RecordingStore {
     }
 
     /// Best-effort removal of an object nobody will reference.
-    async fn discard(&self, object_key: &ObjectKey) {
+    async fn remove_unreferenced(&self, object_key: &ObjectKey) {
         if let Err(error) = self.blobs.delete(object_key).await {
             // Unreferenced and unreadable (its data key was never recorded);
             // the reconciler removes what is left.

@@ -1,0 +1,130 @@
+//! A `callvault serve` process of our own, on a free loopback port, with
+//! its own data directory; killed (by its PID) on drop.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Callvault {
+    child: Child,
+    pub base_url: String,
+    pub data_dir: tempfile::TempDir,
+    binary: PathBuf,
+    log: PathBuf,
+}
+
+/// `$CALLVAULT_BIN`, else the `callvault` next to this test binary's
+/// directory (cargo puts tests in target/<profile>/deps/).
+pub fn binary() -> PathBuf {
+    if let Ok(path) = std::env::var("CALLVAULT_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("no current exe: {e}"));
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or_else(|| panic!("unexpected test binary location {}", exe.display()));
+    let candidate = profile_dir.join("callvault");
+    assert!(
+        candidate.exists(),
+        "{} is missing: build it first (`cargo build -p callvault`; scripts/test does) or set CALLVAULT_BIN",
+        candidate.display()
+    );
+    candidate
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}")).port()
+}
+
+impl Callvault {
+    /// `callvault serve` with no configuration but a data directory and a
+    /// port, as a newcomer runs it.
+    pub async fn start_embedded() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    pub async fn start_with(env: &[(&str, &str)]) -> Self {
+        let data_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let port = free_port();
+        let binary = binary();
+        let log = data_dir.path().join("callvault.log");
+        let log_file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("log file: {e}"));
+        let log_err = log_file.try_clone().unwrap_or_else(|e| panic!("log file: {e}"));
+        let mut command = Command::new(&binary);
+        command
+            .arg("serve")
+            .current_dir(data_dir.path())
+            .env("CALLVAULT_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CALLVAULT_DATA_DIR", data_dir.path().join("data"))
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(log_err);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let mut process = Self {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            data_dir,
+            binary,
+            log,
+        };
+        process.wait_healthy().await;
+        process
+    }
+
+    async fn wait_healthy(&mut self) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("callvault exited during start-up ({status}):\n{}", self.log_text());
+            }
+            if let Ok(response) = client.get(format!("{}/healthz", self.base_url)).send().await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("callvault did not become healthy in 60 s:\n{}", self.log_text());
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Runs `callvault admin token …` against this instance's data directory.
+    pub fn admin_token(&self, args: &[&str]) -> String {
+        let output = Command::new(&self.binary)
+            .args(["admin", "token"])
+            .args(args)
+            .current_dir(self.data_dir.path())
+            .env("CALLVAULT_DATA_DIR", self.data_dir.path().join("data"))
+            .output()
+            .unwrap_or_else(|e| panic!("admin token: {e}"));
+        assert!(
+            output.status.success(),
+            "admin token failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Callvault {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,80 @@
+//! Glue between services that must not depend on each other: each service
+//! declares the trait it needs, and the binary implements it over the other
+//! service's library (in-process) — the distributed mode swaps these for
+//! network clients.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode, TenantKeys};
+use callvault_contracts::{RecordingId, TenantId};
+use callvault_ingestion::{AudioStream, RecordingSink, SinkError, StoredAudio};
+use callvault_keys::{KeyError, KeyProvider, KeyRef};
+use callvault_storage::{RecordingStore, StorageError};
+
+/// The metadata service's onboarding asks the storage side's key provider
+/// for a tenant master key.
+pub struct KeyProviderTenantKeys(pub Arc<dyn KeyProvider>);
+
+fn key_error(error: KeyError) -> ApiError {
+    match error {
+        KeyError::NotFound(_) => ApiError::new(ErrorCode::InvalidInput, "the key does not exist or is not usable"),
+        KeyError::Disabled(_) => ApiError::new(ErrorCode::InvalidInput, "the key is disabled"),
+        KeyError::Unavailable(_) => ApiError::new(ErrorCode::Unavailable, "the key provider is unavailable"),
+        KeyError::InvalidCiphertext | KeyError::Other(_) => ApiError::new(ErrorCode::Internal, "key provider error"),
+    }
+}
+
+#[async_trait]
+impl TenantKeys for KeyProviderTenantKeys {
+    async fn create_tenant_key(&self, tenant: TenantId) -> ApiResult<String> {
+        let key = self.0.create_tenant_key(&tenant.to_string()).await.map_err(key_error)?;
+        Ok(key.0)
+    }
+
+    async fn check_external_key(&self, key_arn: &str) -> ApiResult<String> {
+        let key = KeyRef(key_arn.to_owned());
+        self.0.check_key(&key).await.map_err(key_error)?;
+        Ok(key.0)
+    }
+}
+
+/// Ingestion streams accepted audio into the storage service's store.
+pub struct StorageSink(pub Arc<RecordingStore>);
+
+fn sink_error(error: StorageError) -> SinkError {
+    match error {
+        StorageError::Unavailable(why) => SinkError::Unavailable(why),
+        StorageError::AlreadyExists => SinkError::Conflict,
+        StorageError::Body(why) => SinkError::Body(why),
+        // A tenant whose key is gone or disabled can't ingest; for the
+        // recorder that's an outage of the tenant's setup, so retry later.
+        StorageError::Key(why) => SinkError::Unavailable(why),
+        other => SinkError::Internal(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl RecordingSink for StorageSink {
+    async fn store(
+        &self,
+        tenant: TenantId,
+        recording: RecordingId,
+        key_ref: &str,
+        body: AudioStream,
+    ) -> Result<StoredAudio, SinkError> {
+        let stored = self
+            .0
+            .store(tenant.0, recording.0, &KeyRef(key_ref.to_owned()), body)
+            .await
+            .map_err(sink_error)?;
+        Ok(StoredAudio {
+            size: stored.size,
+            sha256: stored.sha256,
+        })
+    }
+
+    async fn discard(&self, tenant: TenantId, recording: RecordingId) -> Result<(), SinkError> {
+        self.0.discard(tenant.0, recording.0).await.map_err(sink_error)
+    }
+}

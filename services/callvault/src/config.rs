@@ -1,0 +1,276 @@
+//! Configuration: built-in defaults (the embedded mode needs none), then a
+//! TOML file, then `CALLVAULT_*` environment variables. Every secret can
+//! also be read from a file named by `<key>_file` (Garage style), which is
+//! how Kubernetes secrets are mounted.
+//!
+//! Environment variables map to keys with `__` between sections:
+//! `CALLVAULT_BLOB__BACKEND=s3` sets `[blob] backend = "s3"`,
+//! `CALLVAULT_AUTH__HS256_SECRET_FILE=/run/secrets/jwt` sets
+//! `[auth] hs256_secret_file`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {error}")]
+    Read { path: PathBuf, error: std::io::Error },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded backends and generated secrets live.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The base URL clients use to reach this deployment (playback URLs are
+    /// built on it). Defaults to `http://{listen}`.
+    pub public_url: Option<String>,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub blob: BlobConfig,
+    #[serde(default)]
+    pub keys: KeysConfig,
+    #[serde(default)]
+    pub secrets: SecretsConfig,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    /// HS256 secret for tokens issued by `callvault admin token`; generated
+    /// under the data directory when unset.
+    pub hs256_secret: Option<String>,
+    pub hs256_secret_file: Option<PathBuf>,
+    /// An OIDC provider's JWKS (RS256/ES256), by URL or file.
+    pub jwks_url: Option<String>,
+    pub jwks_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// One database URL per service (`sqlite://…` or `postgres://…`);
+    /// SQLite files under the data directory by default.
+    pub storage_url: Option<String>,
+    pub metadata_url: Option<String>,
+    pub ingestion_url: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BlobBackend {
+    #[default]
+    Fs,
+    S3,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlobConfig {
+    #[serde(default)]
+    pub backend: BlobBackend,
+    /// Filesystem root; `<data_dir>/blobs` by default.
+    pub fs_root: Option<PathBuf>,
+    pub s3_bucket: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyProviderKind {
+    #[default]
+    Local,
+    Kms,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    #[serde(default)]
+    pub provider: KeyProviderKind,
+    /// Local keyring file; `<data_dir>/keyring.json` by default.
+    pub keyring_file: Option<PathBuf>,
+    pub kms_endpoint: Option<String>,
+    pub kms_region: Option<String>,
+}
+
+/// Secrets shared by services. Generated under the data directory when
+/// unset, which is right for the embedded mode and wrong for several
+/// processes (they must share them): the distributed mode sets them.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// Signs playback and upload URLs (≥ 32 bytes).
+    pub url_signing: Option<String>,
+    pub url_signing_file: Option<PathBuf>,
+    /// Derives the per-tenant keys that encrypt phone numbers and build
+    /// their blind index (≥ 32 bytes).
+    pub pii: Option<String>,
+    pub pii_file: Option<PathBuf>,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./data")
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".to_owned()
+}
+
+impl Config {
+    /// Loads defaults ← `file` ← environment (`vars`, normally `std::env::vars()`).
+    pub fn load(file: Option<&Path>, vars: impl Iterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+                    path: path.to_owned(),
+                    error,
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?
+            }
+            None => toml::Table::new(),
+        };
+        for (name, value) in vars {
+            let Some(key) = name.strip_prefix("CALLVAULT_") else { continue };
+            // Variables the CLI reads itself, not configuration keys.
+            if key == "CONFIG" || key == "LOG" {
+                continue;
+            }
+            set_path(&mut table, &key.to_ascii_lowercase(), value)?;
+        }
+        toml::Value::Table(table)
+            .try_into::<Config>()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    pub fn database_url(&self, service: &str) -> String {
+        let configured = match service {
+            "storage" => &self.database.storage_url,
+            "metadata" => &self.database.metadata_url,
+            "ingestion" => &self.database.ingestion_url,
+            _ => &None,
+        };
+        configured
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join(format!("{service}.db")).display()))
+    }
+}
+
+/// Sets `a__b` = value in the table, creating sections as needed. Values
+/// are strings; `deny_unknown_fields` then catches typos in variable names.
+fn set_path(table: &mut toml::Table, key: &str, value: String) -> Result<(), ConfigError> {
+    let mut parts: Vec<&str> = key.split("__").collect();
+    let Some(last) = parts.pop() else { return Ok(()) };
+    let mut current = table;
+    for section in parts {
+        let entry = current
+            .entry(section.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| ConfigError::Invalid(format!("CALLVAULT_{key}: {section} is not a section")))?;
+    }
+    current.insert(last.to_owned(), toml::Value::String(value));
+    Ok(())
+}
+
+/// Reads a secret given inline or as a file; `None` when neither is set.
+/// Trailing newlines of secret files are not part of the secret.
+pub fn read_secret(inline: &Option<String>, file: &Option<PathBuf>, name: &str) -> Result<Option<Vec<u8>>, ConfigError> {
+    match (inline, file) {
+        (Some(_), Some(_)) => Err(ConfigError::Invalid(format!("set {name} or {name}_file, not both"))),
+        (Some(value), None) => Ok(Some(value.as_bytes().to_vec())),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+                path: path.clone(),
+                error,
+            })?;
+            Ok(Some(text.trim_end_matches(['\n', '\r']).as_bytes().to_vec()))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn no_configuration_at_all_is_the_embedded_mode() {
+        let config = Config::load(None, vars(&[])).expect("defaults");
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
+        assert_eq!(config.blob.backend, BlobBackend::Fs);
+        assert_eq!(config.keys.provider, KeyProviderKind::Local);
+        assert_eq!(config.database_url("metadata"), "sqlite://./data/metadata.db");
+        assert_eq!(config.public_url(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("callvault.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\n[blob]\nbackend = \"fs\"\n").expect("write");
+        let config = Config::load(
+            Some(&file),
+            vars(&[
+                ("CALLVAULT_BLOB__BACKEND", "s3"),
+                ("CALLVAULT_BLOB__S3_BUCKET", "recordings"),
+                ("CALLVAULT_DATABASE__METADATA_URL", "postgres://db/metadata"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(config.listen, "0.0.0.0:9000");
+        assert_eq!(config.blob.backend, BlobBackend::S3);
+        assert_eq!(config.blob.s3_bucket.as_deref(), Some("recordings"));
+        assert_eq!(config.database_url("metadata"), "postgres://db/metadata");
+    }
+
+    #[test]
+    fn typos_are_errors_not_silently_ignored() {
+        let result = Config::load(None, vars(&[("CALLVAULT_BLOB__BACKEDN", "s3")]));
+        assert!(matches!(result, Err(ConfigError::Invalid(_))));
+        let result = Config::load(None, vars(&[("CALLVAULT_BLOB__BACKEND", "tape")]));
+        assert!(matches!(result, Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn secrets_come_from_files_without_their_newline() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "s3cr3t\n").expect("write");
+        let secret = read_secret(&None, &Some(path.clone()), "pii").expect("reads");
+        assert_eq!(secret.as_deref(), Some(&b"s3cr3t"[..]));
+        assert!(read_secret(&Some("x".into()), &Some(path), "pii").is_err());
+        assert_eq!(read_secret(&None, &None, "pii").expect("none"), None);
+    }
+}

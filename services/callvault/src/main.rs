@@ -1,0 +1,89 @@
+//! `callvault`: every service in one process (`serve`, the embedded mode
+//! with zero configuration) or one service per process (`serve --target`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod adapters;
+mod config;
+mod embedded;
+mod secrets;
+mod telemetry;
+mod token;
+
+#[derive(Parser)]
+#[command(name = "callvault", version, about = "The call-recording vault")]
+struct Cli {
+    /// A TOML configuration file; CALLVAULT_* environment variables override it.
+    #[arg(long, short, global = true, env = "CALLVAULT_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the services.
+    Serve {
+        /// Which service to run; `all` runs every one in this process.
+        #[arg(long, value_enum, default_value_t = Target::All)]
+        target: Target,
+    },
+    /// Runs every service's database migrations and exits.
+    Migrate,
+    /// Administrative commands.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Prints a signed API token (HS256, for the embedded mode). Without
+    /// options: a platform-admin token.
+    Token(token::TokenArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    All,
+    Gateway,
+    Ingestion,
+    Storage,
+    Metadata,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match config::Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("callvault: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Admin {
+            command: AdminCommand::Token(args),
+        } => token::print_token(&config, &args),
+        Command::Migrate => runtime().and_then(|rt| rt.block_on(embedded::migrate(&config))),
+        Command::Serve { target } => runtime().and_then(|rt| rt.block_on(embedded::serve(config, target))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("callvault: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}

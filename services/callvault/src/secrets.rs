@@ -1,0 +1,82 @@
+//! The secrets a deployment needs, from configuration or — in the embedded
+//! mode, when unset — generated once under `<data_dir>/secrets/` (0600).
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::config::{Config, ConfigError, read_secret};
+
+pub struct Secrets {
+    pub jwt_hs256: Vec<u8>,
+    pub url_signing: Vec<u8>,
+    pub pii: [u8; 32],
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets(<redacted>)")
+    }
+}
+
+impl Secrets {
+    pub fn load_or_generate(config: &Config) -> Result<Self, ConfigError> {
+        let dir = config.data_dir.join("secrets");
+        let jwt_hs256 = match read_secret(&config.auth.hs256_secret, &config.auth.hs256_secret_file, "hs256_secret")? {
+            Some(secret) => secret,
+            None => generated(&dir, "jwt-hs256.key")?,
+        };
+        let url_signing = match read_secret(&config.secrets.url_signing, &config.secrets.url_signing_file, "url_signing")? {
+            Some(secret) => secret,
+            None => generated(&dir, "url-signing.key")?,
+        };
+        let pii_raw = match read_secret(&config.secrets.pii, &config.secrets.pii_file, "pii")? {
+            Some(secret) => secret,
+            None => generated(&dir, "pii.key")?,
+        };
+        for (name, secret) in [("hs256_secret", &jwt_hs256), ("url_signing", &url_signing), ("pii", &pii_raw)] {
+            if secret.len() < 32 {
+                return Err(ConfigError::Invalid(format!("{name} must be at least 32 bytes")));
+            }
+        }
+        // The PII key is derived from whatever length of secret was given.
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &pii_raw);
+        let mut pii = [0u8; 32];
+        pii.copy_from_slice(digest.as_ref());
+        Ok(Self {
+            jwt_hs256,
+            url_signing,
+            pii,
+        })
+    }
+}
+
+/// Reads `dir/name`, creating it with 32 random bytes (base64url) first if
+/// missing. Created 0600 in a 0700 directory: whoever reads it can mint
+/// admin tokens.
+fn generated(dir: &Path, name: &str) -> Result<Vec<u8>, ConfigError> {
+    let path = dir.join(name);
+    let io = |error| ConfigError::Read {
+        path: path.clone(),
+        error,
+    };
+    if !path.exists() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        let mut bytes = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut bytes).map_err(|_| ConfigError::Invalid("system random source failed".into()))?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io)?;
+        file.write_all(URL_SAFE_NO_PAD.encode(bytes).as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+    }
+    let text = std::fs::read_to_string(&path).map_err(io)?;
+    Ok(text.trim_end().as_bytes().to_vec())
+}
