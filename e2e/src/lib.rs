@@ -24,7 +24,10 @@ pub async fn graphql(
         .send()
         .await
         .map_err(|e| format!("request failed: {e}"))?;
-    let body: Value = response.json().await.map_err(|e| format!("not json: {e}"))?;
+    let body: Value = response
+        .json()
+        .await
+        .map_err(|e| format!("not json: {e}"))?;
     if let Some(error) = body["errors"].as_array().and_then(|errors| errors.first()) {
         let code = error["extensions"]["code"].as_str().unwrap_or("NO_CODE");
         return Err(code.to_owned());

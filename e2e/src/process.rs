@@ -36,7 +36,10 @@ pub fn binary() -> PathBuf {
 
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
-    listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}")).port()
+    listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("addr: {e}"))
+        .port()
 }
 
 impl Callvault {
@@ -52,7 +55,9 @@ impl Callvault {
         let binary = binary();
         let log = data_dir.path().join("callvault.log");
         let log_file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("log file: {e}"));
-        let log_err = log_file.try_clone().unwrap_or_else(|e| panic!("log file: {e}"));
+        let log_err = log_file
+            .try_clone()
+            .unwrap_or_else(|e| panic!("log file: {e}"));
         let mut command = Command::new(&binary);
         command
             .arg("serve")
@@ -84,16 +89,26 @@ impl Callvault {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("callvault exited during start-up ({status}):\n{}", self.log_text());
+                panic!(
+                    "callvault exited during start-up ({status}):\n{}",
+                    self.log_text()
+                );
             }
-            if let Ok(response) = client.get(format!("{}/healthz", self.base_url)).send().await {
+            if let Ok(response) = client
+                .get(format!("{}/healthz", self.base_url))
+                .send()
+                .await
+            {
                 if response.status().is_success() {
                     return;
                 }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("callvault did not become healthy in 60 s:\n{}", self.log_text());
+        panic!(
+            "callvault did not become healthy in 60 s:\n{}",
+            self.log_text()
+        );
     }
 
     pub fn log_text(&self) -> String {

@@ -22,7 +22,8 @@ async fn main() {
     }
     let base = args[1].trim_end_matches('/').to_owned();
     let key = args[2].clone();
-    let arg = |i: usize, default: usize| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(default);
+    let arg =
+        |i: usize, default: usize| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(default);
     let (count, concurrency, seconds) = (arg(3, 1000), arg(4, 50), arg(5, 300));
 
     let audio = Bytes::from(mulaw_wav(seconds as u32, 7));
@@ -35,7 +36,14 @@ async fn main() {
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
-        let (client, audio, next, base, key, run) = (client.clone(), audio.clone(), next.clone(), base.clone(), key.clone(), run.clone());
+        let (client, audio, next, base, key, run) = (
+            client.clone(),
+            audio.clone(),
+            next.clone(),
+            base.clone(),
+            key.clone(),
+            run.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut failures = 0usize;
@@ -100,10 +108,22 @@ async fn main() {
     };
     let ok = latencies.len();
     let mb = ok as f64 * audio.len() as f64 / 1e6;
-    println!("uploads: {ok} ok, {failures} failed, {concurrency} clients, {:.2} MB each", audio.len() as f64 / 1e6);
+    println!(
+        "uploads: {ok} ok, {failures} failed, {concurrency} clients, {:.2} MB each",
+        audio.len() as f64 / 1e6
+    );
     println!("elapsed: {elapsed:.1} s");
-    println!("throughput: {:.1} recordings/s, {:.1} MB/s", ok as f64 / elapsed, mb / elapsed);
-    println!("latency: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms", pct(0.50), pct(0.99), pct(1.0));
+    println!(
+        "throughput: {:.1} recordings/s, {:.1} MB/s",
+        ok as f64 / elapsed,
+        mb / elapsed
+    );
+    println!(
+        "latency: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        pct(0.50),
+        pct(0.99),
+        pct(1.0)
+    );
     if failures > 0 {
         std::process::exit(1);
     }

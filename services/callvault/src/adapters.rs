@@ -18,17 +18,28 @@ pub struct KeyProviderTenantKeys(pub Arc<dyn KeyProvider>);
 
 fn key_error(error: KeyError) -> ApiError {
     match error {
-        KeyError::NotFound(_) => ApiError::new(ErrorCode::InvalidInput, "the key does not exist or is not usable"),
+        KeyError::NotFound(_) => ApiError::new(
+            ErrorCode::InvalidInput,
+            "the key does not exist or is not usable",
+        ),
         KeyError::Disabled(_) => ApiError::new(ErrorCode::InvalidInput, "the key is disabled"),
-        KeyError::Unavailable(_) => ApiError::new(ErrorCode::Unavailable, "the key provider is unavailable"),
-        KeyError::InvalidCiphertext | KeyError::Other(_) => ApiError::new(ErrorCode::Internal, "key provider error"),
+        KeyError::Unavailable(_) => {
+            ApiError::new(ErrorCode::Unavailable, "the key provider is unavailable")
+        }
+        KeyError::InvalidCiphertext | KeyError::Other(_) => {
+            ApiError::new(ErrorCode::Internal, "key provider error")
+        }
     }
 }
 
 #[async_trait]
 impl TenantKeys for KeyProviderTenantKeys {
     async fn create_tenant_key(&self, tenant: TenantId) -> ApiResult<String> {
-        let key = self.0.create_tenant_key(&tenant.to_string()).await.map_err(key_error)?;
+        let key = self
+            .0
+            .create_tenant_key(&tenant.to_string())
+            .await
+            .map_err(key_error)?;
         Ok(key.0)
     }
 
@@ -75,6 +86,9 @@ impl RecordingSink for StorageSink {
     }
 
     async fn discard(&self, tenant: TenantId, recording: RecordingId) -> Result<(), SinkError> {
-        self.0.discard(tenant.0, recording.0).await.map_err(sink_error)
+        self.0
+            .discard(tenant.0, recording.0)
+            .await
+            .map_err(sink_error)
     }
 }

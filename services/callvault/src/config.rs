@@ -15,7 +15,10 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {error}")]
-    Read { path: PathBuf, error: std::io::Error },
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("invalid configuration: {0}")]
     Invalid(String),
 }
@@ -131,7 +134,10 @@ fn default_listen() -> String {
 
 impl Config {
     /// Loads defaults ← `file` ← environment (`vars`, normally `std::env::vars()`).
-    pub fn load(file: Option<&Path>, vars: impl Iterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+    pub fn load(
+        file: Option<&Path>,
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let mut table = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
@@ -144,7 +150,9 @@ impl Config {
             None => toml::Table::new(),
         };
         for (name, value) in vars {
-            let Some(key) = name.strip_prefix("CALLVAULT_") else { continue };
+            let Some(key) = name.strip_prefix("CALLVAULT_") else {
+                continue;
+            };
             // Variables the CLI reads itself, not configuration keys.
             if key == "CONFIG" || key == "LOG" {
                 continue;
@@ -171,9 +179,12 @@ impl Config {
             "ingestion" => &self.database.ingestion_url,
             _ => &None,
         };
-        configured
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join(format!("{service}.db")).display()))
+        configured.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                self.data_dir.join(format!("{service}.db")).display()
+            )
+        })
     }
 }
 
@@ -181,15 +192,17 @@ impl Config {
 /// are strings; `deny_unknown_fields` then catches typos in variable names.
 fn set_path(table: &mut toml::Table, key: &str, value: String) -> Result<(), ConfigError> {
     let mut parts: Vec<&str> = key.split("__").collect();
-    let Some(last) = parts.pop() else { return Ok(()) };
+    let Some(last) = parts.pop() else {
+        return Ok(());
+    };
     let mut current = table;
     for section in parts {
         let entry = current
             .entry(section.to_owned())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        current = entry
-            .as_table_mut()
-            .ok_or_else(|| ConfigError::Invalid(format!("CALLVAULT_{key}: {section} is not a section")))?;
+        current = entry.as_table_mut().ok_or_else(|| {
+            ConfigError::Invalid(format!("CALLVAULT_{key}: {section} is not a section"))
+        })?;
     }
     current.insert(last.to_owned(), toml::Value::String(value));
     Ok(())
@@ -197,16 +210,24 @@ fn set_path(table: &mut toml::Table, key: &str, value: String) -> Result<(), Con
 
 /// Reads a secret given inline or as a file; `None` when neither is set.
 /// Trailing newlines of secret files are not part of the secret.
-pub fn read_secret(inline: &Option<String>, file: &Option<PathBuf>, name: &str) -> Result<Option<Vec<u8>>, ConfigError> {
+pub fn read_secret(
+    inline: &Option<String>,
+    file: &Option<PathBuf>,
+    name: &str,
+) -> Result<Option<Vec<u8>>, ConfigError> {
     match (inline, file) {
-        (Some(_), Some(_)) => Err(ConfigError::Invalid(format!("set {name} or {name}_file, not both"))),
+        (Some(_), Some(_)) => Err(ConfigError::Invalid(format!(
+            "set {name} or {name}_file, not both"
+        ))),
         (Some(value), None) => Ok(Some(value.as_bytes().to_vec())),
         (None, Some(path)) => {
             let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
                 path: path.clone(),
                 error,
             })?;
-            Ok(Some(text.trim_end_matches(['\n', '\r']).as_bytes().to_vec()))
+            Ok(Some(
+                text.trim_end_matches(['\n', '\r']).as_bytes().to_vec(),
+            ))
         }
         (None, None) => Ok(None),
     }
@@ -230,7 +251,10 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("./data"));
         assert_eq!(config.blob.backend, BlobBackend::Fs);
         assert_eq!(config.keys.provider, KeyProviderKind::Local);
-        assert_eq!(config.database_url("metadata"), "sqlite://./data/metadata.db");
+        assert_eq!(
+            config.database_url("metadata"),
+            "sqlite://./data/metadata.db"
+        );
         assert_eq!(config.public_url(), "http://127.0.0.1:8080");
     }
 
@@ -238,7 +262,11 @@ mod tests {
     fn environment_overrides_the_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("callvault.toml");
-        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\n[blob]\nbackend = \"fs\"\n").expect("write");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\n[blob]\nbackend = \"fs\"\n",
+        )
+        .expect("write");
         let config = Config::load(
             Some(&file),
             vars(&[

@@ -33,10 +33,17 @@ use crate::token::{audience, issuer};
 const RPC_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn migrate(config: &Config) -> Result<(), String> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
-    callvault_storage::records::connect(&config.database_url("storage")).await.map_err(|e| format!("storage database: {e}"))?;
-    callvault_metadata::connect(&config.database_url("metadata")).await.map_err(|e| format!("metadata database: {e}"))?;
-    callvault_ingestion::connect(&config.database_url("ingestion")).await.map_err(|e| format!("ingestion database: {e}"))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
+    callvault_storage::records::connect(&config.database_url("storage"))
+        .await
+        .map_err(|e| format!("storage database: {e}"))?;
+    callvault_metadata::connect(&config.database_url("metadata"))
+        .await
+        .map_err(|e| format!("metadata database: {e}"))?;
+    callvault_ingestion::connect(&config.database_url("ingestion"))
+        .await
+        .map_err(|e| format!("ingestion database: {e}"))?;
     println!("migrations applied");
     Ok(())
 }
@@ -44,14 +51,29 @@ pub async fn migrate(config: &Config) -> Result<(), String> {
 async fn blob_store(config: &Config) -> Result<Arc<dyn BlobStore>, String> {
     match config.blob.backend {
         BlobBackend::Fs => {
-            let root = config.blob.fs_root.clone().unwrap_or_else(|| config.data_dir.join("blobs"));
+            let root = config
+                .blob
+                .fs_root
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join("blobs"));
             Ok(Arc::new(callvault_blob::fs::FsBlobStore::new(root)))
         }
         BlobBackend::S3 => {
-            let bucket = config.blob.s3_bucket.clone().ok_or("blob.s3_bucket is required with the s3 backend")?;
-            let region = config.blob.s3_region.clone().unwrap_or_else(|| "us-east-1".to_owned());
-            let client = callvault_blob::s3::client_for(config.blob.s3_endpoint.as_deref(), &region).await;
-            Ok(Arc::new(callvault_blob::s3::S3BlobStore::new(client, bucket)))
+            let bucket = config
+                .blob
+                .s3_bucket
+                .clone()
+                .ok_or("blob.s3_bucket is required with the s3 backend")?;
+            let region = config
+                .blob
+                .s3_region
+                .clone()
+                .unwrap_or_else(|| "us-east-1".to_owned());
+            let client =
+                callvault_blob::s3::client_for(config.blob.s3_endpoint.as_deref(), &region).await;
+            Ok(Arc::new(callvault_blob::s3::S3BlobStore::new(
+                client, bucket,
+            )))
         }
     }
 }
@@ -59,12 +81,21 @@ async fn blob_store(config: &Config) -> Result<Arc<dyn BlobStore>, String> {
 async fn key_provider(config: &Config) -> Result<Arc<dyn KeyProvider>, String> {
     match config.keys.provider {
         KeyProviderKind::Local => {
-            let path = config.keys.keyring_file.clone().unwrap_or_else(|| config.data_dir.join("keyring.json"));
-            let keyring = callvault_keys::local::LocalKeyring::open(path).map_err(|e| format!("local keyring: {e}"))?;
+            let path = config
+                .keys
+                .keyring_file
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join("keyring.json"));
+            let keyring = callvault_keys::local::LocalKeyring::open(path)
+                .map_err(|e| format!("local keyring: {e}"))?;
             Ok(Arc::new(keyring))
         }
         KeyProviderKind::Kms => {
-            let client = callvault_keys::kms::client_from_env(config.keys.kms_endpoint.as_deref(), config.keys.kms_region.as_deref()).await;
+            let client = callvault_keys::kms::client_from_env(
+                config.keys.kms_endpoint.as_deref(),
+                config.keys.kms_region.as_deref(),
+            )
+            .await;
             Ok(Arc::new(callvault_keys::kms::KmsKeyProvider::new(client)))
         }
     }
@@ -89,15 +120,22 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
         )
         .to_lowercase());
     }
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
     let secrets = Secrets::load_or_generate(&config).map_err(|e| e.to_string())?;
     let services = build_all(&config, &secrets).await?;
 
     let public_url = config.public_url();
-    println!("callvault {} — all services in one process, data in {}", env!("CARGO_PKG_VERSION"), config.data_dir.display());
+    println!(
+        "callvault {} — all services in one process, data in {}",
+        env!("CARGO_PKG_VERSION"),
+        config.data_dir.display()
+    );
     println!("  GraphQL:    {public_url}/graphql   (GraphiQL: open it in a browser)");
     println!("  recorders:  {public_url}/v1/recordings");
-    println!("  playback:   {public_url}/v1/playback/…   (signed URLs from the GraphQL `playbackUrl` field)");
+    println!(
+        "  playback:   {public_url}/v1/playback/…   (signed URLs from the GraphQL `playbackUrl` field)"
+    );
     println!("  first platform-admin token: callvault admin token   (run it in this directory)");
 
     let Services {
@@ -107,7 +145,10 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
         relays,
     } = services;
     let server = HttpServer::new(move || {
-        let mut app = App::new().route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }));
+        let mut app = App::new().route(
+            "/healthz",
+            web::get().to(|| async { HttpResponse::Ok().body("ok") }),
+        );
         if let Some(state) = &gateway {
             app = app.configure(callvault_gateway::configure(state.clone()));
         }
@@ -140,7 +181,11 @@ async fn build_all(config: &Config, secrets: &Secrets) -> Result<Services, Strin
     let storage_db = callvault_storage::records::connect(&config.database_url("storage"))
         .await
         .map_err(|e| format!("storage database: {e}"))?;
-    let store = Arc::new(RecordingStore::new(blob_store(config).await?, keys.clone(), StorageRecords::new(storage_db)));
+    let store = Arc::new(RecordingStore::new(
+        blob_store(config).await?,
+        keys.clone(),
+        StorageRecords::new(storage_db),
+    ));
     let signer = UrlSigner::new(&secrets.url_signing).map_err(|e| e.to_string())?;
     let playback = web::Data::new(PlaybackState {
         store: store.clone(),
@@ -152,12 +197,23 @@ async fn build_all(config: &Config, secrets: &Secrets) -> Result<Services, Strin
         .await
         .map_err(|e| format!("metadata database: {e}"))?;
     let pii = PiiKeys::new(secrets.pii);
-    let metadata = MetadataService::new(metadata_db.clone(), Arc::new(KeyProviderTenantKeys(keys.clone())), pii.clone());
-    serve_metadata(bus.as_ref(), Arc::new(metadata)).await.map_err(|e| e.to_string())?;
-    bus.subscribe("metadata", &[RecordingIngestedV1::TOPIC], Arc::new(IngestedConsumer::new(metadata_db.clone(), pii)))
+    let metadata = MetadataService::new(
+        metadata_db.clone(),
+        Arc::new(KeyProviderTenantKeys(keys.clone())),
+        pii.clone(),
+    );
+    serve_metadata(bus.as_ref(), Arc::new(metadata))
         .await
         .map_err(|e| e.to_string())?;
-    let metadata_client: Arc<dyn MetadataApi> = Arc::new(MetadataClient::new(bus.clone(), RPC_TIMEOUT));
+    bus.subscribe(
+        "metadata",
+        &[RecordingIngestedV1::TOPIC],
+        Arc::new(IngestedConsumer::new(metadata_db.clone(), pii)),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let metadata_client: Arc<dyn MetadataApi> =
+        Arc::new(MetadataClient::new(bus.clone(), RPC_TIMEOUT));
 
     // ingestion: its outbox feeds the bus through a relay (consumers are
     // subscribed above, before any relay runs, so nothing is published to
@@ -183,9 +239,17 @@ async fn build_all(config: &Config, secrets: &Secrets) -> Result<Services, Strin
         (None, Some(file)) => Some(JwksSource::File(file.clone())),
         (None, None) => None,
     };
-    let verifier = Arc::new(TokenVerifier::new(auth).await.map_err(|e| format!("auth: {e}"))?);
-    let links = PlaybackLinks::new(signer, &config.public_url(), callvault_gateway::DEFAULT_PLAYBACK_TTL_SECS)
-        .map_err(|e| e.to_string())?;
+    let verifier = Arc::new(
+        TokenVerifier::new(auth)
+            .await
+            .map_err(|e| format!("auth: {e}"))?,
+    );
+    let links = PlaybackLinks::new(
+        signer,
+        &config.public_url(),
+        callvault_gateway::DEFAULT_PLAYBACK_TTL_SECS,
+    )
+    .map_err(|e| e.to_string())?;
     let gateway = web::Data::new(GatewayState::new(verifier, metadata_client, links));
 
     Ok(Services {

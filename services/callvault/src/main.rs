@@ -70,7 +70,9 @@ fn main() -> ExitCode {
             command: AdminCommand::Token(args),
         } => token::print_token(&config, &args),
         Command::Migrate => runtime().and_then(|rt| rt.block_on(embedded::migrate(&config))),
-        Command::Serve { target } => runtime().and_then(|rt| rt.block_on(embedded::serve(config, target))),
+        Command::Serve { target } => {
+            runtime().and_then(|rt| rt.block_on(embedded::serve(config, target)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -25,11 +25,19 @@ impl std::fmt::Debug for Secrets {
 impl Secrets {
     pub fn load_or_generate(config: &Config) -> Result<Self, ConfigError> {
         let dir = config.data_dir.join("secrets");
-        let jwt_hs256 = match read_secret(&config.auth.hs256_secret, &config.auth.hs256_secret_file, "hs256_secret")? {
+        let jwt_hs256 = match read_secret(
+            &config.auth.hs256_secret,
+            &config.auth.hs256_secret_file,
+            "hs256_secret",
+        )? {
             Some(secret) => secret,
             None => generated(&dir, "jwt-hs256.key")?,
         };
-        let url_signing = match read_secret(&config.secrets.url_signing, &config.secrets.url_signing_file, "url_signing")? {
+        let url_signing = match read_secret(
+            &config.secrets.url_signing,
+            &config.secrets.url_signing_file,
+            "url_signing",
+        )? {
             Some(secret) => secret,
             None => generated(&dir, "url-signing.key")?,
         };
@@ -37,9 +45,15 @@ impl Secrets {
             Some(secret) => secret,
             None => generated(&dir, "pii.key")?,
         };
-        for (name, secret) in [("hs256_secret", &jwt_hs256), ("url_signing", &url_signing), ("pii", &pii_raw)] {
+        for (name, secret) in [
+            ("hs256_secret", &jwt_hs256),
+            ("url_signing", &url_signing),
+            ("pii", &pii_raw),
+        ] {
             if secret.len() < 32 {
-                return Err(ConfigError::Invalid(format!("{name} must be at least 32 bytes")));
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be at least 32 bytes"
+                )));
             }
         }
         // The PII key is derived from whatever length of secret was given.
@@ -67,14 +81,16 @@ fn generated(dir: &Path, name: &str) -> Result<Vec<u8>, ConfigError> {
         std::fs::create_dir_all(dir).map_err(io)?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
         let mut bytes = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut bytes).map_err(|_| ConfigError::Invalid("system random source failed".into()))?;
+        aws_lc_rs::rand::fill(&mut bytes)
+            .map_err(|_| ConfigError::Invalid("system random source failed".into()))?;
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&path)
             .map_err(io)?;
-        file.write_all(URL_SAFE_NO_PAD.encode(bytes).as_bytes()).map_err(io)?;
+        file.write_all(URL_SAFE_NO_PAD.encode(bytes).as_bytes())
+            .map_err(io)?;
         file.sync_all().map_err(io)?;
     }
     let text = std::fs::read_to_string(&path).map_err(io)?;

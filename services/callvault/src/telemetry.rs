@@ -5,6 +5,10 @@
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
-    let filter = EnvFilter::try_from_env("CALLVAULT_LOG").unwrap_or_else(|_| EnvFilter::new("info,sea_orm_migration=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = EnvFilter::try_from_env("CALLVAULT_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sea_orm_migration=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -37,11 +37,19 @@ pub struct TokenArgs {
 }
 
 pub fn issuer(config: &Config) -> String {
-    config.auth.issuer.clone().unwrap_or_else(|| DEFAULT_ISSUER.to_owned())
+    config
+        .auth
+        .issuer
+        .clone()
+        .unwrap_or_else(|| DEFAULT_ISSUER.to_owned())
 }
 
 pub fn audience(config: &Config) -> String {
-    config.auth.audience.clone().unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned())
+    config
+        .auth
+        .audience
+        .clone()
+        .unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned())
 }
 
 pub fn print_token(config: &Config, args: &TokenArgs) -> Result<(), String> {

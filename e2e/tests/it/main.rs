@@ -1,0 +1,6 @@
+//! End-to-end tests: the real `callvault` binary in its own process, driven
+//! over HTTP as a recorder, an admin and a supervisor would.
+
+mod embedded;
+mod isolation;
+mod support;
