@@ -9,7 +9,9 @@ use crate::call::{AudioInfo, CallMetadata};
 use crate::{RecordingId, TenantId};
 
 /// An event type: its routing key on the topic exchange and its version.
-pub trait Event: Serialize + for<'de> Deserialize<'de> + JsonSchema + Send + Sync + 'static {
+pub trait Event:
+    Serialize + for<'de> Deserialize<'de> + JsonSchema + Send + Sync + 'static
+{
     /// Routing key, e.g. `recording.ingested`.
     const TOPIC: &'static str;
     const VERSION: u32;
@@ -69,7 +71,8 @@ impl Message {
                 version: self.version,
             });
         }
-        serde_json::from_value(self.payload.clone()).map_err(|e| DecodeError::Payload(e.to_string()))
+        serde_json::from_value(self.payload.clone())
+            .map_err(|e| DecodeError::Payload(e.to_string()))
     }
 }
 

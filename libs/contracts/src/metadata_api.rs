@@ -161,7 +161,10 @@ pub struct CreatedApiKey {
 
 impl std::fmt::Debug for CreatedApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedApiKey").field("key", &self.key).field("secret", &"<redacted>").finish()
+        f.debug_struct("CreatedApiKey")
+            .field("key", &self.key)
+            .field("secret", &"<redacted>")
+            .finish()
     }
 }
 
@@ -240,8 +243,14 @@ pub trait MetadataApi: Send + Sync + 'static {
     async fn list_tenants(&self, actor: &Actor, bpo: BpoId) -> ApiResult<Vec<Tenant>>;
     async fn create_user(&self, actor: &Actor, input: CreateUser) -> ApiResult<User>;
     async fn list_users(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<User>>;
-    async fn create_api_key(&self, actor: &Actor, tenant: TenantId, name: String) -> ApiResult<CreatedApiKey>;
-    async fn revoke_api_key(&self, actor: &Actor, tenant: TenantId, key: Uuid) -> ApiResult<ApiKey>;
+    async fn create_api_key(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        name: String,
+    ) -> ApiResult<CreatedApiKey>;
+    async fn revoke_api_key(&self, actor: &Actor, tenant: TenantId, key: Uuid)
+    -> ApiResult<ApiKey>;
     async fn list_api_keys(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<ApiKey>>;
     /// Machine call from ingestion: which tenant a recorder secret belongs
     /// to. `Unauthenticated` for unknown or revoked keys.
@@ -253,26 +262,73 @@ pub trait MetadataApi: Send + Sync + 'static {
         filter: RecordingFilter,
         page: PageRequest,
     ) -> ApiResult<RecordingPage>;
-    async fn get_recording(&self, actor: &Actor, tenant: TenantId, id: RecordingId) -> ApiResult<Recording>;
+    async fn get_recording(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        id: RecordingId,
+    ) -> ApiResult<Recording>;
 }
 
 /// The same API as messages, for the bus: one variant per method.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum MetadataRequest {
-    CreateBpo { actor: Actor, name: String },
-    ListBpos { actor: Actor },
-    OnboardTenant { actor: Actor, input: OnboardTenant },
-    GetTenant { actor: Actor, tenant: TenantId },
-    ListTenants { actor: Actor, bpo: BpoId },
-    CreateUser { actor: Actor, input: CreateUser },
-    ListUsers { actor: Actor, tenant: TenantId },
-    CreateApiKey { actor: Actor, tenant: TenantId, name: String },
-    RevokeApiKey { actor: Actor, tenant: TenantId, key: Uuid },
-    ListApiKeys { actor: Actor, tenant: TenantId },
-    VerifyApiKey { secret: String },
-    SearchRecordings { actor: Actor, tenant: TenantId, filter: RecordingFilter, page: PageRequest },
-    GetRecording { actor: Actor, tenant: TenantId, id: RecordingId },
+    CreateBpo {
+        actor: Actor,
+        name: String,
+    },
+    ListBpos {
+        actor: Actor,
+    },
+    OnboardTenant {
+        actor: Actor,
+        input: OnboardTenant,
+    },
+    GetTenant {
+        actor: Actor,
+        tenant: TenantId,
+    },
+    ListTenants {
+        actor: Actor,
+        bpo: BpoId,
+    },
+    CreateUser {
+        actor: Actor,
+        input: CreateUser,
+    },
+    ListUsers {
+        actor: Actor,
+        tenant: TenantId,
+    },
+    CreateApiKey {
+        actor: Actor,
+        tenant: TenantId,
+        name: String,
+    },
+    RevokeApiKey {
+        actor: Actor,
+        tenant: TenantId,
+        key: Uuid,
+    },
+    ListApiKeys {
+        actor: Actor,
+        tenant: TenantId,
+    },
+    VerifyApiKey {
+        secret: String,
+    },
+    SearchRecordings {
+        actor: Actor,
+        tenant: TenantId,
+        filter: RecordingFilter,
+        page: PageRequest,
+    },
+    GetRecording {
+        actor: Actor,
+        tenant: TenantId,
+        id: RecordingId,
+    },
 }
 
 /// The reply: the method's result as JSON, or its error.

@@ -339,7 +339,8 @@ impl RecordingStore {
         let Some(record) = self.records.get(tenant, recording).await? else {
             return Ok(());
         };
-        let object_key = ObjectKey::parse(&record.object_key).map_err(|e| StorageError::Internal(e.to_string()))?;
+        let object_key = ObjectKey::parse(&record.object_key)
+            .map_err(|e| StorageError::Internal(e.to_string()))?;
         // Object first: a record without its object would read as tampering,
         // an object without a record is only garbage for the reconciler.
         self.blobs.delete(&object_key).await?;

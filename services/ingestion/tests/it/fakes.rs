@@ -142,6 +142,9 @@ impl RecordingSink for StorageSink {
     }
 
     async fn discard(&self, tenant: TenantId, recording: RecordingId) -> Result<(), SinkError> {
-        self.store.discard(tenant.0, recording.0).await.map_err(sink_error)
+        self.store
+            .discard(tenant.0, recording.0)
+            .await
+            .map_err(sink_error)
     }
 }

@@ -410,15 +410,41 @@ async fn rotation_keeps_old_recordings_readable_and_rewrap_moves_them_on() {
 async fn discard_removes_object_and_record_without_a_tombstone() {
     let harness = Harness::embedded().await;
     let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
-    harness.store_bytes(tenant, recording, b"refused upload").await;
+    harness
+        .store_bytes(tenant, recording, b"refused upload")
+        .await;
     // Another tenant can't discard it.
-    harness.store.discard(Uuid::new_v4(), recording).await.expect("no-op for another tenant");
+    harness
+        .store
+        .discard(Uuid::new_v4(), recording)
+        .await
+        .expect("no-op for another tenant");
     assert_eq!(object_files(&harness).len(), 1);
 
-    harness.store.discard(tenant, recording).await.expect("discard");
+    harness
+        .store
+        .discard(tenant, recording)
+        .await
+        .expect("discard");
     assert!(object_files(&harness).is_empty());
-    assert!(harness.records.get(tenant, recording).await.expect("db").is_none());
-    assert!(matches!(harness.store.read(tenant, recording, None).await, Err(StorageError::NotFound)));
-    harness.store.discard(tenant, recording).await.expect("discarding twice is fine");
-    harness.store_bytes(tenant, recording, b"accepted retry").await;
+    assert!(
+        harness
+            .records
+            .get(tenant, recording)
+            .await
+            .expect("db")
+            .is_none()
+    );
+    assert!(matches!(
+        harness.store.read(tenant, recording, None).await,
+        Err(StorageError::NotFound)
+    ));
+    harness
+        .store
+        .discard(tenant, recording)
+        .await
+        .expect("discarding twice is fine");
+    harness
+        .store_bytes(tenant, recording, b"accepted retry")
+        .await;
 }
