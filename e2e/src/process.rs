@@ -94,14 +94,12 @@ impl Callvault {
                     self.log_text()
                 );
             }
-            if let Ok(response) = client
+            let health = client
                 .get(format!("{}/healthz", self.base_url))
                 .send()
-                .await
-            {
-                if response.status().is_success() {
-                    return;
-                }
+                .await;
+            if health.is_ok_and(|response| response.status().is_success()) {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
