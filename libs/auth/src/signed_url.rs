@@ -16,6 +16,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 pub enum Operation {
     Playback,
     Upload,
+    /// Removing a recording ingestion gave up on. Its own operation so that
+    /// a URL able to write a recording can never also delete one.
+    Discard,
 }
 
 impl Operation {
@@ -23,6 +26,7 @@ impl Operation {
         match self {
             Operation::Playback => "playback",
             Operation::Upload => "upload",
+            Operation::Discard => "discard",
         }
     }
 }
@@ -165,6 +169,28 @@ mod tests {
                 Err(UrlError::BadSignature),
                 "{grant:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_grant_for_one_operation_is_refused_for_another() {
+        let operations = [Operation::Playback, Operation::Upload, Operation::Discard];
+        for signed_for in operations {
+            let sig = signer().sign(&Grant {
+                operation: signed_for,
+                ..grant()
+            });
+            for used_for in operations.into_iter().filter(|op| *op != signed_for) {
+                let used = Grant {
+                    operation: used_for,
+                    ..grant()
+                };
+                assert_eq!(
+                    signer().verify(&used, &sig, 0),
+                    Err(UrlError::BadSignature),
+                    "signed for {signed_for:?}, used for {used_for:?}"
+                );
+            }
         }
     }
 

@@ -11,6 +11,7 @@ pub mod call;
 mod error;
 mod headers;
 pub mod probe;
+pub mod remote_sink;
 mod riff;
 mod sink;
 mod state;

@@ -1,13 +1,15 @@
 //! The storage service: encrypted recording objects on a blob store, their
 //! data keys from a key provider, their records in the service's own
-//! database, and HTTP playback behind signed URLs.
+//! database, HTTP playback and object upload behind signed URLs.
 
 mod error;
 pub mod playback;
 pub mod records;
 mod store;
+pub mod upload;
 
 pub use error::StorageError;
 pub use store::{
     PlaintextStream, RecordingInfo, RecordingStore, RewrapReport, ShredReport, StoredRecording,
 };
+pub use upload::{UploadState, UploadedObject, discard_path, upload_path};

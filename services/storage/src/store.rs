@@ -339,6 +339,11 @@ impl RecordingStore {
         let Some(record) = self.records.get(tenant, recording).await? else {
             return Ok(());
         };
+        // A shredded recording keeps its tombstone: discarding is for uploads
+        // that were never accepted, not a way to erase the proof of a deletion.
+        if let RecordState::Shredded { at } = record.state {
+            return Err(StorageError::Shredded { at });
+        }
         let object_key = ObjectKey::parse(&record.object_key)
             .map_err(|e| StorageError::Internal(e.to_string()))?;
         // Object first: a record without its object would read as tampering,

@@ -5,12 +5,10 @@
 use std::future::Future;
 use std::time::Duration;
 
+use callvault_testkit::with_pg_database;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::prelude::*;
-use uuid::Uuid;
-
-const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
@@ -49,23 +47,7 @@ where
             run_on(&url, test).await;
         }
         Backend::Postgres => {
-            let admin = connect_admin().await;
-            let name = format!("callvault_test_{}", Uuid::new_v4().simple());
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .expect("create the test database");
-            let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-            // Its own task, so that a failed check still drops the database.
-            let outcome = tokio::spawn(async move { run_on(&url, test).await }).await;
-            admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await
-                .expect("drop the test database");
-            admin.close().await.expect("close the admin connection");
-            if let Err(err) = outcome {
-                std::panic::resume_unwind(err.into_panic());
-            }
+            with_pg_database(|url| async move { run_on(&url, test).await }).await;
         }
     }
 }
@@ -106,19 +88,4 @@ pub async fn connect(url: &str) -> DatabaseConnection {
     Database::connect(options)
         .await
         .expect("connect to the test database")
-}
-
-async fn connect_admin() -> DatabaseConnection {
-    let mut options = ConnectOptions::new(PG_ADMIN_URL);
-    options
-        .sqlx_logging(false)
-        .max_connections(1)
-        .connect_timeout(Duration::from_secs(10));
-    match Database::connect(options).await {
-        Ok(admin) => admin,
-        Err(err) => panic!(
-            "postgresql is unreachable at {PG_ADMIN_URL} ({err}); the outbox and inbox tests \
-             need it (trust auth, user postgres)"
-        ),
-    }
 }

@@ -4,6 +4,7 @@ mod fakes;
 mod idempotency;
 mod openapi;
 mod rejects;
+mod remote_sink;
 mod support;
 mod upload;
 mod wav;

@@ -16,12 +16,11 @@ use callvault_ingestion::{IngestionState, RecordingSink, UploadReceipt};
 use callvault_keys::{KeyProvider, local::LocalKeyring};
 use callvault_storage::RecordingStore;
 use callvault_storage::records::{self, StorageRecords};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
+use callvault_testkit::with_pg_database;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use uuid::Uuid;
 
 use crate::fakes::{KeyTable, StorageSink};
-
-const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// A recorder of one tenant: the secret it sends and the tenant it maps to.
 #[derive(Clone)]
@@ -291,52 +290,6 @@ pub fn call(external_call_id: &str) -> serde_json::Value {
     })
 }
 
-/// A fresh PostgreSQL database for one test, dropped by [`Self::drop`].
-pub struct TestDatabase {
-    admin: DatabaseConnection,
-    name: String,
-    pub url: String,
-}
-
-impl TestDatabase {
-    pub async fn create() -> Self {
-        let mut options = ConnectOptions::new(PG_ADMIN_URL);
-        options
-            .sqlx_logging(false)
-            .max_connections(1)
-            .connect_timeout(Duration::from_secs(10));
-        let admin = match Database::connect(options).await {
-            Ok(admin) => admin,
-            Err(err) => panic!(
-                "postgresql is unreachable at {PG_ADMIN_URL} ({err}); the ingestion tests need it \
-                 (trust auth, user postgres)"
-            ),
-        };
-        let name = format!("callvault_test_{}", Uuid::new_v4().simple());
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create the test database");
-        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-        TestDatabase { admin, name, url }
-    }
-
-    pub async fn drop(self) {
-        // FORCE: the test's server still holds its pool.
-        self.admin
-            .execute_unprepared(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await
-            .expect("drop the test database");
-        self.admin
-            .close()
-            .await
-            .expect("close the admin connection");
-    }
-}
-
 /// Runs `scenario` against an app whose ingestion database is a fresh
 /// PostgreSQL database, dropping it afterwards whether the scenario passed
 /// or not.
@@ -345,12 +298,5 @@ where
     F: FnOnce(App) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let database = TestDatabase::create().await;
-    let url = database.url.clone();
-    let outcome =
-        tokio::spawn(async move { scenario(App::start(Some(&url), None).await).await }).await;
-    database.drop().await;
-    if let Err(err) = outcome {
-        std::panic::resume_unwind(err.into_panic());
-    }
+    with_pg_database(|url| async move { scenario(App::start(Some(&url), None).await).await }).await;
 }

@@ -4,21 +4,11 @@
 pub(crate) mod entity;
 mod migration;
 
-use std::time::Duration;
-
 use callvault_contracts::metadata_api::{ApiError, ErrorCode};
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::sqlx::sqlite::SqliteJournalMode;
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, SqlErr,
-    Statement, TransactionTrait,
-};
-use sea_orm_migration::MigratorTrait;
+use sea_orm::{DatabaseConnection, DbErr, SqlErr};
 
 pub use migration::Migrator;
-
-/// How long a SQLite writer waits for another one before giving up.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serialises concurrent migrators on one PostgreSQL database (two replicas
 /// starting together). Arbitrary, but fixed forever: "cvmetada" in ASCII.
@@ -30,37 +20,14 @@ const PG_MIGRATION_LOCK_KEY: i64 = 0x6376_6d65_7461_6461;
 /// `postgres://…`. SQLite runs in WAL mode with a busy timeout and foreign
 /// keys on, so readers don't block the writer and concurrent writers wait.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
-    let mut options = ConnectOptions::new(url);
-    options.sqlx_logging(false).map_sqlx_sqlite_opts(|opts| {
-        opts.create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(SQLITE_BUSY_TIMEOUT)
-            .foreign_keys(true)
-    });
-    let db = Database::connect(options).await?;
-    migrate(&db).await?;
-    Ok(db)
+    callvault_db::connect::<Migrator>(url, PG_MIGRATION_LOCK_KEY).await
 }
 
-/// Applies pending migrations; a no-op when the schema is current.
+/// Applies pending migrations; a no-op when the schema is current. On
+/// PostgreSQL a second process blocks on an advisory lock until the first
+/// has finished, then finds nothing pending.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    if db.get_database_backend() != DbBackend::Postgres {
-        // SQLite serialises writers itself, and sea-orm runs its migrations
-        // outside a transaction there.
-        return Migrator::up(db, None).await;
-    }
-    // One transaction holding an advisory lock: a second process blocks
-    // until the first has finished, then finds nothing pending, instead of
-    // failing on "relation exists".
-    let txn = db.begin().await?;
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock($1)",
-        [PG_MIGRATION_LOCK_KEY.into()],
-    ))
-    .await?;
-    Migrator::up(&txn, None).await?;
-    txn.commit().await
+    callvault_db::migrate::<Migrator>(db, PG_MIGRATION_LOCK_KEY).await
 }
 
 /// Both backends must hand back what was written: PostgreSQL keeps

@@ -14,11 +14,9 @@ use callvault_contracts::metadata_api::{
 };
 use callvault_contracts::{Actor, BpoId, RecordingId, Role, TenantId};
 use callvault_metadata::{IngestedConsumer, MetadataService, PiiKeys};
+use callvault_testkit::with_pg_database;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
-use uuid::Uuid;
-
-const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 pub const PII_SECRET: [u8; 32] = [0x5a; 32];
 
 /// Stands in for the storage service's key provider (whose real
@@ -268,38 +266,11 @@ where
     F: FnOnce(Env) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let mut options = ConnectOptions::new(PG_ADMIN_URL);
-    options
-        .sqlx_logging(false)
-        .max_connections(1)
-        .connect_timeout(std::time::Duration::from_secs(10));
-    let admin = match Database::connect(options).await {
-        Ok(admin) => admin,
-        Err(err) => panic!(
-            "postgresql is unreachable at {PG_ADMIN_URL} ({err}); the metadata tests need it \
-             (trust auth, user postgres)"
-        ),
-    };
-    let name = format!("callvault_test_{}", Uuid::new_v4().simple());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create the test database");
-    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-    // On its own task so that a failed check still drops the database.
-    let outcome = tokio::spawn(async move {
+    with_pg_database(|url| async move {
         let env = Env::new(&url, None).await;
         let db = env.db.clone();
         scenario(env).await;
         db.close().await.expect("close postgres");
     })
     .await;
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .expect("drop the test database");
-    admin.close().await.expect("close the admin connection");
-    if let Err(err) = outcome {
-        std::panic::resume_unwind(err.into_panic());
-    }
 }

@@ -14,20 +14,11 @@ mod migration;
 mod model;
 mod repository;
 
-use std::time::Duration;
-
-use sea_orm::sqlx::sqlite::SqliteJournalMode;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
-use sea_orm::{Statement, TransactionTrait};
-use sea_orm_migration::MigratorTrait;
+use sea_orm::{DatabaseConnection, DbErr};
 
 pub use migration::Migrator;
 pub use model::{NewRecord, RecordState, ShredOutcome, StorageRecord};
 pub use repository::StorageRecords;
-
-/// How long a SQLite writer waits for another one before giving up: long
-/// enough to ride out a checkpoint or a concurrent re-wrap batch.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serialises concurrent migrators on one PostgreSQL database (two replicas
 /// starting together). Arbitrary, but fixed forever: "cvstorag" in ASCII.
@@ -61,37 +52,16 @@ impl From<DbErr> for RecordError {
 /// `postgres://…`. SQLite runs in WAL mode with a busy timeout, so readers
 /// don't block the writer and concurrent writers wait instead of failing.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, RecordError> {
-    let mut options = ConnectOptions::new(url);
-    options.sqlx_logging(false).map_sqlx_sqlite_opts(|opts| {
-        opts.create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(SQLITE_BUSY_TIMEOUT)
-            .foreign_keys(true)
-    });
-    let db = Database::connect(options).await?;
-    migrate(&db).await?;
-    Ok(db)
+    callvault_db::connect::<Migrator>(url, PG_MIGRATION_LOCK_KEY)
+        .await
+        .map_err(RecordError::from)
 }
 
-/// Applies pending migrations; a no-op when the schema is current.
+/// Applies pending migrations; a no-op when the schema is current. On
+/// PostgreSQL a second process blocks on an advisory lock until the first
+/// has finished, then finds nothing pending.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), RecordError> {
-    if db.get_database_backend() != DbBackend::Postgres {
-        // SQLite serialises writers itself, and sea-orm runs its migrations
-        // outside a transaction there.
-        Migrator::up(db, None).await?;
-        return Ok(());
-    }
-    // On PostgreSQL the migrations run inside one transaction holding an
-    // advisory lock: a second process blocks until the first has finished,
-    // then finds nothing pending, instead of failing on "relation exists".
-    let txn = db.begin().await?;
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock($1)",
-        [PG_MIGRATION_LOCK_KEY.into()],
-    ))
-    .await?;
-    Migrator::up(&txn, None).await?;
-    txn.commit().await?;
-    Ok(())
+    callvault_db::migrate::<Migrator>(db, PG_MIGRATION_LOCK_KEY)
+        .await
+        .map_err(RecordError::from)
 }

@@ -4,3 +4,4 @@ mod playback;
 mod records;
 mod store;
 mod support;
+mod upload;

@@ -6,14 +6,11 @@ use callvault_storage::records::{
     self, Migrator, NewRecord, RecordError, RecordState, ShredOutcome, StorageRecord,
     StorageRecords,
 };
+use callvault_testkit::with_pg_database;
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
-};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
-
-const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 #[tokio::test]
 async fn records_conformance_on_sqlite() {
@@ -40,71 +37,18 @@ async fn records_conformance_on_sqlite() {
 
 #[tokio::test]
 async fn records_conformance_on_postgres() {
-    let database = TestDatabase::create().await;
+    with_pg_database(|url| async move {
+        // Two replicas starting together: both must come up, one waiting for
+        // the other's migrations instead of failing on "relation exists".
+        let (first, second) = tokio::join!(records::connect(&url), records::connect(&url));
+        for db in [first, second] {
+            let db = db.expect("concurrent connect and migrate");
+            db.close().await.expect("close postgres");
+        }
 
-    // Two replicas starting together: both must come up, one waiting for
-    // the other's migrations instead of failing on "relation exists".
-    let (first, second) = tokio::join!(
-        records::connect(&database.url),
-        records::connect(&database.url)
-    );
-    for db in [first, second] {
-        let db = db.expect("concurrent connect and migrate");
-        db.close().await.expect("close postgres");
-    }
-
-    // Run on its own task so that a failed check still drops the database.
-    let outcome = tokio::spawn(run_conformance_suite(database.url.clone())).await;
-    database.drop().await;
-    if let Err(err) = outcome {
-        std::panic::resume_unwind(err.into_panic());
-    }
-}
-
-/// A fresh PostgreSQL database for one test, dropped by [`Self::drop`].
-struct TestDatabase {
-    admin: DatabaseConnection,
-    name: String,
-    url: String,
-}
-
-impl TestDatabase {
-    async fn create() -> Self {
-        let mut options = ConnectOptions::new(PG_ADMIN_URL);
-        options
-            .sqlx_logging(false)
-            .max_connections(1)
-            .connect_timeout(std::time::Duration::from_secs(10));
-        let admin = match Database::connect(options).await {
-            Ok(admin) => admin,
-            Err(err) => panic!(
-                "postgresql is unreachable at {PG_ADMIN_URL} ({err}); the storage records \
-                 conformance suite needs it (trust auth, user postgres)"
-            ),
-        };
-        let name = format!("callvault_test_{}", Uuid::new_v4().simple());
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create the test database");
-        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-        TestDatabase { admin, name, url }
-    }
-
-    async fn drop(self) {
-        // FORCE: a failed check may have left the suite's pool connected.
-        self.admin
-            .execute_unprepared(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await
-            .expect("drop the test database");
-        self.admin
-            .close()
-            .await
-            .expect("close the admin connection");
-    }
+        run_conformance_suite(url).await;
+    })
+    .await;
 }
 
 async fn run_conformance_suite(url: String) {

@@ -448,3 +448,25 @@ async fn discard_removes_object_and_record_without_a_tombstone() {
         .store_bytes(tenant, recording, b"accepted retry")
         .await;
 }
+
+#[tokio::test]
+async fn discard_never_erases_a_shred_tombstone() {
+    let harness = Harness::embedded().await;
+    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    harness
+        .store_bytes(tenant, recording, b"to be shredded")
+        .await;
+    harness.store.shred(tenant, recording).await.expect("shred");
+    let result = harness.store.discard(tenant, recording).await;
+    assert!(
+        matches!(result, Err(StorageError::Shredded { .. })),
+        "{result:?}"
+    );
+    let record = harness
+        .records
+        .get(tenant, recording)
+        .await
+        .expect("db")
+        .expect("tombstone kept");
+    assert!(matches!(record.state, RecordState::Shredded { .. }));
+}

@@ -1,0 +1,210 @@
+//! [`RecordingSink`] over HTTP, for the distributed mode where storage runs
+//! in another process: `store` streams the audio as the body of a `PUT` to
+//! storage's object endpoint, `discard` sends a `DELETE`, each to a freshly
+//! signed URL.
+//!
+//! Ingestion does not depend on the storage crate (services never import
+//! one another), so the URL format is reproduced here from
+//! `callvault_storage::upload::{upload_path, discard_path}`; a test checks
+//! the two agree.
+
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use callvault_auth::signed_url::{Grant, Operation, UrlSigner};
+use callvault_contracts::{RecordingId, TenantId};
+use futures_util::TryStreamExt;
+use reqwest::StatusCode;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::sink::{AudioStream, RecordingSink, SinkError, StoredAudio};
+
+/// How long a URL is valid for. Storage checks the expiry only when a
+/// request starts, so this bounds the wait for the connection, not the
+/// length of an upload.
+pub const URL_TTL_SECS: u64 = 60;
+
+/// The path (with query) of a signed upload URL, exactly as storage's
+/// `upload::upload_path` builds it: the recording field of the grant is
+/// `"<recording>|<key_ref>"`, so the key reference can't be altered.
+pub fn upload_path(
+    signer: &UrlSigner,
+    tenant: Uuid,
+    recording: Uuid,
+    key_ref: &str,
+    expires_at: u64,
+) -> String {
+    let grant = Grant {
+        operation: Operation::Upload,
+        tenant: tenant.to_string(),
+        recording: format!("{recording}|{key_ref}"),
+        expires_at,
+    };
+    let key_ref: String = form_urlencoded::byte_serialize(key_ref.as_bytes()).collect();
+    format!(
+        "/v1/objects/{tenant}/{recording}?key_ref={key_ref}&{}",
+        signer.query(&grant)
+    )
+}
+
+/// The path (with query) of a signed discard URL, exactly as storage's
+/// `upload::discard_path` builds it.
+pub fn discard_path(signer: &UrlSigner, tenant: Uuid, recording: Uuid, expires_at: u64) -> String {
+    let grant = Grant {
+        operation: Operation::Discard,
+        tenant: tenant.to_string(),
+        recording: recording.to_string(),
+        expires_at,
+    };
+    format!("/v1/objects/{tenant}/{recording}?{}", signer.query(&grant))
+}
+
+/// Storage's 201 answer.
+#[derive(Deserialize)]
+struct Uploaded {
+    size: u64,
+    sha256: String,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    code: String,
+    message: String,
+}
+
+/// Storage in another process, reached over HTTP.
+pub struct RemoteStorageSink {
+    base_url: String,
+    signer: UrlSigner,
+    client: reqwest::Client,
+}
+
+impl RemoteStorageSink {
+    /// `base_url` is where storage's object endpoint is reached, e.g.
+    /// `http://storage:8080`. The client's own settings (connect timeout,
+    /// TLS) apply; no overall timeout should be set, as uploads are long.
+    pub fn new(base_url: String, signer: UrlSigner, client: reqwest::Client) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            signer,
+            client,
+        }
+    }
+
+    fn expires_at() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            .saturating_add(URL_TTL_SECS)
+    }
+}
+
+/// A transport failure: storage unreachable or gone mid-request. The URL is
+/// dropped from the message, as it carries a signature.
+fn transport(error: reqwest::Error) -> SinkError {
+    SinkError::Unavailable(format!("storage request failed: {}", error.without_url()))
+}
+
+/// Maps a refusal to the sink's errors from the status; the JSON body's
+/// code and message only go into the error text, for the log.
+async fn refusal(response: reqwest::Response) -> SinkError {
+    let status = response.status();
+    let detail = match response.bytes().await {
+        Ok(body) => match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(body) => format!("{}: {}", body.error.code, body.error.message),
+            Err(_) => format!("status {status}"),
+        },
+        Err(error) => format!("status {status} ({})", error.without_url()),
+    };
+    match status {
+        StatusCode::CONFLICT => SinkError::Conflict,
+        StatusCode::BAD_REQUEST => SinkError::Body(detail),
+        // 422 is a key reference storage can't use (missing or disabled):
+        // as with the in-process adapter, an outage of the tenant's setup,
+        // so the recorder retries later.
+        StatusCode::SERVICE_UNAVAILABLE
+        | StatusCode::UNPROCESSABLE_ENTITY
+        | StatusCode::BAD_GATEWAY
+        | StatusCode::GATEWAY_TIMEOUT => SinkError::Unavailable(detail),
+        _ => SinkError::Internal(format!("storage answered {status}: {detail}")),
+    }
+}
+
+#[async_trait]
+impl RecordingSink for RemoteStorageSink {
+    async fn store(
+        &self,
+        tenant: TenantId,
+        recording: RecordingId,
+        key_ref: &str,
+        body: AudioStream,
+    ) -> Result<StoredAudio, SinkError> {
+        let path = upload_path(
+            &self.signer,
+            tenant.0,
+            recording.0,
+            key_ref,
+            Self::expires_at(),
+        );
+        // The body's own failure (the recorder went away) aborts the
+        // request; remembered here so it is reported as what it is, not as
+        // storage being unreachable.
+        let body_failure = Arc::new(Mutex::new(None::<String>));
+        let watched = {
+            let body_failure = body_failure.clone();
+            body.inspect_err(move |error| {
+                if let Ok(mut failure) = body_failure.lock() {
+                    failure.get_or_insert_with(|| error.to_string());
+                }
+            })
+        };
+        let sent = self
+            .client
+            .put(format!("{}{path}", self.base_url))
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(reqwest::Body::wrap_stream(watched))
+            .send()
+            .await;
+        let failed_body = body_failure.lock().ok().and_then(|mut f| f.take());
+        if let Some(why) = failed_body {
+            return Err(SinkError::Body(why));
+        }
+        let response = sent.map_err(transport)?;
+        if response.status() != StatusCode::CREATED {
+            return Err(refusal(response).await);
+        }
+        let answer = response.bytes().await.map_err(transport)?;
+        let uploaded: Uploaded = serde_json::from_slice(&answer)
+            .map_err(|e| SinkError::Internal(format!("storage's answer: {e}")))?;
+        let sha256: [u8; 32] = hex::decode(&uploaded.sha256)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| SinkError::Internal("storage's sha256 is not 32 hex bytes".into()))?;
+        Ok(StoredAudio {
+            size: uploaded.size,
+            sha256,
+        })
+    }
+
+    async fn discard(&self, tenant: TenantId, recording: RecordingId) -> Result<(), SinkError> {
+        let path = discard_path(&self.signer, tenant.0, recording.0, Self::expires_at());
+        let response = self
+            .client
+            .delete(format!("{}{path}", self.base_url))
+            .send()
+            .await
+            .map_err(transport)?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(refusal(response).await)
+    }
+}
