@@ -1,6 +1,6 @@
 //! The bus: events on a topic exchange, request/reply to a queue per
-//! service. One trait, an in-process implementation for the embedded mode
-//! (RabbitMQ comes with the distributed mode), the transactional outbox and
+//! service. One trait, an in-process implementation for the embedded mode,
+//! a RabbitMQ one for the distributed mode, the transactional outbox and
 //! inbox every service uses, and the metadata API carried over request/reply.
 
 use std::sync::Arc;
@@ -13,6 +13,7 @@ pub mod in_process;
 pub mod inbox;
 pub mod metadata;
 pub mod outbox;
+pub mod rabbitmq;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {

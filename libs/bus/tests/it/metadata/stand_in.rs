@@ -17,14 +17,14 @@ use serde_json::Value;
 use uuid::Uuid;
 
 /// The subject whose calls are refused.
-pub(super) const INTRUDER: &str = "intruder";
+pub(crate) const INTRUDER: &str = "intruder";
 /// The subject whose calls take longer than any client waits.
-pub(super) const SLOW: &str = "slow";
+pub(crate) const SLOW: &str = "slow";
 
 /// Records each call as the request it corresponds to, and answers the
 /// fixtures.
 #[derive(Default)]
-pub(super) struct StandIn {
+pub(crate) struct StandIn {
     calls: Mutex<Vec<Value>>,
 }
 
@@ -42,16 +42,16 @@ impl StandIn {
         }
     }
 
-    pub(super) fn calls(&self) -> Vec<Value> {
+    pub(crate) fn calls(&self) -> Vec<Value> {
         self.calls.lock().expect("calls lock").clone()
     }
 }
 
-pub(super) fn at(secs: i64) -> DateTime<Utc> {
+pub(crate) fn at(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 123_456_000).expect("a valid timestamp")
 }
 
-pub(super) fn bpo() -> Bpo {
+pub(crate) fn bpo() -> Bpo {
     Bpo {
         id: BpoId(Uuid::from_u128(1)),
         name: "Acme Contact".to_owned(),
@@ -59,7 +59,7 @@ pub(super) fn bpo() -> Bpo {
     }
 }
 
-pub(super) fn tenant() -> Tenant {
+pub(crate) fn tenant() -> Tenant {
     Tenant {
         id: TenantId(Uuid::from_u128(2)),
         bpo_id: bpo().id,
@@ -71,7 +71,7 @@ pub(super) fn tenant() -> Tenant {
     }
 }
 
-pub(super) fn user() -> User {
+pub(crate) fn user() -> User {
     User {
         id: UserId(Uuid::from_u128(3)),
         subject: "qa@client.example".to_owned(),
@@ -83,7 +83,7 @@ pub(super) fn user() -> User {
     }
 }
 
-pub(super) fn api_key() -> ApiKey {
+pub(crate) fn api_key() -> ApiKey {
     ApiKey {
         id: Uuid::from_u128(4),
         tenant_id: tenant().id,
@@ -94,14 +94,14 @@ pub(super) fn api_key() -> ApiKey {
     }
 }
 
-pub(super) fn created_api_key() -> CreatedApiKey {
+pub(crate) fn created_api_key() -> CreatedApiKey {
     CreatedApiKey {
         key: api_key(),
         secret: "cvk_ab12-secret".to_owned(),
     }
 }
 
-pub(super) fn grant() -> ApiKeyGrant {
+pub(crate) fn grant() -> ApiKeyGrant {
     ApiKeyGrant {
         key_id: api_key().id,
         tenant_id: tenant().id,
@@ -109,7 +109,7 @@ pub(super) fn grant() -> ApiKeyGrant {
     }
 }
 
-pub(super) fn recording() -> Recording {
+pub(crate) fn recording() -> Recording {
     Recording {
         id: RecordingId(Uuid::from_u128(5)),
         tenant_id: tenant().id,
@@ -135,7 +135,7 @@ pub(super) fn recording() -> Recording {
     }
 }
 
-pub(super) fn page() -> RecordingPage {
+pub(crate) fn page() -> RecordingPage {
     RecordingPage {
         items: vec![recording()],
         end_cursor: Some("cursor-1".to_owned()),
@@ -273,7 +273,7 @@ impl MetadataApi for StandIn {
     }
 }
 
-pub(super) fn actor(subject: &str) -> Actor {
+pub(crate) fn actor(subject: &str) -> Actor {
     Actor {
         subject: subject.to_owned(),
         role: Role::BpoAdmin,
