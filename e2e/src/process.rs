@@ -12,6 +12,9 @@ pub struct Callvault {
     pub data_dir: tempfile::TempDir,
     binary: PathBuf,
     log: PathBuf,
+    /// The environment it was started with, reused by `admin_token` so the
+    /// token is signed with the same secret.
+    env: Vec<(String, String)>,
 }
 
 /// `$CALLVAULT_BIN`, else the `callvault` next to this test binary's
@@ -50,6 +53,11 @@ impl Callvault {
     }
 
     pub async fn start_with(env: &[(&str, &str)]) -> Self {
+        Self::start_target("all", env).await
+    }
+
+    /// `callvault serve --target <target>` with extra environment.
+    pub async fn start_target(target: &str, env: &[(&str, &str)]) -> Self {
         let data_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let port = free_port();
         let binary = binary();
@@ -60,7 +68,7 @@ impl Callvault {
             .unwrap_or_else(|e| panic!("log file: {e}"));
         let mut command = Command::new(&binary);
         command
-            .arg("serve")
+            .args(["serve", "--target", target])
             .current_dir(data_dir.path())
             .env("CALLVAULT_LISTEN", format!("127.0.0.1:{port}"))
             .env("CALLVAULT_DATA_DIR", data_dir.path().join("data"))
@@ -79,6 +87,10 @@ impl Callvault {
             data_dir,
             binary,
             log,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
         };
         process.wait_healthy().await;
         process
@@ -120,6 +132,7 @@ impl Callvault {
             .args(args)
             .current_dir(self.data_dir.path())
             .env("CALLVAULT_DATA_DIR", self.data_dir.path().join("data"))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .output()
             .unwrap_or_else(|e| panic!("admin token: {e}"));
         assert!(

@@ -44,6 +44,12 @@ pub struct Config {
     pub keys: KeysConfig,
     #[serde(default)]
     pub secrets: SecretsConfig,
+    #[serde(default)]
+    pub bus: BusConfig,
+    /// Base URL of the storage service's HTTP endpoints (uploads from
+    /// ingestion, playback for clients). Defaults to `public_url`: right when
+    /// one process serves everything.
+    pub storage_url: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -109,6 +115,31 @@ pub struct KeysConfig {
     pub kms_region: Option<String>,
 }
 
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BusKind {
+    /// Tokio channels in one process: the embedded mode.
+    #[default]
+    InProcess,
+    /// RabbitMQ: required when services run in separate processes.
+    Rabbitmq,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusConfig {
+    #[serde(default)]
+    pub kind: BusKind,
+    /// `amqp://user:password@host:5672/vhost`; a secret (it holds the
+    /// password), so also readable from `url_file`.
+    pub url: Option<String>,
+    pub url_file: Option<PathBuf>,
+    /// Prefixes every exchange and queue name, so several deployments (or
+    /// test runs) can share one broker vhost.
+    #[serde(default)]
+    pub name_prefix: String,
+}
+
 /// Secrets shared by services. Generated under the data directory when
 /// unset, which is right for the embedded mode and wrong for several
 /// processes (they must share them): the distributed mode sets them.
@@ -170,6 +201,13 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.listen))
             .trim_end_matches('/')
             .to_owned()
+    }
+
+    pub fn storage_url(&self) -> String {
+        self.storage_url
+            .clone()
+            .map(|url| url.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| self.public_url())
     }
 
     pub fn database_url(&self, service: &str) -> String {

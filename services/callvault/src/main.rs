@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod adapters;
+mod backends;
 mod config;
-mod embedded;
 mod secrets;
+mod serve;
 mod telemetry;
 mod token;
 
@@ -56,6 +57,18 @@ pub enum Target {
     Metadata,
 }
 
+impl Target {
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::All => "all",
+            Target::Gateway => "gateway",
+            Target::Ingestion => "ingestion",
+            Target::Storage => "storage",
+            Target::Metadata => "metadata",
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match config::Config::load(cli.config.as_deref(), std::env::vars()) {
@@ -69,9 +82,9 @@ fn main() -> ExitCode {
         Command::Admin {
             command: AdminCommand::Token(args),
         } => token::print_token(&config, &args),
-        Command::Migrate => runtime().and_then(|rt| rt.block_on(embedded::migrate(&config))),
+        Command::Migrate => runtime().and_then(|rt| rt.block_on(serve::migrate(&config))),
         Command::Serve { target } => {
-            runtime().and_then(|rt| rt.block_on(embedded::serve(config, target)))
+            runtime().and_then(|rt| rt.block_on(serve::serve(config, target)))
         }
     };
     match result {

@@ -1,0 +1,191 @@
+//! The distributed mode: storage, metadata, ingestion and gateway each in
+//! its own process (the real binary), on PostgreSQL, RabbitMQ and S3 + KMS
+//! (moto), running the walking skeleton's whole flow through the gateway.
+
+use std::sync::Arc;
+
+use callvault_bus::rabbitmq::{RabbitMqBus, RabbitMqOptions};
+use callvault_bus::{Bus, EventHandler, HandlerError, Message};
+use callvault_e2e::{Callvault, mulaw_wav};
+use callvault_testkit::{MotoServer, PgTestDatabase};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{call, create_bpo, onboard, search_until, upload};
+
+const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+const BUCKET: &str = "recordings";
+
+fn random_secret() -> String {
+    uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A versioned bucket on moto (moto doesn't check signatures, so plain
+/// HTTP does).
+async fn create_bucket(client: &reqwest::Client, endpoint: &str) {
+    let created = client
+        .put(format!("{endpoint}/{BUCKET}"))
+        .send()
+        .await
+        .expect("create bucket");
+    assert!(
+        created.status().is_success(),
+        "create bucket: {}",
+        created.status()
+    );
+    let versioning = client
+        .put(format!("{endpoint}/{BUCKET}?versioning"))
+        .body("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>")
+        .send()
+        .await
+        .expect("enable versioning");
+    assert!(
+        versioning.status().is_success(),
+        "versioning: {}",
+        versioning.status()
+    );
+}
+
+struct NoOp;
+
+#[async_trait::async_trait]
+impl EventHandler for NoOp {
+    async fn handle(&self, _message: Message) -> Result<(), HandlerError> {
+        Err(HandlerError("cleanup consumer".into()))
+    }
+}
+
+/// Removes the run's queues and exchanges from the shared broker: declare
+/// them again under the same prefix, then delete what was declared.
+async fn delete_broker_topology(prefix: &str) {
+    let options = RabbitMqOptions {
+        exchange: format!("{prefix}callvault.events"),
+        dead_letter_exchange: format!("{prefix}callvault.dlx"),
+        name_prefix: prefix.to_owned(),
+        ..RabbitMqOptions::default()
+    };
+    let bus = RabbitMqBus::connect(AMQP_URL, options)
+        .await
+        .expect("rabbitmq for cleanup");
+    bus.subscribe("metadata", &["recording.ingested"], Arc::new(NoOp))
+        .await
+        .expect("declare");
+    bus.delete_declared_topology()
+        .await
+        .expect("delete topology");
+}
+
+#[tokio::test]
+async fn every_service_in_its_own_process_on_real_infrastructure() {
+    let moto = MotoServer::start();
+    let client = reqwest::Client::new();
+    create_bucket(&client, &moto.endpoint()).await;
+    let storage_db = PgTestDatabase::create().await;
+    let metadata_db = PgTestDatabase::create().await;
+    let ingestion_db = PgTestDatabase::create().await;
+    let prefix = format!("e2e-{}.", uuid::Uuid::new_v4().simple());
+    let (jwt, url_signing, pii) = (random_secret(), random_secret(), random_secret());
+    let endpoint = moto.endpoint();
+
+    let common: Vec<(&str, &str)> = vec![
+        ("CALLVAULT_BUS__KIND", "rabbitmq"),
+        ("CALLVAULT_BUS__URL", AMQP_URL),
+        ("CALLVAULT_BUS__NAME_PREFIX", &prefix),
+        ("CALLVAULT_AUTH__HS256_SECRET", &jwt),
+        ("CALLVAULT_SECRETS__URL_SIGNING", &url_signing),
+        ("CALLVAULT_SECRETS__PII", &pii),
+        ("CALLVAULT_DATABASE__STORAGE_URL", &storage_db.url),
+        ("CALLVAULT_DATABASE__METADATA_URL", &metadata_db.url),
+        ("CALLVAULT_DATABASE__INGESTION_URL", &ingestion_db.url),
+        ("CALLVAULT_BLOB__BACKEND", "s3"),
+        ("CALLVAULT_BLOB__S3_BUCKET", BUCKET),
+        ("CALLVAULT_BLOB__S3_ENDPOINT", &endpoint),
+        ("CALLVAULT_KEYS__PROVIDER", "kms"),
+        ("CALLVAULT_KEYS__KMS_ENDPOINT", &endpoint),
+        ("CALLVAULT_KEYS__KMS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let storage = Callvault::start_target("storage", &common).await;
+    let mut with_storage = common.clone();
+    with_storage.push(("CALLVAULT_STORAGE_URL", &storage.base_url));
+    // Metadata first: its queue must exist before ingestion publishes.
+    let metadata = Callvault::start_target("metadata", &with_storage).await;
+    let ingestion = Callvault::start_target("ingestion", &with_storage).await;
+    let gateway = Callvault::start_target("gateway", &with_storage).await;
+
+    // The admin flow goes through the gateway, the upload through ingestion.
+    let admin = gateway.admin_token(&[]);
+    let bpo = create_bpo(&gateway, &client, &admin, "Distributed BPO").await;
+    let tenant = onboard(&gateway, &client, &admin, &bpo, "Distributed Bank").await;
+    assert!(tenant.key.starts_with("cvk_"));
+
+    let audio = mulaw_wav(20, 9);
+    let response = upload(
+        &ingestion,
+        &client,
+        &tenant.key,
+        &call("dist-1", "+819011110000", "agent-3"),
+        &audio,
+    )
+    .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "{}",
+        ingestion.log_text()
+    );
+    let receipt: Value = response.json().await.expect("receipt");
+    let recording = receipt["recording_id"].as_str().expect("id").to_owned();
+
+    let supervisor = gateway.admin_token(&["--role", "supervisor", "--tenant", &tenant.id]);
+    let found = search_until(
+        &gateway,
+        &client,
+        &supervisor,
+        &tenant.id,
+        json!({ "phoneNumber": "+819011110000" }),
+        1,
+    )
+    .await;
+    assert_eq!(found[0]["id"], recording.as_str());
+    let url = found[0]["playbackUrl"].as_str().expect("url").to_owned();
+    assert!(
+        url.starts_with(&storage.base_url),
+        "playback must be served by storage: {url}"
+    );
+    let part = client
+        .get(&url)
+        .header("range", "bytes=100000-150000")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.bytes().await.expect("body"), &audio[100_000..150_001]);
+
+    // The bytes in S3 are sealed: the object is there, the audio isn't.
+    let listing = client
+        .get(format!("{endpoint}/{BUCKET}?list-type=2"))
+        .send()
+        .await
+        .expect("list");
+    let listing = listing.text().await.expect("xml");
+    assert!(
+        listing.contains(&recording),
+        "no object for the recording in S3"
+    );
+
+    for process in [&storage, &metadata, &ingestion, &gateway] {
+        let logs = process.log_text();
+        assert!(
+            !logs.contains("+819011110000") && !logs.contains(&tenant.key),
+            "a log carries a number or a key"
+        );
+    }
+    drop((gateway, ingestion, metadata, storage));
+    delete_broker_topology(&prefix).await;
+    for db in [storage_db, metadata_db, ingestion_db] {
+        db.drop_database().await;
+    }
+}

@@ -1,0 +1,269 @@
+//! Builds the services from the configuration and runs them: every one in
+//! one process and one HTTP server (`--target all`, the embedded default),
+//! or one per process (`--target storage|metadata|ingestion|gateway`),
+//! which needs the RabbitMQ bus.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use callvault_auth::signed_url::UrlSigner;
+use callvault_bus::Bus;
+use callvault_bus::in_process::InProcessBus;
+use callvault_bus::metadata::{MetadataClient, serve_metadata};
+use callvault_bus::outbox::{OutboxRelay, RelayHandle};
+use callvault_bus::rabbitmq::{RabbitMqBus, RabbitMqOptions};
+use callvault_contracts::events::{Event, RecordingIngestedV1};
+use callvault_contracts::metadata_api::MetadataApi;
+use callvault_gateway::{AuthConfig, GatewayState, JwksSource, PlaybackLinks, TokenVerifier};
+use callvault_ingestion::remote_sink::RemoteStorageSink;
+use callvault_ingestion::{IngestionState, RecordingSink};
+use callvault_metadata::{IngestedConsumer, MetadataService, PiiKeys};
+use callvault_storage::RecordingStore;
+use callvault_storage::playback::PlaybackState;
+use callvault_storage::records::StorageRecords;
+use callvault_storage::upload::UploadState;
+use tracing::info;
+
+use crate::Target;
+use crate::adapters::{KeyProviderTenantKeys, StorageSink};
+use crate::backends::{blob_store, key_provider};
+use crate::config::{BusKind, Config, read_secret};
+use crate::secrets::Secrets;
+use crate::token::{audience, issuer};
+
+/// How long a caller waits for a service's reply on the bus.
+const RPC_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub async fn migrate(config: &Config) -> Result<(), String> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
+    callvault_storage::records::connect(&config.database_url("storage"))
+        .await
+        .map_err(|e| format!("storage database: {e}"))?;
+    callvault_metadata::connect(&config.database_url("metadata"))
+        .await
+        .map_err(|e| format!("metadata database: {e}"))?;
+    callvault_ingestion::connect(&config.database_url("ingestion"))
+        .await
+        .map_err(|e| format!("ingestion database: {e}"))?;
+    println!("migrations applied");
+    Ok(())
+}
+
+/// Everything the HTTP server mounts, and the background tasks to stop.
+#[derive(Default)]
+struct Mounted {
+    gateway: Option<web::Data<GatewayState>>,
+    ingestion: Option<web::Data<IngestionState>>,
+    playback: Option<web::Data<PlaybackState>>,
+    upload: Option<web::Data<UploadState>>,
+    relays: Vec<RelayHandle>,
+}
+
+fn runs(target: Target, service: Target) -> bool {
+    target == Target::All || target == service
+}
+
+async fn bus(config: &Config, target: Target) -> Result<Arc<dyn Bus>, String> {
+    match config.bus.kind {
+        BusKind::InProcess if target == Target::All => Ok(Arc::new(InProcessBus::new())),
+        BusKind::InProcess => Err(format!(
+            "--target {} runs one service per process, which needs bus.kind = \"rabbitmq\" \
+             (CALLVAULT_BUS__KIND=rabbitmq CALLVAULT_BUS__URL=amqp://…)",
+            target.name()
+        )),
+        BusKind::Rabbitmq => {
+            let url = read_secret(&config.bus.url, &config.bus.url_file, "bus.url")
+                .map_err(|e| e.to_string())?
+                .ok_or("bus.url is required with the rabbitmq bus")?;
+            let url = String::from_utf8(url).map_err(|_| "bus.url is not utf-8")?;
+            let defaults = RabbitMqOptions::default();
+            let prefix = &config.bus.name_prefix;
+            let options = RabbitMqOptions {
+                connection_name: format!("callvault-{}", target.name()),
+                exchange: format!("{prefix}{}", defaults.exchange),
+                dead_letter_exchange: format!("{prefix}{}", defaults.dead_letter_exchange),
+                name_prefix: prefix.clone(),
+                ..defaults
+            };
+            let bus = RabbitMqBus::connect(&url, options)
+                .await
+                .map_err(|e| format!("bus: {e}"))?;
+            Ok(Arc::new(bus))
+        }
+    }
+}
+
+pub async fn serve(config: Config, target: Target) -> Result<(), String> {
+    crate::telemetry::init();
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
+    let secrets = Secrets::load_or_generate(&config).map_err(|e| e.to_string())?;
+    let bus = bus(&config, target).await?;
+    let mut mounted = Mounted::default();
+    let signer = UrlSigner::new(&secrets.url_signing).map_err(|e| e.to_string())?;
+
+    let store = if runs(target, Target::Storage) {
+        let keys = key_provider(&config).await?;
+        let db = callvault_storage::records::connect(&config.database_url("storage"))
+            .await
+            .map_err(|e| format!("storage database: {e}"))?;
+        let store = Arc::new(RecordingStore::new(
+            blob_store(&config).await?,
+            keys,
+            StorageRecords::new(db),
+        ));
+        mounted.playback = Some(web::Data::new(PlaybackState {
+            store: store.clone(),
+            signer: signer.clone(),
+        }));
+        mounted.upload = Some(web::Data::new(UploadState {
+            store: store.clone(),
+            signer: signer.clone(),
+        }));
+        Some(store)
+    } else {
+        None
+    };
+
+    // Consumers subscribe before any outbox relay of this process runs, so
+    // nothing is published to a topic nobody listens to yet. Across
+    // processes, start metadata before ingestion for the same reason.
+    if runs(target, Target::Metadata) {
+        let db = callvault_metadata::connect(&config.database_url("metadata"))
+            .await
+            .map_err(|e| format!("metadata database: {e}"))?;
+        let pii = PiiKeys::new(secrets.pii);
+        let keys = Arc::new(KeyProviderTenantKeys(key_provider(&config).await?));
+        let metadata = MetadataService::new(db.clone(), keys, pii.clone());
+        serve_metadata(bus.as_ref(), Arc::new(metadata))
+            .await
+            .map_err(|e| e.to_string())?;
+        let consumer = Arc::new(IngestedConsumer::new(db.clone(), pii));
+        bus.subscribe("metadata", &[RecordingIngestedV1::TOPIC], consumer)
+            .await
+            .map_err(|e| e.to_string())?;
+        mounted
+            .relays
+            .push(OutboxRelay::new(db, bus.clone()).spawn());
+    }
+    let metadata_client: Arc<dyn MetadataApi> =
+        Arc::new(MetadataClient::new(bus.clone(), RPC_TIMEOUT));
+
+    if runs(target, Target::Ingestion) {
+        let db = callvault_ingestion::connect(&config.database_url("ingestion"))
+            .await
+            .map_err(|e| format!("ingestion database: {e}"))?;
+        let sink: Arc<dyn RecordingSink> = match &store {
+            Some(store) => Arc::new(StorageSink(store.clone())),
+            None => Arc::new(RemoteStorageSink::new(
+                config.storage_url(),
+                signer.clone(),
+                reqwest::Client::new(),
+            )),
+        };
+        let relay = OutboxRelay::new(db.clone(), bus.clone()).spawn();
+        let notifier = relay.notifier();
+        mounted.relays.push(relay);
+        mounted.ingestion = Some(web::Data::new(IngestionState::new(
+            db,
+            metadata_client.clone(),
+            sink,
+            Some(Arc::new(move || notifier.notify())),
+        )));
+    }
+
+    if runs(target, Target::Gateway) {
+        let mut auth = AuthConfig::new(issuer(&config), audience(&config));
+        auth.hs256_secret = Some(secrets.jwt_hs256.clone());
+        auth.jwks = match (&config.auth.jwks_url, &config.auth.jwks_file) {
+            (Some(url), _) => Some(JwksSource::Url(url.clone())),
+            (None, Some(file)) => Some(JwksSource::File(file.clone())),
+            (None, None) => None,
+        };
+        let verifier = Arc::new(
+            TokenVerifier::new(auth)
+                .await
+                .map_err(|e| format!("auth: {e}"))?,
+        );
+        let links = PlaybackLinks::new(
+            signer,
+            &config.storage_url(),
+            callvault_gateway::DEFAULT_PLAYBACK_TTL_SECS,
+        )
+        .map_err(|e| e.to_string())?;
+        mounted.gateway = Some(web::Data::new(GatewayState::new(
+            verifier,
+            metadata_client,
+            links,
+        )));
+    }
+
+    print_banner(&config, target);
+    run_http(&config, mounted).await
+}
+
+fn print_banner(config: &Config, target: Target) {
+    let public_url = config.public_url();
+    println!(
+        "callvault {} — target {}, data in {}",
+        env!("CARGO_PKG_VERSION"),
+        target.name(),
+        config.data_dir.display()
+    );
+    if runs(target, Target::Gateway) {
+        println!("  GraphQL:    {public_url}/graphql   (GraphiQL: open it in a browser)");
+        println!(
+            "  first platform-admin token: callvault admin token   (run it in this directory)"
+        );
+    }
+    if runs(target, Target::Ingestion) {
+        println!("  recorders:  {public_url}/v1/recordings");
+    }
+    if runs(target, Target::Storage) {
+        println!(
+            "  playback:   {public_url}/v1/playback/…   (signed URLs from the GraphQL `playbackUrl` field)"
+        );
+    }
+}
+
+async fn run_http(config: &Config, mounted: Mounted) -> Result<(), String> {
+    let Mounted {
+        gateway,
+        ingestion,
+        playback,
+        upload,
+        relays,
+    } = mounted;
+    let server = HttpServer::new(move || {
+        let mut app = App::new().route(
+            "/healthz",
+            web::get().to(|| async { HttpResponse::Ok().body("ok") }),
+        );
+        if let Some(state) = &gateway {
+            app = app.configure(callvault_gateway::configure(state.clone()));
+        }
+        if let Some(state) = &ingestion {
+            app = app.configure(callvault_ingestion::configure(state.clone()));
+        }
+        if let Some(state) = &playback {
+            app = app.configure(callvault_storage::playback::configure(state.clone()));
+        }
+        if let Some(state) = &upload {
+            app = app.configure(callvault_storage::upload::configure(state.clone()));
+        }
+        app
+    })
+    .bind(&config.listen)
+    .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?
+    .shutdown_timeout(30)
+    .run();
+    info!(listen = %config.listen, "serving");
+    // actix stops on SIGTERM/SIGINT after draining in-flight requests.
+    server.await.map_err(|e| format!("server failed: {e}"))?;
+    for relay in relays {
+        relay.shutdown().await;
+    }
+    Ok(())
+}
