@@ -104,8 +104,15 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
     let mut mounted = Mounted::default();
     let signer = UrlSigner::new(&secrets.url_signing).map_err(|e| e.to_string())?;
 
-    let store = if runs(target, Target::Storage) {
-        let keys = key_provider(&config).await?;
+    // One key provider per process: the local keyring keeps its keys in
+    // memory, so two instances over one file would not see each other's
+    // new tenant keys (separate processes use KMS).
+    let keys = if runs(target, Target::Storage) || runs(target, Target::Metadata) {
+        Some(key_provider(&config).await?)
+    } else {
+        None
+    };
+    let store = if let (true, Some(keys)) = (runs(target, Target::Storage), keys.clone()) {
         let db = callvault_storage::records::connect(&config.database_url("storage"))
             .await
             .map_err(|e| format!("storage database: {e}"))?;
@@ -135,7 +142,8 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
             .await
             .map_err(|e| format!("metadata database: {e}"))?;
         let pii = PiiKeys::new(secrets.pii);
-        let keys = Arc::new(KeyProviderTenantKeys(key_provider(&config).await?));
+        let keys = keys.clone().ok_or("metadata needs a key provider")?;
+        let keys = Arc::new(KeyProviderTenantKeys(keys));
         let metadata = MetadataService::new(db.clone(), keys, pii.clone());
         serve_metadata(bus.as_ref(), Arc::new(metadata))
             .await
