@@ -184,8 +184,9 @@ impl Config {
             let Some(key) = name.strip_prefix("CALLVAULT_") else {
                 continue;
             };
-            // Variables the CLI reads itself, not configuration keys.
-            if key == "CONFIG" || key == "LOG" {
+            // Variables read elsewhere (the CLI, the log filter, the e2e
+            // harness), not configuration keys.
+            if matches!(key, "CONFIG" | "LOG" | "BIN") {
                 continue;
             }
             set_path(&mut table, &key.to_ascii_lowercase(), value)?;
@@ -319,6 +320,19 @@ mod tests {
         assert_eq!(config.blob.backend, BlobBackend::S3);
         assert_eq!(config.blob.s3_bucket.as_deref(), Some("recordings"));
         assert_eq!(config.database_url("metadata"), "postgres://db/metadata");
+    }
+
+    #[test]
+    fn variables_meant_for_others_are_not_configuration() {
+        let config = Config::load(
+            None,
+            vars(&[
+                ("CALLVAULT_CONFIG", "x.toml"),
+                ("CALLVAULT_LOG", "debug"),
+                ("CALLVAULT_BIN", "/bin/cv"),
+            ]),
+        );
+        assert!(config.is_ok(), "{:?}", config.err());
     }
 
     #[test]
