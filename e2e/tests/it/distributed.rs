@@ -115,6 +115,20 @@ async fn every_service_in_its_own_process_on_real_infrastructure() {
     let ingestion = Callvault::start_target("ingestion", &with_storage).await;
     let gateway = Callvault::start_target("gateway", &with_storage).await;
 
+    for process in [&storage, &metadata, &ingestion, &gateway] {
+        let ready = client
+            .get(format!("{}/readyz", process.base_url))
+            .send()
+            .await
+            .expect("readyz");
+        assert_eq!(
+            ready.status(),
+            StatusCode::OK,
+            "{}",
+            ready.text().await.unwrap_or_default()
+        );
+    }
+
     // The admin flow goes through the gateway, the upload through ingestion.
     let admin = gateway.admin_token(&[]);
     let bpo = create_bpo(&gateway, &client, &admin, "Distributed BPO").await;

@@ -12,6 +12,12 @@ const CALLER: &str = "+819012345678";
 async fn upload_find_by_agent_and_number_then_play_a_range() {
     let cv = Callvault::start_embedded().await;
     let client = reqwest::Client::new();
+    let ready = client
+        .get(format!("{}/readyz", cv.base_url))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), StatusCode::OK);
     let admin = cv.admin_token(&[]);
     let bpo = create_bpo(&cv, &client, &admin, "Acme Contact Centers").await;
     let tenant = onboard(&cv, &client, &admin, &bpo, "Example Bank").await;

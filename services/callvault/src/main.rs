@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod adapters;
 mod backends;
 mod config;
+mod readiness;
 mod secrets;
 mod serve;
 mod telemetry;

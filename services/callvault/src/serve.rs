@@ -29,6 +29,7 @@ use crate::Target;
 use crate::adapters::{KeyProviderTenantKeys, StorageSink};
 use crate::backends::{blob_store, key_provider};
 use crate::config::{BusKind, Config, read_secret};
+use crate::readiness::Readiness;
 use crate::secrets::Secrets;
 use crate::token::{audience, issuer};
 
@@ -59,15 +60,21 @@ struct Mounted {
     playback: Option<web::Data<PlaybackState>>,
     upload: Option<web::Data<UploadState>>,
     relays: Vec<RelayHandle>,
+    readiness: Readiness,
 }
 
 fn runs(target: Target, service: Target) -> bool {
     target == Target::All || target == service
 }
 
-async fn bus(config: &Config, target: Target) -> Result<Arc<dyn Bus>, String> {
+/// The bus, and the RabbitMQ handle behind it when there is one (for
+/// `/readyz`).
+async fn bus(
+    config: &Config,
+    target: Target,
+) -> Result<(Arc<dyn Bus>, Option<Arc<RabbitMqBus>>), String> {
     match config.bus.kind {
-        BusKind::InProcess if target == Target::All => Ok(Arc::new(InProcessBus::new())),
+        BusKind::InProcess if target == Target::All => Ok((Arc::new(InProcessBus::new()), None)),
         BusKind::InProcess => Err(format!(
             "--target {} runs one service per process, which needs bus.kind = \"rabbitmq\" \
              (CALLVAULT_BUS__KIND=rabbitmq CALLVAULT_BUS__URL=amqp://…)",
@@ -90,7 +97,8 @@ async fn bus(config: &Config, target: Target) -> Result<Arc<dyn Bus>, String> {
             let bus = RabbitMqBus::connect(&url, options)
                 .await
                 .map_err(|e| format!("bus: {e}"))?;
-            Ok(Arc::new(bus))
+            let bus = Arc::new(bus);
+            Ok((bus.clone(), Some(bus)))
         }
     }
 }
@@ -100,8 +108,11 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
     let secrets = Secrets::load_or_generate(&config).map_err(|e| e.to_string())?;
-    let bus = bus(&config, target).await?;
+    let (bus, broker) = bus(&config, target).await?;
     let mut mounted = Mounted::default();
+    if let Some(broker) = broker {
+        mounted.readiness.broker(broker);
+    }
     let signer = UrlSigner::new(&secrets.url_signing).map_err(|e| e.to_string())?;
 
     // One key provider per process: the local keyring keeps its keys in
@@ -119,8 +130,9 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
         let store = Arc::new(RecordingStore::new(
             blob_store(&config).await?,
             keys,
-            StorageRecords::new(db),
+            StorageRecords::new(db.clone()),
         ));
+        mounted.readiness.database("storage database", db);
         mounted.playback = Some(web::Data::new(PlaybackState {
             store: store.clone(),
             signer: signer.clone(),
@@ -144,6 +156,7 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
         let pii = PiiKeys::new(secrets.pii);
         let keys = keys.clone().ok_or("metadata needs a key provider")?;
         let keys = Arc::new(KeyProviderTenantKeys(keys));
+        mounted.readiness.database("metadata database", db.clone());
         let metadata = MetadataService::new(db.clone(), keys, pii.clone());
         serve_metadata(bus.as_ref(), Arc::new(metadata))
             .await
@@ -171,6 +184,7 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
                 reqwest::Client::new(),
             )),
         };
+        mounted.readiness.database("ingestion database", db.clone());
         let relay = OutboxRelay::new(db.clone(), bus.clone()).spawn();
         let notifier = relay.notifier();
         mounted.relays.push(relay);
@@ -243,12 +257,17 @@ async fn run_http(config: &Config, mounted: Mounted) -> Result<(), String> {
         playback,
         upload,
         relays,
+        readiness,
     } = mounted;
+    let readiness = web::Data::new(readiness);
     let server = HttpServer::new(move || {
-        let mut app = App::new().route(
-            "/healthz",
-            web::get().to(|| async { HttpResponse::Ok().body("ok") }),
-        );
+        let mut app = App::new()
+            .app_data(readiness.clone())
+            .route(
+                "/healthz",
+                web::get().to(|| async { HttpResponse::Ok().body("ok") }),
+            )
+            .route("/readyz", web::get().to(crate::readiness::readyz));
         if let Some(state) = &gateway {
             app = app.configure(callvault_gateway::configure(state.clone()));
         }
