@@ -37,7 +37,11 @@ impl Readiness {
                 failing.push(*name);
             }
         }
-        if self.broker.as_ref().is_some_and(|broker| !broker.is_connected()) {
+        if self
+            .broker
+            .as_ref()
+            .is_some_and(|broker| !broker.is_connected())
+        {
             failing.push("rabbitmq");
         }
         failing
