@@ -147,6 +147,22 @@ async fn upload_find_by_agent_and_number_then_play_a_range() {
     let response = client.get(&tampered).send().await.expect("tampered");
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
+    // Every event reached the catalogue: nothing is left in the outboxes.
+    let metrics = client
+        .get(format!("{}/metrics", cv.base_url))
+        .send()
+        .await
+        .expect("metrics");
+    let metrics = metrics.text().await.expect("text");
+    assert!(
+        metrics.contains("callvault_outbox_backlog{database=\"ingestion database\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("callvault_dependency_up{dependency=\"storage database\"} 1"),
+        "{metrics}"
+    );
+
     // Nothing personal or secret reached the logs.
     let logs = cv.log_text();
     assert!(

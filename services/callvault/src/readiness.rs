@@ -1,6 +1,8 @@
 //! `/readyz`: whether this process's dependencies answer — each database
 //! it owns and, in the distributed mode, the RabbitMQ connection. `/healthz`
 //! only says the process is alive; an orchestrator routes traffic on this.
+//! `/metrics` exposes the same checks and each outbox's backlog in the
+//! Prometheus text format.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,11 +18,19 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Default)]
 pub struct Readiness {
     databases: Vec<(&'static str, DatabaseConnection)>,
+    /// The databases among them that hold an outbox.
+    outboxes: Vec<(&'static str, DatabaseConnection)>,
     broker: Option<Arc<RabbitMqBus>>,
 }
 
 impl Readiness {
     pub fn database(&mut self, name: &'static str, db: DatabaseConnection) {
+        self.databases.push((name, db));
+    }
+
+    /// A database whose outbox backlog `/metrics` reports.
+    pub fn database_with_outbox(&mut self, name: &'static str, db: DatabaseConnection) {
+        self.outboxes.push((name, db.clone()));
         self.databases.push((name, db));
     }
 
@@ -46,6 +56,48 @@ impl Readiness {
         }
         failing
     }
+}
+
+/// Prometheus text exposition: readiness per dependency and the number of
+/// events each owned outbox has not published yet (a growing backlog means
+/// the bus or the relay is stuck).
+pub async fn metrics(readiness: web::Data<Readiness>) -> HttpResponse {
+    let failing = readiness.failing().await;
+    let mut out = String::new();
+    out.push_str(
+        "# HELP callvault_build_info The running version.\n# TYPE callvault_build_info gauge\n",
+    );
+    out.push_str(&format!(
+        "callvault_build_info{{version=\"{}\"}} 1\n",
+        env!("CARGO_PKG_VERSION")
+    ));
+    out.push_str("# HELP callvault_dependency_up Whether a dependency answers (1) or not (0).\n");
+    out.push_str("# TYPE callvault_dependency_up gauge\n");
+    let mut dependencies: Vec<&'static str> =
+        readiness.databases.iter().map(|(name, _)| *name).collect();
+    if readiness.broker.is_some() {
+        dependencies.push("rabbitmq");
+    }
+    for name in dependencies {
+        let up = u8::from(!failing.contains(&name));
+        out.push_str(&format!(
+            "callvault_dependency_up{{dependency=\"{name}\"}} {up}\n"
+        ));
+    }
+    out.push_str("# HELP callvault_outbox_backlog Events written but not yet published.\n");
+    out.push_str("# TYPE callvault_outbox_backlog gauge\n");
+    for (name, db) in &readiness.outboxes {
+        if let Ok(Ok(backlog)) =
+            tokio::time::timeout(CHECK_TIMEOUT, callvault_bus::outbox::backlog(db)).await
+        {
+            out.push_str(&format!(
+                "callvault_outbox_backlog{{database=\"{name}\"}} {backlog}\n"
+            ));
+        }
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(out)
 }
 
 pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {

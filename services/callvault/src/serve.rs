@@ -156,7 +156,9 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
         let pii = PiiKeys::new(secrets.pii);
         let keys = keys.clone().ok_or("metadata needs a key provider")?;
         let keys = Arc::new(KeyProviderTenantKeys(keys));
-        mounted.readiness.database("metadata database", db.clone());
+        mounted
+            .readiness
+            .database_with_outbox("metadata database", db.clone());
         let metadata = MetadataService::new(db.clone(), keys, pii.clone());
         serve_metadata(bus.as_ref(), Arc::new(metadata))
             .await
@@ -184,7 +186,9 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
                 reqwest::Client::new(),
             )),
         };
-        mounted.readiness.database("ingestion database", db.clone());
+        mounted
+            .readiness
+            .database_with_outbox("ingestion database", db.clone());
         let relay = OutboxRelay::new(db.clone(), bus.clone()).spawn();
         let notifier = relay.notifier();
         mounted.relays.push(relay);
@@ -267,7 +271,8 @@ async fn run_http(config: &Config, mounted: Mounted) -> Result<(), String> {
                 "/healthz",
                 web::get().to(|| async { HttpResponse::Ok().body("ok") }),
             )
-            .route("/readyz", web::get().to(crate::readiness::readyz));
+            .route("/readyz", web::get().to(crate::readiness::readyz))
+            .route("/metrics", web::get().to(crate::readiness::metrics));
         if let Some(state) = &gateway {
             app = app.configure(callvault_gateway::configure(state.clone()));
         }
