@@ -55,6 +55,9 @@ pub enum UrlError {
 /// a long call without re-issuing, short enough that a leaked URL dies soon.
 pub const MAX_LIFETIME_SECS: u64 = 4 * 3600;
 
+/// How far the signer's clock may run ahead of the verifier's.
+const CLOCK_SKEW_SECS: u64 = 300;
+
 /// Signs and verifies grants. The secret is at least 32 bytes.
 #[derive(Clone)]
 pub struct UrlSigner {
@@ -117,6 +120,11 @@ impl UrlSigner {
         // as forged, not as expired.
         if now > grant.expires_at {
             return Err(UrlError::Expired);
+        }
+        // Signers cap the lifetime too; checking it here means no signer
+        // holding the secret can mint a URL that never expires.
+        if grant.expires_at > now.saturating_add(MAX_LIFETIME_SECS + CLOCK_SKEW_SECS) {
+            return Err(UrlError::Malformed("expiry beyond the maximum lifetime"));
         }
         Ok(())
     }
@@ -210,6 +218,20 @@ mod tests {
             signer().verify(&grant(), "", 0),
             Err(UrlError::BadSignature)
         );
+    }
+
+    #[test]
+    fn urls_valid_for_longer_than_the_maximum_are_refused() {
+        let mut long = grant();
+        long.expires_at = 1_000 + MAX_LIFETIME_SECS + CLOCK_SKEW_SECS + 1;
+        let sig = signer().sign(&long);
+        assert!(matches!(
+            signer().verify(&long, &sig, 1_000),
+            Err(UrlError::Malformed(_))
+        ));
+        long.expires_at -= 1;
+        let sig = signer().sign(&long);
+        assert_eq!(signer().verify(&long, &sig, 1_000), Ok(()));
     }
 
     #[test]

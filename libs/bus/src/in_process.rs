@@ -38,11 +38,15 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
+    /// About 11 s of retries before a message is dead-lettered: long enough
+    /// to ride out a SQLite writer holding the lock (5 s busy timeout) or a
+    /// dependency restarting. Dead letters here live in memory only, so
+    /// giving up early would lose the event.
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 5,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(500),
+            max_attempts: 8,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
         }
     }
 }

@@ -23,6 +23,38 @@ impl std::fmt::Debug for Secrets {
 }
 
 impl Secrets {
+    /// Every secret from the configuration: what separate processes need,
+    /// since a secret generated per process would differ between them (URLs
+    /// signed by one would not verify at another, and each would encrypt
+    /// phone numbers under its own key).
+    pub fn require_configured(config: &Config) -> Result<Self, ConfigError> {
+        let missing: Vec<&str> = [
+            (
+                "auth.hs256_secret",
+                config.auth.hs256_secret.is_some() || config.auth.hs256_secret_file.is_some(),
+            ),
+            (
+                "secrets.url_signing",
+                config.secrets.url_signing.is_some() || config.secrets.url_signing_file.is_some(),
+            ),
+            (
+                "secrets.pii",
+                config.secrets.pii.is_some() || config.secrets.pii_file.is_some(),
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, set)| !set)
+        .map(|(name, _)| name)
+        .collect();
+        if !missing.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "one service per process needs its shared secrets configured (or as *_file): {}",
+                missing.join(", ")
+            )));
+        }
+        Self::load_or_generate(config)
+    }
+
     pub fn load_or_generate(config: &Config) -> Result<Self, ConfigError> {
         let dir = config.data_dir.join("secrets");
         let jwt_hs256 = match read_secret(
@@ -95,4 +127,53 @@ fn generated(dir: &Path, name: &str) -> Result<Vec<u8>, ConfigError> {
     }
     let text = std::fs::read_to_string(&path).map_err(io)?;
     Ok(text.trim_end().as_bytes().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Secrets;
+    use crate::config::{Config, ConfigError};
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::load(None, vars.into_iter()).expect("config")
+    }
+
+    #[test]
+    fn separate_processes_refuse_to_invent_their_secrets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().display().to_string();
+        let bare = config(&[("CALLVAULT_DATA_DIR", &data)]);
+        match Secrets::require_configured(&bare) {
+            Err(ConfigError::Invalid(message)) => {
+                for name in ["auth.hs256_secret", "secrets.url_signing", "secrets.pii"] {
+                    assert!(message.contains(name), "{message}");
+                }
+            }
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+        assert!(!dir.path().join("secrets").exists(), "nothing is generated");
+
+        let secret = "s".repeat(40);
+        let complete = config(&[
+            ("CALLVAULT_DATA_DIR", &data),
+            ("CALLVAULT_AUTH__HS256_SECRET", &secret),
+            ("CALLVAULT_SECRETS__URL_SIGNING", &secret),
+            ("CALLVAULT_SECRETS__PII", &secret),
+        ]);
+        assert!(Secrets::require_configured(&complete).is_ok());
+    }
+
+    #[test]
+    fn the_embedded_mode_generates_them_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bare = config(&[("CALLVAULT_DATA_DIR", &dir.path().display().to_string())]);
+        let first = Secrets::load_or_generate(&bare).expect("generated");
+        let again = Secrets::load_or_generate(&bare).expect("read back");
+        assert_eq!(first.url_signing, again.url_signing);
+        assert_eq!(first.pii, again.pii);
+    }
 }

@@ -107,7 +107,12 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
     crate::telemetry::init();
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
-    let secrets = Secrets::load_or_generate(&config).map_err(|e| e.to_string())?;
+    let secrets = if target == Target::All {
+        Secrets::load_or_generate(&config)
+    } else {
+        Secrets::require_configured(&config)
+    }
+    .map_err(|e| e.to_string())?;
     let (bus, broker) = bus(&config, target).await?;
     let mut mounted = Mounted::default();
     if let Some(broker) = broker {
@@ -202,7 +207,15 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
 
     if runs(target, Target::Gateway) {
         let mut auth = AuthConfig::new(issuer(&config), audience(&config));
-        auth.hs256_secret = Some(secrets.jwt_hs256.clone());
+        // Locally signed tokens (`callvault admin token`) are for the
+        // embedded mode: behind an identity provider they are accepted only
+        // when an HS256 secret is configured on purpose.
+        let hs256_configured =
+            config.auth.hs256_secret.is_some() || config.auth.hs256_secret_file.is_some();
+        let has_jwks = config.auth.jwks_url.is_some() || config.auth.jwks_file.is_some();
+        if hs256_configured || !has_jwks {
+            auth.hs256_secret = Some(secrets.jwt_hs256.clone());
+        }
         auth.jwks = match (&config.auth.jwks_url, &config.auth.jwks_file) {
             (Some(url), _) => Some(JwksSource::Url(url.clone())),
             (None, Some(file)) => Some(JwksSource::File(file.clone())),

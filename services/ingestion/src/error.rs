@@ -33,8 +33,8 @@ pub enum IngestError {
     TruncatedAudio { declared: u64, received: u64 },
     #[error("this call segment is being uploaded by another request; retry later")]
     UploadInProgress,
-    #[error("this call segment was uploaded with {stored} bytes, not {received}")]
-    KeyReused { stored: u64, received: u64 },
+    #[error("this call segment was already uploaded with other audio")]
+    KeyReused,
     #[error("another upload of this call segment took over")]
     Superseded,
     #[error("storage already holds this recording")]
@@ -61,7 +61,7 @@ impl IngestError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             IngestError::UploadInProgress
-            | IngestError::KeyReused { .. }
+            | IngestError::KeyReused
             | IngestError::Superseded
             | IngestError::RecordingConflict => StatusCode::CONFLICT,
             IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -81,7 +81,7 @@ impl IngestError {
             IngestError::NotAudio(_) => "not_audio",
             IngestError::TruncatedAudio { .. } => "truncated_audio",
             IngestError::UploadInProgress => "upload_in_progress",
-            IngestError::KeyReused { .. } => "idempotency_key_reused",
+            IngestError::KeyReused => "idempotency_key_reused",
             IngestError::Superseded => "upload_superseded",
             IngestError::RecordingConflict => "recording_conflict",
             IngestError::Unavailable(_) => "unavailable",

@@ -279,16 +279,22 @@ async fn replay(
 ) -> Result<UploadReceipt, IngestError> {
     let mut receipt: UploadReceipt = serde_json::from_str(response)
         .map_err(|e| IngestError::Internal(format!("stored response: {e}")))?;
-    // The same key with another recording is a recorder bug that would
-    // otherwise lose a recording silently.
+    // The same key with other audio (recycled call ids, a counter reset) is
+    // not a retry: answering "replayed" would lose that recording silently.
+    // The length settles most cases at once; the digest of the body settles
+    // the rest, since fixed-length G.711 segments often have equal sizes.
     if receipt.size != length {
-        return Err(IngestError::KeyReused {
-            stored: receipt.size,
-            received: length,
-        });
+        return Err(IngestError::KeyReused);
     }
-    // Read (and drop) the body so the connection stays usable.
-    while let Ok(Some(Ok(_))) = tokio::time::timeout(state.idle_timeout, payload.next()).await {}
+    let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut received: u64 = 0;
+    while let Ok(Some(Ok(chunk))) = tokio::time::timeout(state.idle_timeout, payload.next()).await {
+        received += chunk.len() as u64;
+        digest.update(&chunk);
+    }
+    if received != length || hex::encode(digest.finish()) != receipt.sha256 {
+        return Err(IngestError::KeyReused);
+    }
     receipt.replayed = true;
     Ok(receipt)
 }

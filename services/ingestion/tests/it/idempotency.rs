@@ -68,6 +68,15 @@ pub async fn a_retry_is_replayed_and_stored_once(app: App) {
         )
         .await;
     assert_eq!((status, error_code(&body)), (409, "idempotency_key_reused"));
+
+    // Same length, other audio (a recycled call id): not a retry either.
+    let mut other = audio.clone();
+    let last = other.len() - 1;
+    other[last] ^= 0x55;
+    let (status, body) = app
+        .upload(&app.tenant_a, "audio/wav", &call("pbx-retry"), other)
+        .await;
+    assert_eq!((status, error_code(&body)), (409, "idempotency_key_reused"));
     assert_eq!(app.all_records().await, 2);
 }
 

@@ -160,8 +160,10 @@ impl StorageRecords {
     /// its object was stored (ingestion's discard): nothing ever referenced
     /// it, so no tombstone is owed. Returns whether a row was removed.
     pub async fn delete(&self, tenant_id: Uuid, recording_id: Uuid) -> Result<bool, RecordError> {
+        // Only a stored record: a shred that raced in keeps its tombstone.
         let deleted = Entity::delete_many()
             .filter(recording(tenant_id, recording_id))
+            .filter(Column::State.eq(STATE_STORED))
             .exec(&self.db)
             .await?;
         Ok(deleted.rows_affected > 0)
