@@ -98,6 +98,20 @@ impl Drop for TmpFile {
     }
 }
 
+/// The directories from `dir` upwards that don't exist yet, deepest first.
+async fn missing_dirs(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut missing = Vec::new();
+    let mut current = Some(dir);
+    while let Some(path) = current {
+        if fs::try_exists(path).await? {
+            break;
+        }
+        missing.push(path.to_owned());
+        current = path.parent();
+    }
+    Ok(missing)
+}
+
 /// Makes a directory entry change (link, unlink) durable.
 async fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir).await?.sync_all().await
@@ -126,6 +140,7 @@ impl BlobStore for FsBlobStore {
         let Some(parent) = path.parent() else {
             return Err(BlobError::Io(io::Error::other("object path has no parent")));
         };
+        let created = missing_dirs(parent).await?;
         fs::create_dir_all(parent).await?;
         if let Err(error) = fs::hard_link(&tmp.path, &path).await {
             if error.kind() == io::ErrorKind::AlreadyExists {
@@ -135,6 +150,14 @@ impl BlobStore for FsBlobStore {
         }
         drop(tmp);
         sync_dir(parent).await?;
+        // A directory made for this object is itself an entry of its parent:
+        // unless that entry is synced too, a crash can lose the directory
+        // and the object in it after `put` returned.
+        for dir in &created {
+            if let Some(up) = dir.parent() {
+                sync_dir(up).await?;
+            }
+        }
         debug!(key=%key, size, "stored object");
         Ok(ObjectMeta { size })
     }
