@@ -77,13 +77,31 @@ async fn delete_broker_topology(prefix: &str) {
 
 #[tokio::test]
 async fn every_service_in_its_own_process_on_real_infrastructure() {
+    let databases = [
+        PgTestDatabase::create().await,
+        PgTestDatabase::create().await,
+        PgTestDatabase::create().await,
+    ];
+    let urls = [0, 1, 2].map(|i| databases[i].url.clone());
+    let prefix = format!("e2e-{}.", uuid::Uuid::new_v4().simple());
+    // The flow runs in its own task so that a failed check still lets the
+    // databases and the broker topology be cleaned up (processes and moto
+    // are killed as the task unwinds).
+    let outcome = tokio::spawn(run_flow(urls, prefix.clone())).await;
+    delete_broker_topology(&prefix).await;
+    for db in databases {
+        db.drop_database().await;
+    }
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+async fn run_flow(urls: [String; 3], prefix: String) {
+    let [storage_url, metadata_url, ingestion_url] = urls;
     let moto = MotoServer::start();
     let client = reqwest::Client::new();
     create_bucket(&client, &moto.endpoint()).await;
-    let storage_db = PgTestDatabase::create().await;
-    let metadata_db = PgTestDatabase::create().await;
-    let ingestion_db = PgTestDatabase::create().await;
-    let prefix = format!("e2e-{}.", uuid::Uuid::new_v4().simple());
     let (jwt, url_signing, pii) = (random_secret(), random_secret(), random_secret());
     let endpoint = moto.endpoint();
 
@@ -94,9 +112,9 @@ async fn every_service_in_its_own_process_on_real_infrastructure() {
         ("CALLVAULT_AUTH__HS256_SECRET", &jwt),
         ("CALLVAULT_SECRETS__URL_SIGNING", &url_signing),
         ("CALLVAULT_SECRETS__PII", &pii),
-        ("CALLVAULT_DATABASE__STORAGE_URL", &storage_db.url),
-        ("CALLVAULT_DATABASE__METADATA_URL", &metadata_db.url),
-        ("CALLVAULT_DATABASE__INGESTION_URL", &ingestion_db.url),
+        ("CALLVAULT_DATABASE__STORAGE_URL", &storage_url),
+        ("CALLVAULT_DATABASE__METADATA_URL", &metadata_url),
+        ("CALLVAULT_DATABASE__INGESTION_URL", &ingestion_url),
         ("CALLVAULT_BLOB__BACKEND", "s3"),
         ("CALLVAULT_BLOB__S3_BUCKET", BUCKET),
         ("CALLVAULT_BLOB__S3_ENDPOINT", &endpoint),
@@ -196,10 +214,5 @@ async fn every_service_in_its_own_process_on_real_infrastructure() {
             !logs.contains("+819011110000") && !logs.contains(&tenant.key),
             "a log carries a number or a key"
         );
-    }
-    drop((gateway, ingestion, metadata, storage));
-    delete_broker_topology(&prefix).await;
-    for db in [storage_db, metadata_db, ingestion_db] {
-        db.drop_database().await;
     }
 }
