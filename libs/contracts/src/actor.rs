@@ -72,4 +72,7 @@ pub struct Actor {
     pub tenant_id: Option<TenantId>,
     /// For agents: the agent id their calls carry (`CallMetadata::agent`).
     pub agent_id: Option<String>,
+    /// The client address the gateway saw, for the audit trail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }

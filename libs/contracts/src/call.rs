@@ -1,5 +1,7 @@
 //! Call metadata as recorders send it, and what probing the audio found.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -43,6 +45,26 @@ pub struct CallMetadata {
     pub tags: Vec<String>,
     pub agent_channel: Option<Channel>,
     pub customer_channel: Option<Channel>,
+    /// Free-form call attributes from the CTI (`product = securities`);
+    /// retention rules can match them. Not for personal data.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// Whether the caller heard the recording announcement; `None` when the
+    /// recorder doesn't know.
+    #[serde(default)]
+    pub notice_played: Option<bool>,
+    /// Where recording was paused (card-number capture, PCI DSS), in
+    /// milliseconds from the start of this recording, sorted, not
+    /// overlapping.
+    #[serde(default)]
+    pub pauses: Vec<PauseSpan>,
+}
+
+/// A stretch of the call that was not recorded (pause/resume).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PauseSpan {
+    pub start_ms: u64,
+    pub end_ms: u64,
 }
 
 impl std::fmt::Debug for CallMetadata {
@@ -59,6 +81,9 @@ impl std::fmt::Debug for CallMetadata {
             .field("started_at", &self.started_at)
             .field("ended_at", &self.ended_at)
             .field("tags", &self.tags)
+            .field("attributes", &self.attributes)
+            .field("notice_played", &self.notice_played)
+            .field("pauses", &self.pauses)
             .finish()
     }
 }

@@ -7,6 +7,7 @@ pub mod actor;
 pub mod call;
 pub mod events;
 pub mod ids;
+pub mod lifecycle_api;
 pub mod metadata_api;
 
 pub use actor::{Actor, Role};

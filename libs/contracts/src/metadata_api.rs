@@ -6,13 +6,15 @@
 //! the [`Actor`] and the tenant, and the service checks the actor may reach
 //! that tenant, whatever the gateway already checked.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::call::{Channel, Direction};
+use crate::call::{Channel, Direction, PauseSpan};
 use crate::{Actor, BpoId, RecordingId, Role, TenantId, UserId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -192,6 +194,9 @@ pub struct RecordingFilter {
     pub tags: Vec<String>,
     pub min_duration_ms: Option<u64>,
     pub max_duration_ms: Option<u64>,
+    /// Whether the caller heard the recording announcement.
+    #[serde(default)]
+    pub notice_played: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -218,6 +223,12 @@ pub struct Recording {
     pub tags: Vec<String>,
     pub agent_channel: Option<Channel>,
     pub customer_channel: Option<Channel>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    pub notice_played: Option<bool>,
+    #[serde(default)]
+    pub pauses: Vec<PauseSpan>,
     pub codec: String,
     pub sample_rate: u32,
     pub channels: u16,

@@ -67,6 +67,7 @@ pub fn print_token(config: &Config, args: &TokenArgs) -> Result<(), String> {
         bpo_id: args.bpo,
         tenant_id: args.tenant,
         agent_id: args.agent.clone(),
+        origin: None,
     };
     let token = callvault_gateway::issue_hs256(
         &secrets.jwt_hs256,

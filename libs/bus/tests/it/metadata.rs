@@ -76,6 +76,7 @@ pub(crate) async fn check_every_method_round_trips(client: &MetadataClient, api:
         tags: vec!["vip".to_owned()],
         min_duration_ms: Some(1_000),
         max_duration_ms: Some(600_000),
+        notice_played: None,
     };
     let page_request = PageRequest {
         first: 25,

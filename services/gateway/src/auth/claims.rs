@@ -59,6 +59,7 @@ impl Claims {
             bpo_id: self.bpo_id,
             tenant_id: self.tenant_id,
             agent_id: self.agent_id,
+            origin: None,
         })
     }
 }

@@ -210,6 +210,7 @@ impl RecordingFilter {
             tags: self.tags,
             min_duration_ms: self.min_duration_ms,
             max_duration_ms: self.max_duration_ms,
+            notice_played: None,
         })
     }
 }

@@ -187,6 +187,10 @@ fn recording_from_row(
         tags,
         agent_channel: parse_channel(row.agent_channel.as_deref(), "agent_channel")?,
         customer_channel: parse_channel(row.customer_channel.as_deref(), "customer_channel")?,
+        // TODO(lifecycle): stored by the lifecycle migration.
+        attributes: Default::default(),
+        notice_played: None,
+        pauses: Vec::new(),
         codec: row.codec,
         sample_rate: u32::try_from(row.sample_rate).map_err(|_| corrupt("sample_rate"))?,
         channels: u16::try_from(row.channels).map_err(|_| corrupt("channels"))?,

@@ -65,6 +65,9 @@ async fn ingested_recording_round_trips(env: Env) {
         size: 480_000,
         sha256: e.sha256.clone(),
         ingested_at: at(90) + chrono::Duration::nanoseconds(1_000),
+        attributes: Default::default(),
+        notice_played: None,
+        pauses: Vec::new(),
     };
     assert_eq!(read, expected);
     // Search returns the very same thing.

@@ -166,6 +166,7 @@ pub fn platform() -> Actor {
         bpo_id: None,
         tenant_id: None,
         agent_id: None,
+        origin: None,
     }
 }
 
@@ -176,6 +177,7 @@ pub fn bpo_admin(bpo: BpoId) -> Actor {
         bpo_id: Some(bpo),
         tenant_id: None,
         agent_id: None,
+        origin: None,
     }
 }
 
@@ -187,6 +189,7 @@ pub fn member(role: Role, tenant: TenantId) -> Actor {
         bpo_id: None,
         tenant_id: Some(tenant),
         agent_id: (role == Role::Agent).then(|| "agent-7".to_string()),
+        origin: None,
     }
 }
 
@@ -229,6 +232,9 @@ pub fn event(tenant: TenantId, offset: i64) -> RecordingIngestedV1 {
             tags: vec![],
             agent_channel: None,
             customer_channel: None,
+            attributes: Default::default(),
+            notice_played: None,
+            pauses: Vec::new(),
         },
         audio: AudioInfo {
             codec: "wav/pcm_mulaw".into(),

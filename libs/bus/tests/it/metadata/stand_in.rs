@@ -132,6 +132,9 @@ pub(crate) fn recording() -> Recording {
         size: 960_044,
         sha256: "ab".repeat(32),
         ingested_at: at(1_700_001_100),
+        attributes: Default::default(),
+        notice_played: None,
+        pauses: Vec::new(),
     }
 }
 
@@ -280,5 +283,6 @@ pub(crate) fn actor(subject: &str) -> Actor {
         bpo_id: Some(bpo().id),
         tenant_id: Some(tenant().id),
         agent_id: Some("agent-7".to_owned()),
+        origin: None,
     }
 }

@@ -124,6 +124,9 @@ impl FakeMetadata {
             size: 976_044,
             sha256: "00".repeat(32),
             ingested_at: at(),
+            attributes: Default::default(),
+            notice_played: None,
+            pauses: Vec::new(),
         }
     }
 

@@ -124,6 +124,7 @@ fn actor(role: Role, bpo: Option<BpoId>, tenant: Option<TenantId>) -> Actor {
         bpo_id: bpo,
         tenant_id: tenant,
         agent_id: None,
+        origin: None,
     }
 }
 

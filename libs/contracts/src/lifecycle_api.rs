@@ -1,0 +1,457 @@
+//! The recording lifecycle a regulator checks: retention rules, legal holds,
+//! deletion (crypto-shredding) with certificates, the hash-chained audit
+//! trail and the signed daily manifests.
+//!
+//! The metadata service implements [`LifecycleApi`]; the gateway calls it
+//! over the bus (a serialised [`LifecycleRequest`] to the
+//! `metadata.lifecycle` queue, a [`MetadataReply`] back), exactly as it
+//! calls [`crate::metadata_api::MetadataApi`]. Every method takes the
+//! [`Actor`] and the tenant and checks the actor may do it there.
+//!
+//! [`MetadataReply`]: crate::metadata_api::MetadataReply
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::call::Direction;
+use crate::metadata_api::{ApiResult, Recording, RecordingFilter};
+use crate::{Actor, RecordingId, TenantId};
+
+// ---- retention ----
+
+/// The tenant-wide lifecycle settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantPolicy {
+    /// Kept this many days after the call started when no rule matches.
+    pub default_retention_days: u32,
+    /// Playback (a playback URL) is refused without a reason.
+    pub require_playback_reason: bool,
+}
+
+/// Which calls a retention rule applies to: every condition given must hold
+/// (an empty match applies to every call).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RetentionMatch {
+    pub queue: Option<String>,
+    pub direction: Option<Direction>,
+    /// Every tag listed must be present on the call.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Every attribute listed must be present with this value
+    /// (`CallMetadata::attributes`, e.g. `product = securities`).
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NewRetentionRule {
+    pub name: String,
+    pub matches: RetentionMatch,
+    pub retention_days: u32,
+    /// Where several rules match, the longest period wins, unless one is
+    /// overriding: then the overriding rules alone decide (the longest of
+    /// them).
+    pub overriding: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RetentionRule {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub matches: RetentionMatch,
+    pub retention_days: u32,
+    pub overriding: bool,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The rule that decided a recording's retention.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EffectiveRule {
+    TenantDefault {
+        retention_days: u32,
+    },
+    Rule {
+        id: Uuid,
+        name: String,
+        retention_days: u32,
+    },
+}
+
+/// Where a recording stands: until when it is kept, why, and what holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordingLifecycle {
+    pub recording_id: RecordingId,
+    pub rule: EffectiveRule,
+    pub retain_until: DateTime<Utc>,
+    /// Active holds (explicit or by a case filter) that block its deletion.
+    pub holds: Vec<Uuid>,
+}
+
+// ---- legal hold ----
+
+/// What a hold covers: listed recordings, or every recording (present and
+/// future) a search filter matches: a case.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HoldScope {
+    Recordings { ids: Vec<RecordingId> },
+    Filter { filter: RecordingFilter },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NewLegalHold {
+    pub case_name: String,
+    pub reason: String,
+    pub scope: HoldScope,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LegalHold {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub case_name: String,
+    pub reason: String,
+    pub scope: HoldScope,
+    pub placed_by: String,
+    pub placed_at: DateTime<Utc>,
+    pub released_by: Option<String>,
+    pub released_at: Option<DateTime<Utc>>,
+    pub release_reason: Option<String>,
+}
+
+// ---- deletion ----
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletionReason {
+    /// Past its retain-until date.
+    Retention,
+    /// A user with the right asked for it.
+    UserRequest,
+    /// A data subject's erasure request (GDPR art. 17, APPI).
+    Erasure,
+}
+
+/// What is left of a deleted recording: no personal data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Tombstone {
+    pub recording_id: RecordingId,
+    pub tenant_id: TenantId,
+    pub deleted_at: DateTime<Utc>,
+    pub reason: DeletionReason,
+    /// The rule in force (for retention deletions), else what the user said.
+    pub policy: String,
+    pub deleted_by: String,
+}
+
+/// One run of the deletion worker (or one user deletion) for one tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeletionCertificate {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// Exactly the recordings this run shredded.
+    pub deleted: Vec<Tombstone>,
+    /// Due but kept because a legal hold covers them.
+    pub held_back: Vec<RecordingId>,
+    /// Due but not deleted this run because shredding failed; the next run
+    /// retries them.
+    pub failed: Vec<RecordingId>,
+}
+
+// ---- audit ----
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    Playback,
+    Download,
+    Export,
+    ViewRecording,
+    Search,
+    RetentionChange,
+    HoldPlaced,
+    HoldReleased,
+    Deletion,
+    KeyChange,
+    RoleChange,
+}
+
+/// One audit entry. `hash` is SHA-256 over the entry's canonical encoding
+/// (see `services/metadata/AUDIT.md`) including `prev_hash`, so editing or
+/// removing any entry breaks every later one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditEntry {
+    pub tenant_id: TenantId,
+    /// 1, 2, 3… per tenant, without gaps.
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    /// Who: the actor's subject and role.
+    pub actor: String,
+    pub role: String,
+    pub action: AuditAction,
+    /// What: a recording id, hold id, rule id, user id… as text.
+    pub target: Option<String>,
+    /// From where: the client address the gateway saw.
+    pub origin: Option<String>,
+    /// Why, when the caller gave (or had to give) a reason.
+    pub reason: Option<String>,
+    /// Action-specific details; never personal data (no phone numbers).
+    pub details: serde_json::Value,
+    /// Hex SHA-256 of the previous entry (64 zeros for the first).
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    /// Pass as `after_seq` for the next page.
+    pub end_seq: Option<u64>,
+    pub has_next_page: bool,
+}
+
+/// The result of recomputing a tenant's chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChainVerification {
+    pub entries_checked: u64,
+    /// The first entry whose hash or link doesn't verify (or the first
+    /// missing sequence number); `None` when the whole chain verifies.
+    pub first_bad_seq: Option<u64>,
+}
+
+// ---- manifests ----
+
+/// The recordings a tenant added and deleted on one UTC day, signed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SignedManifest {
+    pub tenant_id: TenantId,
+    pub date: NaiveDate,
+    /// The signed bytes: canonical JSON (see `services/metadata/AUDIT.md`).
+    pub body: String,
+    /// Base64 (standard, padded) Ed25519 signature over `body`.
+    pub signature: String,
+    /// Base64 Ed25519 public key of the tenant.
+    pub public_key: String,
+}
+
+#[async_trait]
+pub trait LifecycleApi: Send + Sync + 'static {
+    async fn get_policy(&self, actor: &Actor, tenant: TenantId) -> ApiResult<TenantPolicy>;
+    /// Changing the default retention recomputes every recording's date.
+    async fn set_policy(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        policy: TenantPolicy,
+    ) -> ApiResult<TenantPolicy>;
+    async fn list_retention_rules(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+    ) -> ApiResult<Vec<RetentionRule>>;
+    /// Applies retroactively: every recording's date is recomputed.
+    async fn create_retention_rule(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        rule: NewRetentionRule,
+    ) -> ApiResult<RetentionRule>;
+    async fn delete_retention_rule(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        rule: Uuid,
+    ) -> ApiResult<RetentionRule>;
+    async fn recording_lifecycle(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        recording: RecordingId,
+    ) -> ApiResult<RecordingLifecycle>;
+
+    async fn place_hold(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        hold: NewLegalHold,
+    ) -> ApiResult<LegalHold>;
+    async fn release_hold(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        hold: Uuid,
+        reason: String,
+    ) -> ApiResult<LegalHold>;
+    async fn list_holds(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<LegalHold>>;
+
+    /// Deletes one recording now (crypto-shred, catalogue purge,
+    /// tombstone); refused with `Conflict` while a hold covers it.
+    async fn delete_recording(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        recording: RecordingId,
+        reason: DeletionReason,
+        note: String,
+    ) -> ApiResult<DeletionCertificate>;
+    /// Runs the deletion worker for one tenant now (it also runs on a timer).
+    async fn run_deletion(&self, actor: &Actor, tenant: TenantId)
+    -> ApiResult<DeletionCertificate>;
+    async fn list_deletion_certificates(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+    ) -> ApiResult<Vec<DeletionCertificate>>;
+
+    /// Checks the actor may play the recording (and gave a reason if the
+    /// tenant requires one), records the playback in the audit trail and
+    /// returns the recording; the caller then mints the signed URL.
+    async fn authorize_playback(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        recording: RecordingId,
+        reason: Option<String>,
+    ) -> ApiResult<Recording>;
+
+    async fn audit_trail(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        after_seq: Option<u64>,
+        first: u32,
+    ) -> ApiResult<AuditPage>;
+    async fn verify_audit_chain(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+    ) -> ApiResult<ChainVerification>;
+
+    /// The signed manifest of one finished UTC day.
+    async fn daily_manifest(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        date: NaiveDate,
+    ) -> ApiResult<SignedManifest>;
+    /// The tenant's manifest verification key (base64 Ed25519). Public: a
+    /// third party needs only the tenant id.
+    async fn manifest_public_key(&self, tenant: TenantId) -> ApiResult<String>;
+}
+
+/// The same API as messages, for the bus: one variant per method.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum LifecycleRequest {
+    GetPolicy {
+        actor: Actor,
+        tenant: TenantId,
+    },
+    SetPolicy {
+        actor: Actor,
+        tenant: TenantId,
+        policy: TenantPolicy,
+    },
+    ListRetentionRules {
+        actor: Actor,
+        tenant: TenantId,
+    },
+    CreateRetentionRule {
+        actor: Actor,
+        tenant: TenantId,
+        rule: NewRetentionRule,
+    },
+    DeleteRetentionRule {
+        actor: Actor,
+        tenant: TenantId,
+        rule: Uuid,
+    },
+    RecordingLifecycle {
+        actor: Actor,
+        tenant: TenantId,
+        recording: RecordingId,
+    },
+    PlaceHold {
+        actor: Actor,
+        tenant: TenantId,
+        hold: NewLegalHold,
+    },
+    ReleaseHold {
+        actor: Actor,
+        tenant: TenantId,
+        hold: Uuid,
+        reason: String,
+    },
+    ListHolds {
+        actor: Actor,
+        tenant: TenantId,
+    },
+    DeleteRecording {
+        actor: Actor,
+        tenant: TenantId,
+        recording: RecordingId,
+        reason: DeletionReason,
+        note: String,
+    },
+    RunDeletion {
+        actor: Actor,
+        tenant: TenantId,
+    },
+    ListDeletionCertificates {
+        actor: Actor,
+        tenant: TenantId,
+    },
+    AuthorizePlayback {
+        actor: Actor,
+        tenant: TenantId,
+        recording: RecordingId,
+        reason: Option<String>,
+    },
+    AuditTrail {
+        actor: Actor,
+        tenant: TenantId,
+        after_seq: Option<u64>,
+        first: u32,
+    },
+    VerifyAuditChain {
+        actor: Actor,
+        tenant: TenantId,
+    },
+    DailyManifest {
+        actor: Actor,
+        tenant: TenantId,
+        date: NaiveDate,
+    },
+    ManifestPublicKey {
+        tenant: TenantId,
+    },
+}
+
+/// What the metadata service's deletion worker needs from the storage
+/// service: destroy a recording's wrapped data key and every object
+/// version. Idempotent: shredding an already shredded (or never stored)
+/// recording succeeds.
+#[async_trait]
+pub trait RecordingShredder: Send + Sync + 'static {
+    async fn shred(&self, tenant: TenantId, recording: RecordingId) -> ApiResult<()>;
+}
+
+/// The storage service's request/reply API on the bus (`storage` queue).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum StorageRequest {
+    Shred {
+        tenant: TenantId,
+        recording: RecordingId,
+    },
+}
