@@ -23,4 +23,4 @@ mod store;
 pub use db::{Migrator, connect, migrate};
 pub use ingest::IngestedConsumer;
 pub use pii::PiiKeys;
-pub use service::MetadataService;
+pub use service::{Clock, MetadataService};

@@ -36,15 +36,33 @@ fn schemas() -> Vec<(&'static str, Schema)> {
         ("metadata.recording", schema_for!(Recording)),
         ("metadata.recording_page", schema_for!(RecordingPage)),
         ("metadata.lifecycle.request", schema_for!(LifecycleRequest)),
-        ("metadata.lifecycle.tenant_policy", schema_for!(TenantPolicy)),
-        ("metadata.lifecycle.retention_rule", schema_for!(RetentionRule)),
-        ("metadata.lifecycle.recording_lifecycle", schema_for!(RecordingLifecycle)),
+        (
+            "metadata.lifecycle.tenant_policy",
+            schema_for!(TenantPolicy),
+        ),
+        (
+            "metadata.lifecycle.retention_rule",
+            schema_for!(RetentionRule),
+        ),
+        (
+            "metadata.lifecycle.recording_lifecycle",
+            schema_for!(RecordingLifecycle),
+        ),
         ("metadata.lifecycle.legal_hold", schema_for!(LegalHold)),
-        ("metadata.lifecycle.deletion_certificate", schema_for!(DeletionCertificate)),
+        (
+            "metadata.lifecycle.deletion_certificate",
+            schema_for!(DeletionCertificate),
+        ),
         ("metadata.lifecycle.audit_entry", schema_for!(AuditEntry)),
         ("metadata.lifecycle.audit_page", schema_for!(AuditPage)),
-        ("metadata.lifecycle.chain_verification", schema_for!(ChainVerification)),
-        ("metadata.lifecycle.signed_manifest", schema_for!(SignedManifest)),
+        (
+            "metadata.lifecycle.chain_verification",
+            schema_for!(ChainVerification),
+        ),
+        (
+            "metadata.lifecycle.signed_manifest",
+            schema_for!(SignedManifest),
+        ),
         ("storage.request", schema_for!(StorageRequest)),
     ]
 }

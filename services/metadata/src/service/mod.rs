@@ -2,18 +2,25 @@
 //! the permission checks of [`crate::authz`] inside every method.
 
 mod api_keys;
+mod audit_api;
 mod catalogue;
+mod deletion;
+mod holds;
+mod lifecycle;
+mod retention;
 mod tenancy;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use callvault_contracts::lifecycle_api::RecordingShredder;
 use callvault_contracts::metadata_api::{
     ApiError, ApiKey, ApiKeyGrant, ApiResult, Bpo, CreateUser, CreatedApiKey, MetadataApi,
     OnboardTenant, PageRequest, Recording, RecordingFilter, RecordingPage, Tenant, TenantKeys,
     User,
 };
 use callvault_contracts::{Actor, BpoId, RecordingId, TenantId};
+use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
@@ -22,10 +29,16 @@ use crate::db::internal;
 use crate::pii::PiiKeys;
 use crate::store;
 
+/// What time it is, for retention and deletion: tests and drills move it.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
 pub struct MetadataService {
     db: DatabaseConnection,
     keys: Arc<dyn TenantKeys>,
     pii: PiiKeys,
+    /// The storage service's shredding; deletions are `Unavailable` without.
+    shredder: Option<Arc<dyn RecordingShredder>>,
+    clock: Clock,
 }
 
 impl MetadataService {
@@ -33,7 +46,29 @@ impl MetadataService {
     /// storage service's key provider (a tenant's master key is created at
     /// onboarding); `pii` protects phone numbers at rest.
     pub fn new(db: DatabaseConnection, keys: Arc<dyn TenantKeys>, pii: PiiKeys) -> Self {
-        Self { db, keys, pii }
+        Self {
+            db,
+            keys,
+            pii,
+            shredder: None,
+            clock: Arc::new(Utc::now),
+        }
+    }
+
+    /// Deletion (retention, user deletes, erasure) shreds through this.
+    pub fn with_shredder(mut self, shredder: Arc<dyn RecordingShredder>) -> Self {
+        self.shredder = Some(shredder);
+        self
+    }
+
+    /// Replaces the wall clock (tests, and drills that move time forward).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
     }
 
     /// Loads the tenant (if any) and checks `actor` may do `action` in it.
