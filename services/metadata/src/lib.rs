@@ -11,16 +11,19 @@
 //! - [`connect`] opens SQLite or PostgreSQL and migrates it (the service's
 //!   tables plus the bus's outbox and inbox).
 
+pub mod audit;
 pub mod authz;
 mod cursor;
 mod db;
 pub mod ingest;
 mod input;
+pub mod manifest;
 mod pii;
 mod service;
 mod store;
 
 pub use db::{Migrator, connect, migrate};
 pub use ingest::IngestedConsumer;
+pub use manifest::ManifestKeys;
 pub use pii::PiiKeys;
 pub use service::{Clock, MetadataService};

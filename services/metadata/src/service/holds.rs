@@ -40,4 +40,14 @@ impl MetadataService {
     ) -> ApiResult<Vec<LegalHold>> {
         unimplemented!("list_holds")
     }
+
+    /// The active holds (explicit, or a case whose filter matches) covering
+    /// `recording`. Used by `recording_lifecycle` and by every deletion path.
+    pub(super) async fn holds_covering(
+        &self,
+        tenant: TenantId,
+        recording: &crate::db::entity::recording::Model,
+    ) -> ApiResult<Vec<Uuid>> {
+        unimplemented!("holds_covering")
+    }
 }

@@ -26,6 +26,7 @@ use uuid::Uuid;
 
 use crate::authz::{self, RecordingScope, TenantAction};
 use crate::db::internal;
+use crate::manifest::ManifestKeys;
 use crate::pii::PiiKeys;
 use crate::store;
 
@@ -39,6 +40,8 @@ pub struct MetadataService {
     /// The storage service's shredding; deletions are `Unavailable` without.
     shredder: Option<Arc<dyn RecordingShredder>>,
     clock: Clock,
+    /// Signs the daily manifests; they are `Unavailable` without.
+    manifest: Option<ManifestKeys>,
 }
 
 impl MetadataService {
@@ -52,12 +55,19 @@ impl MetadataService {
             pii,
             shredder: None,
             clock: Arc::new(Utc::now),
+            manifest: None,
         }
     }
 
     /// Deletion (retention, user deletes, erasure) shreds through this.
     pub fn with_shredder(mut self, shredder: Arc<dyn RecordingShredder>) -> Self {
         self.shredder = Some(shredder);
+        self
+    }
+
+    /// The daily manifests are signed with keys derived from these.
+    pub fn with_manifest_keys(mut self, keys: ManifestKeys) -> Self {
+        self.manifest = Some(keys);
         self
     }
 
