@@ -102,7 +102,12 @@ async fn run_flow(urls: [String; 3], prefix: String) {
     let moto = MotoServer::start();
     let client = reqwest::Client::new();
     create_bucket(&client, &moto.endpoint()).await;
-    let (jwt, url_signing, pii) = (random_secret(), random_secret(), random_secret());
+    let (jwt, url_signing, pii, manifest_signing) = (
+        random_secret(),
+        random_secret(),
+        random_secret(),
+        random_secret(),
+    );
     let endpoint = moto.endpoint();
 
     let common: Vec<(&str, &str)> = vec![
@@ -112,6 +117,7 @@ async fn run_flow(urls: [String; 3], prefix: String) {
         ("CALLVAULT_AUTH__HS256_SECRET", &jwt),
         ("CALLVAULT_SECRETS__URL_SIGNING", &url_signing),
         ("CALLVAULT_SECRETS__PII", &pii),
+        ("CALLVAULT_SECRETS__MANIFEST_SIGNING", &manifest_signing),
         ("CALLVAULT_DATABASE__STORAGE_URL", &storage_url),
         ("CALLVAULT_DATABASE__METADATA_URL", &metadata_url),
         ("CALLVAULT_DATABASE__INGESTION_URL", &ingestion_url),

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use callvault_contracts::lifecycle_api::RecordingShredder;
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode, TenantKeys};
 use callvault_contracts::{RecordingId, TenantId};
 use callvault_ingestion::{AudioStream, RecordingSink, SinkError, StoredAudio};
@@ -90,5 +91,33 @@ impl RecordingSink for StorageSink {
             .discard(tenant.0, recording.0)
             .await
             .map_err(sink_error)
+    }
+}
+
+/// The metadata service's deletions crypto-shred through the storage
+/// service's store (served on the bus, so the distributed mode reaches the
+/// storage process the same way).
+pub struct StoreShredder(pub Arc<RecordingStore>);
+
+#[async_trait]
+impl RecordingShredder for StoreShredder {
+    async fn shred(&self, tenant: TenantId, recording: RecordingId) -> ApiResult<()> {
+        match self.0.shred(tenant.0, recording.0).await {
+            Ok(_) => Ok(()),
+            // Nothing was ever stored under this id (a catalogue entry whose
+            // upload was discarded): there is nothing left to destroy.
+            Err(StorageError::NotFound) => {
+                tracing::warn!(%tenant, %recording, "shred of a recording storage never held");
+                Ok(())
+            }
+            Err(StorageError::Unavailable(why)) => {
+                tracing::warn!(%tenant, %recording, error = %why, "shred failed, will be retried");
+                Err(ApiError::new(ErrorCode::Unavailable, "storage unavailable"))
+            }
+            Err(other) => {
+                tracing::error!(%tenant, %recording, error = %other, "shred failed");
+                Err(ApiError::new(ErrorCode::Internal, "shred failed"))
+            }
+        }
     }
 }

@@ -46,10 +46,65 @@ pub struct Config {
     pub secrets: SecretsConfig,
     #[serde(default)]
     pub bus: BusConfig,
+    #[serde(default)]
+    pub lifecycle: LifecycleConfig,
     /// Base URL of the storage service's HTTP endpoints (uploads from
     /// ingestion, playback for clients). Defaults to `public_url`: right when
     /// one process serves everything.
     pub storage_url: Option<String>,
+}
+
+/// The metadata service's background work: the deletion worker and the
+/// daily manifests.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleConfig {
+    /// How often due recordings are looked for and shredded, and
+    /// yesterday's manifests signed (seconds; 0 turns the timer off, leaving
+    /// only the `runDeletion` mutation).
+    #[serde(
+        default = "default_deletion_interval",
+        deserialize_with = "number_or_text"
+    )]
+    pub deletion_interval_secs: u64,
+    /// Moves the service's clock forward (seconds), for retention drills
+    /// and end-to-end tests: with it set, recordings are deleted that early.
+    /// Logged as a warning at start; never set it in production.
+    #[serde(default, deserialize_with = "number_or_text")]
+    pub clock_offset_secs: i64,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        Self {
+            deletion_interval_secs: default_deletion_interval(),
+            clock_offset_secs: 0,
+        }
+    }
+}
+
+fn default_deletion_interval() -> u64 {
+    3600
+}
+
+/// A number from the TOML file, or from an environment variable (always a
+/// string there).
+fn number_or_text<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr + TryFrom<i64>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(i64),
+        Text(String),
+    }
+    let invalid = || serde::de::Error::custom("expected a whole number");
+    match Raw::deserialize(deserializer)? {
+        Raw::Number(n) => T::try_from(n).map_err(|_| invalid()),
+        Raw::Text(text) => text.trim().parse().map_err(|_| invalid()),
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -153,6 +208,10 @@ pub struct SecretsConfig {
     /// their blind index (≥ 32 bytes).
     pub pii: Option<String>,
     pub pii_file: Option<PathBuf>,
+    /// Derives each tenant's Ed25519 key that signs the daily manifests
+    /// (≥ 32 bytes). Changing it changes every tenant's public key.
+    pub manifest_signing: Option<String>,
+    pub manifest_signing_file: Option<PathBuf>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -352,5 +411,26 @@ mod tests {
         assert_eq!(secret.as_deref(), Some(&b"s3cr3t"[..]));
         assert!(read_secret(&Some("x".into()), &Some(path), "pii").is_err());
         assert_eq!(read_secret(&None, &None, "pii").expect("none"), None);
+    }
+
+    #[test]
+    fn lifecycle_numbers_come_from_the_environment_too() {
+        let config = Config::load(
+            None,
+            vars(&[
+                ("CALLVAULT_LIFECYCLE__DELETION_INTERVAL_SECS", "60"),
+                ("CALLVAULT_LIFECYCLE__CLOCK_OFFSET_SECS", "2678400"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(config.lifecycle.deletion_interval_secs, 60);
+        assert_eq!(config.lifecycle.clock_offset_secs, 2_678_400);
+        let defaults = Config::load(None, vars(&[])).expect("config");
+        assert_eq!(defaults.lifecycle.deletion_interval_secs, 3600);
+        let bad = Config::load(
+            None,
+            vars(&[("CALLVAULT_LIFECYCLE__DELETION_INTERVAL_SECS", "-1")]),
+        );
+        assert!(matches!(bad, Err(ConfigError::Invalid(_))));
     }
 }

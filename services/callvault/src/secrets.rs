@@ -14,6 +14,7 @@ pub struct Secrets {
     pub jwt_hs256: Vec<u8>,
     pub url_signing: Vec<u8>,
     pub pii: [u8; 32],
+    pub manifest_signing: Vec<u8>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -40,6 +41,11 @@ impl Secrets {
             (
                 "secrets.pii",
                 config.secrets.pii.is_some() || config.secrets.pii_file.is_some(),
+            ),
+            (
+                "secrets.manifest_signing",
+                config.secrets.manifest_signing.is_some()
+                    || config.secrets.manifest_signing_file.is_some(),
             ),
         ]
         .into_iter()
@@ -77,10 +83,19 @@ impl Secrets {
             Some(secret) => secret,
             None => generated(&dir, "pii.key")?,
         };
+        let manifest_signing = match read_secret(
+            &config.secrets.manifest_signing,
+            &config.secrets.manifest_signing_file,
+            "manifest_signing",
+        )? {
+            Some(secret) => secret,
+            None => generated(&dir, "manifest-signing.key")?,
+        };
         for (name, secret) in [
             ("hs256_secret", &jwt_hs256),
             ("url_signing", &url_signing),
             ("pii", &pii_raw),
+            ("manifest_signing", &manifest_signing),
         ] {
             if secret.len() < 32 {
                 return Err(ConfigError::Invalid(format!(
@@ -96,6 +111,7 @@ impl Secrets {
             jwt_hs256,
             url_signing,
             pii,
+            manifest_signing,
         })
     }
 }
@@ -149,7 +165,12 @@ mod tests {
         let bare = config(&[("CALLVAULT_DATA_DIR", &data)]);
         match Secrets::require_configured(&bare) {
             Err(ConfigError::Invalid(message)) => {
-                for name in ["auth.hs256_secret", "secrets.url_signing", "secrets.pii"] {
+                for name in [
+                    "auth.hs256_secret",
+                    "secrets.url_signing",
+                    "secrets.pii",
+                    "secrets.manifest_signing",
+                ] {
                     assert!(message.contains(name), "{message}");
                 }
             }
@@ -163,6 +184,7 @@ mod tests {
             ("CALLVAULT_AUTH__HS256_SECRET", &secret),
             ("CALLVAULT_SECRETS__URL_SIGNING", &secret),
             ("CALLVAULT_SECRETS__PII", &secret),
+            ("CALLVAULT_SECRETS__MANIFEST_SIGNING", &secret),
         ]);
         assert!(Secrets::require_configured(&complete).is_ok());
     }
@@ -175,5 +197,6 @@ mod tests {
         let again = Secrets::load_or_generate(&bare).expect("read back");
         assert_eq!(first.url_signing, again.url_signing);
         assert_eq!(first.pii, again.pii);
+        assert_eq!(first.manifest_signing, again.manifest_signing);
     }
 }

@@ -13,6 +13,10 @@ pub const MAX_NUMBER_CHARS: usize = 32;
 pub const MAX_TAGS: usize = 32;
 pub const MAX_TAG_CHARS: usize = 64;
 pub const MAX_NAME_CHARS: usize = 128;
+pub const MAX_ATTRIBUTES: usize = 20;
+pub const MAX_ATTRIBUTE_KEY_CHARS: usize = 64;
+pub const MAX_ATTRIBUTE_VALUE_CHARS: usize = 128;
+pub const MAX_PAUSES: usize = 100;
 
 /// Why call metadata was refused: safe to return to the caller as is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,12 +94,61 @@ pub fn validate(call: &CallMetadata) -> Result<(), InvalidMetadata> {
     if let Some(queue) = &call.queue {
         check_text("queue", queue, MAX_NAME_CHARS)?;
     }
+    validate_attributes(call)?;
+    validate_pauses(call)?;
     // Both parties on the same side of a stereo file can't be right.
     if let (Some(agent), Some(customer)) = (call.agent_channel, call.customer_channel)
         && agent == customer
         && agent != Channel::Mixed
     {
         return Err(invalid("agent_channel and customer_channel must differ"));
+    }
+    Ok(())
+}
+
+/// Attributes are matched by retention rules and shown to every reader:
+/// keys are identifiers, so a recorder can't smuggle free text (or a phone
+/// number) into a key.
+fn validate_attributes(call: &CallMetadata) -> Result<(), InvalidMetadata> {
+    if call.attributes.len() > MAX_ATTRIBUTES {
+        return Err(invalid(format!("at most {MAX_ATTRIBUTES} attributes")));
+    }
+    for (key, value) in &call.attributes {
+        let key_ok = (1..=MAX_ATTRIBUTE_KEY_CHARS).contains(&key.len())
+            && key.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.')
+            });
+        if !key_ok {
+            return Err(invalid(format!(
+                "attribute names must be 1 to {MAX_ATTRIBUTE_KEY_CHARS} characters of a-z 0-9 _ - ."
+            )));
+        }
+        check_text("attributes", value, MAX_ATTRIBUTE_VALUE_CHARS)?;
+    }
+    Ok(())
+}
+
+/// Pause spans are where card numbers were spoken and not recorded: a
+/// player greys them out, so they must lie inside the call, in order.
+fn validate_pauses(call: &CallMetadata) -> Result<(), InvalidMetadata> {
+    if call.pauses.len() > MAX_PAUSES {
+        return Err(invalid(format!("at most {MAX_PAUSES} pauses")));
+    }
+    let call_ms = u64::try_from((call.ended_at - call.started_at).num_milliseconds()).unwrap_or(0);
+    let mut previous_end = 0;
+    for pause in &call.pauses {
+        if pause.end_ms <= pause.start_ms {
+            return Err(invalid("each pause must end after it starts"));
+        }
+        if pause.start_ms < previous_end {
+            return Err(invalid("pauses must be sorted and must not overlap"));
+        }
+        if pause.end_ms > call_ms {
+            return Err(invalid(
+                "pauses must lie within the call (ended_at - started_at)",
+            ));
+        }
+        previous_end = pause.end_ms;
     }
     Ok(())
 }
@@ -184,5 +237,53 @@ mod tests {
         ))
         .expect_err("same side");
         assert!(error.0.contains("agent_channel"));
+    }
+
+    #[test]
+    fn notice_pauses_and_attributes_are_read() {
+        let call = parse(&header(serde_json::json!({
+            "notice_played": true,
+            "pauses": [{"start_ms": 1000, "end_ms": 5000}, {"start_ms": 9000, "end_ms": 12000}],
+            "attributes": {"product": "securities"}
+        })))
+        .expect("valid");
+        assert_eq!(call.notice_played, Some(true));
+        assert_eq!(call.pauses.len(), 2);
+        assert_eq!(call.attributes["product"], "securities");
+    }
+
+    #[test]
+    fn bad_pauses_are_refused() {
+        for (pauses, why) in [
+            (
+                serde_json::json!([{"start_ms": 5000, "end_ms": 5000}]),
+                "end after",
+            ),
+            (
+                serde_json::json!([{"start_ms": 1000, "end_ms": 5000}, {"start_ms": 4000, "end_ms": 6000}]),
+                "overlap",
+            ),
+            (
+                serde_json::json!([{"start_ms": 0, "end_ms": 300_001}]),
+                "within the call",
+            ),
+        ] {
+            let error = parse(&header(serde_json::json!({ "pauses": pauses }))).expect_err(why);
+            assert!(error.0.contains(why), "{error}");
+        }
+    }
+
+    #[test]
+    fn bad_attributes_are_refused() {
+        let error = parse(&header(
+            serde_json::json!({ "attributes": {"Product Name": "x"} }),
+        ))
+        .expect_err("key");
+        assert!(error.0.contains("attribute names"), "{error}");
+        let many: serde_json::Map<String, serde_json::Value> = (0..21)
+            .map(|i| (format!("k{i}"), serde_json::json!("v")))
+            .collect();
+        let error = parse(&header(serde_json::json!({ "attributes": many }))).expect_err("count");
+        assert!(error.0.contains("at most 20 attributes"), "{error}");
     }
 }
