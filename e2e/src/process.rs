@@ -15,6 +15,43 @@ pub struct Callvault {
     /// The environment it was started with, reused by `admin_token` so the
     /// token is signed with the same secret.
     env: Vec<(String, String)>,
+    target: String,
+    port: u16,
+}
+
+/// Starts `callvault serve --target <target>` in `dir`, appending its
+/// output to `log`.
+fn spawn(
+    binary: &Path,
+    target: &str,
+    dir: &Path,
+    log: &Path,
+    port: u16,
+    env: &[(String, String)],
+) -> Child {
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap_or_else(|e| panic!("log file: {e}"));
+    let log_err = log_file
+        .try_clone()
+        .unwrap_or_else(|e| panic!("log file: {e}"));
+    let mut command = Command::new(binary);
+    command
+        .args(["serve", "--target", target])
+        .current_dir(dir)
+        .env("CALLVAULT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CALLVAULT_DATA_DIR", dir.join("data"))
+        .stdin(Stdio::null())
+        .stdout(log_file)
+        .stderr(log_err);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()))
 }
 
 /// `$CALLVAULT_BIN`, else the `callvault` next to this test binary's
@@ -62,38 +99,62 @@ impl Callvault {
         let port = free_port();
         let binary = binary();
         let log = data_dir.path().join("callvault.log");
-        let log_file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("log file: {e}"));
-        let log_err = log_file
-            .try_clone()
-            .unwrap_or_else(|e| panic!("log file: {e}"));
-        let mut command = Command::new(&binary);
-        command
-            .args(["serve", "--target", target])
-            .current_dir(data_dir.path())
-            .env("CALLVAULT_LISTEN", format!("127.0.0.1:{port}"))
-            .env("CALLVAULT_DATA_DIR", data_dir.path().join("data"))
-            .stdin(Stdio::null())
-            .stdout(log_file)
-            .stderr(log_err);
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let child = spawn(&binary, target, data_dir.path(), &log, port, &env);
         let mut process = Self {
             child,
             base_url: format!("http://127.0.0.1:{port}"),
             data_dir,
             binary,
             log,
-            env: env
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            env,
+            target: target.to_owned(),
+            port,
         };
         process.wait_healthy().await;
         process
+    }
+
+    /// Stops the process (SIGKILL, by its PID) and starts it again on the
+    /// same data directory and port, with `extra_env` added to (or
+    /// overriding) its environment. The log keeps both runs.
+    pub async fn restart_with(&mut self, extra_env: &[(&str, &str)]) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for (key, value) in extra_env {
+            self.env.retain(|(k, _)| k != key);
+            self.env.push(((*key).to_owned(), (*value).to_owned()));
+        }
+        self.child = spawn(
+            &self.binary,
+            &self.target,
+            self.data_dir.path(),
+            &self.log,
+            self.port,
+            &self.env,
+        );
+        self.wait_healthy().await;
+    }
+
+    /// Runs another `callvault` subcommand (`audit verify …`) with this
+    /// instance's configuration; returns its exit success and output.
+    pub fn run_command(&self, args: &[&str]) -> (bool, String) {
+        let output = Command::new(&self.binary)
+            .args(args)
+            .current_dir(self.data_dir.path())
+            .env("CALLVAULT_DATA_DIR", self.data_dir.path().join("data"))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap_or_else(|e| panic!("callvault {args:?}: {e}"));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), text)
     }
 
     async fn wait_healthy(&mut self) {

@@ -11,7 +11,7 @@ use callvault_testkit::{MotoServer, PgTestDatabase};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{call, create_bpo, onboard, search_until, upload};
+use crate::support::{call, create_bpo, create_bucket, onboard, search_until, upload};
 
 const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 const BUCKET: &str = "recordings";
@@ -22,30 +22,6 @@ fn random_secret() -> String {
 
 /// A versioned bucket on moto (moto doesn't check signatures, so plain
 /// HTTP does).
-async fn create_bucket(client: &reqwest::Client, endpoint: &str) {
-    let created = client
-        .put(format!("{endpoint}/{BUCKET}"))
-        .send()
-        .await
-        .expect("create bucket");
-    assert!(
-        created.status().is_success(),
-        "create bucket: {}",
-        created.status()
-    );
-    let versioning = client
-        .put(format!("{endpoint}/{BUCKET}?versioning"))
-        .body("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>")
-        .send()
-        .await
-        .expect("enable versioning");
-    assert!(
-        versioning.status().is_success(),
-        "versioning: {}",
-        versioning.status()
-    );
-}
-
 struct NoOp;
 
 #[async_trait::async_trait]
@@ -101,7 +77,7 @@ async fn run_flow(urls: [String; 3], prefix: String) {
     let [storage_url, metadata_url, ingestion_url] = urls;
     let moto = MotoServer::start();
     let client = reqwest::Client::new();
-    create_bucket(&client, &moto.endpoint()).await;
+    create_bucket(&client, &moto.endpoint(), BUCKET).await;
     let (jwt, url_signing, pii, manifest_signing) = (
         random_secret(),
         random_secret(),

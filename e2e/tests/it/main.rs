@@ -4,4 +4,5 @@
 mod distributed;
 mod embedded;
 mod isolation;
+mod lifecycle;
 mod support;

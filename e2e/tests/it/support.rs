@@ -138,3 +138,56 @@ pub async fn search_until(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Creates a versioned bucket on moto: versioning on, so a test can check
+/// that deletion leaves no old version behind.
+pub async fn create_bucket(client: &reqwest::Client, endpoint: &str, bucket: &str) {
+    let created = client
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .expect("create bucket");
+    assert!(
+        created.status().is_success(),
+        "create bucket: {}",
+        created.status()
+    );
+    let versioning = client
+        .put(format!("{endpoint}/{bucket}?versioning"))
+        .body("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>")
+        .send()
+        .await
+        .expect("enable versioning");
+    assert!(
+        versioning.status().is_success(),
+        "versioning: {}",
+        versioning.status()
+    );
+}
+
+/// Every object version and delete marker in `bucket` (moto's
+/// ListObjectVersions, one page: tests hold few objects): their keys.
+pub async fn object_versions(
+    client: &reqwest::Client,
+    endpoint: &str,
+    bucket: &str,
+) -> Vec<String> {
+    let listing = client
+        .get(format!("{endpoint}/{bucket}?versions"))
+        .send()
+        .await
+        .expect("list object versions")
+        .text()
+        .await
+        .expect("listing");
+    assert!(
+        !listing.contains("<IsTruncated>true</IsTruncated>"),
+        "more versions than one page"
+    );
+    listing
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|rest| rest.split("</Key>").next())
+        .map(str::to_owned)
+        .collect()
+}
