@@ -38,6 +38,24 @@ impl Event for RecordingIngestedV1 {
     const VERSION: u32 = 1;
 }
 
+/// A tenant's master key changed (rotated, or replaced by a key the tenant
+/// brings): the storage service re-wraps every data key of the tenant still
+/// under `from_key_ref` so it is under `to_key_ref`. Bodies are untouched.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantKeyChangedV1 {
+    pub tenant_id: TenantId,
+    pub from_key_ref: String,
+    /// The same as `from_key_ref` after a rotation of the same key: its data
+    /// keys move onto the new version.
+    pub to_key_ref: String,
+    pub changed_at: DateTime<Utc>,
+}
+
+impl Event for TenantKeyChangedV1 {
+    const TOPIC: &'static str = "tenant.key_changed";
+    const VERSION: u32 = 1;
+}
+
 /// The envelope every bus message travels in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Message {

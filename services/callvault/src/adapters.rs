@@ -6,6 +6,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use callvault_bus::{EventHandler, HandlerError, Message};
+use callvault_contracts::events::TenantKeyChangedV1;
 use callvault_contracts::lifecycle_api::RecordingShredder;
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode, TenantKeys};
 use callvault_contracts::{RecordingId, TenantId};
@@ -119,5 +121,35 @@ impl RecordingShredder for StoreShredder {
                 Err(ApiError::new(ErrorCode::Internal, "shred failed"))
             }
         }
+    }
+}
+
+/// The storage side of a tenant key change: re-wraps the tenant's data keys
+/// onto the new key. Safe to run twice (a redelivery): a second run finds
+/// nothing left under the old key, or re-wraps onto the same key again.
+pub struct KeyChangeConsumer(pub Arc<RecordingStore>);
+
+#[async_trait]
+impl EventHandler for KeyChangeConsumer {
+    async fn handle(&self, message: Message) -> Result<(), HandlerError> {
+        let event: TenantKeyChangedV1 = message
+            .decode()
+            .map_err(|e| HandlerError(format!("tenant.key_changed: {e}")))?;
+        let report = self
+            .0
+            .rewrap_tenant(
+                event.tenant_id.0,
+                &KeyRef(event.from_key_ref),
+                &KeyRef(event.to_key_ref),
+            )
+            .await
+            .map_err(|e| HandlerError(format!("re-wrap failed: {e}")))?;
+        tracing::info!(
+            tenant_id = %event.tenant_id,
+            rewrapped = report.rewrapped,
+            skipped = report.skipped,
+            "tenant data keys re-wrapped"
+        );
+        Ok(())
     }
 }

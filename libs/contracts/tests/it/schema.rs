@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use callvault_contracts::events::{Message, RecordingIngestedV1};
+use callvault_contracts::events::{Message, RecordingIngestedV1, TenantKeyChangedV1};
 use callvault_contracts::lifecycle_api::{
     AuditEntry, AuditPage, ChainVerification, DeletionCertificate, LegalHold, LifecycleRequest,
     RecordingLifecycle, RetentionRule, SignedManifest, StorageRequest, TenantPolicy,
@@ -24,6 +24,7 @@ fn schemas() -> Vec<(&'static str, Schema)> {
     vec![
         ("message", schema_for!(Message)),
         ("recording.ingested.v1", schema_for!(RecordingIngestedV1)),
+        ("tenant.key_changed.v1", schema_for!(TenantKeyChangedV1)),
         ("metadata.request", schema_for!(MetadataRequest)),
         ("metadata.reply", schema_for!(MetadataReply)),
         ("metadata.error", schema_for!(ApiError)),
