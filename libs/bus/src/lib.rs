@@ -1,7 +1,8 @@
 //! The bus: events on a topic exchange, request/reply to a queue per
 //! service. One trait, an in-process implementation for the embedded mode,
 //! a RabbitMQ one for the distributed mode, the transactional outbox and
-//! inbox every service uses, and the metadata API carried over request/reply.
+//! inbox every service uses, and the metadata, lifecycle and storage APIs
+//! carried over request/reply.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,11 +10,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 pub use callvault_contracts::events::Message;
 
+mod api_wire;
 pub mod in_process;
 pub mod inbox;
+pub mod lifecycle;
 pub mod metadata;
 pub mod outbox;
 pub mod rabbitmq;
+pub mod storage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {

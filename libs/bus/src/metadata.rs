@@ -12,17 +12,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use callvault_contracts::metadata_api::{
-    ApiError, ApiKey, ApiKeyGrant, ApiResult, Bpo, CreateUser, CreatedApiKey, ErrorCode,
-    MetadataApi, MetadataReply, MetadataRequest, OnboardTenant, PageRequest, Recording,
-    RecordingFilter, RecordingPage, Tenant, User,
+    ApiKey, ApiKeyGrant, ApiResult, Bpo, CreateUser, CreatedApiKey, MetadataApi, MetadataReply,
+    MetadataRequest, OnboardTenant, PageRequest, Recording, RecordingFilter, RecordingPage, Tenant,
+    User,
 };
 use callvault_contracts::{Actor, BpoId, RecordingId, TenantId};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tracing::{debug, warn};
 use uuid::Uuid;
 
-use crate::{Bus, BusError, RequestHandler};
+use crate::api_wire::{ApiCaller, ApiServer, Dispatch, to_reply};
+use crate::{Bus, BusError};
 
 /// The queue the metadata service serves.
 pub const METADATA_QUEUE: &str = "metadata";
@@ -30,44 +29,22 @@ pub const METADATA_QUEUE: &str = "metadata";
 /// [`MetadataApi`] over the bus.
 #[derive(Clone)]
 pub struct MetadataClient {
-    bus: Arc<dyn Bus>,
-    timeout: Duration,
+    caller: ApiCaller,
 }
 
 impl MetadataClient {
     /// `timeout` bounds each call; past it the call fails `Unavailable`.
     pub fn new(bus: Arc<dyn Bus>, timeout: Duration) -> Self {
-        MetadataClient { bus, timeout }
+        MetadataClient {
+            caller: ApiCaller::new(bus, METADATA_QUEUE, "metadata", timeout),
+        }
     }
 
     async fn call<T: DeserializeOwned>(&self, request: MetadataRequest) -> ApiResult<T> {
-        let method = method_name(&request);
-        let body = serde_json::to_vec(&request)
-            .map_err(|_| ApiError::new(ErrorCode::Internal, "failed to encode metadata request"))?;
-        let reply_body = self
-            .bus
-            .request(METADATA_QUEUE, body, self.timeout)
+        self.caller
+            .call(MetadataServer::method_name(&request), &request)
             .await
-            .map_err(|err| bus_error(method, err))?;
-        let reply: MetadataReply =
-            serde_json::from_slice(&reply_body).map_err(|_| malformed_reply(method))?;
-        serde_json::from_value(reply?).map_err(|_| malformed_reply(method))
     }
-}
-
-fn bus_error(method: &'static str, err: BusError) -> ApiError {
-    warn!(method, error = %err, "metadata request failed");
-    match err {
-        BusError::Timeout { .. } | BusError::NoSuchQueue(_) | BusError::Unavailable(_) => {
-            ApiError::new(ErrorCode::Unavailable, "metadata service unavailable")
-        }
-        BusError::Malformed(_) => ApiError::new(ErrorCode::Internal, "malformed metadata exchange"),
-    }
-}
-
-fn malformed_reply(method: &'static str) -> ApiError {
-    warn!(method, "malformed metadata reply");
-    ApiError::new(ErrorCode::Internal, "malformed metadata reply")
 }
 
 #[async_trait]
@@ -178,7 +155,7 @@ impl MetadataApi for MetadataClient {
 
 /// Serves the metadata queue on `bus` with `api`.
 pub async fn serve_metadata(bus: &dyn Bus, api: Arc<dyn MetadataApi>) -> Result<(), BusError> {
-    bus.serve(METADATA_QUEUE, Arc::new(MetadataServer { api }))
+    bus.serve(METADATA_QUEUE, Arc::new(ApiServer(MetadataServer { api })))
         .await
 }
 
@@ -187,26 +164,31 @@ struct MetadataServer {
 }
 
 #[async_trait]
-impl RequestHandler for MetadataServer {
-    async fn handle(&self, body: Vec<u8>) -> Vec<u8> {
-        let reply = match serde_json::from_slice::<MetadataRequest>(&body) {
-            Ok(request) => self.dispatch(request).await,
-            // The serde error may quote the body: it is not logged nor sent back.
-            Err(_) => {
-                warn!("malformed metadata request");
-                Err(ApiError::invalid("malformed metadata request"))
-            }
-        };
-        encode_reply(&reply)
-    }
-}
+impl Dispatch for MetadataServer {
+    type Request = MetadataRequest;
+    const SERVICE: &'static str = "metadata";
 
-impl MetadataServer {
+    fn method_name(request: &MetadataRequest) -> &'static str {
+        match request {
+            MetadataRequest::CreateBpo { .. } => "create_bpo",
+            MetadataRequest::ListBpos { .. } => "list_bpos",
+            MetadataRequest::OnboardTenant { .. } => "onboard_tenant",
+            MetadataRequest::GetTenant { .. } => "get_tenant",
+            MetadataRequest::ListTenants { .. } => "list_tenants",
+            MetadataRequest::CreateUser { .. } => "create_user",
+            MetadataRequest::ListUsers { .. } => "list_users",
+            MetadataRequest::CreateApiKey { .. } => "create_api_key",
+            MetadataRequest::RevokeApiKey { .. } => "revoke_api_key",
+            MetadataRequest::ListApiKeys { .. } => "list_api_keys",
+            MetadataRequest::VerifyApiKey { .. } => "verify_api_key",
+            MetadataRequest::SearchRecordings { .. } => "search_recordings",
+            MetadataRequest::GetRecording { .. } => "get_recording",
+        }
+    }
+
     async fn dispatch(&self, request: MetadataRequest) -> MetadataReply {
-        let method = method_name(&request);
-        debug!(method, "metadata request");
         let api = self.api.as_ref();
-        let reply = match request {
+        match request {
             MetadataRequest::CreateBpo { actor, name } => {
                 to_reply(api.create_bpo(&actor, name).await)
             }
@@ -247,46 +229,6 @@ impl MetadataServer {
             MetadataRequest::GetRecording { actor, tenant, id } => {
                 to_reply(api.get_recording(&actor, tenant, id).await)
             }
-        };
-        if let Err(err) = &reply {
-            debug!(method, code = err.code.as_str(), "metadata request refused");
         }
-        reply
-    }
-}
-
-fn to_reply<T: Serialize>(result: ApiResult<T>) -> MetadataReply {
-    let value = result?;
-    serde_json::to_value(value)
-        .map_err(|_| ApiError::new(ErrorCode::Internal, "failed to encode metadata reply"))
-}
-
-fn encode_reply(reply: &MetadataReply) -> Vec<u8> {
-    match serde_json::to_vec(reply) {
-        Ok(body) => body,
-        // Not reachable with the contract types; still answer something the
-        // client can decode rather than nothing.
-        Err(_) => {
-            br#"{"Err":{"code":"internal","message":"failed to encode metadata reply"}}"#.to_vec()
-        }
-    }
-}
-
-/// The method a request calls, for logs: never its arguments.
-fn method_name(request: &MetadataRequest) -> &'static str {
-    match request {
-        MetadataRequest::CreateBpo { .. } => "create_bpo",
-        MetadataRequest::ListBpos { .. } => "list_bpos",
-        MetadataRequest::OnboardTenant { .. } => "onboard_tenant",
-        MetadataRequest::GetTenant { .. } => "get_tenant",
-        MetadataRequest::ListTenants { .. } => "list_tenants",
-        MetadataRequest::CreateUser { .. } => "create_user",
-        MetadataRequest::ListUsers { .. } => "list_users",
-        MetadataRequest::CreateApiKey { .. } => "create_api_key",
-        MetadataRequest::RevokeApiKey { .. } => "revoke_api_key",
-        MetadataRequest::ListApiKeys { .. } => "list_api_keys",
-        MetadataRequest::VerifyApiKey { .. } => "verify_api_key",
-        MetadataRequest::SearchRecordings { .. } => "search_recordings",
-        MetadataRequest::GetRecording { .. } => "get_recording",
     }
 }

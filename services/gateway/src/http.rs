@@ -1,4 +1,5 @@
-//! The HTTP surface: `POST /graphql` and the GraphiQL page on `GET /graphql`.
+//! The HTTP surface: `POST /graphql`, the GraphiQL page on `GET /graphql`,
+//! and the one public REST route, `GET /v1/tenants/{tenant_id}/manifest-key`.
 //!
 //! Status codes follow GraphQL over HTTP with `application/json`: a request
 //! that reached GraphQL execution answers 200, its errors in `errors` with
@@ -13,12 +14,15 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::http::GraphiQLSource;
+use callvault_contracts::TenantId;
+use callvault_contracts::lifecycle_api::LifecycleApi;
 use callvault_contracts::metadata_api::{ErrorCode, MetadataApi};
 use futures_util::StreamExt;
 use serde_json::json;
-use tracing::debug;
+use tracing::{debug, warn};
+use uuid::Uuid;
 
-use crate::access::Caller;
+use crate::access::{Caller, PublicLifecycle, TenantLookups};
 use crate::auth::{AuthError, TokenVerifier};
 use crate::graphql::{GatewaySchema, build_schema};
 use crate::playback::PlaybackLinks;
@@ -37,23 +41,27 @@ pub enum StateError {
 
 /// What the HTTP handlers share.
 ///
-/// The metadata API is not a field: it lives inside the schema, behind the
-/// scoped handles of [`crate::access`], so that no handler can reach it
-/// around the permission checks.
+/// The metadata and lifecycle APIs are not fields: they live inside the
+/// schema, behind the scoped handles of [`crate::access`], so that no
+/// handler can reach them around the permission checks. The one exception
+/// is [`PublicLifecycle`], which has only the public manifest key.
 pub struct GatewayState {
     schema: GatewaySchema,
     verifier: Arc<TokenVerifier>,
     playback: PlaybackLinks,
+    public: PublicLifecycle,
 }
 
 impl GatewayState {
     pub fn new(
         verifier: Arc<TokenVerifier>,
         metadata: Arc<dyn MetadataApi>,
+        lifecycle: Arc<dyn LifecycleApi>,
         playback: PlaybackLinks,
     ) -> Self {
         Self {
-            schema: build_schema(metadata, playback.clone()),
+            public: PublicLifecycle::new(lifecycle.clone()),
+            schema: build_schema(metadata, lifecycle, playback.clone()),
             verifier,
             playback,
         }
@@ -72,14 +80,21 @@ impl GatewayState {
     }
 }
 
-/// Mounts `POST /graphql` and `GET /graphql` (GraphiQL).
+/// Mounts `POST /graphql`, `GET /graphql` (GraphiQL) and the public
+/// `GET /v1/tenants/{tenant_id}/manifest-key`.
 pub fn configure(state: web::Data<GatewayState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
-        config.app_data(state).service(
-            web::resource("/graphql")
-                .route(web::post().to(graphql))
-                .route(web::get().to(graphiql)),
-        );
+        config
+            .app_data(state)
+            .service(
+                web::resource("/graphql")
+                    .route(web::post().to(graphql))
+                    .route(web::get().to(graphiql)),
+            )
+            .service(
+                web::resource("/v1/tenants/{tenant_id}/manifest-key")
+                    .route(web::get().to(manifest_key)),
+            );
     }
 }
 
@@ -106,14 +121,18 @@ async fn graphql(
     let caller = match bearer_token(&http) {
         Err(error) => Caller::rejected(error),
         Ok(token) => match state.verifier.verify(token).await {
-            Ok(actor) => Caller::verified(actor),
+            Ok(mut actor) => {
+                actor.origin = client_address(&http);
+                Caller::verified(actor)
+            }
             Err(error) => {
                 debug!(reason = %error, "token rejected");
                 Caller::rejected(error)
             }
         },
     };
-    let response = state.schema.execute(request.data(caller)).await;
+    let request = request.data(caller).data(TenantLookups::default());
+    let response = state.schema.execute(request).await;
     HttpResponse::Ok().json(response)
 }
 
@@ -127,6 +146,63 @@ async fn graphiql() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(page)
+}
+
+/// The client address for the audit trail: the TCP peer. X-Forwarded-For
+/// is deliberately ignored: any client can send it, and trusting it needs a
+/// configured list of trusted proxies, which the gateway doesn't have yet.
+/// Behind a proxy the audit trail therefore shows the proxy's address.
+fn client_address(http: &HttpRequest) -> Option<String> {
+    http.peer_addr().map(|peer| peer.ip().to_string())
+}
+
+/// `GET /v1/tenants/{tenant_id}/manifest-key`: the key a third party
+/// verifies the tenant's signed daily manifests with. Public on purpose: it
+/// only verifies, and the verifier has no account here.
+async fn manifest_key(state: web::Data<GatewayState>, path: web::Path<String>) -> HttpResponse {
+    let Ok(tenant) = path.parse::<Uuid>() else {
+        return rest_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            "tenant id is not a uuid",
+        );
+    };
+    match state.public.manifest_public_key(TenantId(tenant)).await {
+        Ok(public_key) => HttpResponse::Ok().json(json!({
+            "tenant_id": tenant,
+            "algorithm": "Ed25519",
+            "public_key": public_key,
+        })),
+        Err(error) => {
+            let (status, code, message) = match error.code {
+                ErrorCode::NotFound => (StatusCode::NOT_FOUND, "not_found", "tenant not found"),
+                ErrorCode::InvalidInput => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid_input",
+                    "invalid tenant id",
+                ),
+                ErrorCode::Unavailable => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "metadata service unavailable",
+                ),
+                _ => {
+                    warn!(code = error.code.as_str(), "manifest key lookup failed");
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "internal error",
+                    )
+                }
+            };
+            rest_error(status, code, message)
+        }
+    }
+}
+
+/// The REST error shape the other services' HTTP APIs use.
+fn rest_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(json!({ "error": { "code": code, "message": message } }))
 }
 
 fn bearer_token(http: &HttpRequest) -> Result<&str, AuthError> {

@@ -2,7 +2,8 @@
 //!
 //! It verifies the caller's JWT ([`auth`]), decides what the caller may
 //! reach ([`access`]) and answers GraphQL ([`graphql`]) by calling the
-//! metadata service through [`callvault_contracts::metadata_api::MetadataApi`].
+//! metadata service through [`callvault_contracts::metadata_api::MetadataApi`]
+//! and [`callvault_contracts::lifecycle_api::LifecycleApi`].
 //! It never touches a database, and audio never goes through it: recordings
 //! carry a short-lived signed playback URL served by the storage service.
 

@@ -2,7 +2,7 @@
 //! suite, plus what only RabbitMQ has (queue types and arguments, dead-letter
 //! queues, headers on the wire, separate processes, connection recovery).
 
-mod broker;
+pub(crate) mod broker;
 mod recovery;
 mod two_processes;
 

@@ -6,6 +6,7 @@
 
 use std::marker::PhantomData;
 
+use callvault_contracts::lifecycle_api::LifecycleApi;
 use callvault_contracts::metadata_api::{
     ApiError, ApiKey, Bpo, CreateUser, CreatedApiKey, ErrorCode, KeyMode, MetadataApi,
     OnboardTenant, PageRequest, Recording, RecordingFilter, RecordingPage, Tenant, User,
@@ -120,10 +121,12 @@ impl BpoScope<'_, perm::ManageUsers> {
     }
 }
 
-/// Operations on one tenant allowed by `P`.
+/// Operations on one tenant allowed by `P` (the lifecycle ones are in
+/// `access::lifecycle`).
 pub struct TenantScope<'a, P> {
     pub(super) actor: &'a Actor,
     pub(super) api: &'a dyn MetadataApi,
+    pub(super) lifecycle: &'a dyn LifecycleApi,
     pub(super) tenant: TenantId,
     /// The tenant, when it had to be looked up to decide access.
     pub(super) record: Option<Tenant>,
@@ -245,7 +248,7 @@ impl TenantScope<'_, perm::ReadRecordings> {
         Ok(recording)
     }
 
-    fn own_agent_id(&self) -> Result<&str> {
+    pub(super) fn own_agent_id(&self) -> Result<&str> {
         // Tokens without one are refused at verification; this is the
         // fail-closed answer for an actor built some other way.
         self.actor
@@ -254,7 +257,7 @@ impl TenantScope<'_, perm::ReadRecordings> {
             .ok_or_else(|| deny(self.actor, Permission::ReadRecordings))
     }
 
-    fn check_belongs(&self, recording: &Recording) -> Result<()> {
+    pub(super) fn check_belongs(&self, recording: &Recording) -> Result<()> {
         if recording.tenant_id == self.tenant {
             return Ok(());
         }

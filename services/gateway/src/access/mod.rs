@@ -1,8 +1,8 @@
 //! Who may do what, enforced below the resolvers.
 //!
-//! Resolvers never hold the metadata API. They ask the request's [`Scope`]
-//! for a handle on one target (the platform, a BPO, a tenant) *with one
-//! permission*, and the handle exposes only the metadata calls that
+//! Resolvers never hold the metadata or lifecycle API. They ask the
+//! request's [`Scope`] for a handle on one target (the platform, a BPO, a
+//! tenant) *with one permission*, and the handle exposes only the calls that
 //! permission covers, already bound to that target. The handles have
 //! private fields and are built only here, after [`reach`] said yes, so a
 //! resolver that forgets to check cannot reach the metadata service at all:
@@ -12,8 +12,12 @@
 //!
 //! ```no_run
 //! # use callvault_gateway::access::{TenantScope, perm};
-//! # async fn f(users: TenantScope<'_, perm::ManageUsers>) {
+//! # async fn f(
+//! #     users: TenantScope<'_, perm::ManageUsers>,
+//! #     deletion: TenantScope<'_, perm::ManageDeletion>,
+//! # ) {
 //! let _ = users.list_users().await;
+//! let _ = deletion.run_deletion().await;
 //! # }
 //! ```
 //!
@@ -26,17 +30,28 @@
 //! # }
 //! ```
 //!
+//! nor this (a legal-hold handle can't delete recordings):
+//!
+//! ```compile_fail
+//! # use callvault_gateway::access::{TenantScope, perm};
+//! # async fn f(holds: TenantScope<'_, perm::ManageHolds>) {
+//! let _ = holds.run_deletion().await;
+//! # }
+//! ```
+//!
 //! The metadata service checks every call again (defence in depth); this
 //! layer exists so that a refused request never leaves the gateway.
 //! The matrix is written out in `services/gateway/PERMISSIONS.md`.
 
 mod handles;
+mod lifecycle;
 mod scope;
 
 use callvault_contracts::{Actor, BpoId, Role, TenantId};
 
 pub use handles::{BpoScope, NewTenant, PlatformScope, TenantScope};
-pub use scope::{Backend, Caller, Scope, ScopeExt};
+pub use lifecycle::PublicLifecycle;
+pub use scope::{Backend, Caller, Scope, ScopeExt, TenantLookups};
 
 /// What a caller wants to do. Each has a marker type in [`perm`] that the
 /// scoped handles are parameterised by.
@@ -52,18 +67,32 @@ pub enum Permission {
     ManageUsers,
     /// List, create and revoke recorder API keys.
     ManageApiKeys,
-    /// Search and get recordings, and the playback URLs that come with them.
+    /// Search and get recordings, their lifecycle (retention, holds), and
+    /// the playback URLs that come with them (each playback authorised and
+    /// audited).
     ReadRecordings,
+    /// Read and change the tenant's retention policy and rules.
+    ManagePolicy,
+    /// Place, release and list legal holds.
+    ManageHolds,
+    /// Delete recordings now, run the deletion worker, list its certificates.
+    ManageDeletion,
+    /// Read and verify the audit trail; fetch the signed daily manifests.
+    ReadAudit,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 10] = [
         Permission::ManageBpos,
         Permission::ViewTenants,
         Permission::OnboardTenants,
         Permission::ManageUsers,
         Permission::ManageApiKeys,
         Permission::ReadRecordings,
+        Permission::ManagePolicy,
+        Permission::ManageHolds,
+        Permission::ManageDeletion,
+        Permission::ReadAudit,
     ];
 }
 
@@ -85,28 +114,49 @@ pub fn reach(role: Role, permission: Permission) -> Reach {
     use Permission as P;
     match (role, permission) {
         // The platform operator runs BPOs and onboarding, and can create
-        // users anywhere (to bootstrap a BPO), but sees no recordings and
-        // holds no tenant's recorder keys.
+        // users anywhere (to bootstrap a BPO), but sees no recordings, holds
+        // no tenant's recorder keys and has no say in a tenant's lifecycle.
         (
             Role::PlatformAdmin,
             P::ManageBpos | P::ViewTenants | P::OnboardTenants | P::ManageUsers,
         ) => Reach::Anywhere,
-        (Role::PlatformAdmin, P::ManageApiKeys | P::ReadRecordings) => Reach::Nowhere,
 
-        (Role::BpoAdmin, P::ManageBpos) => Reach::Nowhere,
-        (Role::BpoAdmin, _) => Reach::OwnBpo,
+        // A BPO configures its tenants (retention included) and works their
+        // calls, but legal holds, deletion and the audit trail are the
+        // client company's own business.
+        (
+            Role::BpoAdmin,
+            P::ViewTenants
+            | P::OnboardTenants
+            | P::ManageUsers
+            | P::ManageApiKeys
+            | P::ReadRecordings
+            | P::ManagePolicy,
+        ) => Reach::OwnBpo,
 
         (
             Role::TenantAdmin,
-            P::ViewTenants | P::ManageUsers | P::ManageApiKeys | P::ReadRecordings,
+            P::ViewTenants
+            | P::ManageUsers
+            | P::ManageApiKeys
+            | P::ReadRecordings
+            | P::ManagePolicy
+            | P::ManageHolds
+            | P::ManageDeletion,
         ) => Reach::OwnTenant,
         (
-            Role::Supervisor | Role::ComplianceOfficer | Role::Agent,
-            P::ViewTenants | P::ReadRecordings,
+            Role::ComplianceOfficer,
+            P::ViewTenants
+            | P::ReadRecordings
+            | P::ManagePolicy
+            | P::ManageHolds
+            | P::ManageDeletion
+            | P::ReadAudit,
         ) => Reach::OwnTenant,
+        (Role::Supervisor | Role::Agent, P::ViewTenants | P::ReadRecordings) => Reach::OwnTenant,
         // Reading its own tenant's settings (name, time zone) is harmless and
         // every member needs the time zone to read dates.
-        (Role::Auditor, P::ViewTenants) => Reach::OwnTenant,
+        (Role::Auditor, P::ViewTenants | P::ReadAudit) => Reach::OwnTenant,
 
         _ => Reach::Nowhere,
     }
@@ -169,4 +219,8 @@ pub mod perm {
     marker!(ManageUsers);
     marker!(ManageApiKeys);
     marker!(ReadRecordings);
+    marker!(ManagePolicy);
+    marker!(ManageHolds);
+    marker!(ManageDeletion);
+    marker!(ReadAudit);
 }

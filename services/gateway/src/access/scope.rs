@@ -1,10 +1,12 @@
 //! The request's scope: the verified caller, and the permission checks
 //! that hand out the scoped handles of [`super::handles`].
 
+use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::Context;
+use callvault_contracts::lifecycle_api::LifecycleApi;
 use callvault_contracts::metadata_api::{ErrorCode, MetadataApi, Tenant};
 use callvault_contracts::{Actor, BpoId, TenantId};
 use tracing::{error, info};
@@ -17,15 +19,16 @@ use crate::error::{coded, forbidden, from_api};
 
 type Result<T> = async_graphql::Result<T>;
 
-/// The metadata API as schema data. Its field is private to this module:
-/// holding a `Backend` gives a resolver nothing to call.
+/// The metadata and lifecycle APIs as schema data. Its fields are private
+/// to this module: holding a `Backend` gives a resolver nothing to call.
 pub struct Backend {
     api: Arc<dyn MetadataApi>,
+    lifecycle: Arc<dyn LifecycleApi>,
 }
 
 impl Backend {
-    pub fn new(api: Arc<dyn MetadataApi>) -> Self {
-        Self { api }
+    pub fn new(api: Arc<dyn MetadataApi>, lifecycle: Arc<dyn LifecycleApi>) -> Self {
+        Self { api, lifecycle }
     }
 }
 
@@ -42,10 +45,30 @@ impl Caller {
     }
 }
 
-/// The verified caller and the metadata API, for one request.
+/// The tenants a BPO admin's request already looked up, as request data:
+/// a page of recordings asks for a handle once per `playbackUrl`, and one
+/// lookup per request is enough (a tenant doesn't change BPO mid-request).
+#[derive(Default)]
+pub struct TenantLookups(Mutex<HashMap<TenantId, Tenant>>);
+
+impl TenantLookups {
+    fn get(&self, tenant: TenantId) -> Option<Tenant> {
+        let memo = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        memo.get(&tenant).cloned()
+    }
+
+    fn remember(&self, record: &Tenant) {
+        let mut memo = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        memo.insert(record.id, record.clone());
+    }
+}
+
+/// The verified caller and the backend APIs, for one request.
 pub struct Scope<'a> {
     actor: &'a Actor,
     api: &'a dyn MetadataApi,
+    lifecycle: &'a dyn LifecycleApi,
+    lookups: Option<&'a TenantLookups>,
 }
 
 pub trait ScopeExt {
@@ -71,6 +94,8 @@ impl ScopeExt for Context<'_> {
         Ok(Scope {
             actor,
             api: backend.api.as_ref(),
+            lifecycle: backend.lifecycle.as_ref(),
+            lookups: self.data_opt::<TenantLookups>(),
         })
     }
 }
@@ -138,6 +163,7 @@ impl<'a> Scope<'a> {
         Ok(TenantScope {
             actor: self.actor,
             api: self.api,
+            lifecycle: self.lifecycle,
             tenant,
             record,
             _permission: PhantomData,
@@ -145,6 +171,9 @@ impl<'a> Scope<'a> {
     }
 
     async fn lookup_tenant(&self, tenant: TenantId, permission: Permission) -> Result<Tenant> {
+        if let Some(record) = self.lookups.and_then(|lookups| lookups.get(tenant)) {
+            return Ok(record);
+        }
         let record = match self.api.get_tenant(self.actor, tenant).await {
             Ok(record) => record,
             // Another BPO's tenant and no tenant look the same to the caller.
@@ -156,6 +185,9 @@ impl<'a> Scope<'a> {
         if record.id != tenant {
             error!(%tenant, returned = %record.id, "metadata returned another tenant");
             return Err(coded(ErrorCode::Internal, "internal error"));
+        }
+        if let Some(lookups) = self.lookups {
+            lookups.remember(&record);
         }
         Ok(record)
     }

@@ -16,7 +16,7 @@ const MAX_NAME_LEN: usize = 200;
 const MAX_SUBJECT_LEN: usize = 320;
 const MAX_KEY_ARN_LEN: usize = 2048;
 /// A century: longer than any statutory retention period we know of.
-const MAX_RETENTION_DAYS: i32 = 36_500;
+pub(super) const MAX_RETENTION_DAYS: i32 = 36_500;
 
 /// Where a new tenant's master key comes from.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,28 +6,40 @@
 
 mod error_codes;
 mod inputs;
+mod lifecycle_inputs;
+mod lifecycle_mutation;
+mod lifecycle_types;
 mod mutation;
 mod query;
 mod recordings;
+mod tenant_lifecycle;
 mod types;
 
 use std::sync::Arc;
 
 use async_graphql::extensions::Tracing;
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+use callvault_contracts::lifecycle_api::LifecycleApi;
 use callvault_contracts::metadata_api::MetadataApi;
 
-use crate::access::Backend;
+use crate::access::{Backend, PublicLifecycle};
 use crate::playback::PlaybackLinks;
 
-pub use mutation::Mutation;
 pub use query::Query;
+
+// The mutation root: the tenancy mutations and the lifecycle ones (a
+// comment, not a doc comment: doc comments become the public SDL).
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    mutation::TenancyMutation,
+    lifecycle_mutation::LifecycleMutation,
+);
 
 pub type GatewaySchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// The deepest query accepted. Data queries here are at most 5 deep (the
-/// schema has no cycles); the deepest legitimate query is GraphiQL's
-/// introspection query at 13 (`__schema.types.fields.args.type` and seven
+/// The deepest query accepted. Data queries here are at most 6 deep (the
+/// schema has no cycles; e.g. `recordings.edges.node.lifecycle.rule.id`);
+/// the deepest legitimate query is GraphiQL's introspection query at 13 (`__schema.types.fields.args.type` and seven
 /// `ofType`s). Introspection stays on, since GraphiQL needs it and the SDL
 /// is public anyway; this limit is what bounds its nesting.
 pub const MAX_DEPTH: usize = 15;
@@ -37,10 +49,16 @@ pub const MAX_DEPTH: usize = 15;
 /// about 60.
 pub const MAX_COMPLEXITY: usize = 1000;
 
-/// The schema, wired to the metadata service and the playback signer.
-pub fn build_schema(metadata: Arc<dyn MetadataApi>, playback: PlaybackLinks) -> GatewaySchema {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .data(Backend::new(metadata))
+/// The schema, wired to the metadata service (both its APIs) and the
+/// playback signer.
+pub fn build_schema(
+    metadata: Arc<dyn MetadataApi>,
+    lifecycle: Arc<dyn LifecycleApi>,
+    playback: PlaybackLinks,
+) -> GatewaySchema {
+    Schema::build(Query, Mutation::default(), EmptySubscription)
+        .data(PublicLifecycle::new(lifecycle.clone()))
+        .data(Backend::new(metadata, lifecycle))
         .data(playback)
         // Input fields that carry personal data are `secret`, so the
         // query text this extension records has them redacted.
@@ -53,7 +71,7 @@ pub fn build_schema(metadata: Arc<dyn MetadataApi>, playback: PlaybackLinks) -> 
 
 /// The schema's SDL, as checked in at schema/schema.graphql.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query, Mutation::default(), EmptySubscription)
         .finish()
         .sdl()
 }

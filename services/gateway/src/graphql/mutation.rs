@@ -1,4 +1,4 @@
-//! The mutation root.
+//! The tenancy mutations: BPOs, tenants, users, API keys.
 
 use async_graphql::{Context, Object, Result};
 use callvault_contracts::{BpoId, TenantId};
@@ -8,10 +8,11 @@ use super::inputs::{CreateUserInput, OnboardTenantInput, UserHome, checked_name}
 use super::types::{ApiKey, Bpo, CreatedApiKey, Tenant, User};
 use crate::access::{ScopeExt, perm};
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct TenancyMutation;
 
 #[Object]
-impl Mutation {
+impl TenancyMutation {
     /// Creates a BPO (platform admins).
     async fn create_bpo(&self, ctx: &Context<'_>, name: String) -> Result<Bpo> {
         let scope = ctx.scope()?;

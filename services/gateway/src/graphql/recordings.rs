@@ -6,7 +6,10 @@ use callvault_contracts::metadata_api as api;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::lifecycle_inputs::checked_text;
+use super::lifecycle_types::{Attribute, PauseSpan, RecordingLifecycle, attributes};
 use super::types::{Channel, Direction};
+use crate::access::{ScopeExt, perm};
 use crate::error::bad_input;
 use crate::playback::PlaybackLinks;
 
@@ -28,6 +31,9 @@ impl Recording {
         Self(recording)
     }
 }
+
+/// How long a playback reason may be: a sentence or two.
+const MAX_PLAYBACK_REASON_LEN: usize = 500;
 
 #[Object]
 impl Recording {
@@ -99,11 +105,68 @@ impl Recording {
     async fn ingested_at(&self) -> DateTime<Utc> {
         self.0.ingested_at
     }
+    /// The recorder's key/value attributes of the call (e.g. `product`),
+    /// which retention rules can match.
+    async fn attributes(&self) -> Vec<Attribute> {
+        attributes(self.0.attributes.clone())
+    }
+    /// Whether the caller heard the recording announcement; null when the
+    /// recorder didn't say.
+    async fn notice_played(&self) -> Option<bool> {
+        self.0.notice_played
+    }
+    /// Stretches of the call that were not recorded (pause/resume).
+    async fn pauses(&self) -> Vec<PauseSpan> {
+        self.0
+            .pauses
+            .iter()
+            .map(|pause| PauseSpan {
+                start_ms: pause.start_ms,
+                end_ms: pause.end_ms,
+            })
+            .collect()
+    }
+    /// Until when the recording is kept, by which rule, and the legal holds
+    /// that keep it longer.
+    async fn lifecycle(&self, ctx: &Context<'_>) -> async_graphql::Result<RecordingLifecycle> {
+        let scope = ctx.scope()?;
+        let lifecycle = scope
+            .tenant(self.0.tenant_id, perm::ReadRecordings)
+            .await?
+            .recording_lifecycle(&self.0)
+            .await?;
+        Ok(lifecycle.into())
+    }
     /// A signed URL that streams the audio (HTTP Range supported), valid
-    /// for a few minutes; query again for a fresh one.
-    async fn playback_url(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+    /// for a few minutes; query again for a fresh one. Every URL handed out
+    /// is a playback in the audit trail, with `reason`; a tenant may
+    /// require one (BAD_USER_INPUT without it).
+    async fn playback_url(
+        &self,
+        ctx: &Context<'_>,
+        reason: Option<String>,
+    ) -> async_graphql::Result<String> {
+        let reason = reason
+            .map(|reason| {
+                if reason.len() > MAX_PLAYBACK_REASON_LEN {
+                    return Err(bad_input(format!(
+                        "reason must be 1 to {MAX_PLAYBACK_REASON_LEN} bytes of text"
+                    )));
+                }
+                checked_text(&reason, "reason")
+            })
+            .transpose()?;
         let links = ctx.data::<PlaybackLinks>()?;
-        Ok(links.url(self.0.tenant_id.0, self.0.id.0))
+        let scope = ctx.scope()?;
+        // Authorised (and audited) first: the URL is a capability, minted
+        // only once the metadata service said yes, and for the recording
+        // it said yes to.
+        let authorized = scope
+            .tenant(self.0.tenant_id, perm::ReadRecordings)
+            .await?
+            .authorize_playback(&self.0, reason)
+            .await?;
+        Ok(links.url(authorized.tenant_id.0, authorized.id.0))
     }
 }
 
@@ -166,6 +229,8 @@ pub struct RecordingFilter {
     pub tags: Vec<String>,
     pub min_duration_ms: Option<u64>,
     pub max_duration_ms: Option<u64>,
+    /// Whether the caller heard the recording announcement.
+    pub notice_played: Option<bool>,
 }
 
 impl RecordingFilter {
@@ -210,7 +275,7 @@ impl RecordingFilter {
             tags: self.tags,
             min_duration_ms: self.min_duration_ms,
             max_duration_ms: self.max_duration_ms,
-            notice_played: None,
+            notice_played: self.notice_played,
         })
     }
 }

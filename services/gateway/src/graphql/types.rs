@@ -77,8 +77,12 @@ impl From<api::Bpo> for Bpo {
     }
 }
 
-/// A client company of a BPO.
+/// A client company of a BPO. Its lifecycle fields (`policy`,
+/// `auditTrail`…) are each checked on their own: a caller who may read the
+/// tenant but not, say, its audit trail gets that field null with a
+/// FORBIDDEN error, and the rest.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Tenant {
     pub id: Uuid,
     pub bpo_id: Uuid,

@@ -2,6 +2,7 @@
 
 mod authz;
 mod errors;
+mod lifecycle;
 mod limits;
 mod matrix;
 mod playback;

@@ -23,6 +23,7 @@ pub struct Call {
     pub target: Option<Uuid>,
 }
 
+#[derive(Clone)]
 pub struct World {
     pub bpo_x: BpoId,
     pub bpo_y: BpoId,
@@ -102,32 +103,7 @@ impl FakeMetadata {
     }
 
     pub fn recording(&self, tenant: TenantId, id: RecordingId, agent: &str) -> Recording {
-        Recording {
-            id,
-            tenant_id: tenant,
-            external_call_id: "call-1".into(),
-            segment: 0,
-            direction: Direction::Inbound,
-            caller_number: "+81312345678".into(),
-            callee_number: "+81398765432".into(),
-            agent: Some(agent.into()),
-            queue: Some("support".into()),
-            started_at: at(),
-            ended_at: at(),
-            tags: vec!["vip".into()],
-            agent_channel: None,
-            customer_channel: None,
-            codec: "wav/pcm_s16le".into(),
-            sample_rate: 8000,
-            channels: 1,
-            duration_ms: 61_000,
-            size: 976_044,
-            sha256: "00".repeat(32),
-            ingested_at: at(),
-            attributes: Default::default(),
-            notice_played: None,
-            pauses: Vec::new(),
-        }
+        recording(tenant, id, agent)
     }
 
     fn api_key(&self, tenant: TenantId, id: Uuid) -> ApiKey {
@@ -139,6 +115,39 @@ impl FakeMetadata {
             created_at: at(),
             revoked_at: None,
         }
+    }
+}
+
+/// A recording of `tenant` by `agent`, as both doubles answer it.
+pub fn recording(tenant: TenantId, id: RecordingId, agent: &str) -> Recording {
+    Recording {
+        id,
+        tenant_id: tenant,
+        external_call_id: "call-1".into(),
+        segment: 0,
+        direction: Direction::Inbound,
+        caller_number: "+81312345678".into(),
+        callee_number: "+81398765432".into(),
+        agent: Some(agent.into()),
+        queue: Some("support".into()),
+        started_at: at(),
+        ended_at: at(),
+        tags: vec!["vip".into()],
+        agent_channel: None,
+        customer_channel: None,
+        codec: "wav/pcm_s16le".into(),
+        sample_rate: 8000,
+        channels: 1,
+        duration_ms: 61_000,
+        size: 976_044,
+        sha256: "00".repeat(32),
+        ingested_at: at(),
+        attributes: [("product".to_owned(), "loans".to_owned())].into(),
+        notice_played: Some(true),
+        pauses: vec![callvault_contracts::call::PauseSpan {
+            start_ms: 10_000,
+            end_ms: 15_000,
+        }],
     }
 }
 

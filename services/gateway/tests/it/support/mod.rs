@@ -1,6 +1,8 @@
-//! `spawn_app`: the gateway on a random port over the metadata double.
+//! `spawn_app`: the gateway on a random port over the metadata and
+//! lifecycle doubles.
 
 pub mod keys;
+pub mod lifecycle;
 pub mod metadata;
 
 use std::net::TcpListener;
@@ -16,6 +18,7 @@ use callvault_gateway::{
 use serde_json::{Value, json};
 
 use keys::{AUDIENCE, HS_SECRET, ISSUER};
+use lifecycle::FakeLifecycle;
 use metadata::FakeMetadata;
 
 pub const URL_SECRET: &[u8] = &[9u8; 32];
@@ -25,6 +28,7 @@ pub const PLAYBACK_TTL: u64 = 300;
 pub struct TestApp {
     pub address: String,
     pub metadata: Arc<FakeMetadata>,
+    pub lifecycle: Arc<FakeLifecycle>,
     pub signer: UrlSigner,
     client: reqwest::Client,
 }
@@ -38,6 +42,7 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(config: AuthConfig) -> TestApp {
     let metadata = Arc::new(FakeMetadata::new());
+    let lifecycle = Arc::new(FakeLifecycle::new(metadata.world.clone()));
     let verifier = TokenVerifier::new(config).await.expect("verifier starts");
     let signer = UrlSigner::new(URL_SECRET).expect("url secret is long enough");
     let links =
@@ -45,6 +50,7 @@ pub async fn spawn_app_with(config: AuthConfig) -> TestApp {
     let state = web::Data::new(GatewayState::new(
         Arc::new(verifier),
         metadata.clone(),
+        lifecycle.clone(),
         links,
     ));
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
@@ -58,6 +64,7 @@ pub async fn spawn_app_with(config: AuthConfig) -> TestApp {
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         metadata,
+        lifecycle,
         signer,
         client: reqwest::Client::new(),
     }
@@ -82,10 +89,33 @@ impl TestApp {
 
     /// Runs a GraphQL operation; asserts the 200 of GraphQL over HTTP.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        self.gql_with_header(token, None, query, variables).await
+    }
+
+    /// As `gql`, with one more request header.
+    pub async fn gql_with_header(
+        &self,
+        token: Option<&str>,
+        header: Option<(&str, &str)>,
+        query: &str,
+        variables: Value,
+    ) -> Value {
         let body = json!({ "query": query, "variables": variables });
-        let (status, answer) = self.post_raw(token, body.to_string().into_bytes()).await;
-        assert_eq!(status, 200, "{answer}");
-        answer
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.expect("request");
+        assert_eq!(response.status().as_u16(), 200);
+        let bytes = response.bytes().await.expect("body");
+        serde_json::from_slice(&bytes).expect("json answer")
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

@@ -1,0 +1,233 @@
+//! Lifecycle inputs and the checks that turn them into requests. Bad input
+//! is refused here, before any call, so it changes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_graphql::{Enum, InputObject};
+use callvault_contracts::RecordingId;
+use callvault_contracts::lifecycle_api as api;
+use uuid::Uuid;
+
+use super::inputs::{MAX_RETENTION_DAYS, checked_name};
+use super::recordings::RecordingFilter;
+use super::types::Direction;
+use crate::error::bad_input;
+
+/// Reasons, notes: enough for a paragraph, not a document.
+pub(super) const MAX_REASON_LEN: usize = 1000;
+const MAX_MATCH_TEXT_LEN: usize = 256;
+const MAX_MATCH_TAGS: usize = 32;
+const MAX_MATCH_ATTRIBUTES: usize = 32;
+const MAX_ATTRIBUTE_KEY_LEN: usize = 64;
+/// A hold on listed recordings names at most this many; a larger case is a
+/// filter hold.
+pub(super) const MAX_HOLD_RECORDINGS: usize = 1000;
+/// The most audit entries one page may hold.
+pub(super) const MAX_AUDIT_PAGE: i32 = 100;
+
+#[derive(InputObject)]
+pub struct TenantPolicyInput {
+    pub default_retention_days: i32,
+    pub require_playback_reason: bool,
+}
+
+impl TenantPolicyInput {
+    pub(super) fn into_api(self) -> async_graphql::Result<api::TenantPolicy> {
+        Ok(api::TenantPolicy {
+            default_retention_days: retention_days(
+                self.default_retention_days,
+                "defaultRetentionDays",
+            )?,
+            require_playback_reason: self.require_playback_reason,
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct AttributeInput {
+    pub key: String,
+    pub value: String,
+}
+
+/// Which calls a rule applies to; every condition given must hold (none:
+/// every call).
+#[derive(InputObject, Default)]
+pub struct RetentionMatchInput {
+    pub queue: Option<String>,
+    pub direction: Option<Direction>,
+    #[graphql(default)]
+    pub tags: Vec<String>,
+    #[graphql(default)]
+    pub attributes: Vec<AttributeInput>,
+}
+
+impl RetentionMatchInput {
+    fn into_api(self) -> async_graphql::Result<api::RetentionMatch> {
+        let printable = |text: &str, max: usize| {
+            !text.is_empty() && text.len() <= max && !text.chars().any(char::is_control)
+        };
+        if self
+            .queue
+            .as_deref()
+            .is_some_and(|queue| !printable(queue, MAX_MATCH_TEXT_LEN))
+        {
+            return Err(bad_input(format!(
+                "matches.queue must be 1 to {MAX_MATCH_TEXT_LEN} bytes of printable text"
+            )));
+        }
+        if self.tags.len() > MAX_MATCH_TAGS {
+            return Err(bad_input(format!(
+                "matches.tags holds at most {MAX_MATCH_TAGS} tags"
+            )));
+        }
+        if !self
+            .tags
+            .iter()
+            .all(|tag| printable(tag, MAX_MATCH_TEXT_LEN))
+        {
+            return Err(bad_input(format!(
+                "matches.tags must be 1 to {MAX_MATCH_TEXT_LEN} bytes of printable text"
+            )));
+        }
+        if self.attributes.len() > MAX_MATCH_ATTRIBUTES {
+            return Err(bad_input(format!(
+                "matches.attributes holds at most {MAX_MATCH_ATTRIBUTES} attributes"
+            )));
+        }
+        let mut attributes = BTreeMap::new();
+        for AttributeInput { key, value } in self.attributes {
+            if !printable(&key, MAX_ATTRIBUTE_KEY_LEN) || !printable(&value, MAX_MATCH_TEXT_LEN) {
+                return Err(bad_input(format!(
+                    "attribute keys are 1 to {MAX_ATTRIBUTE_KEY_LEN} bytes, values 1 to {MAX_MATCH_TEXT_LEN}, printable"
+                )));
+            }
+            if attributes.insert(key, value).is_some() {
+                return Err(bad_input("matches.attributes names a key twice"));
+            }
+        }
+        Ok(api::RetentionMatch {
+            queue: self.queue,
+            direction: self.direction.map(Into::into),
+            tags: self.tags,
+            attributes,
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct RetentionRuleInput {
+    pub name: String,
+    #[graphql(default)]
+    pub matches: RetentionMatchInput,
+    pub retention_days: i32,
+    /// Overriding rules alone decide where they match (the longest of
+    /// them), even against longer ordinary rules.
+    #[graphql(default)]
+    pub overriding: bool,
+}
+
+impl RetentionRuleInput {
+    pub(super) fn into_api(self) -> async_graphql::Result<api::NewRetentionRule> {
+        Ok(api::NewRetentionRule {
+            name: checked_name(&self.name, "name")?,
+            retention_days: retention_days(self.retention_days, "retentionDays")?,
+            matches: self.matches.into_api()?,
+            overriding: self.overriding,
+        })
+    }
+}
+
+/// A legal hold: give exactly one of `recordingIds` and `filter`.
+#[derive(InputObject)]
+pub struct LegalHoldInput {
+    pub case_name: String,
+    pub reason: String,
+    /// Hold these recordings.
+    pub recording_ids: Option<Vec<Uuid>>,
+    /// Hold every recording, present and future, this search matches.
+    pub filter: Option<RecordingFilter>,
+}
+
+impl LegalHoldInput {
+    pub(super) fn into_api(self) -> async_graphql::Result<api::NewLegalHold> {
+        let case_name = checked_name(&self.case_name, "caseName")?;
+        let reason = checked_text(&self.reason, "reason")?;
+        let scope = match (self.recording_ids, self.filter) {
+            (Some(ids), None) => {
+                if ids.is_empty() || ids.len() > MAX_HOLD_RECORDINGS {
+                    return Err(bad_input(format!(
+                        "recordingIds must name 1 to {MAX_HOLD_RECORDINGS} recordings"
+                    )));
+                }
+                if ids.iter().collect::<BTreeSet<_>>().len() != ids.len() {
+                    return Err(bad_input("recordingIds names a recording twice"));
+                }
+                api::HoldScope::Recordings {
+                    ids: ids.into_iter().map(RecordingId).collect(),
+                }
+            }
+            (None, Some(filter)) => api::HoldScope::Filter {
+                filter: filter.into_api()?,
+            },
+            _ => return Err(bad_input("give exactly one of recordingIds and filter")),
+        };
+        Ok(api::NewLegalHold {
+            case_name,
+            reason,
+            scope,
+        })
+    }
+}
+
+/// Why a user deletes a recording now (retention deletions are the
+/// deletion worker's).
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeletionRequestReason {
+    /// A user with the right asked for it.
+    UserRequest,
+    /// A data subject's erasure request (GDPR art. 17, APPI).
+    Erasure,
+}
+
+impl From<DeletionRequestReason> for api::DeletionReason {
+    fn from(reason: DeletionRequestReason) -> Self {
+        match reason {
+            DeletionRequestReason::UserRequest => api::DeletionReason::UserRequest,
+            DeletionRequestReason::Erasure => api::DeletionReason::Erasure,
+        }
+    }
+}
+
+fn retention_days(days: i32, field: &str) -> async_graphql::Result<u32> {
+    if !(1..=MAX_RETENTION_DAYS).contains(&days) {
+        return Err(bad_input(format!(
+            "{field} must be between 1 and {MAX_RETENTION_DAYS}"
+        )));
+    }
+    Ok(days.unsigned_abs())
+}
+
+/// A trimmed, non-empty reason or note; line breaks allowed, other control
+/// characters not.
+pub(super) fn checked_text(text: &str, field: &str) -> async_graphql::Result<String> {
+    let text = text.trim();
+    if text.is_empty()
+        || text.len() > MAX_REASON_LEN
+        || text.chars().any(|c| c.is_control() && c != '\n')
+    {
+        return Err(bad_input(format!(
+            "{field} must be 1 to {MAX_REASON_LEN} bytes of text"
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+/// The page size of an audit trail page, if it makes sense.
+pub(super) fn audit_page_size(first: i32) -> async_graphql::Result<u32> {
+    if !(1..=MAX_AUDIT_PAGE).contains(&first) {
+        return Err(bad_input(format!(
+            "first must be between 1 and {MAX_AUDIT_PAGE}"
+        )));
+    }
+    Ok(first.unsigned_abs())
+}
