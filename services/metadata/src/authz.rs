@@ -9,6 +9,13 @@
 //! | create_user, list_users            | anywhere       | own BPO's tenants, own BPO's admins | own tenant (tenant roles) | – | – | – | – |
 //! | create/list/revoke API keys        | –              | own BPO's tenants| own tenant   | –          | –                  | –              | –       |
 //! | search_recordings, get_recording   | –              | own BPO's tenants| own tenant   | own tenant | own tenant         | own calls only | –       |
+//! | get_policy, set_policy, list/create/delete_retention_rule | – | own BPO's tenants | own tenant | – | own tenant | – | – |
+//! | recording_lifecycle, authorize_playback | –         | own BPO's tenants| own tenant   | own tenant | own tenant         | own calls only | –       |
+//! | place_hold, release_hold, list_holds | –            | –                | own tenant   | –          | own tenant         | –              | –       |
+//! | delete_recording, run_deletion, list_deletion_certificates | – | –   | own tenant   | –          | own tenant         | –              | –       |
+//! | change_tenant_key                  | –              | own BPO's tenants| own tenant   | –          | –                  | –              | –       |
+//! | audit_trail, verify_audit_chain, daily_manifest | –  | –                | –            | –          | own tenant         | –              | own tenant |
+//! | manifest_public_key                | public: no actor needed |||||||
 //!
 //! - "–" is `Forbidden`. A tenant role acting on another tenant, or a BPO
 //!   admin on another BPO's tenant, is `Forbidden`; a BPO admin naming a
@@ -18,8 +25,12 @@
 //!   call, is `NotFound`: the reply never tells that it exists.
 //! - Every tenant member may read its own tenant (name, time zone,
 //!   retention): each UI needs the time zone to show call times.
-//! - The auditor's trail comes with the audit log; until then it reaches
-//!   nothing but its tenant's settings.
+//! - The auditor reads the audit trail, verifies the chain and fetches the
+//!   signed manifests, and nothing else but its tenant's settings: it never
+//!   plays or lists calls.
+//! - Holds, deletion and the audit trail are the tenant's own compliance
+//!   business: a BPO admin runs the tenant's retention settings for it, but
+//!   can neither hold, delete nor read the trail.
 //! - An actor whose scope is incomplete (a BPO admin without a BPO, a tenant
 //!   role without a tenant, an agent without an agent id) reaches nothing.
 //!
@@ -34,7 +45,18 @@ pub(crate) enum TenantAction {
     ReadTenant,
     ManageUsers,
     ManageApiKeys,
+    /// Search and read recordings, their lifecycle, and authorize playback.
     ReadRecordings,
+    /// Tenant policy (default retention, playback reason) and retention rules.
+    ManagePolicy,
+    /// Place, release and list legal holds.
+    ManageHolds,
+    /// Delete recordings, run the deletion worker, list certificates.
+    ManageDeletion,
+    /// The audit trail, its verification and the daily manifests.
+    ReadAudit,
+    /// Change the tenant's master key (rotate it, or switch to its own).
+    ManageKeys,
 }
 
 /// Which recordings of the tenant the actor may see.
@@ -85,18 +107,26 @@ fn role_scope(
     tenant: TenantId,
     tenant_bpo: Option<BpoId>,
 ) -> ApiResult<RecordingScope> {
-    use TenantAction::{ManageApiKeys, ManageUsers, ReadRecordings, ReadTenant};
+    use TenantAction::{
+        ManageApiKeys, ManageDeletion, ManageHolds, ManageKeys, ManagePolicy, ManageUsers,
+        ReadAudit, ReadRecordings, ReadTenant,
+    };
     match actor.role {
         Role::PlatformAdmin => match action {
             ReadTenant | ManageUsers => Ok(RecordingScope::All),
-            ManageApiKeys | ReadRecordings => Err(ApiError::forbidden()),
+            ManageApiKeys | ReadRecordings | ManagePolicy | ManageHolds | ManageDeletion
+            | ReadAudit | ManageKeys => Err(ApiError::forbidden()),
         },
         Role::BpoAdmin => {
             let own = actor.bpo_id.is_some() && actor.bpo_id == tenant_bpo;
             if !own {
                 return Err(ApiError::forbidden());
             }
-            Ok(RecordingScope::All)
+            match action {
+                ReadTenant | ManageUsers | ManageApiKeys | ReadRecordings | ManagePolicy
+                | ManageKeys => Ok(RecordingScope::All),
+                ManageHolds | ManageDeletion | ReadAudit => Err(ApiError::forbidden()),
+            }
         }
         role => {
             if actor.tenant_id != Some(tenant) {
@@ -108,10 +138,18 @@ fn role_scope(
 }
 
 fn tenant_role_scope(actor: &Actor, role: Role, action: TenantAction) -> ApiResult<RecordingScope> {
-    use TenantAction::{ManageApiKeys, ManageUsers, ReadRecordings, ReadTenant};
+    use TenantAction::{
+        ManageApiKeys, ManageDeletion, ManageHolds, ManageKeys, ManagePolicy, ManageUsers,
+        ReadAudit, ReadRecordings, ReadTenant,
+    };
     match (action, role) {
         (ReadTenant, _) => Ok(RecordingScope::All),
-        (ManageUsers | ManageApiKeys, Role::TenantAdmin) => Ok(RecordingScope::All),
+        (ManageUsers | ManageApiKeys | ManageKeys, Role::TenantAdmin) => Ok(RecordingScope::All),
+        (
+            ManagePolicy | ManageHolds | ManageDeletion,
+            Role::TenantAdmin | Role::ComplianceOfficer,
+        ) => Ok(RecordingScope::All),
+        (ReadAudit, Role::ComplianceOfficer | Role::Auditor) => Ok(RecordingScope::All),
         (ReadRecordings, Role::TenantAdmin | Role::Supervisor | Role::ComplianceOfficer) => {
             Ok(RecordingScope::All)
         }
@@ -120,5 +158,84 @@ fn tenant_role_scope(actor: &Actor, role: Role, action: TenantAction) -> ApiResu
             _ => Err(ApiError::forbidden()),
         },
         _ => Err(ApiError::forbidden()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(role: Role, tenant: Option<TenantId>, bpo: Option<BpoId>) -> Actor {
+        Actor {
+            subject: "s".into(),
+            role,
+            bpo_id: bpo,
+            tenant_id: tenant,
+            agent_id: (role == Role::Agent).then(|| "agent-7".into()),
+            origin: None,
+        }
+    }
+
+    /// The lifecycle rows of the matrix, on the actor's own tenant: which
+    /// roles each action admits.
+    #[test]
+    fn lifecycle_actions_follow_the_matrix() {
+        use TenantAction::{
+            ManageDeletion, ManageHolds, ManageKeys, ManagePolicy, ReadAudit, ReadRecordings,
+        };
+        let tenant = TenantId::new();
+        let bpo = BpoId::new();
+        let roles = [
+            Role::PlatformAdmin,
+            Role::BpoAdmin,
+            Role::TenantAdmin,
+            Role::Supervisor,
+            Role::ComplianceOfficer,
+            Role::Agent,
+            Role::Auditor,
+        ];
+        // Columns in the order of `roles`.
+        let table: [(TenantAction, [bool; 7]); 6] = [
+            (ManagePolicy, [false, true, true, false, true, false, false]),
+            (ReadRecordings, [false, true, true, true, true, true, false]),
+            (ManageHolds, [false, false, true, false, true, false, false]),
+            (
+                ManageDeletion,
+                [false, false, true, false, true, false, false],
+            ),
+            (ReadAudit, [false, false, false, false, true, false, true]),
+            (ManageKeys, [false, true, true, false, false, false, false]),
+        ];
+        for (action, allowed) in table {
+            for (role, allowed) in roles.into_iter().zip(allowed) {
+                let own = match role {
+                    Role::PlatformAdmin => actor(role, None, None),
+                    Role::BpoAdmin => actor(role, None, Some(bpo)),
+                    _ => actor(role, Some(tenant), Some(bpo)),
+                };
+                let outcome = tenant_scope(&own, action, tenant, bpo);
+                assert_eq!(outcome.is_ok(), allowed, "{role:?} {action:?}");
+                if role == Role::Agent && allowed {
+                    assert_eq!(outcome.ok(), Some(RecordingScope::Agent("agent-7".into())));
+                }
+                // Never on another tenant, nor another BPO's.
+                let elsewhere = match role {
+                    Role::BpoAdmin => actor(role, None, Some(BpoId::new())),
+                    Role::PlatformAdmin => continue,
+                    _ => actor(role, Some(TenantId::new()), Some(bpo)),
+                };
+                let refused = tenant_scope(&elsewhere, action, tenant, bpo);
+                assert!(refused.is_err(), "{role:?} {action:?} elsewhere");
+            }
+        }
+    }
+
+    fn tenant_scope(
+        actor: &Actor,
+        action: TenantAction,
+        tenant_id: TenantId,
+        bpo: BpoId,
+    ) -> ApiResult<RecordingScope> {
+        tenant(actor, action, tenant_id, Some(bpo))
     }
 }

@@ -44,7 +44,7 @@ impl IngestedConsumer {
             .map_err(|err| HandlerError(format!("cannot decode recording.ingested: {err}")))?;
         let tenant_id = event.tenant_id;
         let recording_id = event.recording_id;
-        let (row, tags) = self.row(&event)?;
+        let (mut row, tags) = self.row(&event)?;
 
         let txn = self.db.begin().await.map_err(db_error)?;
         if !inbox::record_once(&txn, CONSUMER, message.id)
@@ -55,10 +55,10 @@ impl IngestedConsumer {
             tracing::debug!(message_id = %message.id, "duplicate message skipped");
             return Ok(());
         }
-        let tenant = store::tenancy::get_tenant(&txn, tenant_id)
+        let tenant = store::tenancy::get_tenant_for_share(&txn, tenant_id)
             .await
             .map_err(db_error)?;
-        if tenant.is_none() {
+        let Some(tenant) = tenant else {
             // Rolls the inbox row back: a redelivery must not be skipped.
             txn.rollback().await.map_err(db_error)?;
             tracing::warn!(
@@ -68,7 +68,15 @@ impl IngestedConsumer {
                 "recording for an unknown tenant"
             );
             return Err(HandlerError(format!("unknown tenant {tenant_id}")));
-        }
+        };
+        // Under the tenant's share lock: a concurrent rule change can't
+        // miss this recording (see `get_tenant_for_share`).
+        let rules = store::retention::list(&txn, tenant_id)
+            .await
+            .map_err(db_error)?;
+        let default_days = u32::try_from(tenant.default_retention_days)
+            .map_err(|_| HandlerError("tenant default retention out of range".into()))?;
+        store::retention::apply(&mut row, &tags, &rules, default_days).map_err(db_error)?;
         let inserted = store::recordings::insert(&txn, row, &tags)
             .await
             .map_err(db_error)?;
@@ -134,6 +142,14 @@ impl IngestedConsumer {
             sha256: event.sha256.clone(),
             key_ref: event.key_ref.clone(),
             ingested_at: db_time(event.ingested_at),
+            // Set from the tenant's rules once they are read.
+            retain_until: db_time(call.started_at),
+            retention_rule_id: None,
+            attributes: serde_json::to_string(&call.attributes)
+                .map_err(|err| HandlerError(format!("attributes not encodable: {err}")))?,
+            notice_played: call.notice_played,
+            pauses: serde_json::to_string(&call.pauses)
+                .map_err(|err| HandlerError(format!("pauses not encodable: {err}")))?,
         };
         Ok((row, tags))
     }

@@ -2,6 +2,9 @@
 //! returns the value in the shape the database keeps, or an `InvalidInput`
 //! error naming the field (never echoing its value: it may be personal).
 
+use std::collections::BTreeMap;
+
+use callvault_contracts::lifecycle_api::RetentionMatch;
 use callvault_contracts::metadata_api::{ApiError, ApiResult};
 
 pub(crate) const MAX_NAME_CHARS: usize = 200;
@@ -9,6 +12,13 @@ const MAX_SUBJECT_CHARS: usize = 255;
 const MAX_RETENTION_DAYS: u32 = 36_500;
 pub(crate) const MAX_PAGE_SIZE: u32 = 100;
 const MAX_FILTER_TAGS: usize = 20;
+const MAX_RULE_NAME_CHARS: usize = 100;
+/// Tags and attributes a retention rule may require, each.
+const MAX_RULE_CONDITIONS: usize = 20;
+/// Bytes of a rule's queue, tag, attribute key or value: they are compared
+/// with call fields, never shown at length.
+const MAX_RULE_TEXT_BYTES: usize = 100;
+const MAX_REASON_CHARS: usize = 500;
 
 /// The areas of IANA zone names (`Area/Location`), so a typo such as
 /// `Asai/Tokyo` or a bare offset is refused without shipping a tz database.
@@ -84,12 +94,106 @@ pub(crate) fn time_zone(raw: &str) -> ApiResult<String> {
 }
 
 pub(crate) fn retention_days(days: u32) -> ApiResult<i32> {
+    days_in_range(days, "default_retention_days")
+}
+
+/// A retention period: 1..=36500 days (100 years).
+pub(crate) fn days_in_range(days: u32, field: &str) -> ApiResult<i32> {
     if !(1..=MAX_RETENTION_DAYS).contains(&days) {
         return Err(ApiError::invalid(format!(
-            "default_retention_days must be between 1 and {MAX_RETENTION_DAYS}"
+            "{field} must be between 1 and {MAX_RETENTION_DAYS}"
         )));
     }
-    i32::try_from(days).map_err(|_| ApiError::invalid("default_retention_days is too large"))
+    i32::try_from(days).map_err(|_| ApiError::invalid(format!("{field} is too large")))
+}
+
+/// A retention rule's name: trimmed, 1..=100 characters.
+pub(crate) fn rule_name(raw: &str) -> ApiResult<String> {
+    text(raw, "name", MAX_RULE_NAME_CHARS)
+}
+
+/// A retention rule's conditions, trimmed (as ingest trims tags), with
+/// duplicate tags removed.
+pub(crate) fn retention_match(raw: &RetentionMatch) -> ApiResult<RetentionMatch> {
+    if raw.tags.len() > MAX_RULE_CONDITIONS {
+        return Err(ApiError::invalid(format!(
+            "a rule can require at most {MAX_RULE_CONDITIONS} tags"
+        )));
+    }
+    if raw.attributes.len() > MAX_RULE_CONDITIONS {
+        return Err(ApiError::invalid(format!(
+            "a rule can require at most {MAX_RULE_CONDITIONS} attributes"
+        )));
+    }
+    let queue = raw
+        .queue
+        .as_deref()
+        .map(|queue| rule_text(queue, "matches.queue", false))
+        .transpose()?;
+    let mut tags: Vec<String> = Vec::with_capacity(raw.tags.len());
+    for tag in &raw.tags {
+        let tag = rule_text(tag, "matches.tags", false)?;
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    let mut attributes = BTreeMap::new();
+    for (key, value) in &raw.attributes {
+        // Attributes are compared exactly as the recorder sent them.
+        let key = rule_text(key, "matches.attributes key", true)?;
+        let value = rule_text(value, "matches.attributes value", true)?;
+        attributes.insert(key, value);
+    }
+    Ok(RetentionMatch {
+        queue,
+        direction: raw.direction,
+        tags,
+        attributes,
+    })
+}
+
+/// Non-empty, at most 100 bytes, no control characters; trimmed unless
+/// `exact`.
+fn rule_text(raw: &str, field: &str, exact: bool) -> ApiResult<String> {
+    let value = if exact { raw } else { raw.trim() };
+    if value.trim().is_empty() {
+        return Err(ApiError::invalid(format!("{field} must not be empty")));
+    }
+    if value.len() > MAX_RULE_TEXT_BYTES {
+        return Err(ApiError::invalid(format!(
+            "{field} must be at most {MAX_RULE_TEXT_BYTES} bytes"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+/// Why someone plays a recording: trimmed, at most 500 characters; blank
+/// is no reason.
+pub(crate) fn reason(raw: Option<&str>) -> ApiResult<Option<String>> {
+    let Some(reason) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    if reason.chars().count() > MAX_REASON_CHARS {
+        return Err(ApiError::invalid(format!(
+            "reason must be at most {MAX_REASON_CHARS} characters"
+        )));
+    }
+    // Line breaks are allowed in a free-text reason; other control
+    // characters would only garble the trail's display.
+    if reason
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ApiError::invalid(
+            "reason must not contain control characters",
+        ));
+    }
+    Ok(Some(reason.to_string()))
 }
 
 pub(crate) fn page_size(first: u32) -> ApiResult<u64> {

@@ -1,17 +1,16 @@
-//! TODO(lifecycle): audit_api.
+//! The audit trail, its verification and the signed daily manifests, for
+//! the tenant's auditors and compliance officers.
 
-#![allow(unused_variables, unused_imports)]
-
-use callvault_contracts::lifecycle_api::{
-    AuditPage, ChainVerification, DeletionCertificate, DeletionReason, LegalHold, NewLegalHold,
-    NewRetentionRule, RecordingLifecycle, RetentionRule, SignedManifest, TenantPolicy,
-};
-use callvault_contracts::metadata_api::{ApiResult, Recording};
-use callvault_contracts::{Actor, RecordingId, TenantId};
+use callvault_contracts::lifecycle_api::{AuditPage, ChainVerification, SignedManifest};
+use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode};
+use callvault_contracts::{Actor, TenantId};
 use chrono::NaiveDate;
-use uuid::Uuid;
 
 use super::MetadataService;
+use crate::authz::TenantAction;
+use crate::db::internal;
+use crate::manifest::ManifestKeys;
+use crate::{audit, manifest};
 
 impl MetadataService {
     pub(super) async fn audit_trail_impl(
@@ -21,7 +20,20 @@ impl MetadataService {
         after_seq: Option<u64>,
         first: u32,
     ) -> ApiResult<AuditPage> {
-        unimplemented!("audit_trail")
+        self.authorize_tenant(actor, TenantAction::ReadAudit, tenant)
+            .await?;
+        if !(1..=audit::MAX_PAGE).contains(&first) {
+            return Err(ApiError::invalid(format!(
+                "first must be between 1 and {}",
+                audit::MAX_PAGE
+            )));
+        }
+        if after_seq.is_some_and(|seq| i64::try_from(seq).is_err()) {
+            return Err(ApiError::invalid("after_seq is out of range"));
+        }
+        audit::page(&self.db, tenant, after_seq, first)
+            .await
+            .map_err(internal)
     }
 
     pub(super) async fn verify_audit_chain_impl(
@@ -29,7 +41,9 @@ impl MetadataService {
         actor: &Actor,
         tenant: TenantId,
     ) -> ApiResult<ChainVerification> {
-        unimplemented!("verify_audit_chain")
+        self.authorize_tenant(actor, TenantAction::ReadAudit, tenant)
+            .await?;
+        audit::verify(&self.db, tenant).await.map_err(internal)
     }
 
     pub(super) async fn daily_manifest_impl(
@@ -38,10 +52,46 @@ impl MetadataService {
         tenant: TenantId,
         date: NaiveDate,
     ) -> ApiResult<SignedManifest> {
-        unimplemented!("daily_manifest")
+        self.authorize_tenant(actor, TenantAction::ReadAudit, tenant)
+            .await?;
+        // A day still running would be signed incomplete, and a manifest
+        // never changes once signed.
+        if date >= self.now().date_naive() {
+            return Err(ApiError::invalid(
+                "date must be a finished UTC day (before today)",
+            ));
+        }
+        let keys = self.manifest_keys()?;
+        manifest::daily(&self.db, keys, tenant, date)
+            .await
+            .map_err(internal)
     }
 
+    /// Public on purpose: the key of any tenant id is derived, not looked
+    /// up, so the answer tells nothing about which tenants exist.
     pub(super) async fn manifest_public_key_impl(&self, tenant: TenantId) -> ApiResult<String> {
-        unimplemented!("manifest_public_key")
+        Ok(self.manifest_keys()?.public_key(tenant))
+    }
+
+    /// Signs and stores yesterday's (UTC, by the service clock) manifest of
+    /// every tenant, for the daily timer; returns how many tenants have it.
+    /// Run it some time after midnight UTC, so that recordings ingested
+    /// just before midnight have been catalogued.
+    pub async fn sign_yesterdays_manifests(&self) -> ApiResult<usize> {
+        let keys = self.manifest_keys()?;
+        let yesterday = self
+            .now()
+            .date_naive()
+            .pred_opt()
+            .ok_or_else(|| ApiError::invalid("the clock is out of range"))?;
+        manifest::sign_due_manifests(&self.db, keys, yesterday)
+            .await
+            .map_err(internal)
+    }
+
+    fn manifest_keys(&self) -> ApiResult<&ManifestKeys> {
+        self.manifest.as_ref().ok_or_else(|| {
+            ApiError::new(ErrorCode::Unavailable, "manifest signing is not configured")
+        })
     }
 }

@@ -1,12 +1,15 @@
 //! Searching and reading the recordings catalogue.
 
 use callvault_contracts::call::{Channel, Direction};
+use callvault_contracts::lifecycle_api::AuditAction;
 use callvault_contracts::metadata_api::{
     ApiError, ApiResult, ErrorCode, PageRequest, Recording, RecordingFilter, RecordingPage,
 };
 use callvault_contracts::{Actor, RecordingId, TenantId};
+use serde_json::json;
 
 use super::{MetadataService, corrupt};
+use crate::audit::{self, AuditRecord};
 use crate::authz::{RecordingScope, TenantAction};
 use crate::cursor::Cursor;
 use crate::db::entity::recording::{self, channel_str, direction_str};
@@ -28,6 +31,7 @@ impl MetadataService {
             .await?;
         let pii = self.tenant_pii(tenant)?;
         let mut query = search_query(&filter, &page, &pii)?;
+        let mut details = search_details(&query);
         let first = query.limit;
         // One more than asked: its presence is what `has_next_page` says.
         query.limit = first + 1;
@@ -48,6 +52,9 @@ impl MetadataService {
             .encode()
         });
         let items = self.recordings_from_rows(tenant, &pii, rows).await?;
+        details["result_count"] = json!(items.len());
+        self.audit_read(actor, tenant, AuditAction::Search, None, details)
+            .await?;
         Ok(RecordingPage {
             items,
             end_cursor,
@@ -64,19 +71,84 @@ impl MetadataService {
         let scope = self
             .authorize_tenant(actor, TenantAction::ReadRecordings, tenant)
             .await?;
+        let row = self.visible_recording(&scope, tenant, id).await?;
+        let recording = self.recording_view(tenant, row).await?;
+        self.audit_read(
+            actor,
+            tenant,
+            AuditAction::ViewRecording,
+            Some(id.to_string()),
+            json!({}),
+        )
+        .await?;
+        Ok(recording)
+    }
+
+    /// The recording's row, if `scope` may see it: another agent's call is
+    /// "not found", like another tenant's.
+    pub(super) async fn visible_recording(
+        &self,
+        scope: &RecordingScope,
+        tenant: TenantId,
+        id: RecordingId,
+    ) -> ApiResult<recording::Model> {
         let row = store::recordings::get(&self.db, tenant, id)
             .await
             .map_err(internal)?
             .ok_or_else(|| ApiError::not_found("recording"))?;
-        // Another agent's call is "not found", like another tenant's.
-        if let RecordingScope::Agent(agent) = &scope
+        if let RecordingScope::Agent(agent) = scope
             && row.agent.as_deref() != Some(agent.as_str())
         {
             return Err(ApiError::not_found("recording"));
         }
+        Ok(row)
+    }
+
+    /// The API's view of one row (numbers decrypted, tags loaded).
+    pub(super) async fn recording_view(
+        &self,
+        tenant: TenantId,
+        row: recording::Model,
+    ) -> ApiResult<Recording> {
         let pii = self.tenant_pii(tenant)?;
         let mut items = self.recordings_from_rows(tenant, &pii, vec![row]).await?;
         items.pop().ok_or_else(|| ApiError::not_found("recording"))
+    }
+
+    /// Records a read in the tenant's audit trail. A read whose entry can't
+    /// be written fails: an unaudited read is what the trail exists to rule
+    /// out.
+    pub(super) async fn audit_read(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        action: AuditAction,
+        target: Option<String>,
+        details: serde_json::Value,
+    ) -> ApiResult<()> {
+        self.audit_read_with_reason(actor, tenant, action, target, None, details)
+            .await
+    }
+
+    pub(super) async fn audit_read_with_reason(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        action: AuditAction,
+        target: Option<String>,
+        reason: Option<String>,
+        details: serde_json::Value,
+    ) -> ApiResult<()> {
+        let record = AuditRecord {
+            action,
+            target,
+            reason,
+            details,
+        };
+        audit::append(&self.db, tenant, actor, self.now(), record)
+            .await
+            .map_err(internal)?;
+        Ok(())
     }
 
     fn tenant_pii(&self, tenant: TenantId) -> ApiResult<TenantPii> {
@@ -147,8 +219,54 @@ fn search_query(
         tags: input::filter_tags(&filter.tags)?,
         min_duration_ms,
         max_duration_ms,
+        notice_played: filter.notice_played,
         after,
         limit,
+    })
+}
+
+/// What a search asked for, for the audit trail: every filter used with
+/// its value, except the phone number, which is personal data: only that
+/// one was given.
+fn search_details(query: &SearchQuery) -> serde_json::Value {
+    let mut filters = serde_json::Map::new();
+    let mut put = |name: &str, value: serde_json::Value| {
+        filters.insert(name.to_owned(), value);
+    };
+    if let Some(at) = query.started_after {
+        put("started_after", json!(audit::timestamp(at)));
+    }
+    if let Some(at) = query.started_before {
+        put("started_before", json!(audit::timestamp(at)));
+    }
+    if let Some(agent) = &query.agent {
+        put("agent", json!(agent));
+    }
+    if let Some(queue) = &query.queue {
+        put("queue", json!(queue));
+    }
+    if let Some(direction) = query.direction {
+        put("direction", json!(direction));
+    }
+    if query.phone_index.is_some() {
+        put("phone_number", json!(true));
+    }
+    if !query.tags.is_empty() {
+        put("tags", json!(query.tags));
+    }
+    if let Some(ms) = query.min_duration_ms {
+        put("min_duration_ms", json!(ms));
+    }
+    if let Some(ms) = query.max_duration_ms {
+        put("max_duration_ms", json!(ms));
+    }
+    if let Some(notice_played) = query.notice_played {
+        put("notice_played", json!(notice_played));
+    }
+    json!({
+        "filters": filters,
+        "first": query.limit,
+        "next_page": query.after.is_some(),
     })
 }
 
@@ -187,10 +305,9 @@ fn recording_from_row(
         tags,
         agent_channel: parse_channel(row.agent_channel.as_deref(), "agent_channel")?,
         customer_channel: parse_channel(row.customer_channel.as_deref(), "customer_channel")?,
-        // TODO(lifecycle): stored by the lifecycle migration.
-        attributes: Default::default(),
-        notice_played: None,
-        pauses: Vec::new(),
+        attributes: serde_json::from_str(&row.attributes).map_err(|_| corrupt("attributes"))?,
+        notice_played: row.notice_played,
+        pauses: serde_json::from_str(&row.pauses).map_err(|_| corrupt("pauses"))?,
         codec: row.codec,
         sample_rate: u32::try_from(row.sample_rate).map_err(|_| corrupt("sample_rate"))?,
         channels: u16::try_from(row.channels).map_err(|_| corrupt("channels"))?,

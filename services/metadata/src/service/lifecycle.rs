@@ -1,5 +1,5 @@
 //! [`LifecycleApi`] for [`MetadataService`]: each method delegates to the
-//! module that owns it (retention, holds, deletion, audit_api).
+//! module that owns it (retention, holds, deletion, audit_api, key_change).
 
 use async_trait::async_trait;
 use callvault_contracts::lifecycle_api::LifecycleApi;
@@ -7,7 +7,7 @@ use callvault_contracts::lifecycle_api::{
     AuditPage, ChainVerification, DeletionCertificate, DeletionReason, LegalHold, NewLegalHold,
     NewRetentionRule, RecordingLifecycle, RetentionRule, SignedManifest, TenantPolicy,
 };
-use callvault_contracts::metadata_api::{ApiResult, Recording};
+use callvault_contracts::metadata_api::{ApiResult, KeyMode, Recording, Tenant};
 use callvault_contracts::{Actor, RecordingId, TenantId};
 use chrono::NaiveDate;
 use uuid::Uuid;
@@ -156,5 +156,16 @@ impl LifecycleApi for MetadataService {
 
     async fn manifest_public_key(&self, tenant: TenantId) -> ApiResult<String> {
         self.manifest_public_key_impl(tenant).await
+    }
+
+    async fn change_tenant_key(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        mode: KeyMode,
+        reason: String,
+    ) -> ApiResult<Tenant> {
+        self.change_tenant_key_impl(actor, tenant, mode, reason)
+            .await
     }
 }

@@ -6,6 +6,7 @@ mod audit_api;
 mod catalogue;
 mod deletion;
 mod holds;
+mod key_change;
 mod lifecycle;
 mod retention;
 mod tenancy;

@@ -1,17 +1,29 @@
-//! TODO(lifecycle): retention.
-
-#![allow(unused_variables, unused_imports)]
+//! Retention: the tenant's policy and rules, each recording's lifecycle,
+//! and playback authorization (which the policy can make need a reason).
+//!
+//! Every change of the default or of the rules recomputes the retain-until
+//! date of every recording of the tenant, in the transaction that makes the
+//! change and with its audit entry: a reader never sees rules and dates
+//! (or a change and its trail) that disagree.
 
 use callvault_contracts::lifecycle_api::{
-    AuditPage, ChainVerification, DeletionCertificate, DeletionReason, LegalHold, NewLegalHold,
-    NewRetentionRule, RecordingLifecycle, RetentionRule, SignedManifest, TenantPolicy,
+    AuditAction, EffectiveRule, NewRetentionRule, RecordingLifecycle, RetentionRule, TenantPolicy,
 };
-use callvault_contracts::metadata_api::{ApiResult, Recording};
+use callvault_contracts::metadata_api::{ApiError, ApiResult, Recording};
 use callvault_contracts::{Actor, RecordingId, TenantId};
-use chrono::NaiveDate;
+use sea_orm::{DatabaseTransaction, TransactionTrait};
+use serde_json::json;
 use uuid::Uuid;
 
-use super::MetadataService;
+use super::{MetadataService, corrupt};
+use crate::audit::{self, AuditRecord};
+use crate::authz::TenantAction;
+use crate::db::entity::tenant;
+use crate::db::{db_time, internal};
+use crate::{input, store};
+
+/// Rules a tenant may have: each ingest and each recompute evaluates all.
+const MAX_RULES_PER_TENANT: u64 = 100;
 
 impl MetadataService {
     pub(super) async fn get_policy_impl(
@@ -19,7 +31,13 @@ impl MetadataService {
         actor: &Actor,
         tenant: TenantId,
     ) -> ApiResult<TenantPolicy> {
-        unimplemented!("get_policy")
+        self.authorize_tenant(actor, TenantAction::ManagePolicy, tenant)
+            .await?;
+        let row = store::tenancy::get_tenant(&self.db, tenant)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::not_found("tenant"))?;
+        policy_from_row(&row)
     }
 
     pub(super) async fn set_policy_impl(
@@ -28,7 +46,47 @@ impl MetadataService {
         tenant: TenantId,
         policy: TenantPolicy,
     ) -> ApiResult<TenantPolicy> {
-        unimplemented!("set_policy")
+        self.authorize_tenant(actor, TenantAction::ManagePolicy, tenant)
+            .await?;
+        let days = input::retention_days(policy.default_retention_days)?;
+
+        let txn = self.db.begin().await.map_err(internal)?;
+        let row = locked_tenant(&txn, tenant).await?;
+        let before = policy_from_row(&row)?;
+        if before == policy {
+            return Ok(before);
+        }
+        store::tenancy::update_policy(&txn, tenant, days, policy.require_playback_reason)
+            .await
+            .map_err(internal)?;
+        let mut changes = serde_json::Map::new();
+        let mut recomputed = 0;
+        if before.default_retention_days != policy.default_retention_days {
+            changes.insert(
+                "default_retention_days".into(),
+                json!({"from": before.default_retention_days, "to": policy.default_retention_days}),
+            );
+            recomputed =
+                store::retention::recompute_tenant(&txn, tenant, policy.default_retention_days)
+                    .await
+                    .map_err(internal)?;
+        }
+        if before.require_playback_reason != policy.require_playback_reason {
+            changes.insert(
+                "require_playback_reason".into(),
+                json!({"from": before.require_playback_reason, "to": policy.require_playback_reason}),
+            );
+        }
+        let details = json!({
+            "change": "policy",
+            "policy": changes,
+            "recordings_recomputed": recomputed,
+        });
+        self.audit_change(&txn, actor, tenant, None, details)
+            .await?;
+        txn.commit().await.map_err(internal)?;
+        tracing::info!(tenant_id = %tenant, recomputed, "tenant retention policy changed");
+        Ok(policy)
     }
 
     pub(super) async fn list_retention_rules_impl(
@@ -36,7 +94,11 @@ impl MetadataService {
         actor: &Actor,
         tenant: TenantId,
     ) -> ApiResult<Vec<RetentionRule>> {
-        unimplemented!("list_retention_rules")
+        self.authorize_tenant(actor, TenantAction::ManagePolicy, tenant)
+            .await?;
+        store::retention::list(&self.db, tenant)
+            .await
+            .map_err(internal)
     }
 
     pub(super) async fn create_retention_rule_impl(
@@ -45,7 +107,46 @@ impl MetadataService {
         tenant: TenantId,
         rule: NewRetentionRule,
     ) -> ApiResult<RetentionRule> {
-        unimplemented!("create_retention_rule")
+        self.authorize_tenant(actor, TenantAction::ManagePolicy, tenant)
+            .await?;
+        let name = input::rule_name(&rule.name)?;
+        input::days_in_range(rule.retention_days, "retention_days")?;
+        let matches = input::retention_match(&rule.matches)?;
+        let rule = RetentionRule {
+            id: Uuid::new_v4(),
+            tenant_id: tenant,
+            name,
+            matches,
+            retention_days: rule.retention_days,
+            overriding: rule.overriding,
+            created_by: actor.subject.clone(),
+            created_at: db_time(self.now()),
+        };
+
+        let txn = self.db.begin().await.map_err(internal)?;
+        let row = locked_tenant(&txn, tenant).await?;
+        let existing = store::retention::count(&txn, tenant)
+            .await
+            .map_err(internal)?;
+        if existing >= MAX_RULES_PER_TENANT {
+            return Err(ApiError::invalid(format!(
+                "a tenant can have at most {MAX_RULES_PER_TENANT} retention rules"
+            )));
+        }
+        store::retention::insert(&txn, &rule)
+            .await
+            .map_err(internal)?;
+        let recomputed = recompute(&txn, &row).await?;
+        let details = json!({
+            "change": "rule_created",
+            "rule": rule_details(&rule),
+            "recordings_recomputed": recomputed,
+        });
+        self.audit_change(&txn, actor, tenant, Some(rule.id), details)
+            .await?;
+        txn.commit().await.map_err(internal)?;
+        tracing::info!(tenant_id = %tenant, rule_id = %rule.id, recomputed, "retention rule created");
+        Ok(rule)
     }
 
     pub(super) async fn delete_retention_rule_impl(
@@ -54,7 +155,28 @@ impl MetadataService {
         tenant: TenantId,
         rule: Uuid,
     ) -> ApiResult<RetentionRule> {
-        unimplemented!("delete_retention_rule")
+        self.authorize_tenant(actor, TenantAction::ManagePolicy, tenant)
+            .await?;
+        let txn = self.db.begin().await.map_err(internal)?;
+        let row = locked_tenant(&txn, tenant).await?;
+        let existing = store::retention::get(&txn, tenant, rule)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::not_found("retention rule"))?;
+        store::retention::delete(&txn, tenant, rule)
+            .await
+            .map_err(internal)?;
+        let recomputed = recompute(&txn, &row).await?;
+        let details = json!({
+            "change": "rule_deleted",
+            "rule": rule_details(&existing),
+            "recordings_recomputed": recomputed,
+        });
+        self.audit_change(&txn, actor, tenant, Some(rule), details)
+            .await?;
+        txn.commit().await.map_err(internal)?;
+        tracing::info!(tenant_id = %tenant, rule_id = %rule, recomputed, "retention rule deleted");
+        Ok(existing)
     }
 
     pub(super) async fn recording_lifecycle_impl(
@@ -63,7 +185,41 @@ impl MetadataService {
         tenant: TenantId,
         recording: RecordingId,
     ) -> ApiResult<RecordingLifecycle> {
-        unimplemented!("recording_lifecycle")
+        let scope = self
+            .authorize_tenant(actor, TenantAction::ReadRecordings, tenant)
+            .await?;
+        let row = self.visible_recording(&scope, tenant, recording).await?;
+        let rule = match row.retention_rule_id {
+            Some(id) => {
+                let rule = store::retention::get(&self.db, tenant, id)
+                    .await
+                    .map_err(internal)?
+                    // Deleting a rule recomputes in the same transaction:
+                    // a dangling id is a damaged row.
+                    .ok_or_else(|| corrupt("retention_rule_id"))?;
+                EffectiveRule::Rule {
+                    id: rule.id,
+                    name: rule.name,
+                    retention_days: rule.retention_days,
+                }
+            }
+            None => {
+                let tenant_row = store::tenancy::get_tenant(&self.db, tenant)
+                    .await
+                    .map_err(internal)?
+                    .ok_or_else(|| ApiError::not_found("tenant"))?;
+                EffectiveRule::TenantDefault {
+                    retention_days: policy_from_row(&tenant_row)?.default_retention_days,
+                }
+            }
+        };
+        let holds = self.holds_covering(tenant, &row).await?;
+        Ok(RecordingLifecycle {
+            recording_id: recording,
+            rule,
+            retain_until: row.retain_until,
+            holds,
+        })
     }
 
     pub(super) async fn authorize_playback_impl(
@@ -73,6 +229,87 @@ impl MetadataService {
         recording: RecordingId,
         reason: Option<String>,
     ) -> ApiResult<Recording> {
-        unimplemented!("authorize_playback")
+        let scope = self
+            .authorize_tenant(actor, TenantAction::ReadRecordings, tenant)
+            .await?;
+        let reason = input::reason(reason.as_deref())?;
+        let tenant_row = store::tenancy::get_tenant(&self.db, tenant)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::not_found("tenant"))?;
+        if tenant_row.require_playback_reason && reason.is_none() {
+            return Err(ApiError::invalid(
+                "a reason is required to play recordings of this tenant",
+            ));
+        }
+        let row = self.visible_recording(&scope, tenant, recording).await?;
+        let view = self.recording_view(tenant, row).await?;
+        self.audit_read_with_reason(
+            actor,
+            tenant,
+            AuditAction::Playback,
+            Some(recording.to_string()),
+            reason,
+            json!({}),
+        )
+        .await?;
+        Ok(view)
     }
+
+    /// A `RetentionChange` entry, in the change's transaction.
+    async fn audit_change(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &Actor,
+        tenant: TenantId,
+        rule: Option<Uuid>,
+        details: serde_json::Value,
+    ) -> ApiResult<()> {
+        let record = AuditRecord {
+            action: AuditAction::RetentionChange,
+            target: rule.map(|id| id.to_string()),
+            reason: None,
+            details,
+        };
+        audit::append(txn, tenant, actor, self.now(), record)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+}
+
+/// The tenant's row, locked until `txn` ends (see
+/// [`store::tenancy::lock_tenant`]).
+async fn locked_tenant(txn: &DatabaseTransaction, tenant: TenantId) -> ApiResult<tenant::Model> {
+    store::tenancy::lock_tenant(txn, tenant)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::not_found("tenant"))
+}
+
+async fn recompute(txn: &DatabaseTransaction, tenant: &tenant::Model) -> ApiResult<u64> {
+    let default_days = policy_from_row(tenant)?.default_retention_days;
+    store::retention::recompute_tenant(txn, TenantId(tenant.id), default_days)
+        .await
+        .map_err(internal)
+}
+
+fn policy_from_row(row: &tenant::Model) -> ApiResult<TenantPolicy> {
+    Ok(TenantPolicy {
+        default_retention_days: u32::try_from(row.default_retention_days)
+            .map_err(|_| corrupt("default_retention_days"))?,
+        require_playback_reason: row.require_playback_reason,
+    })
+}
+
+/// A rule as the trail records it (its conditions are business categories,
+/// never personal data: attributes are documented as not for it).
+fn rule_details(rule: &RetentionRule) -> serde_json::Value {
+    json!({
+        "id": rule.id,
+        "name": rule.name,
+        "matches": rule.matches,
+        "retention_days": rule.retention_days,
+        "overriding": rule.overriding,
+    })
 }

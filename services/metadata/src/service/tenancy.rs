@@ -1,12 +1,16 @@
 //! BPOs, tenant onboarding and users.
 
+use callvault_contracts::lifecycle_api::AuditAction;
 use callvault_contracts::metadata_api::{
     ApiError, ApiResult, Bpo, CreateUser, ErrorCode, KeyMode, OnboardTenant, Tenant, User,
 };
 use callvault_contracts::{Actor, BpoId, Role, TenantId, UserId};
 use chrono::Utc;
+use sea_orm::TransactionTrait;
+use serde_json::json;
 
 use super::{MetadataService, corrupt};
+use crate::audit::{self, AuditRecord};
 use crate::authz::{self, TenantAction};
 use crate::db::entity::{bpo, tenant, user};
 use crate::db::{db_time, internal, is_unique_violation};
@@ -85,6 +89,7 @@ impl MetadataService {
             default_retention_days: retention,
             key_ref,
             created_at: db_time(Utc::now()),
+            require_playback_reason: false,
         };
         store::tenancy::insert_tenant(&self.db, row.clone())
             .await
@@ -175,7 +180,8 @@ impl MetadataService {
             agent_id,
             created_at: db_time(Utc::now()),
         };
-        match store::tenancy::insert_user(&self.db, row.clone()).await {
+        let txn = self.db.begin().await.map_err(internal)?;
+        match store::tenancy::insert_user(&txn, row.clone()).await {
             Ok(()) => {}
             Err(err) if is_unique_violation(&err) => {
                 return Err(ApiError::new(
@@ -185,6 +191,20 @@ impl MetadataService {
             }
             Err(err) => return Err(internal(err)),
         }
+        if let Some(tenant) = input.tenant_id {
+            // Target and details name the user by id and role only: the
+            // subject may be an email address.
+            let record = AuditRecord {
+                action: AuditAction::RoleChange,
+                target: Some(row.id.to_string()),
+                reason: None,
+                details: json!({"change": "user_created", "role": input.role.as_str()}),
+            };
+            audit::append(&txn, tenant, actor, self.now(), record)
+                .await
+                .map_err(internal)?;
+        }
+        txn.commit().await.map_err(internal)?;
         tracing::info!(user_id = %row.id, role = input.role.as_str(), "user created");
         user_from_row(row)
     }

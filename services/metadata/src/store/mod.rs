@@ -7,5 +7,8 @@
 //! what says which tenant it belongs to.
 
 pub(crate) mod api_keys;
+pub(crate) mod deletion;
+pub(crate) mod holds;
 pub(crate) mod recordings;
+pub(crate) mod retention;
 pub(crate) mod tenancy;

@@ -32,6 +32,8 @@ pub(crate) struct SearchQuery {
     pub tags: Vec<String>,
     pub min_duration_ms: Option<i64>,
     pub max_duration_ms: Option<i64>,
+    /// Calls whose notice is unknown (`NULL`) match neither value.
+    pub notice_played: Option<bool>,
     pub after: Option<Cursor>,
     pub limit: u64,
 }
@@ -118,6 +120,9 @@ pub(crate) async fn search<C: ConnectionTrait>(
     }
     if let Some(max) = query.max_duration_ms {
         filter = filter.add(Column::DurationMs.lte(max));
+    }
+    if let Some(notice_played) = query.notice_played {
+        filter = filter.add(Column::NoticePlayed.eq(notice_played));
     }
     for tag in &query.tags {
         filter = filter.add(Expr::exists(has_tag(tag)));

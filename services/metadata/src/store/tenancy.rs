@@ -1,8 +1,10 @@
 //! BPOs, tenants and users.
 
 use callvault_contracts::{BpoId, TenantId};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use crate::db::entity::{bpo, tenant, user};
@@ -41,6 +43,78 @@ pub(crate) async fn get_tenant<C: ConnectionTrait>(
     id: TenantId,
 ) -> Result<Option<tenant::Model>, DbErr> {
     tenant::Entity::find_by_id(id.0).one(conn).await
+}
+
+/// Locks the tenant's row for the rest of the transaction and returns it:
+/// changes to its retention settings and rules serialise on it, so two of
+/// them can't recompute the recordings' dates from different rule sets, nor
+/// together pass the rule limit.
+///
+/// On SQLite the lock is a write (a no-op update): a transaction that only
+/// read before its first write could fail to upgrade to the writer lock
+/// instead of waiting for it.
+pub(crate) async fn lock_tenant<C: ConnectionTrait>(
+    conn: &C,
+    id: TenantId,
+) -> Result<Option<tenant::Model>, DbErr> {
+    if conn.get_database_backend() == DbBackend::Sqlite {
+        tenant::Entity::update_many()
+            .col_expr(
+                tenant::Column::RequirePlaybackReason,
+                Expr::col(tenant::Column::RequirePlaybackReason),
+            )
+            .filter(tenant::Column::Id.eq(id.0))
+            .exec(conn)
+            .await?;
+        return get_tenant(conn, id).await;
+    }
+    tenant::Entity::find_by_id(id.0)
+        .lock_exclusive()
+        .one(conn)
+        .await
+}
+
+/// The tenant's row, share-locked on PostgreSQL until the transaction
+/// ends: ingest reads the retention rules under it, so a rule change (which
+/// takes [`lock_tenant`]) either commits before and is seen, or waits for
+/// the ingest to commit and then recomputes its recording too.
+///
+/// On SQLite the caller's transaction must already have written (ingest's
+/// inbox row): it then holds the database's one writer lock, which orders
+/// it against every rule change just as well.
+pub(crate) async fn get_tenant_for_share<C: ConnectionTrait>(
+    conn: &C,
+    id: TenantId,
+) -> Result<Option<tenant::Model>, DbErr> {
+    if conn.get_database_backend() == DbBackend::Sqlite {
+        return get_tenant(conn, id).await;
+    }
+    tenant::Entity::find_by_id(id.0)
+        .lock_shared()
+        .one(conn)
+        .await
+}
+
+/// The tenant-wide lifecycle settings.
+pub(crate) async fn update_policy<C: ConnectionTrait>(
+    conn: &C,
+    id: TenantId,
+    default_retention_days: i32,
+    require_playback_reason: bool,
+) -> Result<(), DbErr> {
+    tenant::Entity::update_many()
+        .col_expr(
+            tenant::Column::DefaultRetentionDays,
+            Expr::value(default_retention_days),
+        )
+        .col_expr(
+            tenant::Column::RequirePlaybackReason,
+            Expr::value(require_playback_reason),
+        )
+        .filter(tenant::Column::Id.eq(id.0))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 pub(crate) async fn list_tenants<C: ConnectionTrait>(

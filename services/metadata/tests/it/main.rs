@@ -26,11 +26,19 @@ macro_rules! on_both_backends {
 }
 
 mod api_keys;
+mod audit;
+mod call_fields;
 mod catalogue;
+mod deletion;
+mod holds;
 mod ingest;
+mod key_change;
+mod lifecycle_permissions;
+mod manifest;
 mod pagination;
 mod permissions;
 mod pii_at_rest;
+mod retention;
 mod schema;
 mod search_input;
 mod support;

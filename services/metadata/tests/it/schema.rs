@@ -15,7 +15,10 @@ async fn migrations_are_idempotent_and_serialised(env: Env) {
     first.expect("first migrator");
     second.expect("second migrator");
     let applied = env.count("metadata_migrations").await;
-    assert_eq!(applied, 4, "tenancy, catalogue, outbox, inbox");
+    assert_eq!(
+        applied, 7,
+        "tenancy, catalogue, outbox, inbox, retention, holds and deletion, audit"
+    );
     // The bus's tables came with them.
     assert_eq!(env.count("outbox").await, 0);
     assert_eq!(env.count("inbox").await, 0);

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use callvault_bus::{EventHandler, Message};
 use callvault_contracts::call::{AudioInfo, CallMetadata, Direction};
 use callvault_contracts::events::RecordingIngestedV1;
+use callvault_contracts::lifecycle_api::{AuditAction, AuditEntry};
 use callvault_contracts::metadata_api::{
     ApiError, ApiResult, ErrorCode, KeyMode, MetadataApi, OnboardTenant, Tenant, TenantKeys,
 };
@@ -26,6 +27,8 @@ pub const PII_SECRET: [u8; 32] = [0x5a; 32];
 #[derive(Default)]
 pub struct FakeKeys {
     pub fail: AtomicBool,
+    /// Every key rotated, in order.
+    pub rotated: std::sync::Mutex<Vec<String>>,
 }
 
 #[async_trait]
@@ -45,6 +48,18 @@ impl TenantKeys for FakeKeys {
             return Err(ApiError::invalid("the key is not usable"));
         }
         Ok(key_arn.to_string())
+    }
+
+    /// Only managed keys rotate: a tenant's own key is rotated in its KMS.
+    async fn rotate_tenant_key(&self, key_ref: &str) -> ApiResult<()> {
+        if self.fail.load(Ordering::SeqCst) || !key_ref.starts_with("local:tenant/") {
+            return Err(ApiError::invalid("the key does not exist or is not usable"));
+        }
+        self.rotated
+            .lock()
+            .expect("rotations lock")
+            .push(key_ref.to_string());
+        Ok(())
     }
 }
 
@@ -109,6 +124,29 @@ impl Env {
         let message = Message::new(&event).expect("message");
         self.consumer.handle(message).await.expect("ingest");
         id
+    }
+
+    /// The tenant's whole audit trail, oldest first.
+    pub async fn audit_entries(&self, tenant: TenantId) -> Vec<AuditEntry> {
+        let mut entries = Vec::new();
+        let mut after = None;
+        loop {
+            let page = callvault_metadata::audit::page(&self.db, tenant, after, 500)
+                .await
+                .expect("audit page");
+            entries.extend(page.items);
+            if !page.has_next_page {
+                return entries;
+            }
+            after = page.end_seq;
+        }
+    }
+
+    /// The tenant's audit entries of one action, oldest first.
+    pub async fn audit_of(&self, tenant: TenantId, action: AuditAction) -> Vec<AuditEntry> {
+        let mut entries = self.audit_entries(tenant).await;
+        entries.retain(|entry| entry.action == action);
+        entries
     }
 
     pub async fn count(&self, table: &str) -> i64 {

@@ -6,8 +6,16 @@
 //! service's conversions sees them.
 
 pub mod api_key;
+pub mod audit_entry;
+pub mod audit_head;
 pub mod bpo;
+pub mod daily_manifest;
+pub mod deletion_certificate;
+pub mod legal_hold;
+pub mod legal_hold_recording;
 pub mod recording;
 pub mod recording_tag;
+pub mod recording_tombstone;
+pub mod retention_rule;
 pub mod tenant;
 pub mod user;

@@ -33,6 +33,16 @@ pub struct Model {
     pub sha256: String,
     pub key_ref: String,
     pub ingested_at: DateTimeUtc,
+    /// When the recording becomes due for deletion (started_at plus the
+    /// effective rule's days); recomputed whenever the rules change.
+    pub retain_until: DateTimeUtc,
+    /// The rule that set `retain_until`; `None` is the tenant's default.
+    pub retention_rule_id: Option<Uuid>,
+    /// `CallMetadata::attributes` as a JSON object of strings.
+    pub attributes: String,
+    pub notice_played: Option<bool>,
+    /// `CallMetadata::pauses` as a JSON array of pause spans.
+    pub pauses: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ pub struct Model {
     pub default_retention_days: i32,
     pub key_ref: String,
     pub created_at: DateTimeUtc,
+    pub require_playback_reason: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,7 +4,10 @@
 //! migration, never an edit, because deployed databases already recorded it
 //! as applied.
 
+mod audit;
 mod catalogue;
+mod holds_deletion;
+mod retention;
 mod tenancy;
 
 use sea_orm_migration::prelude::*;
@@ -22,6 +25,12 @@ impl MigratorTrait for Migrator {
             // database's transactions.
             callvault_bus::outbox::migration(),
             callvault_bus::inbox::migration(),
+            // The lifecycle came after the first release: appended, so a
+            // database that already applied the ones above finds them in
+            // the same order.
+            Box::new(retention::AddRetention),
+            Box::new(holds_deletion::CreateHoldsDeletion),
+            Box::new(audit::CreateAudit),
         ]
     }
 

@@ -1,0 +1,161 @@
+//! Changing a tenant's master key: rotating its managed key, or switching to
+//! a key the tenant brings. The change, its audit entry and the
+//! `tenant.key_changed` event commit together; the storage service re-wraps
+//! the tenant's data keys when the event reaches it.
+
+use callvault_bus::Message;
+use callvault_contracts::events::TenantKeyChangedV1;
+use callvault_contracts::lifecycle_api::AuditAction;
+use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode, KeyMode, Tenant};
+use callvault_contracts::{Actor, TenantId};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use serde_json::json;
+
+use super::MetadataService;
+use super::holds::free_text;
+use crate::audit::{self, AuditRecord};
+use crate::authz::TenantAction;
+use crate::db::entity::tenant;
+use crate::db::{db_time, internal};
+use crate::store;
+
+/// A key change is explained in a sentence or two.
+const MAX_KEY_CHANGE_REASON_CHARS: usize = 500;
+/// ARNs are at most 2048 characters (IAM's limit); onboarding holds
+/// `key_arn` to the same.
+const MAX_KEY_ARN_CHARS: usize = 2048;
+
+impl MetadataService {
+    /// The key provider acts first (a rotation, or the check that the
+    /// tenant's own key is usable): a key it refuses leaves nothing written.
+    /// A rotation whose transaction then fails is harmless: data keys under
+    /// earlier versions stay readable, and a retry rotates again.
+    pub(super) async fn change_tenant_key_impl(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        mode: KeyMode,
+        reason: String,
+    ) -> ApiResult<Tenant> {
+        self.authorize_tenant(actor, TenantAction::ManageKeys, tenant)
+            .await?;
+        let reason = free_text(&reason, "reason", MAX_KEY_CHANGE_REASON_CHARS)?;
+        if let KeyMode::External { key_arn } = &mode {
+            validate_key_arn(key_arn)?;
+        }
+        let from = store::tenancy::get_tenant(&self.db, tenant)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::not_found("tenant"))?
+            .key_ref;
+
+        let (mode_name, to) = match &mode {
+            KeyMode::Managed => {
+                // The tenant's managed key, found again (or, for a tenant
+                // on its own key until now, created): rotating "the
+                // tenant's key" must never rotate a key the tenant owns.
+                let managed = self.keys.create_tenant_key(tenant).await;
+                let managed = managed.inspect_err(|err| key_refused(tenant, "managed", err))?;
+                self.keys
+                    .rotate_tenant_key(&managed)
+                    .await
+                    .inspect_err(|err| key_refused(tenant, "managed", err))?;
+                ("managed", managed)
+            }
+            KeyMode::External { key_arn } => {
+                let checked = self.keys.check_external_key(key_arn.trim()).await;
+                let checked = checked.inspect_err(|err| key_refused(tenant, "external", err))?;
+                if checked == from {
+                    return Err(ApiError::invalid("the tenant already uses this key"));
+                }
+                ("external", checked)
+            }
+        };
+
+        let changed_at = db_time(self.now());
+        let event = TenantKeyChangedV1 {
+            tenant_id: tenant,
+            from_key_ref: from.clone(),
+            to_key_ref: to.clone(),
+            changed_at,
+        };
+        let message = Message::new(&event).map_err(|err| {
+            tracing::error!(error = %err, "encoding tenant.key_changed failed");
+            ApiError::new(ErrorCode::Internal, "internal error")
+        })?;
+
+        let txn = self.db.begin().await.map_err(internal)?;
+        let locked = store::tenancy::lock_tenant(&txn, tenant)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::not_found("tenant"))?;
+        // Another change committed since `from` was read: this event would
+        // tell storage to move keys from a key they are no longer under.
+        if locked.key_ref != from {
+            txn.rollback().await.map_err(internal)?;
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "the tenant's key changed meanwhile; try again",
+            ));
+        }
+        if to != from {
+            tenant::Entity::update_many()
+                .col_expr(tenant::Column::KeyRef, Expr::value(to.clone()))
+                .filter(tenant::Column::Id.eq(tenant.0))
+                .exec(&txn)
+                .await
+                .map_err(internal)?;
+        }
+        callvault_bus::outbox::enqueue(&txn, &message)
+            .await
+            .map_err(internal)?;
+        // Key references name keys; they are not key material, so the
+        // trail can say which key the tenant's recordings moved between.
+        audit::append(
+            &txn,
+            tenant,
+            actor,
+            changed_at,
+            AuditRecord {
+                action: AuditAction::KeyChange,
+                target: Some(tenant.to_string()),
+                reason: Some(reason),
+                details: json!({
+                    "mode": mode_name,
+                    "from_key_ref": from,
+                    "to_key_ref": to,
+                }),
+            },
+        )
+        .await
+        .map_err(internal)?;
+        txn.commit().await.map_err(internal)?;
+        tracing::info!(tenant_id = %tenant, mode = mode_name, "tenant key changed");
+        self.get_tenant_impl(actor, tenant).await
+    }
+}
+
+/// The same shape onboarding accepts: the provider then decides whether
+/// the key is usable.
+fn validate_key_arn(arn: &str) -> ApiResult<()> {
+    let arn = arn.trim();
+    if arn.is_empty() || arn.chars().count() > MAX_KEY_ARN_CHARS {
+        return Err(ApiError::invalid(format!(
+            "key_arn must be 1 to {MAX_KEY_ARN_CHARS} characters"
+        )));
+    }
+    if arn.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ApiError::invalid("key_arn must not contain whitespace"));
+    }
+    Ok(())
+}
+
+fn key_refused(tenant: TenantId, mode: &str, err: &ApiError) {
+    tracing::warn!(
+        tenant_id = %tenant,
+        mode,
+        code = err.code.as_str(),
+        "tenant key refused, key not changed"
+    );
+}
