@@ -17,7 +17,7 @@ use callvault_contracts::lifecycle_api::{
     LifecycleRequest, NewLegalHold, NewRetentionRule, RecordingLifecycle, RetentionRule,
     SignedManifest, TenantPolicy,
 };
-use callvault_contracts::metadata_api::{ApiResult, MetadataReply, Recording};
+use callvault_contracts::metadata_api::{ApiResult, KeyMode, MetadataReply, Recording, Tenant};
 use callvault_contracts::{Actor, RecordingId, TenantId};
 use chrono::NaiveDate;
 use serde::de::DeserializeOwned;
@@ -269,6 +269,23 @@ impl LifecycleApi for LifecycleClient {
         self.call(LifecycleRequest::ManifestPublicKey { tenant })
             .await
     }
+
+    async fn change_tenant_key(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        mode: KeyMode,
+        reason: String,
+    ) -> ApiResult<Tenant> {
+        let actor = actor.clone();
+        self.call(LifecycleRequest::ChangeTenantKey {
+            actor,
+            tenant,
+            mode,
+            reason,
+        })
+        .await
+    }
 }
 
 /// Serves the lifecycle queue on `bus` with `api`.
@@ -308,6 +325,7 @@ impl Dispatch for LifecycleServer {
             LifecycleRequest::VerifyAuditChain { .. } => "verify_audit_chain",
             LifecycleRequest::DailyManifest { .. } => "daily_manifest",
             LifecycleRequest::ManifestPublicKey { .. } => "manifest_public_key",
+            LifecycleRequest::ChangeTenantKey { .. } => "change_tenant_key",
         }
     }
 
@@ -396,6 +414,12 @@ impl Dispatch for LifecycleServer {
             LifecycleRequest::ManifestPublicKey { tenant } => {
                 to_reply(api.manifest_public_key(tenant).await)
             }
+            LifecycleRequest::ChangeTenantKey {
+                actor,
+                tenant,
+                mode,
+                reason,
+            } => to_reply(api.change_tenant_key(&actor, tenant, mode, reason).await),
         }
     }
 }

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::call::Direction;
-use crate::metadata_api::{ApiResult, Recording, RecordingFilter};
+use crate::metadata_api::{ApiResult, KeyMode, Recording, RecordingFilter, Tenant};
 use crate::{Actor, RecordingId, TenantId};
 
 // ---- retention ----
@@ -347,6 +347,20 @@ pub trait LifecycleApi: Send + Sync + 'static {
     /// The tenant's manifest verification key (base64 Ed25519). Public: a
     /// third party needs only the tenant id.
     async fn manifest_public_key(&self, tenant: TenantId) -> ApiResult<String>;
+
+    /// Changes the tenant's master key: `Managed` rotates the tenant's
+    /// managed key to a new version, `External` switches to a key the tenant
+    /// brings (checked usable first; a key the provider refuses is
+    /// `InvalidInput` and changes nothing). Recorded in the audit trail and
+    /// announced as `tenant.key_changed`, on which the storage service
+    /// re-wraps the tenant's data keys. Returns the tenant as changed.
+    async fn change_tenant_key(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        mode: KeyMode,
+        reason: String,
+    ) -> ApiResult<Tenant>;
 }
 
 /// The same API as messages, for the bus: one variant per method.
@@ -434,6 +448,12 @@ pub enum LifecycleRequest {
     },
     ManifestPublicKey {
         tenant: TenantId,
+    },
+    ChangeTenantKey {
+        actor: Actor,
+        tenant: TenantId,
+        mode: KeyMode,
+        reason: String,
     },
 }
 

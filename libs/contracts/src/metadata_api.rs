@@ -346,11 +346,14 @@ pub enum MetadataRequest {
 pub type MetadataReply = Result<serde_json::Value, ApiError>;
 
 /// What the metadata service needs from the storage service's key provider:
-/// a master key per tenant at onboarding.
+/// a master key per tenant at onboarding, and its changes later.
 #[async_trait]
 pub trait TenantKeys: Send + Sync + 'static {
     /// Creates (or finds) the managed key of `tenant`; returns its reference.
     async fn create_tenant_key(&self, tenant: TenantId) -> ApiResult<String>;
     /// Checks a key the tenant brings is usable.
     async fn check_external_key(&self, key_arn: &str) -> ApiResult<String>;
+    /// Rotates a managed key to a new version; data keys wrapped under the
+    /// earlier versions stay readable until they are re-wrapped.
+    async fn rotate_tenant_key(&self, key_ref: &str) -> ApiResult<()>;
 }

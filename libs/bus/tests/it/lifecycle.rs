@@ -18,7 +18,9 @@ use callvault_contracts::lifecycle_api::{
     DeletionReason, HoldScope, LifecycleApi, LifecycleRequest, NewLegalHold, NewRetentionRule,
     RetentionMatch, TenantPolicy,
 };
-use callvault_contracts::metadata_api::{ApiError, ErrorCode, MetadataReply, RecordingFilter};
+use callvault_contracts::metadata_api::{
+    ApiError, ErrorCode, KeyMode, MetadataReply, RecordingFilter,
+};
 use callvault_contracts::{Actor, RecordingId};
 use serde_json::Value;
 use uuid::Uuid;
@@ -27,7 +29,7 @@ use crate::metadata::stand_in::{INTRUDER, SLOW, actor, at, recording, tenant};
 use crate::rabbitmq::broker::{Broker, with_broker};
 use stand_in::{
     LifecycleStandIn, audit_page, certificate, day, hold, lifecycle, manifest, policy, public_key,
-    rule, unknown_tenant, verification,
+    rekeyed_tenant, rule, unknown_tenant, verification,
 };
 
 async fn served_in_process() -> (Arc<InProcessBus>, Arc<LifecycleStandIn>, LifecycleClient) {
@@ -284,6 +286,27 @@ async fn check_every_method_round_trips(client: &LifecycleClient, api: &Lifecycl
         Ok(public_key())
     );
     expect(LifecycleRequest::ManifestPublicKey { tenant: tenant_id });
+    let modes = [
+        KeyMode::Managed,
+        KeyMode::External {
+            key_arn: "arn:aws:kms:ap-northeast-1:111122223333:key/new".to_owned(),
+        },
+    ];
+    for mode in modes {
+        let reason = "annual rotation — 年次".to_owned();
+        assert_eq!(
+            client
+                .change_tenant_key(&who, tenant_id, mode.clone(), reason.clone())
+                .await,
+            Ok(rekeyed_tenant())
+        );
+        expect(LifecycleRequest::ChangeTenantKey {
+            actor: who.clone(),
+            tenant: tenant_id,
+            mode,
+            reason,
+        });
+    }
 
     let calls = api.0.calls();
     assert_eq!(calls, expected);

@@ -1,6 +1,6 @@
 //! The lifecycle handles: retention policy, legal holds, deletion, the
-//! audit trail, and the recording calls that go with `ReadRecordings`
-//! (its lifecycle, and authorising a playback). One impl block per
+//! audit trail, the tenant's key, and the recording calls that go with
+//! `ReadRecordings` (its lifecycle, and authorising a playback). One impl block per
 //! permission, as in `handles`; plus the one public call, the manifest
 //! verification key, which needs no caller at all.
 //!
@@ -15,7 +15,9 @@ use callvault_contracts::lifecycle_api::{
     NewLegalHold, NewRetentionRule, RecordingLifecycle, RetentionRule, SignedManifest,
     TenantPolicy,
 };
-use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode, Recording};
+use callvault_contracts::metadata_api::{
+    ApiError, ApiResult, ErrorCode, KeyMode, Recording, Tenant,
+};
 use callvault_contracts::{Role, TenantId};
 use chrono::NaiveDate;
 use tracing::error;
@@ -192,6 +194,20 @@ impl TenantScope<'_, perm::ReadAudit> {
             .map_err(from_api)?;
         self.check_tenant(manifest.tenant_id, "manifest")?;
         Ok(manifest)
+    }
+}
+
+impl TenantScope<'_, perm::ManageKeys> {
+    /// Rotates the tenant's managed key, or switches it to the tenant's own
+    /// key; the storage service re-wraps the data keys afterwards.
+    pub async fn change_tenant_key(&self, mode: KeyMode, reason: String) -> Result<Tenant> {
+        let tenant = self
+            .lifecycle
+            .change_tenant_key(self.actor, self.tenant, mode, reason)
+            .await
+            .map_err(from_api)?;
+        self.check_tenant(tenant.id, "tenant")?;
+        Ok(tenant)
     }
 }
 

@@ -79,10 +79,13 @@ pub enum Permission {
     ManageDeletion,
     /// Read and verify the audit trail; fetch the signed daily manifests.
     ReadAudit,
+    /// Change the tenant's master key: rotate it, or switch to the tenant's
+    /// own.
+    ManageKeys,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 11] = [
         Permission::ManageBpos,
         Permission::ViewTenants,
         Permission::OnboardTenants,
@@ -93,6 +96,7 @@ impl Permission {
         Permission::ManageHolds,
         Permission::ManageDeletion,
         Permission::ReadAudit,
+        Permission::ManageKeys,
     ];
 }
 
@@ -121,9 +125,9 @@ pub fn reach(role: Role, permission: Permission) -> Reach {
             P::ManageBpos | P::ViewTenants | P::OnboardTenants | P::ManageUsers,
         ) => Reach::Anywhere,
 
-        // A BPO configures its tenants (retention included) and works their
-        // calls, but legal holds, deletion and the audit trail are the
-        // client company's own business.
+        // A BPO configures its tenants (retention and their keys included)
+        // and works their calls, but legal holds, deletion and the audit
+        // trail are the client company's own business.
         (
             Role::BpoAdmin,
             P::ViewTenants
@@ -131,7 +135,8 @@ pub fn reach(role: Role, permission: Permission) -> Reach {
             | P::ManageUsers
             | P::ManageApiKeys
             | P::ReadRecordings
-            | P::ManagePolicy,
+            | P::ManagePolicy
+            | P::ManageKeys,
         ) => Reach::OwnBpo,
 
         (
@@ -142,7 +147,8 @@ pub fn reach(role: Role, permission: Permission) -> Reach {
             | P::ReadRecordings
             | P::ManagePolicy
             | P::ManageHolds
-            | P::ManageDeletion,
+            | P::ManageDeletion
+            | P::ManageKeys,
         ) => Reach::OwnTenant,
         (
             Role::ComplianceOfficer,
@@ -223,4 +229,5 @@ pub mod perm {
     marker!(ManageHolds);
     marker!(ManageDeletion);
     marker!(ReadAudit);
+    marker!(ManageKeys);
 }

@@ -18,10 +18,11 @@ const MAX_KEY_ARN_LEN: usize = 2048;
 /// A century: longer than any statutory retention period we know of.
 pub(super) const MAX_RETENTION_DAYS: i32 = 36_500;
 
-/// Where a new tenant's master key comes from.
+/// Where a tenant's master key comes from.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyMode {
-    /// callvault creates a key for the tenant.
+    /// callvault creates a key for the tenant (and, on a key change, rotates
+    /// it to a new version).
     Managed,
     /// The tenant brings its own KMS key (`keyArn`).
     External,
@@ -53,28 +54,34 @@ impl OnboardTenantInput {
                 "defaultRetentionDays must be between 1 and {MAX_RETENTION_DAYS}"
             )));
         }
-        let key_mode = match (self.key_mode, self.key_arn) {
-            (KeyMode::Managed, None) => ApiKeyMode::Managed,
-            (KeyMode::Managed, Some(_)) => {
-                return Err(bad_input("keyArn is only for EXTERNAL keys"));
-            }
-            (KeyMode::External, None) => return Err(bad_input("EXTERNAL keys need a keyArn")),
-            (KeyMode::External, Some(arn)) => {
-                if !arn.starts_with("arn:")
-                    || arn.len() > MAX_KEY_ARN_LEN
-                    || arn.contains(char::is_whitespace)
-                {
-                    return Err(bad_input("keyArn is not an arn"));
-                }
-                ApiKeyMode::External { key_arn: arn }
-            }
-        };
         Ok(NewTenant {
             name,
             time_zone: time_zone.to_owned(),
             default_retention_days: self.default_retention_days.unsigned_abs(),
-            key_mode,
+            key_mode: key_mode(self.key_mode, self.key_arn)?,
         })
+    }
+}
+
+/// A key mode and the ARN that must (EXTERNAL) or must not (MANAGED) come
+/// with it.
+pub(super) fn key_mode(
+    mode: KeyMode,
+    key_arn: Option<String>,
+) -> async_graphql::Result<ApiKeyMode> {
+    match (mode, key_arn) {
+        (KeyMode::Managed, None) => Ok(ApiKeyMode::Managed),
+        (KeyMode::Managed, Some(_)) => Err(bad_input("keyArn is only for EXTERNAL keys")),
+        (KeyMode::External, None) => Err(bad_input("EXTERNAL keys need a keyArn")),
+        (KeyMode::External, Some(arn)) => {
+            if !arn.starts_with("arn:")
+                || arn.len() > MAX_KEY_ARN_LEN
+                || arn.contains(char::is_whitespace)
+            {
+                return Err(bad_input("keyArn is not an arn"));
+            }
+            Ok(ApiKeyMode::External { key_arn: arn })
+        }
     }
 }
 

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_graphql::{Enum, InputObject};
 use callvault_contracts::RecordingId;
 use callvault_contracts::lifecycle_api as api;
+use callvault_contracts::metadata_api::KeyMode as ApiKeyMode;
 use uuid::Uuid;
 
-use super::inputs::{MAX_RETENTION_DAYS, checked_name};
+use super::inputs::{KeyMode, MAX_RETENTION_DAYS, checked_name, key_mode};
 use super::recordings::RecordingFilter;
 use super::types::Direction;
 use crate::error::bad_input;
@@ -24,6 +25,9 @@ const MAX_ATTRIBUTE_KEY_LEN: usize = 64;
 pub(super) const MAX_HOLD_RECORDINGS: usize = 1000;
 /// The most audit entries one page may hold.
 pub(super) const MAX_AUDIT_PAGE: i32 = 100;
+/// Why a tenant's key changes: a sentence or two (the metadata service's
+/// limit too).
+const MAX_KEY_CHANGE_REASON_CHARS: usize = 500;
 
 #[derive(InputObject)]
 pub struct TenantPolicyInput {
@@ -40,6 +44,32 @@ impl TenantPolicyInput {
             )?,
             require_playback_reason: self.require_playback_reason,
         })
+    }
+}
+
+/// A change of the tenant's master key.
+#[derive(InputObject)]
+pub struct TenantKeyChangeInput {
+    /// `MANAGED` rotates the tenant's managed key to a new version (or
+    /// moves a tenant on its own key back to a managed one); `EXTERNAL`
+    /// switches to the tenant's own KMS key `keyArn`, checked usable first.
+    pub mode: KeyMode,
+    /// Required with `EXTERNAL`, refused with `MANAGED`.
+    pub key_arn: Option<String>,
+    /// Why: kept in the audit trail.
+    pub reason: String,
+}
+
+impl TenantKeyChangeInput {
+    pub(super) fn into_api(self) -> async_graphql::Result<(ApiKeyMode, String)> {
+        let mode = key_mode(self.mode, self.key_arn)?;
+        let reason = checked_text(&self.reason, "reason")?;
+        if reason.chars().count() > MAX_KEY_CHANGE_REASON_CHARS {
+            return Err(bad_input(format!(
+                "reason must be at most {MAX_KEY_CHANGE_REASON_CHARS} characters"
+            )));
+        }
+        Ok((mode, reason))
     }
 }
 

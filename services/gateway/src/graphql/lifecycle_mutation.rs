@@ -1,14 +1,16 @@
 //! The lifecycle mutations: retention policy and rules, legal holds,
-//! deletion.
+//! deletion, the tenant's key.
 
 use async_graphql::{Context, Object, Result};
 use callvault_contracts::{RecordingId, TenantId};
 use uuid::Uuid;
 
 use super::lifecycle_inputs::{
-    DeletionRequestReason, LegalHoldInput, RetentionRuleInput, TenantPolicyInput, checked_text,
+    DeletionRequestReason, LegalHoldInput, RetentionRuleInput, TenantKeyChangeInput,
+    TenantPolicyInput, checked_text,
 };
 use super::lifecycle_types::{DeletionCertificate, LegalHold, RetentionRule, TenantPolicy};
+use super::types::Tenant;
 use crate::access::{ScopeExt, perm};
 
 #[derive(Default)]
@@ -136,5 +138,24 @@ impl LifecycleMutation {
             .run_deletion()
             .await?;
         Ok(certificate.into())
+    }
+
+    /// Changes the tenant's master key (recorded in the audit trail). The
+    /// recordings' data keys are re-wrapped onto it in the background;
+    /// every recording stays playable throughout.
+    async fn change_tenant_key(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: Uuid,
+        input: TenantKeyChangeInput,
+    ) -> Result<Tenant> {
+        let scope = ctx.scope()?;
+        let (mode, reason) = input.into_api()?;
+        let tenant = scope
+            .tenant(TenantId(tenant_id), perm::ManageKeys)
+            .await?
+            .change_tenant_key(mode, reason)
+            .await?;
+        Ok(tenant.into())
     }
 }

@@ -2,6 +2,7 @@
 
 mod authz;
 mod errors;
+mod key_change;
 mod lifecycle;
 mod limits;
 mod matrix;

@@ -20,7 +20,7 @@ const COLUMNS: &str = "PA BX BY TA SU CO AG AU TB";
 
 /// Operation, `Y` allowed / `n` FORBIDDEN per column, and the backend
 /// method an allowed call reaches.
-const EXPECTED: [(&str, &str, &str); 31] = [
+const EXPECTED: [(&str, &str, &str); 32] = [
     ("bpos", "Y n n n n n n n n", "list_bpos"),
     ("tenants", "Y Y n n n n n n n", "list_tenants"),
     ("tenant", "Y Y n Y Y Y Y Y n", "get_tenant"),
@@ -84,6 +84,8 @@ const EXPECTED: [(&str, &str, &str); 31] = [
         "verify_audit_chain",
     ),
     ("dailyManifest", "n n n n n Y n Y n", "daily_manifest"),
+    // change_tenant_key
+    ("changeTenantKey", "n Y n Y n n n n n", "change_tenant_key"),
     // Public, but in GraphQL reached through `tenant`.
     (
         "manifestPublicKey",
@@ -169,6 +171,9 @@ fn operation(name: &str) -> &'static str {
             "query($a: UUID!) { tenant(id: $a) { dailyManifest(date: \"2025-01-01\") { date body signature publicKey } } }"
         }
         "manifestPublicKey" => "query($a: UUID!) { tenant(id: $a) { manifestPublicKey } }",
+        "changeTenantKey" => {
+            "mutation($a: UUID!) { changeTenantKey(tenantId: $a, input: { mode: MANAGED, reason: \"annual rotation\" }) { id keyRef } }"
+        }
         other => panic!("no operation {other}"),
     }
 }

@@ -13,13 +13,23 @@ use callvault_contracts::lifecycle_api::{
     NewRetentionRule, RecordingLifecycle, RecordingShredder, RetentionMatch, RetentionRule,
     SignedManifest, StorageRequest, TenantPolicy, Tombstone,
 };
-use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode, Recording};
+use callvault_contracts::metadata_api::{
+    ApiError, ApiResult, ErrorCode, KeyMode, Recording, Tenant,
+};
 use callvault_contracts::{Actor, RecordingId, TenantId};
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::metadata::stand_in::{INTRUDER, SLOW, at, recording, tenant};
+
+/// The tenant as a key change answers it: on the tenant's own key now.
+pub(crate) fn rekeyed_tenant() -> Tenant {
+    Tenant {
+        key_ref: "arn:aws:kms:ap-northeast-1:111122223333:key/new".to_owned(),
+        ..tenant()
+    }
+}
 
 /// The tenant whose manifest key doesn't exist.
 pub(crate) fn unknown_tenant() -> TenantId {
@@ -409,6 +419,24 @@ impl LifecycleApi for LifecycleStandIn {
             return Err(ApiError::not_found("tenant"));
         }
         Ok(public_key())
+    }
+    async fn change_tenant_key(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        mode: KeyMode,
+        reason: String,
+    ) -> ApiResult<Tenant> {
+        let call = LifecycleRequest::ChangeTenantKey {
+            actor: actor.clone(),
+            tenant,
+            mode,
+            reason,
+        };
+        self.0
+            .record(call, Some(actor))
+            .await
+            .map(|()| rekeyed_tenant())
     }
 }
 

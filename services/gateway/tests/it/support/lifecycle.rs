@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use callvault_contracts::lifecycle_api::*;
-use callvault_contracts::metadata_api::{ApiError, ApiResult, Recording};
+use callvault_contracts::metadata_api::{ApiError, ApiResult, KeyMode, Recording, Tenant};
 use callvault_contracts::{Actor, RecordingId, TenantId};
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde_json::json;
@@ -408,5 +408,30 @@ impl LifecycleApi for FakeLifecycle {
             return Err(ApiError::not_found("tenant"));
         }
         Ok(PUBLIC_KEY.into())
+    }
+
+    async fn change_tenant_key(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        mode: KeyMode,
+        reason: String,
+    ) -> ApiResult<Tenant> {
+        self.record("change_tenant_key", tenant, Some(actor), Some(&reason));
+        let w = &self.world;
+        let id = self.answer_for(tenant);
+        let key_ref = match mode {
+            KeyMode::Managed => format!("local:tenant/{id}"),
+            KeyMode::External { key_arn } => key_arn,
+        };
+        Ok(Tenant {
+            id,
+            bpo_id: if id == w.tenant_c { w.bpo_y } else { w.bpo_x },
+            name: "acme".into(),
+            time_zone: "Asia/Tokyo".into(),
+            default_retention_days: 365,
+            key_ref,
+            created_at: at(),
+        })
     }
 }
