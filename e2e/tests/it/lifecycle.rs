@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::{
-    call, create_bpo, create_bucket, object_versions, onboard, search_until, upload,
+    call, create_bpo, create_bucket, object_versions, onboard, search_fields_until, upload,
 };
 
 const BUCKET: &str = "lifecycle";
@@ -78,7 +78,7 @@ async fn due_recordings_are_shredded_except_the_one_on_hold() {
         let receipt: Value = response.json().await.expect("receipt");
         ids.push(receipt["recording_id"].as_str().expect("id").to_owned());
     }
-    search_until(&cv, &client, &supervisor, &tenant.id, json!({}), 3).await;
+    search_fields_until(&cv, &client, &supervisor, &tenant.id, json!({}), 3, "id").await;
     let (due_a, held, due_c) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
 
     gql(
@@ -162,7 +162,7 @@ async fn due_recordings_are_shredded_except_the_one_on_hold() {
     )
     .await;
     assert_eq!(lookup, Err("NOT_FOUND".to_owned()));
-    search_until(&cv, &client, &supervisor, &tenant.id, json!({}), 1).await;
+    search_fields_until(&cv, &client, &supervisor, &tenant.id, json!({}), 1, "id").await;
 
     // The audit chain verifies, through GraphQL and the CLI…
     let verify =

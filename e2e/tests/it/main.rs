@@ -4,5 +4,6 @@
 mod distributed;
 mod embedded;
 mod isolation;
+mod key_change;
 mod lifecycle;
 mod support;

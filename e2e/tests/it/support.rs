@@ -109,13 +109,38 @@ pub async fn search_until(
     filter: Value,
     expected: usize,
 ) -> Vec<Value> {
+    search_fields_until(
+        cv,
+        client,
+        token,
+        tenant,
+        filter,
+        expected,
+        "id agent callerNumber calleeNumber durationMs codec playbackUrl",
+    )
+    .await
+}
+
+/// [`search_until`] asking only for `fields` of each recording (without a
+/// `playbackUrl` where the tenant requires a reason to play).
+pub async fn search_fields_until(
+    cv: &Callvault,
+    client: &reqwest::Client,
+    token: &str,
+    tenant: &str,
+    filter: Value,
+    expected: usize,
+    fields: &str,
+) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let data = graphql(
             client,
             &cv.base_url,
             token,
-            "query($t: UUID!, $f: RecordingFilter) { recordings(tenantId: $t, filter: $f) { edges { node { id agent callerNumber calleeNumber durationMs codec playbackUrl } } pageInfo { hasNextPage } } }",
+            &format!(
+                "query($t: UUID!, $f: RecordingFilter) {{ recordings(tenantId: $t, filter: $f) {{ edges {{ node {{ {fields} }} }} pageInfo {{ hasNextPage }} }} }}"
+            ),
             json!({ "t": tenant, "f": filter }),
         )
         .await

@@ -15,8 +15,8 @@ use callvault_ingestion::{AudioStream, RecordingSink, SinkError, StoredAudio};
 use callvault_keys::{KeyError, KeyProvider, KeyRef};
 use callvault_storage::{RecordingStore, StorageError};
 
-/// The metadata service's onboarding asks the storage side's key provider
-/// for a tenant master key.
+/// The metadata service's onboarding and key changes go to the storage
+/// side's key provider for a tenant's master key.
 pub struct KeyProviderTenantKeys(pub Arc<dyn KeyProvider>);
 
 fn key_error(error: KeyError) -> ApiError {
@@ -50,6 +50,13 @@ impl TenantKeys for KeyProviderTenantKeys {
         let key = KeyRef(key_arn.to_owned());
         self.0.check_key(&key).await.map_err(key_error)?;
         Ok(key.0)
+    }
+
+    async fn rotate_tenant_key(&self, key_ref: &str) -> ApiResult<()> {
+        self.0
+            .rotate(&KeyRef(key_ref.to_owned()))
+            .await
+            .map_err(key_error)
     }
 }
 

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod adapters;
+mod audit_cli;
 mod backends;
 mod config;
 mod readiness;
@@ -39,6 +40,11 @@ enum Command {
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+    },
+    /// The tenants' audit trails.
+    Audit {
+        #[command(subcommand)]
+        command: audit_cli::AuditCommand,
     },
 }
 
@@ -83,6 +89,7 @@ fn main() -> ExitCode {
         Command::Admin {
             command: AdminCommand::Token(args),
         } => token::print_token(&config, &args),
+        Command::Audit { command } => return audit_cli::run(&config, command),
         Command::Migrate => runtime().and_then(|rt| rt.block_on(serve::migrate(&config))),
         Command::Serve { target } => {
             runtime().and_then(|rt| rt.block_on(serve::serve(config, target)))

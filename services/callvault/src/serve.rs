@@ -10,23 +10,25 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use callvault_auth::signed_url::UrlSigner;
 use callvault_bus::Bus;
 use callvault_bus::in_process::InProcessBus;
+use callvault_bus::lifecycle::serve_lifecycle;
 use callvault_bus::metadata::{MetadataClient, serve_metadata};
 use callvault_bus::outbox::{OutboxRelay, RelayHandle};
 use callvault_bus::rabbitmq::{RabbitMqBus, RabbitMqOptions};
-use callvault_contracts::events::{Event, RecordingIngestedV1};
+use callvault_bus::storage::{StorageClient, serve_storage};
+use callvault_contracts::events::{Event, RecordingIngestedV1, TenantKeyChangedV1};
 use callvault_contracts::metadata_api::MetadataApi;
 use callvault_gateway::{AuthConfig, GatewayState, JwksSource, PlaybackLinks, TokenVerifier};
 use callvault_ingestion::remote_sink::RemoteStorageSink;
 use callvault_ingestion::{IngestionState, RecordingSink};
-use callvault_metadata::{IngestedConsumer, MetadataService, PiiKeys};
+use callvault_metadata::{Clock, IngestedConsumer, ManifestKeys, MetadataService, PiiKeys};
 use callvault_storage::RecordingStore;
 use callvault_storage::playback::PlaybackState;
 use callvault_storage::records::StorageRecords;
 use callvault_storage::upload::UploadState;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::Target;
-use crate::adapters::{KeyProviderTenantKeys, StorageSink};
+use crate::adapters::{KeyChangeConsumer, KeyProviderTenantKeys, StorageSink, StoreShredder};
 use crate::backends::{blob_store, key_provider};
 use crate::config::{BusKind, Config, read_secret};
 use crate::readiness::Readiness;
@@ -60,6 +62,9 @@ struct Mounted {
     playback: Option<web::Data<PlaybackState>>,
     upload: Option<web::Data<UploadState>>,
     relays: Vec<RelayHandle>,
+    /// Timers (the deletion worker): aborted at shutdown, since a run
+    /// interrupted between its steps is picked up by the next one.
+    workers: Vec<tokio::task::JoinHandle<()>>,
     readiness: Readiness,
 }
 
@@ -146,6 +151,18 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
             store: store.clone(),
             signer: signer.clone(),
         }));
+        // The metadata service's deletions reach the store over the bus, in
+        // one process as across several.
+        serve_storage(bus.as_ref(), Arc::new(StoreShredder(store.clone())))
+            .await
+            .map_err(|e| e.to_string())?;
+        bus.subscribe(
+            "storage",
+            &[TenantKeyChangedV1::TOPIC],
+            Arc::new(KeyChangeConsumer(store.clone())),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         Some(store)
     } else {
         None
@@ -164,10 +181,25 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
         mounted
             .readiness
             .database_with_outbox("metadata database", db.clone());
-        let metadata = MetadataService::new(db.clone(), keys, pii.clone());
-        serve_metadata(bus.as_ref(), Arc::new(metadata))
+        let shredder = Arc::new(StorageClient::new(bus.clone(), RPC_TIMEOUT));
+        let metadata = Arc::new(
+            MetadataService::new(db.clone(), keys, pii.clone())
+                .with_shredder(shredder)
+                .with_manifest_keys(ManifestKeys::new(secrets.manifest_signing.clone()))
+                .with_clock(lifecycle_clock(&config)),
+        );
+        serve_metadata(bus.as_ref(), metadata.clone())
             .await
             .map_err(|e| e.to_string())?;
+        serve_lifecycle(bus.as_ref(), metadata.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        if config.lifecycle.deletion_interval_secs > 0 {
+            mounted.workers.push(tokio::spawn(lifecycle_worker(
+                metadata,
+                Duration::from_secs(config.lifecycle.deletion_interval_secs),
+            )));
+        }
         let consumer = Arc::new(IngestedConsumer::new(db.clone(), pii));
         bus.subscribe("metadata", &[RecordingIngestedV1::TOPIC], consumer)
             .await
@@ -235,6 +267,10 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
         mounted.gateway = Some(web::Data::new(GatewayState::new(
             verifier,
             metadata_client,
+            Arc::new(callvault_bus::lifecycle::LifecycleClient::new(
+                bus.clone(),
+                RPC_TIMEOUT,
+            )),
             links,
         )));
     }
@@ -274,6 +310,7 @@ async fn run_http(config: &Config, mounted: Mounted) -> Result<(), String> {
         playback,
         upload,
         relays,
+        workers,
         readiness,
     } = mounted;
     let readiness = web::Data::new(readiness);
@@ -307,8 +344,54 @@ async fn run_http(config: &Config, mounted: Mounted) -> Result<(), String> {
     info!(listen = %config.listen, "serving");
     // actix stops on SIGTERM/SIGINT after draining in-flight requests.
     server.await.map_err(|e| format!("server failed: {e}"))?;
+    for worker in workers {
+        worker.abort();
+    }
     for relay in relays {
         relay.shutdown().await;
     }
     Ok(())
+}
+
+/// The wall clock, moved forward by `lifecycle.clock_offset_secs` for
+/// retention drills.
+fn lifecycle_clock(config: &Config) -> Clock {
+    let offset = chrono::Duration::seconds(config.lifecycle.clock_offset_secs);
+    if !offset.is_zero() {
+        warn!(
+            offset_secs = config.lifecycle.clock_offset_secs,
+            "lifecycle clock is offset: recordings will be deleted early (drills and tests only)"
+        );
+    }
+    Arc::new(move || chrono::Utc::now() + offset)
+}
+
+/// Every `interval`: shreds what is due (except what is on hold) and signs
+/// yesterday's manifests. The first run is one interval after start, so a
+/// restart loop can't turn into a deletion loop.
+async fn lifecycle_worker(metadata: Arc<MetadataService>, interval: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        for (tenant, outcome) in metadata.run_due_deletions().await {
+            match outcome {
+                Ok(certificate) => info!(
+                    tenant_id = %tenant,
+                    certificate_id = %certificate.id,
+                    deleted = certificate.deleted.len(),
+                    held_back = certificate.held_back.len(),
+                    failed = certificate.failed.len(),
+                    "deletion run finished"
+                ),
+                Err(err) => {
+                    warn!(tenant_id = %tenant, code = err.code.as_str(), "deletion run failed")
+                }
+            }
+        }
+        match metadata.sign_yesterdays_manifests().await {
+            Ok(signed) => info!(signed, "daily manifests signed"),
+            Err(err) => warn!(code = err.code.as_str(), "signing daily manifests failed"),
+        }
+    }
 }
