@@ -12,6 +12,9 @@ use crate::db::internal;
 use crate::manifest::ManifestKeys;
 use crate::{audit, manifest};
 
+/// How long after midnight UTC a day becomes signable.
+const MANIFEST_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
 impl MetadataService {
     pub(super) async fn audit_trail_impl(
         &self,
@@ -55,10 +58,11 @@ impl MetadataService {
         self.authorize_tenant(actor, TenantAction::ReadAudit, tenant)
             .await?;
         // A day still running would be signed incomplete, and a manifest
-        // never changes once signed.
-        if date >= self.now().date_naive() {
+        // never changes once signed. The grace lets the catalogue receive
+        // the events of recordings ingested just before midnight.
+        if date >= (self.now() - MANIFEST_GRACE).date_naive() {
             return Err(ApiError::invalid(
-                "date must be a finished UTC day (before today)",
+                "date must be a finished UTC day, signable from 01:00 UTC the day after",
             ));
         }
         let keys = self.manifest_keys()?;
@@ -73,14 +77,12 @@ impl MetadataService {
         Ok(self.manifest_keys()?.public_key(tenant))
     }
 
-    /// Signs and stores yesterday's (UTC, by the service clock) manifest of
-    /// every tenant, for the daily timer; returns how many tenants have it.
-    /// Run it some time after midnight UTC, so that recordings ingested
-    /// just before midnight have been catalogued.
+    /// Signs and stores the last signable day's manifest of every tenant
+    /// (yesterday, UTC by the service clock, once its grace has passed), for
+    /// the timer; returns how many tenants have it. Idempotent.
     pub async fn sign_yesterdays_manifests(&self) -> ApiResult<usize> {
         let keys = self.manifest_keys()?;
-        let yesterday = self
-            .now()
+        let yesterday = (self.now() - MANIFEST_GRACE)
             .date_naive()
             .pred_opt()
             .ok_or_else(|| ApiError::invalid("the clock is out of range"))?;

@@ -244,7 +244,7 @@ async fn a_signed_day_never_changes(env: Env) {
     let w = env.world().await;
     let ingested = nov(14, 10, 0, 0);
     let r1 = ingest_at(&env, w.a, ingested, "1b").await;
-    let signer = Signer::new(&env, nov(15, 0, 30, 0));
+    let signer = Signer::new(&env, nov(15, 1, 30, 0));
     let first = signer.manifest(w.a, date(14)).await;
     // Later: the recording is deleted, and a late one for that day arrives.
     delete_by_hand(&env, w.a, r1, ingested, "1b", nov(15, 3, 0, 0)).await;
@@ -272,9 +272,11 @@ async fn concurrent_requests_store_one_manifest(env: Env) {
 
 async fn only_finished_days_are_signed(env: Env) {
     let w = env.world().await;
-    let signer = Signer::new(&env, nov(16, 0, 0, 0));
+    // 00:59 on the 16th: the 15th has ended but is still in its grace hour
+    // (late catalogue events for it may still arrive).
+    let signer = Signer::new(&env, nov(16, 0, 59, 59));
     let auditor = member(Role::Auditor, w.a);
-    for day in [16, 17, 30] {
+    for day in [15, 16, 17, 30] {
         let outcome = signer.svc.daily_manifest(&auditor, w.a, date(day)).await;
         assert_eq!(code(outcome), ErrorCode::InvalidInput, "day {day}");
     }
@@ -284,7 +286,8 @@ async fn only_finished_days_are_signed(env: Env) {
         .await;
     assert_eq!(code(outcome), ErrorCode::InvalidInput);
     assert_eq!(env.count("daily_manifests").await, 0);
-    // The day before, just finished, is signed (empty).
+    // From 01:00 the day before is signed (empty).
+    signer.set_now(nov(16, 1, 0, 0));
     let manifest = signer.manifest(w.a, date(15)).await;
     assert!(manifest.body.contains(r#""added":[],"#));
 }
