@@ -374,21 +374,8 @@ async fn lifecycle_worker(metadata: Arc<MetadataService>, interval: Duration) {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        for (tenant, outcome) in metadata.run_due_deletions().await {
-            match outcome {
-                Ok(certificate) => info!(
-                    tenant_id = %tenant,
-                    certificate_id = %certificate.id,
-                    deleted = certificate.deleted.len(),
-                    held_back = certificate.held_back.len(),
-                    failed = certificate.failed.len(),
-                    "deletion run finished"
-                ),
-                Err(err) => {
-                    warn!(tenant_id = %tenant, code = err.code.as_str(), "deletion run failed")
-                }
-            }
-        }
+        // Each tenant's run logs its own outcome (certificate or error).
+        metadata.run_due_deletions().await;
         match metadata.sign_yesterdays_manifests().await {
             Ok(signed) => info!(signed, "daily manifests signed"),
             Err(err) => warn!(code = err.code.as_str(), "signing daily manifests failed"),

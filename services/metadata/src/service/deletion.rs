@@ -143,6 +143,15 @@ impl MetadataService {
         actor: &Actor,
         tenant: TenantId,
     ) -> ApiResult<DeletionCertificate> {
+        self.run_deletion(actor, tenant, Certify::Always).await
+    }
+
+    async fn run_deletion(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        certify: Certify,
+    ) -> ApiResult<DeletionCertificate> {
         self.authorize_tenant(actor, TenantAction::ManageDeletion, tenant)
             .await?;
         let shredder = self.require_shredder()?;
@@ -202,7 +211,10 @@ impl MetadataService {
         certificate
             .deleted
             .sort_by_key(|t| (t.deleted_at, t.recording_id));
-        self.store_certificate(&certificate).await?;
+        let changed = !certificate.deleted.is_empty() || !certificate.failed.is_empty();
+        if changed || certify == Certify::Always {
+            self.store_certificate(&certificate).await?;
+        }
         tracing::info!(
             tenant_id = %tenant,
             certificate_id = %certificate.id,
@@ -250,7 +262,9 @@ impl MetadataService {
     }
 
     /// The deletion worker: one run for every tenant with recordings due
-    /// now. Tenants with nothing due get no run and no certificate.
+    /// now. Tenants with nothing due get no run and no certificate; a run
+    /// that only found held recordings stores none either (the timer would
+    /// otherwise certify the same holds every hour).
     pub async fn run_due_deletions(&self) -> Vec<(TenantId, ApiResult<DeletionCertificate>)> {
         let now = db_time(self.now());
         let tenants =
@@ -264,7 +278,9 @@ impl MetadataService {
             };
         let mut results = Vec::with_capacity(tenants.len());
         for tenant in tenants.into_iter().map(TenantId) {
-            let result = self.run_deletion_impl(&worker(tenant), tenant).await;
+            let result = self
+                .run_deletion(&worker(tenant), tenant, Certify::WhenSomethingHappened)
+                .await;
             if let Err(err) = &result {
                 tracing::error!(tenant_id = %tenant, code = err.code.as_str(), "deletion run failed");
             }
@@ -471,4 +487,12 @@ fn id_json(ids: &[RecordingId]) -> ApiResult<String> {
 
 fn id_list(raw: &str, field: &'static str) -> ApiResult<Vec<RecordingId>> {
     serde_json::from_str(raw).map_err(|_| corrupt(field))
+}
+
+/// Whether a run that deleted nothing and failed nothing stores its
+/// certificate: always when someone asked for the run, not for the timer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Certify {
+    Always,
+    WhenSomethingHappened,
 }

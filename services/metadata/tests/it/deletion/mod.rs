@@ -551,6 +551,15 @@ async fn the_worker_runs_every_tenant_with_due_recordings(env: Env) {
     let cert = result.as_ref().expect("run");
     assert!(cert.deleted.is_empty());
     assert_eq!(cert.held_back, vec![ra2]);
+    // …but the timer doesn't certify the same hold again every tick: only
+    // the first run's certificate is stored.
+    let listed_a = lab
+        .svc
+        .list_deletion_certificates(&officer_a, a)
+        .await
+        .expect("a certificates");
+    assert_eq!(listed_a.len(), 1);
+    assert_eq!(deleted_ids(&listed_a[0]), vec![ra1]);
 }
 
 on_both_backends!(
