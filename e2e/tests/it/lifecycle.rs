@@ -81,13 +81,17 @@ async fn due_recordings_are_shredded_except_the_one_on_hold() {
     search_fields_until(&cv, &client, &supervisor, &tenant.id, json!({}), 3, "id").await;
     let (due_a, held, due_c) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
 
-    gql(
+    let hold = gql(
         &compliance,
         "mutation($t: UUID!, $r: UUID!) { placeLegalHold(tenantId: $t, input: {caseName: \"dispute 17\", reason: \"customer complaint under review\", recordingIds: [$r]}) { id } }",
         json!({ "t": tenant.id, "r": held }),
     )
     .await
     .expect("hold");
+    let hold_id = hold["placeLegalHold"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
 
     // The tenant requires a reason to play: without one, refused; with one,
     // a URL (and an audit entry).
@@ -107,6 +111,20 @@ async fn due_recordings_are_shredded_except_the_one_on_hold() {
     let played = client.get(&url).send().await.expect("play");
     assert_eq!(played.status(), StatusCode::OK);
     let signature = url.split("sig=").nth(1).expect("signed").to_owned();
+    // A copy taken for the dispute file is audited as a download.
+    let download = gql(
+        &compliance,
+        "query($t: UUID!, $r: UUID!) { recording(tenantId: $t, id: $r) { downloadUrl(reason: \"evidence for case 17\") } }",
+        json!({ "t": tenant.id, "r": held }),
+    )
+    .await
+    .expect("download url");
+    let copy = client
+        .get(download["recording"]["downloadUrl"].as_str().expect("url"))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(copy.status(), StatusCode::OK);
 
     // 31 days later.
     cv.restart_with(&[("CALLVAULT_LIFECYCLE__CLOCK_OFFSET_SECS", THIRTY_ONE_DAYS)])
@@ -183,6 +201,33 @@ async fn due_recordings_are_shredded_except_the_one_on_hold() {
     );
     let (ok, output) = cv.run_command(&["audit", "verify", "--tenant", &tenant.id]);
     assert!(ok, "{output}");
+    // Who did what, from where and why, as the auditor reads it.
+    let trail = gql(
+        &auditor,
+        "query($t: UUID!) { tenant(id: $t) { auditTrail(first: 100) { nodes { seq actor action target origin reason } } } }",
+        json!({ "t": tenant.id }),
+    )
+    .await
+    .expect("audit trail");
+    let entries = trail["tenant"]["auditTrail"]["nodes"]
+        .as_array()
+        .expect("entries")
+        .clone();
+    let find = |action: &str, target: &str| {
+        entries
+            .iter()
+            .find(|e| e["action"] == action && e["target"] == target)
+            .unwrap_or_else(|| panic!("no {action} of {target} in {entries:?}"))
+            .clone()
+    };
+    let played = find("PLAYBACK", &due_a);
+    assert_eq!(played["actor"], "qa@example.com");
+    assert_eq!(played["reason"], "QA review");
+    assert_eq!(played["origin"], "127.0.0.1");
+    let downloaded = find("DOWNLOAD", &held);
+    assert_eq!(downloaded["reason"], "evidence for case 17");
+    find("HOLD_PLACED", &hold_id);
+    find("DELETION", &due_c);
 
     // …until someone edits a row by hand.
     let tampered_seq = 3;

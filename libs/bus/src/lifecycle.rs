@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use callvault_contracts::lifecycle_api::{
-    AuditPage, ChainVerification, DeletionCertificate, DeletionReason, LegalHold, LifecycleApi,
-    LifecycleRequest, NewLegalHold, NewRetentionRule, RecordingLifecycle, RetentionRule,
-    SignedManifest, TenantPolicy,
+    Access, AuditPage, ChainVerification, DeletionCertificate, DeletionReason, LegalHold,
+    LifecycleApi, LifecycleRequest, NewLegalHold, NewRetentionRule, RecordingLifecycle,
+    RetentionRule, SignedManifest, TenantPolicy,
 };
 use callvault_contracts::metadata_api::{ApiResult, KeyMode, MetadataReply, Recording, Tenant};
 use callvault_contracts::{Actor, RecordingId, TenantId};
@@ -211,6 +211,7 @@ impl LifecycleApi for LifecycleClient {
         actor: &Actor,
         tenant: TenantId,
         recording: RecordingId,
+        access: Access,
         reason: Option<String>,
     ) -> ApiResult<Recording> {
         let actor = actor.clone();
@@ -218,6 +219,7 @@ impl LifecycleApi for LifecycleClient {
             actor,
             tenant,
             recording,
+            access,
             reason,
         })
         .await
@@ -392,9 +394,10 @@ impl Dispatch for LifecycleServer {
                 actor,
                 tenant,
                 recording,
+                access,
                 reason,
             } => to_reply(
-                api.authorize_playback(&actor, tenant, recording, reason)
+                api.authorize_playback(&actor, tenant, recording, access, reason)
                     .await,
             ),
             LifecycleRequest::AuditTrail {

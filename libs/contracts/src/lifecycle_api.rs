@@ -168,6 +168,18 @@ pub struct DeletionCertificate {
     pub failed: Vec<RecordingId>,
 }
 
+// ---- access ----
+
+/// What a signed URL is for: both stream the same bytes, but the audit
+/// trail tells listening from taking a copy away.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    #[default]
+    Playback,
+    Download,
+}
+
 // ---- audit ----
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -313,14 +325,16 @@ pub trait LifecycleApi: Send + Sync + 'static {
         tenant: TenantId,
     ) -> ApiResult<Vec<DeletionCertificate>>;
 
-    /// Checks the actor may play the recording (and gave a reason if the
-    /// tenant requires one), records the playback in the audit trail and
-    /// returns the recording; the caller then mints the signed URL.
+    /// Checks the actor may play (or download) the recording and gave a
+    /// reason if the tenant requires one, records the access in the audit
+    /// trail (`Playback` or `Download`) and returns the recording; the
+    /// caller then mints the signed URL.
     async fn authorize_playback(
         &self,
         actor: &Actor,
         tenant: TenantId,
         recording: RecordingId,
+        access: Access,
         reason: Option<String>,
     ) -> ApiResult<Recording>;
 
@@ -429,6 +443,8 @@ pub enum LifecycleRequest {
         actor: Actor,
         tenant: TenantId,
         recording: RecordingId,
+        #[serde(default)]
+        access: Access,
         reason: Option<String>,
     },
     AuditTrail {

@@ -15,8 +15,8 @@ use callvault_bus::in_process::InProcessBus;
 use callvault_bus::lifecycle::{LIFECYCLE_QUEUE, LifecycleClient, serve_lifecycle};
 use callvault_contracts::call::Direction;
 use callvault_contracts::lifecycle_api::{
-    DeletionReason, HoldScope, LifecycleApi, LifecycleRequest, NewLegalHold, NewRetentionRule,
-    RetentionMatch, TenantPolicy,
+    Access, DeletionReason, HoldScope, LifecycleApi, LifecycleRequest, NewLegalHold,
+    NewRetentionRule, RetentionMatch, TenantPolicy,
 };
 use callvault_contracts::metadata_api::{
     ApiError, ErrorCode, KeyMode, MetadataReply, RecordingFilter,
@@ -227,7 +227,13 @@ async fn check_every_method_round_trips(client: &LifecycleClient, api: &Lifecycl
     });
     assert_eq!(
         client
-            .authorize_playback(&who, tenant_id, recording_id, Some("qa review".to_owned()))
+            .authorize_playback(
+                &who,
+                tenant_id,
+                recording_id,
+                Access::Playback,
+                Some("qa review".to_owned())
+            )
             .await,
         Ok(recording())
     );
@@ -235,12 +241,13 @@ async fn check_every_method_round_trips(client: &LifecycleClient, api: &Lifecycl
         actor: who.clone(),
         tenant: tenant_id,
         recording: recording_id,
+        access: Access::Playback,
         reason: Some("qa review".to_owned()),
     });
-    // No reason crosses as no reason: the stand-in refuses it, as a tenant
-    // requiring one would.
+    // No reason crosses as no reason (the stand-in refuses it, as a tenant
+    // requiring one would), and a download as a download.
     let refused = client
-        .authorize_playback(&who, tenant_id, recording_id, None)
+        .authorize_playback(&who, tenant_id, recording_id, Access::Download, None)
         .await;
     assert_eq!(
         refused,
@@ -250,6 +257,7 @@ async fn check_every_method_round_trips(client: &LifecycleClient, api: &Lifecycl
         actor: who.clone(),
         tenant: tenant_id,
         recording: recording_id,
+        access: Access::Download,
         reason: None,
     });
     for (after_seq, first) in [(None, 1), (Some(u64::MAX - 1), 100)] {

@@ -11,9 +11,9 @@
 use std::sync::Arc;
 
 use callvault_contracts::lifecycle_api::{
-    AuditPage, ChainVerification, DeletionCertificate, DeletionReason, LegalHold, LifecycleApi,
-    NewLegalHold, NewRetentionRule, RecordingLifecycle, RetentionRule, SignedManifest,
-    TenantPolicy,
+    Access, AuditPage, ChainVerification, DeletionCertificate, DeletionReason, LegalHold,
+    LifecycleApi, NewLegalHold, NewRetentionRule, RecordingLifecycle, RetentionRule,
+    SignedManifest, TenantPolicy,
 };
 use callvault_contracts::metadata_api::{
     ApiError, ApiResult, ErrorCode, KeyMode, Recording, Tenant,
@@ -234,12 +234,13 @@ impl TenantScope<'_, perm::ReadRecordings> {
     pub async fn authorize_playback(
         &self,
         recording: &Recording,
+        access: Access,
         reason: Option<String>,
     ) -> Result<Recording> {
         self.check_may_play(recording)?;
         let authorized = self
             .lifecycle
-            .authorize_playback(self.actor, self.tenant, recording.id, reason)
+            .authorize_playback(self.actor, self.tenant, recording.id, access, reason)
             .await
             .map_err(from_api)?;
         self.check_belongs(&authorized)?;

@@ -2,6 +2,7 @@
 //! Relay-style connection.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject};
+use callvault_contracts::lifecycle_api::Access;
 use callvault_contracts::metadata_api as api;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -146,6 +147,27 @@ impl Recording {
         ctx: &Context<'_>,
         reason: Option<String>,
     ) -> async_graphql::Result<String> {
+        self.signed_url(ctx, Access::Playback, reason).await
+    }
+
+    /// The same signed URL as `playbackUrl`, asked for to keep a copy: the
+    /// audit trail records a download instead of a playback.
+    async fn download_url(
+        &self,
+        ctx: &Context<'_>,
+        reason: Option<String>,
+    ) -> async_graphql::Result<String> {
+        self.signed_url(ctx, Access::Download, reason).await
+    }
+}
+
+impl Recording {
+    async fn signed_url(
+        &self,
+        ctx: &Context<'_>,
+        access: Access,
+        reason: Option<String>,
+    ) -> async_graphql::Result<String> {
         let reason = reason
             .map(|reason| {
                 if reason.len() > MAX_PLAYBACK_REASON_LEN {
@@ -164,7 +186,7 @@ impl Recording {
         let authorized = scope
             .tenant(self.0.tenant_id, perm::ReadRecordings)
             .await?
-            .authorize_playback(&self.0, reason)
+            .authorize_playback(&self.0, access, reason)
             .await?;
         Ok(links.url(authorized.tenant_id.0, authorized.id.0))
     }

@@ -20,7 +20,7 @@ const COLUMNS: &str = "PA BX BY TA SU CO AG AU TB";
 
 /// Operation, `Y` allowed / `n` FORBIDDEN per column, and the backend
 /// method an allowed call reaches.
-const EXPECTED: [(&str, &str, &str); 32] = [
+const EXPECTED: [(&str, &str, &str); 33] = [
     ("bpos", "Y n n n n n n n n", "list_bpos"),
     ("tenants", "Y Y n n n n n n n", "list_tenants"),
     ("tenant", "Y Y n Y Y Y Y Y n", "get_tenant"),
@@ -58,6 +58,7 @@ const EXPECTED: [(&str, &str, &str); 32] = [
         "recording_lifecycle",
     ),
     ("playbackUrl", "n Y n Y Y Y Y n n", "authorize_playback"),
+    ("downloadUrl", "n Y n Y Y Y Y n n", "authorize_download"),
     (
         "searchPlaybackUrl",
         "n Y n Y Y Y Y n n",
@@ -138,6 +139,9 @@ fn operation(name: &str) -> &'static str {
         }
         "playbackUrl" => {
             "query($a: UUID!, $r: UUID!) { recording(tenantId: $a, id: $r) { playbackUrl(reason: \"qa review\") } }"
+        }
+        "downloadUrl" => {
+            "query($a: UUID!, $r: UUID!) { recording(tenantId: $a, id: $r) { downloadUrl(reason: \"dispute file\") } }"
         }
         "searchPlaybackUrl" => {
             "query($a: UUID!) { recordings(tenantId: $a) { nodes { playbackUrl(reason: \"qa review\") } } }"
@@ -291,6 +295,7 @@ async fn the_table_covers_every_operation_of_the_schema() {
         "manifestPublicKey",
         "recordingLifecycle",
         "playbackUrl",
+        "downloadUrl",
     ] {
         if !covered.contains(&gated) {
             missing.push(gated.to_owned());

@@ -4,8 +4,9 @@
 use async_trait::async_trait;
 use callvault_contracts::lifecycle_api::LifecycleApi;
 use callvault_contracts::lifecycle_api::{
-    AuditPage, ChainVerification, DeletionCertificate, DeletionReason, LegalHold, NewLegalHold,
-    NewRetentionRule, RecordingLifecycle, RetentionRule, SignedManifest, TenantPolicy,
+    Access, AuditPage, ChainVerification, DeletionCertificate, DeletionReason, LegalHold,
+    NewLegalHold, NewRetentionRule, RecordingLifecycle, RetentionRule, SignedManifest,
+    TenantPolicy,
 };
 use callvault_contracts::metadata_api::{ApiResult, KeyMode, Recording, Tenant};
 use callvault_contracts::{Actor, RecordingId, TenantId};
@@ -70,9 +71,10 @@ impl LifecycleApi for MetadataService {
         actor: &Actor,
         tenant: TenantId,
         recording: RecordingId,
+        access: Access,
         reason: Option<String>,
     ) -> ApiResult<Recording> {
-        self.authorize_playback_impl(actor, tenant, recording, reason)
+        self.authorize_playback_impl(actor, tenant, recording, access, reason)
             .await
     }
 

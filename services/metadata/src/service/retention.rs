@@ -7,7 +7,8 @@
 //! (or a change and its trail) that disagree.
 
 use callvault_contracts::lifecycle_api::{
-    AuditAction, EffectiveRule, NewRetentionRule, RecordingLifecycle, RetentionRule, TenantPolicy,
+    Access, AuditAction, EffectiveRule, NewRetentionRule, RecordingLifecycle, RetentionRule,
+    TenantPolicy,
 };
 use callvault_contracts::metadata_api::{ApiError, ApiResult, Recording};
 use callvault_contracts::{Actor, RecordingId, TenantId};
@@ -227,6 +228,7 @@ impl MetadataService {
         actor: &Actor,
         tenant: TenantId,
         recording: RecordingId,
+        access: Access,
         reason: Option<String>,
     ) -> ApiResult<Recording> {
         let scope = self
@@ -247,7 +249,10 @@ impl MetadataService {
         self.audit_read_with_reason(
             actor,
             tenant,
-            AuditAction::Playback,
+            match access {
+                Access::Playback => AuditAction::Playback,
+                Access::Download => AuditAction::Download,
+            },
             Some(recording.to_string()),
             reason,
             json!({}),

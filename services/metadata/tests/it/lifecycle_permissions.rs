@@ -4,7 +4,7 @@
 //! role changes.
 
 use callvault_contracts::lifecycle_api::{
-    AuditAction, LifecycleApi, NewRetentionRule, RetentionMatch, TenantPolicy,
+    Access, AuditAction, LifecycleApi, NewRetentionRule, RetentionMatch, TenantPolicy,
 };
 use callvault_contracts::metadata_api::{ApiResult, CreateUser, ErrorCode, MetadataApi};
 use callvault_contracts::{Actor, RecordingId, Role};
@@ -142,8 +142,16 @@ async fn every_cell_of_the_matrix(env: Env) {
             outcome(env.svc.delete_retention_rule(&actor, w.a, victim.id).await),
             outcome(env.svc.recording_lifecycle(&actor, w.a, own).await),
             outcome(env.svc.recording_lifecycle(&actor, w.a, others).await),
-            outcome(env.svc.authorize_playback(&actor, w.a, own, None).await),
-            outcome(env.svc.authorize_playback(&actor, w.a, others, None).await),
+            outcome(
+                env.svc
+                    .authorize_playback(&actor, w.a, own, Access::Playback, None)
+                    .await,
+            ),
+            outcome(
+                env.svc
+                    .authorize_playback(&actor, w.a, others, Access::Playback, None)
+                    .await,
+            ),
         ];
         for ((operation, want), got) in OPERATIONS.iter().zip(expected).zip(got) {
             assert_eq!(got, want, "{who}: {operation}");
@@ -189,7 +197,7 @@ async fn a_tenant_can_require_a_playback_reason(env: Env) {
     // Not required by default: no reason is fine, and is recorded as none.
     let played = env
         .svc
-        .authorize_playback(&sup, w.a, recording, None)
+        .authorize_playback(&sup, w.a, recording, Access::Playback, None)
         .await
         .expect("playback without a reason");
     assert_eq!(played.id, recording);
@@ -212,7 +220,7 @@ async fn a_tenant_can_require_a_playback_reason(env: Env) {
     for reason in [None, Some(String::new()), Some("   \n ".into())] {
         let err = env
             .svc
-            .authorize_playback(&sup, w.a, recording, reason.clone())
+            .authorize_playback(&sup, w.a, recording, Access::Playback, reason.clone())
             .await
             .expect_err("a reason is required");
         assert_eq!(err.code, ErrorCode::InvalidInput, "{reason:?}");
@@ -224,7 +232,13 @@ async fn a_tenant_can_require_a_playback_reason(env: Env) {
     assert_eq!(
         code(
             env.svc
-                .authorize_playback(&sup, w.a, recording, Some("x".repeat(501)))
+                .authorize_playback(
+                    &sup,
+                    w.a,
+                    recording,
+                    Access::Playback,
+                    Some("x".repeat(501))
+                )
                 .await
         ),
         ErrorCode::InvalidInput
@@ -232,19 +246,31 @@ async fn a_tenant_can_require_a_playback_reason(env: Env) {
     assert_eq!(
         code(
             env.svc
-                .authorize_playback(&sup, w.a, recording, Some("ticket\u{7}".into()))
+                .authorize_playback(
+                    &sup,
+                    w.a,
+                    recording,
+                    Access::Playback,
+                    Some("ticket\u{7}".into())
+                )
                 .await
         ),
         ErrorCode::InvalidInput
     );
     let reason = format!("  QA review ticket 4711{}", "!".repeat(470));
     env.svc
-        .authorize_playback(&sup, w.a, recording, Some(reason.clone()))
+        .authorize_playback(&sup, w.a, recording, Access::Playback, Some(reason.clone()))
         .await
         .expect("playback with a reason");
     // Tenant B did not ask for reasons.
     env.svc
-        .authorize_playback(&member(Role::Supervisor, w.b), w.b, b_recording, None)
+        .authorize_playback(
+            &member(Role::Supervisor, w.b),
+            w.b,
+            b_recording,
+            Access::Playback,
+            None,
+        )
         .await
         .expect("tenant b needs none");
 
@@ -264,6 +290,32 @@ async fn a_tenant_can_require_a_playback_reason(env: Env) {
         "a playback is one entry, not a view too"
     );
     assert_eq!(env.audit_of(w.b, AuditAction::Playback).await.len(), 1);
+
+    // A download is the same check (a reason is required here too), and
+    // its own kind of entry.
+    assert_eq!(
+        code(
+            env.svc
+                .authorize_playback(&sup, w.a, recording, Access::Download, None)
+                .await
+        ),
+        ErrorCode::InvalidInput
+    );
+    env.svc
+        .authorize_playback(
+            &sup,
+            w.a,
+            recording,
+            Access::Download,
+            Some("case file".into()),
+        )
+        .await
+        .expect("download with a reason");
+    let downloads = env.audit_of(w.a, AuditAction::Download).await;
+    assert_eq!(downloads.len(), 1);
+    assert_eq!(downloads[0].target, Some(recording.to_string()));
+    assert_eq!(downloads[0].reason.as_deref(), Some("case file"));
+    assert_eq!(env.audit_of(w.a, AuditAction::Playback).await.len(), 2);
 }
 
 async fn creating_a_tenant_user_is_a_role_change(env: Env) {

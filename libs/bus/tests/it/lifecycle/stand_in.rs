@@ -8,10 +8,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use callvault_contracts::call::Direction;
 use callvault_contracts::lifecycle_api::{
-    AuditAction, AuditEntry, AuditPage, ChainVerification, DeletionCertificate, DeletionReason,
-    EffectiveRule, HoldScope, LegalHold, LifecycleApi, LifecycleRequest, NewLegalHold,
-    NewRetentionRule, RecordingLifecycle, RecordingShredder, RetentionMatch, RetentionRule,
-    SignedManifest, StorageRequest, TenantPolicy, Tombstone,
+    Access, AuditAction, AuditEntry, AuditPage, ChainVerification, DeletionCertificate,
+    DeletionReason, EffectiveRule, HoldScope, LegalHold, LifecycleApi, LifecycleRequest,
+    NewLegalHold, NewRetentionRule, RecordingLifecycle, RecordingShredder, RetentionMatch,
+    RetentionRule, SignedManifest, StorageRequest, TenantPolicy, Tombstone,
 };
 use callvault_contracts::metadata_api::{
     ApiError, ApiResult, ErrorCode, KeyMode, Recording, Tenant,
@@ -351,6 +351,7 @@ impl LifecycleApi for LifecycleStandIn {
         actor: &Actor,
         tenant: TenantId,
         recording_id: RecordingId,
+        access: Access,
         reason: Option<String>,
     ) -> ApiResult<Recording> {
         let missing_reason = reason.is_none();
@@ -358,6 +359,7 @@ impl LifecycleApi for LifecycleStandIn {
             actor: actor.clone(),
             tenant,
             recording: recording_id,
+            access,
             reason,
         };
         self.0.record(call, Some(actor)).await?;

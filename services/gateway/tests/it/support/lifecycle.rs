@@ -323,9 +323,14 @@ impl LifecycleApi for FakeLifecycle {
         actor: &Actor,
         tenant: TenantId,
         recording: RecordingId,
+        access: Access,
         reason: Option<String>,
     ) -> ApiResult<Recording> {
-        self.record("authorize_playback", tenant, Some(actor), reason.as_deref());
+        let method = match access {
+            Access::Playback => "authorize_playback",
+            Access::Download => "authorize_download",
+        };
+        self.record(method, tenant, Some(actor), reason.as_deref());
         if reason.is_none() && self.require_reason.load(Ordering::SeqCst) {
             return Err(ApiError::invalid("a playback reason is required"));
         }

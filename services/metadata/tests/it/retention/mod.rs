@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use callvault_contracts::call::Direction;
 use callvault_contracts::lifecycle_api::{
-    AuditAction, EffectiveRule, LifecycleApi, NewRetentionRule, RetentionMatch, TenantPolicy,
+    Access, AuditAction, EffectiveRule, LifecycleApi, NewRetentionRule, RetentionMatch,
+    TenantPolicy,
 };
 use callvault_contracts::metadata_api::ErrorCode;
 use callvault_contracts::{Actor, RecordingId, Role, TenantId};
@@ -524,7 +525,13 @@ async fn another_tenants_actors_cannot_see_or_change_the_rules(env: Env) {
             code(env.svc.recording_lifecycle(outsider, w.a, recording).await),
             code(
                 env.svc
-                    .authorize_playback(outsider, w.a, recording, Some("x".into()))
+                    .authorize_playback(
+                        outsider,
+                        w.a,
+                        recording,
+                        Access::Playback,
+                        Some("x".into()),
+                    )
                     .await,
             ),
         ];
