@@ -9,9 +9,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/callvault-target}"
 count=${1:-1000}
 concurrency=${2:-50}
 
-cargo build --release -q -p callvault -p callvault-e2e
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release -q -p callvault -p callvault-e2e
 bin="$CARGO_TARGET_DIR/release"
-work=$(mktemp -d)
+# BENCH_DIR picks the file system the data directory is on (default: $TMPDIR
+# or /tmp); BENCH_DIR=/dev/shm takes the disk out of the measurement.
+work=$(mktemp -d -p "${BENCH_DIR:-${TMPDIR:-/tmp}}")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 url="http://127.0.0.1:$port"
 cd "$work"
