@@ -43,7 +43,12 @@ async fn delete_broker_topology(prefix: &str) {
     let bus = RabbitMqBus::connect(AMQP_URL, options)
         .await
         .expect("rabbitmq for cleanup");
+    // Every consumer the services declare: the metadata catalogue and the
+    // storage service's key-change re-wrap.
     bus.subscribe("metadata", &["recording.ingested"], Arc::new(NoOp))
+        .await
+        .expect("declare");
+    bus.subscribe("storage", &["tenant.key_changed"], Arc::new(NoOp))
         .await
         .expect("declare");
     bus.delete_declared_topology()
