@@ -40,7 +40,11 @@ fn verify(config: &Config, tenant: TenantId) -> ExitCode {
         .map_err(|e| format!("cannot start the async runtime: {e}"))
         .and_then(|runtime| {
             runtime.block_on(async {
-                let db = callvault_metadata::connect(&config.database_url("metadata"))
+                // Only reads: no migration (a newer binary must not change a
+                // running deployment's schema), no SQLite file created.
+                let mut options = sea_orm::ConnectOptions::new(config.database_url("metadata"));
+                options.sqlx_logging(false);
+                let db = sea_orm::Database::connect(options)
                     .await
                     .map_err(|e| format!("cannot open the metadata database: {e}"))?;
                 let outcome = callvault_metadata::audit::verify(&db, tenant)

@@ -18,10 +18,11 @@
 use async_trait::async_trait;
 use callvault_bus::{EventHandler, HandlerError, Message, inbox};
 use callvault_contracts::events::RecordingIngestedV1;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
 
 use crate::db::db_time;
 use crate::db::entity::recording::{self, channel_str, direction_str};
+use crate::db::entity::recording_tombstone;
 use crate::pii::{Party, PiiKeys};
 use crate::store;
 
@@ -69,6 +70,23 @@ impl IngestedConsumer {
             );
             return Err(HandlerError(format!("unknown tenant {tenant_id}")));
         };
+        // A deleted recording stays deleted: an old event published again
+        // (a replayed dead letter, a re-published outbox row) must not bring
+        // back a catalogue entry whose audio is shredded.
+        let deleted = recording_tombstone::Entity::find_by_id((tenant_id.0, recording_id.0))
+            .one(&txn)
+            .await
+            .map_err(db_error)?;
+        if deleted.is_some() {
+            txn.commit().await.map_err(db_error)?;
+            tracing::warn!(
+                message_id = %message.id,
+                tenant_id = %tenant_id,
+                recording_id = %recording_id,
+                "recording.ingested for a deleted recording skipped"
+            );
+            return Ok(());
+        }
         // Under the tenant's share lock: a concurrent rule change can't
         // miss this recording (see `get_tenant_for_share`).
         let rules = store::retention::list(&txn, tenant_id)

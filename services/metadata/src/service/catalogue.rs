@@ -6,6 +6,7 @@ use callvault_contracts::metadata_api::{
     ApiError, ApiResult, ErrorCode, PageRequest, Recording, RecordingFilter, RecordingPage,
 };
 use callvault_contracts::{Actor, RecordingId, TenantId};
+use sea_orm::TransactionTrait;
 use serde_json::json;
 
 use super::{MetadataService, corrupt};
@@ -145,10 +146,18 @@ impl MetadataService {
             reason,
             details,
         };
-        audit::append(&self.db, tenant, actor, self.now(), record)
-            .await
-            .map_err(internal)?;
-        Ok(())
+        // In a transaction of its own: the head moves and the entry lands
+        // together, or neither does (a cancelled request or a crash between
+        // the two would otherwise leave the head on an entry that doesn't
+        // exist, and the chain broken for good).
+        let txn = self.db.begin().await.map_err(internal)?;
+        match audit::append(&txn, tenant, actor, self.now(), record).await {
+            Ok(_) => txn.commit().await.map_err(internal),
+            Err(err) => {
+                let _ = txn.rollback().await;
+                Err(internal(err))
+            }
+        }
     }
 
     fn tenant_pii(&self, tenant: TenantId) -> ApiResult<TenantPii> {

@@ -9,7 +9,7 @@ use callvault_contracts::lifecycle_api::AuditAction;
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode, KeyMode, Tenant};
 use callvault_contracts::{Actor, TenantId};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
 use serde_json::json;
 
 use super::MetadataService;
@@ -64,6 +64,7 @@ impl MetadataService {
                 ("managed", managed)
             }
             KeyMode::External { key_arn } => {
+                self.refuse_key_of_another(tenant, key_arn.trim()).await?;
                 let checked = self.keys.check_external_key(key_arn.trim()).await;
                 let checked = checked.inspect_err(|err| key_refused(tenant, "external", err))?;
                 if checked == from {
@@ -150,6 +151,39 @@ fn validate_key_arn(arn: &str) -> ApiResult<()> {
     }
     Ok(())
 }
+
+impl MetadataService {
+    /// A key a tenant brings must be its own: not one of the platform's
+    /// managed keys (another tenant's, by alias or name) and not a key
+    /// another tenant already uses. Otherwise one tenant's recordings would
+    /// depend on another's key, and the answer would tell which tenants
+    /// exist. Every refusal reads the same as an unusable key.
+    pub(super) async fn refuse_key_of_another(
+        &self,
+        tenant: TenantId,
+        key_arn: &str,
+    ) -> ApiResult<()> {
+        let refused = || ApiError::invalid("the key does not exist or is not usable");
+        if key_arn.contains(MANAGED_KMS_ALIASES) || key_arn.starts_with(MANAGED_LOCAL_KEYS) {
+            return Err(refused());
+        }
+        let users = tenant::Entity::find()
+            .filter(tenant::Column::KeyRef.eq(key_arn))
+            .filter(tenant::Column::Id.ne(tenant.0))
+            .count(&self.db)
+            .await
+            .map_err(internal)?;
+        if users > 0 {
+            return Err(refused());
+        }
+        Ok(())
+    }
+}
+
+/// How the platform names the keys it manages (libs/keys: KMS aliases and
+/// the local keyring's names).
+const MANAGED_KMS_ALIASES: &str = "alias/callvault/";
+const MANAGED_LOCAL_KEYS: &str = "tenant/";
 
 fn key_refused(tenant: TenantId, mode: &str, err: &ApiError) {
     tracing::warn!(

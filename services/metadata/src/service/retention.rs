@@ -55,6 +55,9 @@ impl MetadataService {
         let row = locked_tenant(&txn, tenant).await?;
         let before = policy_from_row(&row)?;
         if before == policy {
+            // Explicitly: a dropped transaction would keep the tenant row
+            // locked until its pooled connection is next used.
+            txn.rollback().await.map_err(internal)?;
             return Ok(before);
         }
         store::tenancy::update_policy(&txn, tenant, days, policy.require_playback_reason)
@@ -130,6 +133,7 @@ impl MetadataService {
             .await
             .map_err(internal)?;
         if existing >= MAX_RULES_PER_TENANT {
+            txn.rollback().await.map_err(internal)?;
             return Err(ApiError::invalid(format!(
                 "a tenant can have at most {MAX_RULES_PER_TENANT} retention rules"
             )));

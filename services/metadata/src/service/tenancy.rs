@@ -70,7 +70,10 @@ impl MetadataService {
         let id = TenantId::new();
         let key_ref = match &input.key_mode {
             KeyMode::Managed => self.keys.create_tenant_key(id).await,
-            KeyMode::External { key_arn } => self.keys.check_external_key(key_arn.trim()).await,
+            KeyMode::External { key_arn } => {
+                self.refuse_key_of_another(id, key_arn.trim()).await?;
+                self.keys.check_external_key(key_arn.trim()).await
+            }
         };
         let key_ref = key_ref.inspect_err(|err| {
             tracing::warn!(

@@ -4,6 +4,7 @@ use callvault_bus::{EventHandler, Message};
 use callvault_contracts::call::Channel;
 use callvault_contracts::metadata_api::{ErrorCode, MetadataApi, Recording};
 use callvault_contracts::{Role, TenantId};
+use sea_orm::ConnectionTrait;
 
 use crate::support::{Env, at, code, event, member};
 
@@ -23,6 +24,32 @@ async fn duplicate_messages_catalogue_once(env: Env) {
         .expect("handle");
     assert_eq!(env.count("recordings").await, 1);
     assert_eq!(env.count("inbox").await, 2);
+
+    // Once deleted (a tombstone in place of the row), the same event
+    // published again doesn't bring the recording back.
+    for sql in [
+        format!(
+            "INSERT INTO recording_tombstones (tenant_id, recording_id, ingested_at, sha256, \
+             deleted_at, reason, policy, deleted_by, certificate_id) \
+             SELECT tenant_id, id, ingested_at, sha256, ingested_at, 'retention', 'test', \
+             'test', id FROM recordings"
+        ),
+        "DELETE FROM recordings".to_owned(),
+    ] {
+        env.db
+            .execute_unprepared(&sql)
+            .await
+            .expect("delete by hand");
+    }
+    env.consumer
+        .handle(Message::new(&e).expect("message"))
+        .await
+        .expect("handle");
+    assert_eq!(
+        env.count("recordings").await,
+        0,
+        "a deleted recording stays deleted"
+    );
 }
 
 async fn ingested_recording_round_trips(env: Env) {

@@ -223,6 +223,34 @@ async fn refused_keys_and_bad_input_change_nothing(env: Env) {
     }
     env.keys.fail.store(false, Ordering::SeqCst);
 
+    // Another tenant's key, by the reference it uses or by the platform's
+    // names for managed keys, reads as any unusable key.
+    let other = env.tenant(bpo, "globex").await;
+    for (what, arn) in [
+        ("another tenant's key", other.key_ref.clone()),
+        (
+            "a managed KMS alias",
+            format!("alias/callvault/tenant-{}", other.id),
+        ),
+        (
+            "a managed KMS alias ARN",
+            format!(
+                "arn:aws:kms:us-east-1:111122223333:alias/callvault/tenant-{}",
+                other.id
+            ),
+        ),
+        ("a local managed key", format!("tenant/{}", other.id)),
+    ] {
+        let refused = change(&env, &admin, t.id, external(&arn), "byok").await;
+        assert_eq!(
+            refused.map(|_| ()),
+            Err(callvault_contracts::metadata_api::ApiError::invalid(
+                "the key does not exist or is not usable"
+            )),
+            "{what}"
+        );
+    }
+
     assert_eq!(key_ref(&env, t.id).await, t.key_ref);
     assert!(env.keys.rotated.lock().expect("lock").is_empty());
     assert_eq!(key_changes(&env, t.id).await.len(), 1, "only the 500");
