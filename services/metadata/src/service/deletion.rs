@@ -9,9 +9,13 @@
 //!    deletion can't claim a held one;
 //! 2. the storage service shreds it (idempotent);
 //! 3. a transaction purges the catalogue row, writes the tombstone and the
-//!    audit entry. A shred failure gives the claim back instead. A worker
-//!    that crashes between the steps leaves a claim that goes stale after
-//!    [`STALE_CLAIM`], when the next run takes it over and finishes.
+//!    audit entry.
+//!
+//! A shred that fails keeps its claim: the storage service may still be
+//! shredding (a timeout says nothing about whether it went through), so the
+//! recording must stay unholdable. Like the claim of a worker that crashed
+//! between the steps, it goes stale after [`STALE_CLAIM`], when the next
+//! run takes it over and finishes.
 
 use std::sync::Arc;
 
@@ -59,7 +63,8 @@ enum Outcome {
     Deleted(Tombstone),
     /// A hold covers it.
     HeldBack,
-    /// Shredding failed; the claim is given back for the next run.
+    /// Shredding failed; the claim stays until it goes stale and a later
+    /// run retries.
     Failed,
     /// Gone, no longer due, or claimed by another deletion.
     Skipped,
@@ -96,7 +101,29 @@ impl MetadataService {
             certificate: Uuid::new_v4(),
             shredder,
         };
-        let tombstone = match self.delete_one(tenant, recording.0, &job).await? {
+        let mut certificate = DeletionCertificate {
+            id: job.certificate,
+            tenant_id: tenant,
+            started_at,
+            finished_at: started_at,
+            deleted: Vec::new(),
+            held_back: Vec::new(),
+            failed: Vec::new(),
+        };
+        // Stored before the tombstone that names it (see `run_deletion`).
+        self.store_certificate(&certificate).await?;
+        let outcome = self.delete_one(tenant, recording.0, &job).await;
+        if !matches!(outcome, Ok(Outcome::Deleted(_))) {
+            // Nothing was deleted, so no tombstone names it: a refused
+            // deletion leaves no certificate. Best effort: an empty one
+            // left behind by a failing database certifies nothing wrong.
+            if let Err(err) =
+                store::deletion::delete_certificate(&self.db, tenant, job.certificate).await
+            {
+                let _ = internal(err);
+            }
+        }
+        let tombstone = match outcome? {
             Outcome::Deleted(tombstone) => tombstone,
             Outcome::HeldBack => {
                 return Err(ApiError::new(
@@ -107,7 +134,10 @@ impl MetadataService {
             Outcome::Failed => {
                 return Err(ApiError::new(
                     ErrorCode::Unavailable,
-                    "the recording could not be shredded; retry later",
+                    // The claim stays (see `delete_one`): a retry before it
+                    // goes stale is told the recording is being deleted, and
+                    // a recording not yet due is retried by no run.
+                    "the recording could not be shredded; retry in an hour",
                 ));
             }
             Outcome::Skipped => {
@@ -125,16 +155,9 @@ impl MetadataService {
                 });
             }
         };
-        let certificate = DeletionCertificate {
-            id: job.certificate,
-            tenant_id: tenant,
-            started_at,
-            finished_at: db_time(self.now()),
-            deleted: vec![tombstone],
-            held_back: Vec::new(),
-            failed: Vec::new(),
-        };
-        self.store_certificate(&certificate).await?;
+        certificate.finished_at = db_time(self.now());
+        certificate.deleted = vec![tombstone];
+        self.finish_certificate(&certificate).await?;
         Ok(certificate)
     }
 
@@ -172,6 +195,10 @@ impl MetadataService {
             held_back: Vec::new(),
             failed: Vec::new(),
         };
+        // Stored now, empty, and completed at the end: the tombstones name
+        // it as they are written, so a run that crashes midway must not
+        // leave them naming a certificate that doesn't exist.
+        self.store_certificate(&certificate).await?;
         // Keyset over (retain_until, id): held and failed recordings stay
         // due, so paging past them is what ends the run.
         let mut after = None;
@@ -213,7 +240,12 @@ impl MetadataService {
             .sort_by_key(|t| (t.deleted_at, t.recording_id));
         let changed = !certificate.deleted.is_empty() || !certificate.failed.is_empty();
         if changed || certify == Certify::Always {
-            self.store_certificate(&certificate).await?;
+            self.finish_certificate(&certificate).await?;
+        } else {
+            // Nothing deleted, so no tombstone names it.
+            store::deletion::delete_certificate(&self.db, tenant, certificate.id)
+                .await
+                .map_err(internal)?;
         }
         tracing::info!(
             tenant_id = %tenant,
@@ -302,9 +334,15 @@ impl MetadataService {
     async fn delete_one(&self, tenant: TenantId, id: Uuid, job: &Job<'_>) -> ApiResult<Outcome> {
         let claimed_at = db_time(self.now());
         let txn = self.db.begin().await.map_err(internal)?;
-        // The claim (an UPDATE) comes first: on PostgreSQL it locks the row,
-        // so a hold being placed on it either committed before (and the
-        // check below sees it) or waits and then sees the claim.
+        // The tenant's row lock comes first: every hold placed takes it too,
+        // so a hold (a case's filter above all, which locks no recording)
+        // either committed before and the check below sees it, or waits for
+        // this claim to commit and then sees it. On SQLite it also makes
+        // this transaction the writer before it reads anything.
+        store::tenancy::lock_tenant(&txn, tenant)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::not_found("tenant"))?;
         let claimed =
             store::deletion::claim(&txn, tenant, id, claimed_at, claimed_at - STALE_CLAIM)
                 .await
@@ -345,12 +383,13 @@ impl MetadataService {
                 tenant_id = %tenant,
                 recording_id = %id,
                 code = err.code.as_str(),
-                "shredding failed; the recording stays for the next run"
+                "shredding failed; the claim stays until a run takes it over"
             );
-            if let Err(err) = store::deletion::unclaim(&self.db, tenant, id, claimed_at).await {
-                // The claim goes stale and the next run after that retries.
-                let _ = internal(err);
-            }
+            // The claim is kept, not given back: a timed-out shred may
+            // still complete, and a hold placed on an unclaimed recording
+            // would then be holding nothing. It goes stale after
+            // STALE_CLAIM, and the run after that retries (shredding is
+            // idempotent).
             return Ok(Outcome::Failed);
         }
 
@@ -401,18 +440,29 @@ impl MetadataService {
     }
 
     async fn store_certificate(&self, certificate: &DeletionCertificate) -> ApiResult<()> {
-        let row = deletion_certificate::Model {
-            tenant_id: certificate.tenant_id.0,
-            id: certificate.id,
-            started_at: certificate.started_at,
-            finished_at: certificate.finished_at,
-            held_back: id_json(&certificate.held_back)?,
-            failed: id_json(&certificate.failed)?,
-        };
-        store::deletion::insert_certificate(&self.db, row)
+        store::deletion::insert_certificate(&self.db, certificate_row(certificate)?)
             .await
             .map_err(internal)
     }
+
+    async fn finish_certificate(&self, certificate: &DeletionCertificate) -> ApiResult<()> {
+        store::deletion::finish_certificate(&self.db, certificate_row(certificate)?)
+            .await
+            .map_err(internal)
+    }
+}
+
+/// The certificate's row; its deleted recordings are the tombstones naming
+/// it.
+fn certificate_row(certificate: &DeletionCertificate) -> ApiResult<deletion_certificate::Model> {
+    Ok(deletion_certificate::Model {
+        tenant_id: certificate.tenant_id.0,
+        id: certificate.id,
+        started_at: certificate.started_at,
+        finished_at: certificate.finished_at,
+        held_back: id_json(&certificate.held_back)?,
+        failed: id_json(&certificate.failed)?,
+    })
 }
 
 /// The deletion worker's actor. There is no system role: it acts as a

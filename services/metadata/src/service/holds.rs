@@ -85,6 +85,13 @@ impl MetadataService {
         };
 
         let txn = self.db.begin().await.map_err(internal)?;
+        // Holds of both kinds and deletion claims serialise on the tenant's
+        // row: a case's filter locks no recording, so without it a deletion
+        // could claim a matching recording and read "no filter holds" while
+        // this hold commits. On SQLite it also makes this transaction the
+        // writer before it reads, so a write committed in between can't make
+        // the upgrade fail with SQLITE_BUSY.
+        lock_tenant(&txn, tenant).await?;
         if !ids.is_empty() {
             let found = store::holds::lock_recordings(&txn, tenant, &ids)
                 .await
@@ -145,10 +152,18 @@ impl MetadataService {
         let pii = tenant_pii(&self.pii, tenant)?;
         let released_at = db_time(self.now());
         let txn = self.db.begin().await.map_err(internal)?;
-        let mut row = store::holds::get(&txn, tenant, hold)
+        // Writer first (see `place_hold_impl`): on SQLite a read before the
+        // first write could fail to upgrade instead of waiting.
+        lock_tenant(&txn, tenant).await?;
+        // Rolled back explicitly, not on drop: the tenant's row stays locked
+        // until the ROLLBACK runs.
+        let Some(mut row) = store::holds::get(&txn, tenant, hold)
             .await
             .map_err(internal)?
-            .ok_or_else(|| ApiError::not_found("legal hold"))?;
+        else {
+            txn.rollback().await.map_err(internal)?;
+            return Err(ApiError::not_found("legal hold"));
+        };
         let released =
             store::holds::release(&txn, tenant, hold, &actor.subject, released_at, &reason)
                 .await
@@ -224,6 +239,16 @@ impl MetadataService {
     ) -> ApiResult<Vec<Uuid>> {
         holds_covering_on(&self.db, tenant, recording).await
     }
+}
+
+/// Takes the tenant's row lock for the rest of the transaction (see
+/// [`store::tenancy::lock_tenant`]).
+async fn lock_tenant<C: ConnectionTrait>(txn: &C, tenant: TenantId) -> ApiResult<()> {
+    store::tenancy::lock_tenant(txn, tenant)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    Ok(())
 }
 
 /// [`MetadataService::holds_covering`] on `conn`: a deletion asks inside

@@ -48,23 +48,6 @@ pub(crate) async fn claim<C: ConnectionTrait>(
     Ok(result.rows_affected == 1)
 }
 
-/// Gives a claim up (the shred failed), unless someone re-took it since.
-pub(crate) async fn unclaim<C: ConnectionTrait>(
-    conn: &C,
-    tenant: TenantId,
-    id: Uuid,
-    claimed_at: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    recording::Entity::update_many()
-        .col_expr(deleting_since(), Expr::value(Option::<DateTime<Utc>>::None))
-        .filter(recording::Column::TenantId.eq(tenant.0))
-        .filter(recording::Column::Id.eq(id))
-        .filter(Expr::col(deleting_since()).eq(claimed_at))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
 /// Deletes the catalogue row (its tags go with it, by cascade) if the claim
 /// taken at `claimed_at` is still ours; returns whether it did.
 pub(crate) async fn purge<C: ConnectionTrait>(
@@ -176,6 +159,39 @@ pub(crate) async fn insert_certificate<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     deletion_certificate::Entity::insert(row.into_active_model())
         .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes a certificate's outcome into the row inserted when its run
+/// started.
+pub(crate) async fn finish_certificate<C: ConnectionTrait>(
+    conn: &C,
+    row: deletion_certificate::Model,
+) -> Result<(), DbErr> {
+    use deletion_certificate::Column;
+    deletion_certificate::Entity::update_many()
+        .col_expr(Column::FinishedAt, Expr::value(row.finished_at))
+        .col_expr(Column::HeldBack, Expr::value(row.held_back))
+        .col_expr(Column::Failed, Expr::value(row.failed))
+        .filter(Column::TenantId.eq(row.tenant_id))
+        .filter(Column::Id.eq(row.id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes a certificate no tombstone names (its run deleted nothing and
+/// is not to be certified).
+pub(crate) async fn delete_certificate<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<(), DbErr> {
+    deletion_certificate::Entity::delete_many()
+        .filter(deletion_certificate::Column::TenantId.eq(tenant.0))
+        .filter(deletion_certificate::Column::Id.eq(id))
+        .exec(conn)
         .await?;
     Ok(())
 }

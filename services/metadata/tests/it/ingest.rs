@@ -28,16 +28,14 @@ async fn duplicate_messages_catalogue_once(env: Env) {
     // Once deleted (a tombstone in place of the row), the same event
     // published again doesn't bring the recording back.
     for sql in [
-        format!(
-            "INSERT INTO recording_tombstones (tenant_id, recording_id, ingested_at, sha256, \
-             deleted_at, reason, policy, deleted_by, certificate_id) \
-             SELECT tenant_id, id, ingested_at, sha256, ingested_at, 'retention', 'test', \
-             'test', id FROM recordings"
-        ),
-        "DELETE FROM recordings".to_owned(),
+        "INSERT INTO recording_tombstones (tenant_id, recording_id, ingested_at, sha256, \
+         deleted_at, reason, policy, deleted_by, certificate_id) \
+         SELECT tenant_id, id, ingested_at, sha256, ingested_at, 'retention', 'test', \
+         'test', id FROM recordings",
+        "DELETE FROM recordings",
     ] {
         env.db
-            .execute_unprepared(&sql)
+            .execute_unprepared(sql)
             .await
             .expect("delete by hand");
     }

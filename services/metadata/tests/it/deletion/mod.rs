@@ -299,6 +299,40 @@ async fn a_failed_shred_keeps_the_recording_for_the_next_run(env: Env) {
         lab.assert_readable(t, id).await;
     }
     assert_eq!(env.count("recording_tombstones").await, 0);
+
+    // The claims are kept (storage may still be shredding): a hold is
+    // refused, and so is another deletion until the claims go stale.
+    let err = lab
+        .svc
+        .place_hold(
+            &officer,
+            t,
+            NewLegalHold {
+                case_name: "Case 42".into(),
+                reason: "litigation".into(),
+                scope: HoldScope::Recordings { ids: vec![r1] },
+            },
+        )
+        .await
+        .expect_err("being deleted");
+    assert_eq!(err.code, ErrorCode::Conflict);
+    assert_eq!(
+        code(
+            failing
+                .delete_recording(&officer, t, r1, DeletionReason::Erasure, "n".into())
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+    // Before they are stale, a run leaves them alone.
+    lab.set_clock(days(31) + Duration::minutes(59));
+    let early = lab.run(t).await;
+    assert!(early.deleted.is_empty() && early.failed.is_empty());
+    lab.assert_readable(t, r1).await;
+
+    // Stale, a deletion takes r1's claim over; storage still down, it
+    // fails again and keeps the new claim.
+    lab.set_clock(days(31) + Duration::minutes(61));
     let err = failing
         .delete_recording(&officer, t, r1, DeletionReason::Erasure, "n".into())
         .await
@@ -306,9 +340,9 @@ async fn a_failed_shred_keeps_the_recording_for_the_next_run(env: Env) {
     assert_eq!(err.code, ErrorCode::Unavailable);
     assert!(catalogued(&lab.svc, t, r1).await);
 
-    // The claims were given back: the next run, storage healthy, deletes
+    // Once both claims are stale, the next run, storage healthy, deletes
     // both.
-    lab.set_clock(days(31) + Duration::minutes(5));
+    lab.set_clock(days(31) + Duration::minutes(123));
     let next = lab.run(t).await;
     assert_eq!(deleted_ids(&next), sorted(vec![r1, r2]));
     assert!(next.failed.is_empty());
@@ -319,7 +353,7 @@ async fn a_failed_shred_keeps_the_recording_for_the_next_run(env: Env) {
         .list_deletion_certificates(&officer, t)
         .await
         .expect("certificates");
-    assert_eq!(listed, vec![next, cert]);
+    assert_eq!(listed, vec![next, early, cert]);
 
     // Without a storage service there is no deletion at all.
     let r3 = lab.record(&env, event(t, 200)).await;
