@@ -162,6 +162,16 @@ async fn upload_find_by_agent_and_number_then_play_a_range() {
         metrics.contains("callvault_dependency_up{dependency=\"storage database\"} 1"),
         "{metrics}"
     );
+    // One stored, one replayed, one refused (not audio), with its bytes.
+    for line in [
+        "callvault_uploads_total{outcome=\"stored\"} 1".to_owned(),
+        "callvault_uploads_total{outcome=\"replayed\"} 1".to_owned(),
+        "callvault_uploads_total{outcome=\"refused\"} 1".to_owned(),
+        format!("callvault_upload_bytes_total {}", audio.len()),
+        "callvault_upload_duration_seconds_count 3".to_owned(),
+    ] {
+        assert!(metrics.contains(&line), "{line} in {metrics}");
+    }
 
     // Nothing personal or secret reached the logs.
     let logs = cv.log_text();

@@ -1,7 +1,8 @@
 //! `/readyz`: whether this process's dependencies answer — each database
 //! it owns and, in the distributed mode, the RabbitMQ connection. `/healthz`
 //! only says the process is alive; an orchestrator routes traffic on this.
-//! `/metrics` exposes the same checks and each outbox's backlog in the
+//! `/metrics` exposes the same checks, each outbox's backlog and, where
+//! ingestion runs, the upload counters and latency histogram, in the
 //! Prometheus text format.
 
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use callvault_bus::rabbitmq::RabbitMqBus;
+use callvault_ingestion::metrics::UploadMetrics;
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 
@@ -21,6 +23,8 @@ pub struct Readiness {
     /// The databases among them that hold an outbox.
     outboxes: Vec<(&'static str, DatabaseConnection)>,
     broker: Option<Arc<RabbitMqBus>>,
+    /// This process's upload counters, when it runs ingestion.
+    uploads: Option<Arc<UploadMetrics>>,
 }
 
 impl Readiness {
@@ -36,6 +40,10 @@ impl Readiness {
 
     pub fn broker(&mut self, bus: Arc<RabbitMqBus>) {
         self.broker = Some(bus);
+    }
+
+    pub fn uploads(&mut self, metrics: Arc<UploadMetrics>) {
+        self.uploads = Some(metrics);
     }
 
     /// The names of the dependencies that don't answer.
@@ -94,6 +102,9 @@ pub async fn metrics(readiness: web::Data<Readiness>) -> HttpResponse {
                 "callvault_outbox_backlog{{database=\"{name}\"}} {backlog}\n"
             ));
         }
+    }
+    if let Some(uploads) = &readiness.uploads {
+        uploads.render(&mut out);
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

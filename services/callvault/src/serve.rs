@@ -229,12 +229,14 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
         let relay = OutboxRelay::new(db.clone(), bus.clone()).spawn();
         let notifier = relay.notifier();
         mounted.relays.push(relay);
-        mounted.ingestion = Some(web::Data::new(IngestionState::new(
+        let ingestion = IngestionState::new(
             db,
             metadata_client.clone(),
             sink,
             Some(Arc::new(move || notifier.notify())),
-        )));
+        );
+        mounted.readiness.uploads(ingestion.metrics());
+        mounted.ingestion = Some(web::Data::new(ingestion));
     }
 
     if runs(target, Target::Gateway) {

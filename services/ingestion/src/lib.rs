@@ -10,6 +10,7 @@ mod body;
 pub mod call;
 mod error;
 mod headers;
+pub mod metrics;
 pub mod probe;
 pub mod remote_sink;
 mod riff;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use callvault_contracts::metadata_api::MetadataApi;
 use sea_orm::DatabaseConnection;
 
+use crate::metrics::UploadMetrics;
 use crate::sink::RecordingSink;
 use crate::uploads::Uploads;
 
@@ -34,6 +35,7 @@ pub struct IngestionState {
     pub(crate) stale_after: Duration,
     pub(crate) heartbeat_every: Duration,
     pub(crate) idle_timeout: Duration,
+    pub(crate) metrics: Arc<UploadMetrics>,
 }
 
 impl IngestionState {
@@ -52,7 +54,13 @@ impl IngestionState {
             stale_after: STALE_AFTER,
             heartbeat_every: HEARTBEAT_EVERY,
             idle_timeout: IDLE_TIMEOUT,
+            metrics: Arc::default(),
         }
+    }
+
+    /// The upload counters `/metrics` exposes.
+    pub fn metrics(&self) -> Arc<UploadMetrics> {
+        self.metrics.clone()
     }
 
     /// Overrides how long an upload may stay silent before a retry takes

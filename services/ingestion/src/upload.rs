@@ -6,6 +6,8 @@
 //! a body of exactly `Content-Length` bytes, and any failure after storing
 //! began discards what was stored and releases the idempotency claim.
 
+use std::time::Instant;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use callvault_bus::Message;
 use callvault_contracts::call::CallMetadata;
@@ -21,6 +23,7 @@ use tracing::{info, warn};
 use crate::body::{self, BodyFailure, Heartbeat};
 use crate::error::IngestError;
 use crate::headers::{audio_headers, authenticate, call_metadata};
+use crate::metrics::Outcome;
 use crate::probe::{self, Container, ProbeError};
 use crate::sink::SinkError;
 use crate::state::{IngestionState, PROBE_WINDOW};
@@ -57,7 +60,16 @@ async fn upload(
     payload: web::Payload,
     state: web::Data<IngestionState>,
 ) -> HttpResponse {
-    match ingest(&request, payload, &state).await {
+    let started = Instant::now();
+    let result = ingest(&request, payload, &state).await;
+    let (outcome, stored) = match &result {
+        Ok(receipt) if receipt.replayed => (Outcome::Replayed, 0),
+        Ok(receipt) => (Outcome::Stored, receipt.size),
+        Err(error) if error.status().is_client_error() => (Outcome::Refused, 0),
+        Err(_) => (Outcome::Failed, 0),
+    };
+    state.metrics.record(outcome, stored, started.elapsed());
+    match result {
         Ok(receipt) if receipt.replayed => HttpResponse::Ok().json(receipt),
         Ok(receipt) => HttpResponse::Created().json(receipt),
         Err(error) => error.to_response(),
