@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::{debug, warn};
 
-use crate::{Bus, BusError, RequestHandler};
+use crate::{Bus, BusError, RequestHandler, rpc_metrics};
 
 /// Sends requests to one queue and decodes the replies.
 #[derive(Clone)]
@@ -52,6 +52,7 @@ impl ApiCaller {
         request: &R,
     ) -> ApiResult<T> {
         let service = self.service;
+        rpc_metrics::record_call(service);
         let body = serde_json::to_vec(request).map_err(|_| {
             ApiError::new(
                 ErrorCode::Internal,
@@ -71,6 +72,12 @@ impl ApiCaller {
     fn bus_error(&self, method: &'static str, err: BusError) -> ApiError {
         let service = self.service;
         warn!(service, method, error = %err, "request failed");
+        let kind = match err {
+            BusError::Timeout { .. } => "timeout",
+            BusError::NoSuchQueue(_) | BusError::Unavailable(_) => "unavailable",
+            BusError::Malformed(_) => "malformed",
+        };
+        rpc_metrics::record_error(service, kind);
         match err {
             BusError::Timeout { .. } | BusError::NoSuchQueue(_) | BusError::Unavailable(_) => {
                 ApiError::new(
@@ -87,6 +94,7 @@ impl ApiCaller {
     fn malformed_reply(&self, method: &'static str) -> ApiError {
         let service = self.service;
         warn!(service, method, "malformed reply");
+        rpc_metrics::record_error(service, "malformed");
         ApiError::new(ErrorCode::Internal, format!("malformed {service} reply"))
     }
 }

@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod metadata;
 pub mod outbox;
 pub mod rabbitmq;
+pub mod rpc_metrics;
 pub mod storage;
 
 #[derive(Debug, thiserror::Error)]

@@ -106,6 +106,7 @@ pub async fn metrics(readiness: web::Data<Readiness>) -> HttpResponse {
     if let Some(uploads) = &readiness.uploads {
         uploads.render(&mut out);
     }
+    callvault_bus::rpc_metrics::render(&mut out);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(out)

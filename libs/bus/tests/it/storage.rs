@@ -101,4 +101,17 @@ async fn an_absent_storage_service_is_unavailable() {
         .expect_err("nobody serves storage");
     assert_eq!(err.code, ErrorCode::Unavailable);
     assert_eq!(err.message, "storage service unavailable");
+    // …and counted as an RPC error for /metrics (nextest runs each test in
+    // its own process, so the process-wide counters start at zero).
+    let mut metrics = String::new();
+    callvault_bus::rpc_metrics::render(&mut metrics);
+    assert!(
+        metrics.contains("callvault_rpc_requests_total{service=\"storage\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains("callvault_rpc_errors_total{service=\"storage\",kind=\"unavailable\"} 1\n"),
+        "{metrics}"
+    );
 }
