@@ -183,6 +183,33 @@ async fn run_flow(urls: [String; 3], prefix: String) {
     assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(part.bytes().await.expect("body"), &audio[100_000..150_001]);
 
+    // The catalogue consumer's queue has drained (its lag), and each process
+    // reports what it runs: uploads at ingestion, requests at the gateway.
+    let metrics = |process: &Callvault| {
+        let (client, url) = (client.clone(), format!("{}/metrics", process.base_url));
+        async move {
+            let response = client.get(url).send().await.expect("metrics");
+            response.text().await.expect("text")
+        }
+    };
+    let text = metrics(&metadata).await;
+    for line in [
+        format!("callvault_consumer_backlog{{queue=\"{prefix}metadata\"}} 0"),
+        format!("callvault_consumer_backlog{{queue=\"{prefix}metadata.dead\"}} 0"),
+    ] {
+        assert!(text.contains(&line), "{line} in {text}");
+    }
+    let text = metrics(&ingestion).await;
+    assert!(
+        text.contains("callvault_uploads_total{outcome=\"stored\"} 1"),
+        "{text}"
+    );
+    let text = metrics(&gateway).await;
+    assert!(
+        text.contains("callvault_rpc_requests_total{service=\"metadata\"}"),
+        "{text}"
+    );
+
     // The bytes in S3 are sealed: the object is there, the audio isn't.
     let listing = client
         .get(format!("{endpoint}/{BUCKET}?list-type=2"))

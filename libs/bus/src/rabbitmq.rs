@@ -111,6 +111,8 @@ struct Inner {
     publisher: Channel,
     requester: rpc::Requester,
     declared: Declared,
+    /// The consumers this process subscribed, for their backlog.
+    consumers: std::sync::Mutex<Vec<String>>,
 }
 
 impl RabbitMqBus {
@@ -169,6 +171,7 @@ impl RabbitMqBus {
                 publisher,
                 requester,
                 declared,
+                consumers: std::sync::Mutex::default(),
             }),
         })
     }
@@ -181,6 +184,31 @@ impl RabbitMqBus {
     /// for readiness probes.
     pub fn is_connected(&self) -> bool {
         self.inner.connection.status().connected()
+    }
+
+    /// Messages waiting (ready, not yet delivered) in the queue and the
+    /// dead-letter queue of every consumer this process subscribed: the
+    /// consumer lag `/metrics` reports. A growing queue means the consumer
+    /// can't keep up or is down; a non-empty dead-letter queue needs a
+    /// person.
+    pub async fn consumer_backlog(&self) -> Result<Vec<(String, u32)>, BusError> {
+        let consumers = self
+            .inner
+            .consumers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        let mut backlog = Vec::new();
+        for consumer in consumers {
+            for queue in [
+                self.consumer_queue(&consumer),
+                self.dead_letter_queue(&consumer),
+            ] {
+                let depth = topology::queue_depth(&self.inner.connection, &queue).await?;
+                backlog.push((queue, depth));
+            }
+        }
+        Ok(backlog)
     }
 
     /// The queue a consumer's events land in.
@@ -287,6 +315,11 @@ impl Bus for RabbitMqBus {
         )
         .await?;
         consumer::start(channel, queue, handler, inner.options.redelivery_delay).await?;
+        inner
+            .consumers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(consumer.to_owned());
         info!(consumer, topics = ?topics, "consumer subscribed");
         Ok(())
     }

@@ -107,6 +107,20 @@ pub async fn metrics(readiness: web::Data<Readiness>) -> HttpResponse {
         uploads.render(&mut out);
     }
     callvault_bus::rpc_metrics::render(&mut out);
+    if let Some(broker) = &readiness.broker
+        && let Ok(Ok(backlog)) =
+            tokio::time::timeout(CHECK_TIMEOUT, broker.consumer_backlog()).await
+    {
+        out.push_str(
+            "# HELP callvault_consumer_backlog Messages waiting in a consumer's queue (its lag) or dead-letter queue.\n",
+        );
+        out.push_str("# TYPE callvault_consumer_backlog gauge\n");
+        for (queue, depth) in backlog {
+            out.push_str(&format!(
+                "callvault_consumer_backlog{{queue=\"{queue}\"}} {depth}\n"
+            ));
+        }
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(out)

@@ -255,6 +255,28 @@ pub(super) async fn delete(connection: &Connection, declared: &Declared) -> Resu
     }
 }
 
+/// Ready messages in `queue`, by a passive declare on a channel of its own
+/// (a passive declare of a missing queue closes its channel).
+pub(super) async fn queue_depth(connection: &Connection, queue: &str) -> Result<u32, BusError> {
+    let channel = connection
+        .create_channel()
+        .await
+        .map_err(unavailable("failed to open a channel"))?;
+    let declared = channel
+        .queue_declare(
+            short(queue, "queue name")?,
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .map_err(unavailable("failed to inspect a queue"))?;
+    close_quietly(&channel).await;
+    Ok(declared.message_count())
+}
+
 /// Closing a short-lived channel can only fail if it is already gone.
 async fn close_quietly(channel: &Channel) {
     if let Err(err) = channel.close(200, "done".into()).await {

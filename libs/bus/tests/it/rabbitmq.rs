@@ -169,6 +169,30 @@ async fn a_message_that_always_fails_lands_in_the_dead_letter_queue() {
         let sent = message(&topic, 1);
         bus.publish(&sent).await.expect("publish");
 
+        // The consumer backlog (/metrics) shows it in the dead-letter queue.
+        let dead_queue = bus.dead_letter_queue("poisoned");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let backlog = loop {
+            let backlog = bus.consumer_backlog().await.expect("backlog");
+            let dead = backlog.iter().find(|(queue, _)| *queue == dead_queue);
+            if dead.is_some_and(|(_, depth)| *depth == 1) || std::time::Instant::now() > deadline {
+                break backlog;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let depth = |queue: String| backlog.iter().find(|(q, _)| *q == queue).map(|(_, d)| *d);
+        assert_eq!(depth(dead_queue.clone()), Some(1), "{backlog:?}");
+        assert_eq!(
+            depth(bus.consumer_queue("poisoned")),
+            Some(0),
+            "{backlog:?}"
+        );
+        assert_eq!(
+            depth(bus.dead_letter_queue("bystander")),
+            Some(0),
+            "{backlog:?}"
+        );
+
         let (connection, channel) = broker.raw_channel().await;
         let dead = get_one(&channel, &bus.dead_letter_queue("poisoned")).await;
         assert_eq!(recorder.attempts(), DELIVERY_LIMIT + 1);
