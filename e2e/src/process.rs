@@ -207,6 +207,26 @@ impl Callvault {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// Sends SIGTERM (by its PID) and waits up to `patience` for a graceful
+    /// exit; returns whether it exited successfully. Killed if it doesn't.
+    pub async fn terminate(&mut self, patience: Duration) -> bool {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("kill -TERM: {e}"));
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        false
+    }
 }
 
 impl Drop for Callvault {

@@ -3,6 +3,7 @@
 //! (moto), running the walking skeleton's whole flow through the gateway.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use callvault_bus::rabbitmq::{RabbitMqBus, RabbitMqOptions};
 use callvault_bus::{Bus, EventHandler, HandlerError, Message};
@@ -112,13 +113,13 @@ async fn run_flow(urls: [String; 3], prefix: String) {
         ("AWS_SECRET_ACCESS_KEY", "test"),
         ("AWS_REGION", "us-east-1"),
     ];
-    let storage = Callvault::start_target("storage", &common).await;
+    let mut storage = Callvault::start_target("storage", &common).await;
     let mut with_storage = common.clone();
     with_storage.push(("CALLVAULT_STORAGE_URL", &storage.base_url));
     // Metadata first: its queue must exist before ingestion publishes.
-    let metadata = Callvault::start_target("metadata", &with_storage).await;
-    let ingestion = Callvault::start_target("ingestion", &with_storage).await;
-    let gateway = Callvault::start_target("gateway", &with_storage).await;
+    let mut metadata = Callvault::start_target("metadata", &with_storage).await;
+    let mut ingestion = Callvault::start_target("ingestion", &with_storage).await;
+    let mut gateway = Callvault::start_target("gateway", &with_storage).await;
 
     for process in [&storage, &metadata, &ingestion, &gateway] {
         let ready = client
@@ -227,6 +228,21 @@ async fn run_flow(urls: [String; 3], prefix: String) {
         assert!(
             !logs.contains("+819011110000") && !logs.contains(&tenant.key),
             "a log carries a number or a key"
+        );
+    }
+
+    // SIGTERM: each process drains (requests, consumers, relays) and
+    // exits cleanly, the consumers before the services they call.
+    for process in [&mut gateway, &mut ingestion, &mut metadata, &mut storage] {
+        assert!(
+            process.terminate(Duration::from_secs(40)).await,
+            "no graceful exit:\n{}",
+            process.log_text()
+        );
+        let logs = process.log_text();
+        assert!(
+            logs.contains("draining") && logs.contains("stopped"),
+            "{logs}"
         );
     }
 }

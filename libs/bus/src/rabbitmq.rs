@@ -113,6 +113,8 @@ struct Inner {
     declared: Declared,
     /// The consumers this process subscribed, for their backlog.
     consumers: std::sync::Mutex<Vec<String>>,
+    /// Their running tasks, for `drain`.
+    running: std::sync::Mutex<Vec<consumer::Running>>,
 }
 
 impl RabbitMqBus {
@@ -172,6 +174,7 @@ impl RabbitMqBus {
                 requester,
                 declared,
                 consumers: std::sync::Mutex::default(),
+                running: std::sync::Mutex::default(),
             }),
         })
     }
@@ -231,6 +234,23 @@ impl RabbitMqBus {
     /// other processes still use them.
     pub async fn delete_declared_topology(&self) -> Result<(), BusError> {
         topology::delete(&self.inner.connection, &self.inner.declared).await
+    }
+
+    /// Graceful shutdown's consumer half: every consumer of this bus stops
+    /// taking deliveries, and the messages being handled are finished and
+    /// acknowledged (each within `timeout`) before this returns. Publishing
+    /// and requests keep working until [`RabbitMqBus::close`].
+    pub async fn drain(&self, timeout: Duration) {
+        let running: Vec<consumer::Running> = std::mem::take(
+            &mut *self
+                .inner
+                .running
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        for consumer in running {
+            consumer.drain(timeout).await;
+        }
     }
 
     /// Closes the connection; consumers and servers stop.
@@ -314,7 +334,13 @@ impl Bus for RabbitMqBus {
             &inner.declared,
         )
         .await?;
-        consumer::start(channel, queue, handler, inner.options.redelivery_delay).await?;
+        let running =
+            consumer::start(channel, queue, handler, inner.options.redelivery_delay).await?;
+        inner
+            .running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(running);
         inner
             .consumers
             .lock()

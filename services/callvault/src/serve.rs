@@ -38,6 +38,9 @@ use crate::token::{audience, issuer};
 /// How long a caller waits for a service's reply on the bus.
 const RPC_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long each consumer may take to finish its message at shutdown.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(30);
+
 pub async fn migrate(config: &Config) -> Result<(), String> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
@@ -65,6 +68,8 @@ struct Mounted {
     /// Timers (the deletion worker): aborted at shutdown, since a run
     /// interrupted between its steps is picked up by the next one.
     workers: Vec<tokio::task::JoinHandle<()>>,
+    /// Drained at shutdown: its consumers finish the message in hand.
+    broker: Option<Arc<RabbitMqBus>>,
     readiness: Readiness,
 }
 
@@ -121,7 +126,8 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
     let (bus, broker) = bus(&config, target).await?;
     let mut mounted = Mounted::default();
     if let Some(broker) = broker {
-        mounted.readiness.broker(broker);
+        mounted.readiness.broker(broker.clone());
+        mounted.broker = Some(broker);
     }
     let signer = UrlSigner::new(&secrets.url_signing).map_err(|e| e.to_string())?;
 
@@ -313,6 +319,7 @@ async fn run_http(config: &Config, mounted: Mounted) -> Result<(), String> {
         upload,
         relays,
         workers,
+        broker,
         readiness,
     } = mounted;
     let readiness = web::Data::new(readiness);
@@ -344,14 +351,27 @@ async fn run_http(config: &Config, mounted: Mounted) -> Result<(), String> {
     .shutdown_timeout(30)
     .run();
     info!(listen = %config.listen, "serving");
-    // actix stops on SIGTERM/SIGINT after draining in-flight requests.
+    // actix stops on SIGTERM/SIGINT after draining in-flight requests
+    // (uploads included), then the rest stops in dependency order: timers,
+    // consumers (finishing the message in hand), relays (publishing what
+    // the last requests wrote), the broker connection.
     server.await.map_err(|e| format!("server failed: {e}"))?;
+    info!("draining");
     for worker in workers {
         worker.abort();
+    }
+    if let Some(broker) = &broker {
+        broker.drain(SHUTDOWN_DRAIN).await;
     }
     for relay in relays {
         relay.shutdown().await;
     }
+    if let Some(broker) = broker
+        && let Err(err) = broker.close().await
+    {
+        warn!(error = %err, "closing the broker connection");
+    }
+    info!("stopped");
     Ok(())
 }
 

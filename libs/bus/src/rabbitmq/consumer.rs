@@ -14,6 +14,40 @@ use uuid::Uuid;
 use super::{short, unavailable};
 use crate::{BusError, EventHandler, Message};
 
+/// A running consumer: what `drain` needs to stop it and wait for it.
+pub(super) struct Running {
+    channel: Channel,
+    tag: String,
+    queue: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops deliveries to this consumer, then waits (up to `timeout`) for
+    /// the message being handled to be finished and acknowledged. Messages
+    /// prefetched but not started go back to the queue when the channel
+    /// closes, for another instance (or the next start) to handle.
+    pub(super) async fn drain(self, timeout: Duration) {
+        let Running {
+            channel,
+            tag,
+            queue,
+            task,
+        } = self;
+        if let Ok(tag) = short(&tag, "consumer tag")
+            && let Err(err) = channel
+                .basic_cancel(tag, lapin::options::BasicCancelOptions::default())
+                .await
+        {
+            warn!(queue = %queue, error = %err, "could not cancel a consumer");
+        }
+        if tokio::time::timeout(timeout, task).await.is_err() {
+            warn!(queue = %queue, "consumer still handling a message at shutdown");
+        }
+        let _ = channel.close(200, "draining".into()).await;
+    }
+}
+
 /// Starts consuming `queue` (manual acks) and handling its messages in the
 /// background.
 pub(super) async fn start(
@@ -21,7 +55,7 @@ pub(super) async fn start(
     queue: String,
     handler: Arc<dyn EventHandler>,
     redelivery_delay: Duration,
-) -> Result<(), BusError> {
+) -> Result<Running, BusError> {
     let tag = format!("callvault-{}", Uuid::new_v4().simple());
     let consumer = channel
         .basic_consume(
@@ -32,8 +66,19 @@ pub(super) async fn start(
         )
         .await
         .map_err(unavailable("failed to start consuming"))?;
-    tokio::spawn(run(channel, consumer, queue, handler, redelivery_delay));
-    Ok(())
+    let task = tokio::spawn(run(
+        channel.clone(),
+        consumer,
+        queue.clone(),
+        handler,
+        redelivery_delay,
+    ));
+    Ok(Running {
+        channel,
+        tag,
+        queue,
+        task,
+    })
 }
 
 /// One message at a time, each acknowledged (or sent back) before the next

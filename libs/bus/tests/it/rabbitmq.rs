@@ -3,6 +3,7 @@
 //! queues, headers on the wire, separate processes, connection recovery).
 
 pub(crate) mod broker;
+mod drain;
 mod recovery;
 mod two_processes;
 
