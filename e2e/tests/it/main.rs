@@ -3,6 +3,7 @@
 
 mod distributed;
 mod embedded;
+mod faults;
 mod isolation;
 mod key_change;
 mod lifecycle;
