@@ -8,23 +8,19 @@ use callvault_contracts::events::TenantKeyChangedV1;
 use callvault_contracts::lifecycle_api::AuditAction;
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode, KeyMode, Tenant};
 use callvault_contracts::{Actor, TenantId};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+use sea_orm::TransactionTrait;
 use serde_json::json;
 
 use super::MetadataService;
 use super::holds::free_text;
+use super::tenancy::validate_key_arn;
 use crate::audit::{self, AuditRecord};
 use crate::authz::TenantAction;
-use crate::db::entity::tenant;
 use crate::db::{db_time, internal};
 use crate::store;
 
 /// A key change is explained in a sentence or two.
 const MAX_KEY_CHANGE_REASON_CHARS: usize = 500;
-/// ARNs are at most 2048 characters (IAM's limit); onboarding holds
-/// `key_arn` to the same.
-const MAX_KEY_ARN_CHARS: usize = 2048;
 
 impl MetadataService {
     /// The key provider acts first (a rotation, or the check that the
@@ -101,10 +97,7 @@ impl MetadataService {
             ));
         }
         if to != from {
-            tenant::Entity::update_many()
-                .col_expr(tenant::Column::KeyRef, Expr::value(to.clone()))
-                .filter(tenant::Column::Id.eq(tenant.0))
-                .exec(&txn)
+            store::tenancy::set_key_ref(&txn, tenant, &to)
                 .await
                 .map_err(internal)?;
         }
@@ -137,21 +130,6 @@ impl MetadataService {
     }
 }
 
-/// The same shape onboarding accepts: the provider then decides whether
-/// the key is usable.
-fn validate_key_arn(arn: &str) -> ApiResult<()> {
-    let arn = arn.trim();
-    if arn.is_empty() || arn.chars().count() > MAX_KEY_ARN_CHARS {
-        return Err(ApiError::invalid(format!(
-            "key_arn must be 1 to {MAX_KEY_ARN_CHARS} characters"
-        )));
-    }
-    if arn.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(ApiError::invalid("key_arn must not contain whitespace"));
-    }
-    Ok(())
-}
-
 impl MetadataService {
     /// A key a tenant brings must be its own: not one of the platform's
     /// managed keys (another tenant's, by alias or name) and not a key
@@ -167,13 +145,10 @@ impl MetadataService {
         if key_arn.contains(MANAGED_KMS_ALIASES) || key_arn.starts_with(MANAGED_LOCAL_KEYS) {
             return Err(refused());
         }
-        let users = tenant::Entity::find()
-            .filter(tenant::Column::KeyRef.eq(key_arn))
-            .filter(tenant::Column::Id.ne(tenant.0))
-            .count(&self.db)
+        let others = store::tenancy::others_using_key(&self.db, tenant, key_arn)
             .await
             .map_err(internal)?;
-        if users > 0 {
+        if others > 0 {
             return Err(refused());
         }
         Ok(())

@@ -89,11 +89,24 @@ impl MetadataService {
         action: TenantAction,
         tenant: TenantId,
     ) -> ApiResult<RecordingScope> {
+        self.authorize_tenant_row(actor, action, tenant)
+            .await
+            .map(|(scope, _)| scope)
+    }
+
+    /// [`Self::authorize_tenant`], also handing back the tenant row it read
+    /// (for callers that need its settings: one read, not two).
+    async fn authorize_tenant_row(
+        &self,
+        actor: &Actor,
+        action: TenantAction,
+        tenant: TenantId,
+    ) -> ApiResult<(RecordingScope, Option<crate::db::entity::tenant::Model>)> {
         let row = store::tenancy::get_tenant(&self.db, tenant)
             .await
             .map_err(internal)?;
-        let bpo = row.map(|row| BpoId(row.bpo_id));
-        let outcome = authz::tenant(actor, action, tenant, bpo);
+        let bpo = row.as_ref().map(|row| BpoId(row.bpo_id));
+        let outcome = authz::tenant(actor, action, tenant, bpo).map(|scope| (scope, row));
         if let Err(err) = &outcome {
             // Not the subject: in embedded mode it is an email address.
             tracing::info!(

@@ -235,14 +235,11 @@ impl MetadataService {
         access: Access,
         reason: Option<String>,
     ) -> ApiResult<Recording> {
-        let scope = self
-            .authorize_tenant(actor, TenantAction::ReadRecordings, tenant)
+        let (scope, tenant_row) = self
+            .authorize_tenant_row(actor, TenantAction::ReadRecordings, tenant)
             .await?;
+        let tenant_row = tenant_row.ok_or_else(|| ApiError::not_found("tenant"))?;
         let reason = input::reason(reason.as_deref())?;
-        let tenant_row = store::tenancy::get_tenant(&self.db, tenant)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| ApiError::not_found("tenant"))?;
         if tenant_row.require_playback_reason && reason.is_none() {
             return Err(ApiError::invalid(
                 "a reason is required to play recordings of this tenant",

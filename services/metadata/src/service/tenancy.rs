@@ -226,7 +226,7 @@ impl MetadataService {
     }
 }
 
-fn validate_key_arn(arn: &str) -> ApiResult<()> {
+pub(super) fn validate_key_arn(arn: &str) -> ApiResult<()> {
     let arn = arn.trim();
     if arn.is_empty() || arn.chars().count() > MAX_KEY_ARN_CHARS {
         return Err(ApiError::invalid(format!(

@@ -3,8 +3,8 @@
 use callvault_contracts::{BpoId, TenantId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::db::entity::{bpo, tenant, user};
@@ -96,6 +96,33 @@ pub(crate) async fn get_tenant_for_share<C: ConnectionTrait>(
 }
 
 /// The tenant-wide lifecycle settings.
+/// Points the tenant at another master key (a key change).
+pub(crate) async fn set_key_ref<C: ConnectionTrait>(
+    conn: &C,
+    id: TenantId,
+    key_ref: &str,
+) -> Result<(), DbErr> {
+    tenant::Entity::update_many()
+        .col_expr(tenant::Column::KeyRef, Expr::value(key_ref))
+        .filter(tenant::Column::Id.eq(id.0))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// How many tenants other than `id` use `key_ref` as their master key.
+pub(crate) async fn others_using_key<C: ConnectionTrait>(
+    conn: &C,
+    id: TenantId,
+    key_ref: &str,
+) -> Result<u64, DbErr> {
+    tenant::Entity::find()
+        .filter(tenant::Column::KeyRef.eq(key_ref))
+        .filter(tenant::Column::Id.ne(id.0))
+        .count(conn)
+        .await
+}
+
 pub(crate) async fn update_policy<C: ConnectionTrait>(
     conn: &C,
     id: TenantId,
