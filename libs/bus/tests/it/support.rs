@@ -47,6 +47,21 @@ impl Recorder {
         .await;
         self.received()
     }
+
+    /// Waits until each of `messages` was handled (at least once: after a
+    /// lost connection a message may come again, since its ack may have
+    /// been lost with it); panics after [`PATIENCE`].
+    pub async fn wait_for_each(&self, messages: &[&Message]) -> Vec<Message> {
+        eventually(
+            &format!("{} given messages handled", messages.len()),
+            || {
+                let received = self.received();
+                messages.iter().all(|message| received.contains(message))
+            },
+        )
+        .await;
+        self.received()
+    }
 }
 
 #[async_trait]
