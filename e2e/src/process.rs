@@ -122,12 +122,24 @@ impl Callvault {
     /// same data directory and port, with `extra_env` added to (or
     /// overriding) its environment. The log keeps both runs.
     pub async fn restart_with(&mut self, extra_env: &[(&str, &str)]) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
         for (key, value) in extra_env {
             self.env.retain(|(k, _)| k != key);
             self.env.push(((*key).to_owned(), (*value).to_owned()));
         }
+        self.start_again().await;
+    }
+
+    /// `kill -9`, by its PID: no drain, no goodbye, whatever was in flight
+    /// is cut off. The process stays down until [`Self::start_again`].
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the process again (after [`Self::kill`]) on the same data
+    /// directory, port and environment, and waits until it is healthy.
+    pub async fn start_again(&mut self) {
         self.child = spawn(
             &self.binary,
             &self.target,

@@ -2,138 +2,31 @@
 //! its own process (the real binary), on PostgreSQL, RabbitMQ and S3 + KMS
 //! (moto), running the walking skeleton's whole flow through the gateway.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use callvault_bus::rabbitmq::{RabbitMqBus, RabbitMqOptions};
-use callvault_bus::{Bus, EventHandler, HandlerError, Message};
 use callvault_e2e::{Callvault, mulaw_wav};
-use callvault_testkit::{MotoServer, PgTestDatabase};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{call, create_bpo, create_bucket, onboard, search_until, upload};
-
-const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
-const BUCKET: &str = "recordings";
-
-fn random_secret() -> String {
-    uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string()
-}
-
-/// A versioned bucket on moto (moto doesn't check signatures, so plain
-/// HTTP does).
-struct NoOp;
-
-#[async_trait::async_trait]
-impl EventHandler for NoOp {
-    async fn handle(&self, _message: Message) -> Result<(), HandlerError> {
-        Err(HandlerError("cleanup consumer".into()))
-    }
-}
-
-/// Removes the run's queues and exchanges from the shared broker: declare
-/// them again under the same prefix, then delete what was declared.
-async fn delete_broker_topology(prefix: &str) {
-    let options = RabbitMqOptions {
-        exchange: format!("{prefix}callvault.events"),
-        dead_letter_exchange: format!("{prefix}callvault.dlx"),
-        name_prefix: prefix.to_owned(),
-        ..RabbitMqOptions::default()
-    };
-    let bus = RabbitMqBus::connect(AMQP_URL, options)
-        .await
-        .expect("rabbitmq for cleanup");
-    // Every consumer the services declare: the metadata catalogue and the
-    // storage service's key-change re-wrap.
-    bus.subscribe("metadata", &["recording.ingested"], Arc::new(NoOp))
-        .await
-        .expect("declare");
-    bus.subscribe("storage", &["tenant.key_changed"], Arc::new(NoOp))
-        .await
-        .expect("declare");
-    bus.delete_declared_topology()
-        .await
-        .expect("delete topology");
-}
+use crate::cluster::{BUCKET, Cluster, with_cluster};
+use crate::support::{call, create_bpo, onboard, search_until, upload};
 
 #[tokio::test]
 async fn every_service_in_its_own_process_on_real_infrastructure() {
-    let databases = [
-        PgTestDatabase::create().await,
-        PgTestDatabase::create().await,
-        PgTestDatabase::create().await,
-    ];
-    let urls = [0, 1, 2].map(|i| databases[i].url.clone());
-    let prefix = format!("e2e-{}.", uuid::Uuid::new_v4().simple());
-    // The flow runs in its own task so that a failed check still lets the
-    // databases and the broker topology be cleaned up (processes and moto
-    // are killed as the task unwinds).
-    let outcome = tokio::spawn(run_flow(urls, prefix.clone())).await;
-    delete_broker_topology(&prefix).await;
-    for db in databases {
-        db.drop_database().await;
-    }
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
+    with_cluster(&[], run_flow).await;
 }
 
-async fn run_flow(urls: [String; 3], prefix: String) {
-    let [storage_url, metadata_url, ingestion_url] = urls;
-    let moto = MotoServer::start();
+async fn run_flow(cluster: Cluster) {
+    let Cluster {
+        mut storage,
+        mut metadata,
+        mut ingestion,
+        mut gateway,
+        moto,
+        prefix,
+    } = cluster;
     let client = reqwest::Client::new();
-    create_bucket(&client, &moto.endpoint(), BUCKET).await;
-    let (jwt, url_signing, pii, manifest_signing) = (
-        random_secret(),
-        random_secret(),
-        random_secret(),
-        random_secret(),
-    );
     let endpoint = moto.endpoint();
-
-    let common: Vec<(&str, &str)> = vec![
-        ("CALLVAULT_BUS__KIND", "rabbitmq"),
-        ("CALLVAULT_BUS__URL", AMQP_URL),
-        ("CALLVAULT_BUS__NAME_PREFIX", &prefix),
-        ("CALLVAULT_AUTH__HS256_SECRET", &jwt),
-        ("CALLVAULT_SECRETS__URL_SIGNING", &url_signing),
-        ("CALLVAULT_SECRETS__PII", &pii),
-        ("CALLVAULT_SECRETS__MANIFEST_SIGNING", &manifest_signing),
-        ("CALLVAULT_DATABASE__STORAGE_URL", &storage_url),
-        ("CALLVAULT_DATABASE__METADATA_URL", &metadata_url),
-        ("CALLVAULT_DATABASE__INGESTION_URL", &ingestion_url),
-        ("CALLVAULT_BLOB__BACKEND", "s3"),
-        ("CALLVAULT_BLOB__S3_BUCKET", BUCKET),
-        ("CALLVAULT_BLOB__S3_ENDPOINT", &endpoint),
-        ("CALLVAULT_KEYS__PROVIDER", "kms"),
-        ("CALLVAULT_KEYS__KMS_ENDPOINT", &endpoint),
-        ("CALLVAULT_KEYS__KMS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-    ];
-    let mut storage = Callvault::start_target("storage", &common).await;
-    let mut with_storage = common.clone();
-    with_storage.push(("CALLVAULT_STORAGE_URL", &storage.base_url));
-    // Metadata first: its queue must exist before ingestion publishes.
-    let mut metadata = Callvault::start_target("metadata", &with_storage).await;
-    let mut ingestion = Callvault::start_target("ingestion", &with_storage).await;
-    let mut gateway = Callvault::start_target("gateway", &with_storage).await;
-
-    for process in [&storage, &metadata, &ingestion, &gateway] {
-        let ready = client
-            .get(format!("{}/readyz", process.base_url))
-            .send()
-            .await
-            .expect("readyz");
-        assert_eq!(
-            ready.status(),
-            StatusCode::OK,
-            "{}",
-            ready.text().await.unwrap_or_default()
-        );
-    }
 
     // The admin flow goes through the gateway, the upload through ingestion.
     let admin = gateway.admin_token(&[]);

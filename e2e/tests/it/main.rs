@@ -1,10 +1,13 @@
 //! End-to-end tests: the real `callvault` binary in its own process, driven
 //! over HTTP as a recorder, an admin and a supervisor would.
 
+mod cluster;
 mod distributed;
 mod embedded;
 mod faults;
 mod isolation;
 mod key_change;
 mod lifecycle;
+mod load;
+mod outage;
 mod support;
