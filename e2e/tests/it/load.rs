@@ -151,9 +151,9 @@ impl Recorder {
         let started = Instant::now();
         loop {
             if started.elapsed() > GIVE_UP_AFTER {
-                tally
-                    .refused
-                    .push(format!("{external_call_id}: still failing after {GIVE_UP_AFTER:?}"));
+                tally.refused.push(format!(
+                    "{external_call_id}: still failing after {GIVE_UP_AFTER:?}"
+                ));
                 return false;
             }
             let sent = self
@@ -185,7 +185,10 @@ impl Recorder {
                 }
             };
             if status == 200 || status == 201 {
-                let recording_id = body["recording_id"].as_str().expect("receipt id").to_owned();
+                let recording_id = body["recording_id"]
+                    .as_str()
+                    .expect("receipt id")
+                    .to_owned();
                 tally.accepted.push(Accepted {
                     external_call_id,
                     seed,
@@ -261,7 +264,10 @@ pub async fn check_nothing_lost(
         .collect();
     let missing: Vec<&&str> = accepted.keys().filter(|id| !listed.contains(*id)).collect();
     assert!(missing.is_empty(), "accepted but not listed: {missing:?}");
-    let extra: Vec<&&str> = listed.iter().filter(|id| !accepted.contains_key(*id)).collect();
+    let extra: Vec<&&str> = listed
+        .iter()
+        .filter(|id| !accepted.contains_key(*id))
+        .collect();
     assert!(extra.is_empty(), "listed but never accepted: {extra:?}");
 
     for node in &catalogue {
@@ -270,7 +276,11 @@ pub async fn check_nothing_lost(
         assert_eq!(node["externalCallId"], upload.external_call_id.as_str());
         let url = node["playbackUrl"].as_str().expect("playbackUrl");
         let played = client.get(url).send().await.expect("playback");
-        assert!(played.status().is_success(), "playback of {id}: {}", played.status());
+        assert!(
+            played.status().is_success(),
+            "playback of {id}: {}",
+            played.status()
+        );
         let bytes = played.bytes().await.expect("audio");
         assert!(
             bytes.as_ref() == audio_for(upload.seed).as_slice(),
@@ -281,12 +291,17 @@ pub async fn check_nothing_lost(
     // Objects of uploads that died half-way are the reconciler's to
     // remove; wait for it.
     let deadline = Instant::now() + Duration::from_secs(90);
+    let mut first_look = true;
     loop {
         let stray: Vec<String> = object_recordings(&client, s3_endpoint, bucket)
             .await
             .into_iter()
             .filter(|id| !listed.contains(id.as_str()))
             .collect();
+        if first_look {
+            eprintln!("objects without a catalogue entry before reconciling: {stray:?}");
+            first_look = false;
+        }
         if stray.is_empty() {
             break;
         }

@@ -19,6 +19,10 @@ pub enum Operation {
     /// Removing a recording ingestion gave up on. Its own operation so that
     /// a URL able to write a recording can never also delete one.
     Discard,
+    /// Listing the stored objects of every tenant, for ingestion's
+    /// reconciler. Its own operation so that no URL granted for one
+    /// recording can enumerate others, and no listing URL can touch one.
+    Reconcile,
 }
 
 impl Operation {
@@ -27,6 +31,7 @@ impl Operation {
             Operation::Playback => "playback",
             Operation::Upload => "upload",
             Operation::Discard => "discard",
+            Operation::Reconcile => "reconcile",
         }
     }
 }
@@ -182,7 +187,12 @@ mod tests {
 
     #[test]
     fn a_grant_for_one_operation_is_refused_for_another() {
-        let operations = [Operation::Playback, Operation::Upload, Operation::Discard];
+        let operations = [
+            Operation::Playback,
+            Operation::Upload,
+            Operation::Discard,
+            Operation::Reconcile,
+        ];
         for signed_for in operations {
             let sig = signer().sign(&Grant {
                 operation: signed_for,

@@ -11,9 +11,10 @@ use callvault_contracts::events::TenantKeyChangedV1;
 use callvault_contracts::lifecycle_api::RecordingShredder;
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode, TenantKeys};
 use callvault_contracts::{RecordingId, TenantId};
-use callvault_ingestion::{AudioStream, RecordingSink, SinkError, StoredAudio};
+use callvault_ingestion::{AudioStream, RecordingSink, SinkError, StoredAudio, StoredObject};
 use callvault_keys::{KeyError, KeyProvider, KeyRef};
-use callvault_storage::{RecordingStore, StorageError};
+use callvault_storage::{ListedRecord, RecordingStore, StorageError};
+use chrono::{DateTime, Utc};
 
 /// The metadata service's onboarding and key changes go to the storage
 /// side's key provider for a tenant's master key.
@@ -100,6 +101,32 @@ impl RecordingSink for StorageSink {
             .discard(tenant.0, recording.0)
             .await
             .map_err(sink_error)
+    }
+
+    async fn list_stored(
+        &self,
+        before: DateTime<Utc>,
+        after: Option<StoredObject>,
+        limit: u32,
+    ) -> Result<Vec<StoredObject>, SinkError> {
+        let after = after.map(|object| ListedRecord {
+            created_at: object.created_at,
+            tenant_id: object.tenant.0,
+            recording_id: object.recording.0,
+        });
+        let page = self
+            .0
+            .list_stored(before, after, limit)
+            .await
+            .map_err(sink_error)?;
+        Ok(page
+            .into_iter()
+            .map(|record| StoredObject {
+                created_at: record.created_at,
+                tenant: TenantId(record.tenant_id),
+                recording: RecordingId(record.recording_id),
+            })
+            .collect())
     }
 }
 

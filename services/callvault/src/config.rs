@@ -48,6 +48,8 @@ pub struct Config {
     pub bus: BusConfig,
     #[serde(default)]
     pub lifecycle: LifecycleConfig,
+    #[serde(default)]
+    pub ingestion: IngestionConfig,
     /// Base URL of the storage service's HTTP endpoints (uploads from
     /// ingestion, playback for clients). Defaults to `public_url`: right when
     /// one process serves everything.
@@ -85,6 +87,86 @@ impl Default for LifecycleConfig {
 
 fn default_deletion_interval() -> u64 {
     3600
+}
+
+/// The ingestion service's upload claims and its reconciler, which discards
+/// recordings storage holds that no upload will ever commit (left by a
+/// process killed between storing and committing).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestionConfig {
+    /// An upload silent for this long (seconds) is taken to be abandoned: a
+    /// retry takes its key over, and the reconciler may discard its
+    /// recording. Raise it for very slow recorder links.
+    #[serde(default = "default_stale_after", deserialize_with = "number_or_text")]
+    pub stale_after_secs: u64,
+    /// How often the reconciler runs (seconds; 0 turns it off). The first
+    /// run is one interval after start.
+    #[serde(
+        default = "default_reconcile_interval",
+        deserialize_with = "number_or_text"
+    )]
+    pub reconcile_interval_secs: u64,
+    /// The reconciler only looks at recordings stored at least this long
+    /// ago (seconds).
+    #[serde(
+        default = "default_reconcile_grace",
+        deserialize_with = "number_or_text"
+    )]
+    pub reconcile_grace_secs: u64,
+}
+
+impl Default for IngestionConfig {
+    fn default() -> Self {
+        Self {
+            stale_after_secs: default_stale_after(),
+            reconcile_interval_secs: default_reconcile_interval(),
+            reconcile_grace_secs: default_reconcile_grace(),
+        }
+    }
+}
+
+fn default_stale_after() -> u64 {
+    callvault_ingestion::STALE_AFTER.as_secs()
+}
+
+fn default_reconcile_interval() -> u64 {
+    3600
+}
+
+fn default_reconcile_grace() -> u64 {
+    3600
+}
+
+/// The longest staleness limit: a week of silence is no upload.
+const MAX_STALE_AFTER_SECS: u64 = 7 * 24 * 3600;
+
+/// The longest grace period: ten years.
+const MAX_RECONCILE_GRACE_SECS: u64 = 10 * 366 * 24 * 3600;
+
+/// The longest reconciler interval: a year (a timer that far out is off).
+const MAX_RECONCILE_INTERVAL_SECS: u64 = 366 * 24 * 3600;
+
+impl IngestionConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        if !(1..=MAX_STALE_AFTER_SECS).contains(&self.stale_after_secs) {
+            return Err(ConfigError::Invalid(format!(
+                "ingestion.stale_after_secs must be between 1 and {MAX_STALE_AFTER_SECS}"
+            )));
+        }
+        if self.reconcile_interval_secs > MAX_RECONCILE_INTERVAL_SECS {
+            return Err(ConfigError::Invalid(format!(
+                "ingestion.reconcile_interval_secs must be at most {MAX_RECONCILE_INTERVAL_SECS} \
+                 (0 turns the reconciler off)"
+            )));
+        }
+        if self.reconcile_grace_secs > MAX_RECONCILE_GRACE_SECS {
+            return Err(ConfigError::Invalid(format!(
+                "ingestion.reconcile_grace_secs must be at most {MAX_RECONCILE_GRACE_SECS}"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A number from the TOML file, or from an environment variable (always a
@@ -250,9 +332,11 @@ impl Config {
             }
             set_path(&mut table, &key.to_ascii_lowercase(), value)?;
         }
-        toml::Value::Table(table)
+        let config = toml::Value::Table(table)
             .try_into::<Config>()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.ingestion.check()?;
+        Ok(config)
     }
 
     pub fn public_url(&self) -> String {
@@ -432,5 +516,51 @@ mod tests {
             vars(&[("CALLVAULT_LIFECYCLE__DELETION_INTERVAL_SECS", "-1")]),
         );
         assert!(matches!(bad, Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn ingestion_numbers_come_from_the_environment_too() {
+        let config = Config::load(
+            None,
+            vars(&[
+                ("CALLVAULT_INGESTION__STALE_AFTER_SECS", "120"),
+                ("CALLVAULT_INGESTION__RECONCILE_INTERVAL_SECS", "0"),
+                ("CALLVAULT_INGESTION__RECONCILE_GRACE_SECS", "86400"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(config.ingestion.stale_after_secs, 120);
+        assert_eq!(config.ingestion.reconcile_interval_secs, 0);
+        assert_eq!(config.ingestion.reconcile_grace_secs, 86_400);
+
+        let defaults = Config::load(None, vars(&[])).expect("config");
+        assert_eq!(defaults.ingestion.stale_after_secs, 600);
+        assert_eq!(defaults.ingestion.reconcile_interval_secs, 3600);
+        assert_eq!(defaults.ingestion.reconcile_grace_secs, 3600);
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("callvault.toml");
+        std::fs::write(&file, "[ingestion]\nstale_after_secs = 900\n").expect("write");
+        let from_file = Config::load(Some(&file), vars(&[])).expect("config");
+        assert_eq!(from_file.ingestion.stale_after_secs, 900);
+
+        for (name, value) in [
+            ("CALLVAULT_INGESTION__STALE_AFTER_SECS", "0"),
+            ("CALLVAULT_INGESTION__STALE_AFTER_SECS", "604801"),
+            ("CALLVAULT_INGESTION__STALE_AFTER_SECS", "ten"),
+            ("CALLVAULT_INGESTION__RECONCILE_INTERVAL_SECS", "-1"),
+            (
+                "CALLVAULT_INGESTION__RECONCILE_INTERVAL_SECS",
+                "18446744073709551615",
+            ),
+            ("CALLVAULT_INGESTION__RECONCILE_GRACE_SECS", "99999999999"),
+            ("CALLVAULT_INGESTION__RECONCILE_GRACE", "60"),
+        ] {
+            let bad = Config::load(None, vars(&[(name, value)]));
+            assert!(
+                matches!(bad, Err(ConfigError::Invalid(_))),
+                "{name}={value}: {bad:?}"
+            );
+        }
     }
 }

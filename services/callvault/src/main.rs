@@ -11,6 +11,7 @@ mod audit_cli;
 mod backends;
 mod config;
 mod readiness;
+mod reconcile_cli;
 mod secrets;
 mod serve;
 mod telemetry;
@@ -46,6 +47,9 @@ enum Command {
         #[command(subcommand)]
         command: audit_cli::AuditCommand,
     },
+    /// Runs one pass of ingestion's reconciler (discards stored recordings
+    /// no upload will ever commit) and prints what it did.
+    Reconcile,
 }
 
 #[derive(Subcommand)]
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
             command: AdminCommand::Token(args),
         } => token::print_token(&config, &args),
         Command::Audit { command } => return audit_cli::run(&config, command),
+        Command::Reconcile => return reconcile_cli::run(&config),
         Command::Migrate => runtime().and_then(|rt| rt.block_on(serve::migrate(&config))),
         Command::Serve { target } => {
             runtime().and_then(|rt| rt.block_on(serve::serve(config, target)))

@@ -19,7 +19,7 @@ use callvault_contracts::events::{Event, RecordingIngestedV1, TenantKeyChangedV1
 use callvault_contracts::metadata_api::MetadataApi;
 use callvault_gateway::{AuthConfig, GatewayState, JwksSource, PlaybackLinks, TokenVerifier};
 use callvault_ingestion::remote_sink::RemoteStorageSink;
-use callvault_ingestion::{IngestionState, RecordingSink};
+use callvault_ingestion::{IngestionState, Reconciler, RecordingSink};
 use callvault_metadata::{Clock, IngestedConsumer, ManifestKeys, MetadataService, PiiKeys};
 use callvault_storage::RecordingStore;
 use callvault_storage::playback::PlaybackState;
@@ -65,8 +65,9 @@ struct Mounted {
     playback: Option<web::Data<PlaybackState>>,
     upload: Option<web::Data<UploadState>>,
     relays: Vec<RelayHandle>,
-    /// Timers (the deletion worker): aborted at shutdown, since a run
-    /// interrupted between its steps is picked up by the next one.
+    /// Timers (the deletion worker, the reconciler): aborted at shutdown,
+    /// since a run interrupted between its steps is picked up by the next
+    /// one.
     workers: Vec<tokio::task::JoinHandle<()>>,
     /// Drained at shutdown: its consumers finish the message in hand.
     broker: Option<Arc<RabbitMqBus>>,
@@ -240,7 +241,17 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
             metadata_client.clone(),
             sink,
             Some(Arc::new(move || notifier.notify())),
-        );
+        )
+        .with_stale_after(Duration::from_secs(config.ingestion.stale_after_secs));
+        if config.ingestion.reconcile_interval_secs > 0 {
+            let reconciler = ingestion
+                .reconciler()
+                .with_grace(Duration::from_secs(config.ingestion.reconcile_grace_secs));
+            mounted.workers.push(tokio::spawn(reconcile_worker(
+                reconciler,
+                Duration::from_secs(config.ingestion.reconcile_interval_secs),
+            )));
+        }
         mounted.readiness.uploads(ingestion.metrics());
         mounted.ingestion = Some(web::Data::new(ingestion));
     }
@@ -402,5 +413,18 @@ async fn lifecycle_worker(metadata: Arc<MetadataService>, interval: Duration) {
             Ok(signed) => info!(signed, "daily manifests signed"),
             Err(err) => warn!(code = err.code.as_str(), "signing daily manifests failed"),
         }
+    }
+}
+
+/// Every `interval`: discards recordings storage holds that no upload will
+/// ever commit. The first run is one interval after start, like the
+/// deletion worker's, so a restart loop does not hammer storage.
+async fn reconcile_worker(reconciler: Reconciler, interval: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        // The pass logs its own report, or why it stopped; the next retries.
+        let _outcome = reconciler.run().await;
     }
 }

@@ -12,6 +12,7 @@ mod error;
 mod headers;
 pub mod metrics;
 pub mod probe;
+pub mod reconcile;
 pub mod remote_sink;
 mod riff;
 mod sink;
@@ -21,7 +22,8 @@ pub mod uploads;
 
 pub use error::{IngestError, STATUSES};
 pub use headers::CALL_HEADER;
-pub use sink::{AudioStream, RecordingSink, SinkError, StoredAudio};
+pub use reconcile::{ReconcileError, ReconcileReport, Reconciler};
+pub use sink::{AudioStream, RecordingSink, SinkError, StoredAudio, StoredObject};
 pub use state::{IngestionState, OutboxNotifier, PROBE_WINDOW, STALE_AFTER};
 pub use upload::{UploadReceipt, configure};
 pub use uploads::connect;

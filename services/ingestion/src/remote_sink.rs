@@ -1,12 +1,12 @@
 //! [`RecordingSink`] over HTTP, for the distributed mode where storage runs
 //! in another process: `store` streams the audio as the body of a `PUT` to
-//! storage's object endpoint, `discard` sends a `DELETE`, each to a freshly
-//! signed URL.
+//! storage's object endpoint, `discard` sends a `DELETE`, `list_stored` a
+//! `GET /v1/objects`, each to a freshly signed URL.
 //!
 //! Ingestion does not depend on the storage crate (services never import
 //! one another), so the URL format is reproduced here from
-//! `callvault_storage::upload::{upload_path, discard_path}`; a test checks
-//! the two agree.
+//! `callvault_storage::upload::{upload_path, discard_path}` and
+//! `callvault_storage::listing::list_path`; a test checks they agree.
 
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -14,12 +14,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use callvault_auth::signed_url::{Grant, Operation, UrlSigner};
 use callvault_contracts::{RecordingId, TenantId};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use futures_util::TryStreamExt;
 use reqwest::StatusCode;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::sink::{AudioStream, RecordingSink, SinkError, StoredAudio};
+use crate::sink::{AudioStream, RecordingSink, SinkError, StoredAudio, StoredObject};
 
 /// How long a URL is valid for. Storage checks the expiry only when a
 /// request starts, so this bounds the wait for the connection, not the
@@ -59,6 +60,65 @@ pub fn discard_path(signer: &UrlSigner, tenant: Uuid, recording: Uuid, expires_a
         expires_at,
     };
     format!("/v1/objects/{tenant}/{recording}?{}", signer.query(&grant))
+}
+
+/// Where a listing resumes after `object`, exactly as storage's
+/// `listing::cursor` writes it.
+fn cursor(object: &StoredObject) -> String {
+    format!(
+        "{}_{}_{}",
+        object.created_at.timestamp_micros(),
+        object.tenant,
+        object.recording
+    )
+}
+
+/// The path (with query) of a signed listing URL, exactly as storage's
+/// `listing::list_path` builds it: signed for `Operation::Reconcile` over
+/// every tenant (`*`) and `"<before µs>|<after>|<limit>"`.
+pub fn list_path(
+    signer: &UrlSigner,
+    before: DateTime<Utc>,
+    after: Option<&StoredObject>,
+    limit: u32,
+    expires_at: u64,
+) -> String {
+    let before = before.trunc_subsecs(6);
+    let after = after.map(cursor);
+    let grant = Grant {
+        operation: Operation::Reconcile,
+        tenant: "*".to_owned(),
+        recording: format!(
+            "{}|{}|{limit}",
+            before.timestamp_micros(),
+            after.as_deref().unwrap_or_default()
+        ),
+        expires_at,
+    };
+    let before_text: String = form_urlencoded::byte_serialize(
+        before
+            .to_rfc3339_opts(SecondsFormat::Micros, true)
+            .as_bytes(),
+    )
+    .collect();
+    let after = after.map(|a| format!("&after={a}")).unwrap_or_default();
+    format!(
+        "/v1/objects?before={before_text}{after}&limit={limit}&{}",
+        signer.query(&grant)
+    )
+}
+
+/// Storage's answer to a listing.
+#[derive(Deserialize)]
+struct Listing {
+    objects: Vec<Listed>,
+}
+
+#[derive(Deserialize)]
+struct Listed {
+    tenant_id: Uuid,
+    recording_id: Uuid,
+    created_at: DateTime<Utc>,
 }
 
 /// Storage's 201 answer.
@@ -206,5 +266,45 @@ impl RecordingSink for RemoteStorageSink {
             return Ok(());
         }
         Err(refusal(response).await)
+    }
+
+    async fn list_stored(
+        &self,
+        before: DateTime<Utc>,
+        after: Option<StoredObject>,
+        limit: u32,
+    ) -> Result<Vec<StoredObject>, SinkError> {
+        let path = list_path(
+            &self.signer,
+            before,
+            after.as_ref(),
+            limit,
+            Self::expires_at(),
+        );
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base_url))
+            .send()
+            .await
+            .map_err(transport)?;
+        if response.status() != StatusCode::OK {
+            return Err(match refusal(response).await {
+                // A listing has no body: a 400 is a query we built wrong.
+                SinkError::Body(why) => SinkError::Internal(why),
+                other => other,
+            });
+        }
+        let answer = response.bytes().await.map_err(transport)?;
+        let listing: Listing = serde_json::from_slice(&answer)
+            .map_err(|e| SinkError::Internal(format!("storage's listing: {e}")))?;
+        Ok(listing
+            .objects
+            .into_iter()
+            .map(|object| StoredObject {
+                created_at: object.created_at,
+                tenant: TenantId(object.tenant_id),
+                recording: RecordingId(object.recording_id),
+            })
+            .collect())
     }
 }

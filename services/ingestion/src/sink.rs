@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use callvault_contracts::{RecordingId, TenantId};
+use chrono::{DateTime, Utc};
 use futures_util::stream::BoxStream;
 
 /// The upload body on its way to storage, in chunks.
@@ -17,6 +18,16 @@ pub struct StoredAudio {
     pub size: u64,
     /// SHA-256 of the audio as received.
     pub sha256: [u8; 32],
+}
+
+/// A recording storage holds, as listed for the reconciler. Listings are in
+/// (created_at, tenant, recording) order, so the last of a page is where
+/// the next one starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StoredObject {
+    pub created_at: DateTime<Utc>,
+    pub tenant: TenantId,
+    pub recording: RecordingId,
 }
 
 /// Why storage refused or failed. Messages are for logs: they must not carry
@@ -54,4 +65,15 @@ pub trait RecordingSink: Send + Sync + 'static {
     /// upload). Discarding a recording that was never stored is not an
     /// error, so callers can discard whenever in doubt.
     async fn discard(&self, tenant: TenantId, recording: RecordingId) -> Result<(), SinkError>;
+
+    /// One page of the recordings of every tenant that storage holds
+    /// (stored, not shredded) and created before `before`, oldest first,
+    /// starting after `after` (the last object of the previous page). At
+    /// most `limit` objects; fewer only on the last page.
+    async fn list_stored(
+        &self,
+        before: DateTime<Utc>,
+        after: Option<StoredObject>,
+        limit: u32,
+    ) -> Result<Vec<StoredObject>, SinkError>;
 }

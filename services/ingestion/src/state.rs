@@ -8,6 +8,7 @@ use callvault_contracts::metadata_api::MetadataApi;
 use sea_orm::DatabaseConnection;
 
 use crate::metrics::UploadMetrics;
+use crate::reconcile::Reconciler;
 use crate::sink::RecordingSink;
 use crate::uploads::Uploads;
 
@@ -20,7 +21,9 @@ pub type OutboxNotifier = Arc<dyn Fn() + Send + Sync>;
 pub const PROBE_WINDOW: usize = 64 * 1024;
 
 /// An in-progress upload silent for this long is taken to be abandoned
-/// and a retry takes its place. Streaming uploads beat far more often.
+/// and a retry takes its place (and the reconciler may discard its
+/// recording). Streaming uploads beat far more often. The default; the
+/// binary's `ingestion.stale_after_secs` sets another.
 pub const STALE_AFTER: Duration = Duration::from_secs(10 * 60);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(60);
 
@@ -73,5 +76,13 @@ impl IngestionState {
 
     pub fn uploads(&self) -> &Uploads {
         &self.uploads
+    }
+
+    /// A reconciler over this endpoint's uploads and storage, with the same
+    /// staleness limit as its take-overs: an upload the endpoint would still
+    /// wait for is one the reconciler keeps.
+    pub fn reconciler(&self) -> Reconciler {
+        Reconciler::new(self.uploads.connection().clone(), self.sink.clone())
+            .with_stale_after(self.stale_after)
     }
 }

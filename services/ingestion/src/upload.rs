@@ -313,7 +313,7 @@ async fn replay(
 
 async fn discard(state: &IngestionState, tenant: TenantId, recording: RecordingId) {
     if let Err(error) = state.sink.discard(tenant, recording).await {
-        // Unreferenced by any catalogue entry; storage's reconciler finds it.
+        // No upload references it any more: the reconciler discards it.
         warn!(%tenant, %recording, %error, "could not discard a recording");
     }
 }

@@ -3,12 +3,15 @@
 //! database, HTTP playback and object upload behind signed URLs.
 
 mod error;
+pub mod listing;
 pub mod playback;
 pub mod records;
 mod store;
 pub mod upload;
 
 pub use error::StorageError;
+pub use listing::{ListedObject, ObjectListing, list_path};
+pub use records::ListedRecord;
 pub use store::{
     PlaintextStream, RecordingInfo, RecordingStore, RewrapReport, ShredReport, StoredRecording,
 };

@@ -18,7 +18,9 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::StorageError;
-use crate::records::{NewRecord, RecordState, ShredOutcome, StorageRecord, StorageRecords};
+use crate::records::{
+    ListedRecord, NewRecord, RecordState, ShredOutcome, StorageRecord, StorageRecords,
+};
 
 /// What the caller keeps with the recording's catalogue entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -194,8 +196,9 @@ impl RecordingStore {
     /// Best-effort removal of an object nobody will reference.
     async fn remove_unreferenced(&self, object_key: &ObjectKey) {
         if let Err(error) = self.blobs.delete(object_key).await {
-            // Unreferenced and unreadable (its data key was never recorded);
-            // the reconciler removes what is left.
+            // Unreferenced and unreadable (its data key was never recorded).
+            // The reconciler walks records, not blobs, so this one stays
+            // until a sweep of blobs without records exists.
             warn!(object = %object_key, %error, "could not remove an unreferenced object");
         }
     }
@@ -347,11 +350,27 @@ impl RecordingStore {
         let object_key = ObjectKey::parse(&record.object_key)
             .map_err(|e| StorageError::Internal(e.to_string()))?;
         // Object first: a record without its object would read as tampering,
-        // an object without a record is only garbage for the reconciler.
+        // an object without a record is only unreadable garbage.
         self.blobs.delete(&object_key).await?;
         self.records.delete(tenant, recording).await?;
         info!(%tenant, %recording, "refused upload discarded");
         Ok(())
+    }
+
+    /// One page of the stored (not shredded) recordings of every tenant
+    /// created before `before`, oldest first, after `after` (the last of
+    /// the previous page). Ingestion's reconciler matches them against its
+    /// uploads to find the ones no upload will ever commit.
+    pub async fn list_stored(
+        &self,
+        before: DateTime<Utc>,
+        after: Option<ListedRecord>,
+        limit: u32,
+    ) -> Result<Vec<ListedRecord>, StorageError> {
+        Ok(self
+            .records
+            .list_stored_before(before, after, u64::from(limit))
+            .await?)
     }
 
     /// Re-wraps every data key of `tenant` currently under `from` so it is

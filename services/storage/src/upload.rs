@@ -15,6 +15,9 @@
 //! upload grant issued for any other endpoint can't be replayed here. A
 //! discard URL is signed for `Operation::Discard`, so no URL able to write a
 //! recording can delete one, and the other way round.
+//!
+//! `GET /v1/objects?before=…` lists stored objects for ingestion's
+//! reconciler; it lives in [`crate::listing`] and is mounted here.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -61,14 +64,18 @@ pub struct UploadedObject {
     pub key_ref: String,
 }
 
-/// Mounts the upload and discard routes on an actix-web app or scope.
+/// Mounts the upload, discard and listing routes on an actix-web app or
+/// scope.
 pub fn configure(state: web::Data<UploadState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
-        config.app_data(state).service(
-            web::resource("/v1/objects/{tenant}/{recording}")
-                .route(web::put().to(upload))
-                .route(web::delete().to(discard)),
-        );
+        config
+            .app_data(state)
+            .service(web::resource("/v1/objects").route(web::get().to(crate::listing::list)))
+            .service(
+                web::resource("/v1/objects/{tenant}/{recording}")
+                    .route(web::put().to(upload))
+                    .route(web::delete().to(discard)),
+            );
     }
 }
 
@@ -129,7 +136,7 @@ fn json_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
     response.json(json!({ "error": { "code": code, "message": message } }))
 }
 
-fn storage_error(error: &StorageError) -> HttpResponse {
+pub(crate) fn storage_error(error: &StorageError) -> HttpResponse {
     let status = match error {
         StorageError::Body(_) => StatusCode::BAD_REQUEST,
         StorageError::AlreadyExists => StatusCode::CONFLICT,
@@ -170,14 +177,14 @@ fn now() -> u64 {
 }
 
 /// A request refused before the store is touched: small, unlike a response.
-struct Refusal {
+pub(crate) struct Refusal {
     status: StatusCode,
     code: &'static str,
     message: &'static str,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, code: &'static str, message: &'static str) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: &'static str) -> Self {
         Self {
             status,
             code,
@@ -185,7 +192,7 @@ impl Refusal {
         }
     }
 
-    fn response(&self) -> HttpResponse {
+    pub(crate) fn response(&self) -> HttpResponse {
         json_error(self.status, self.code, self.message)
     }
 }
@@ -233,7 +240,7 @@ fn parse(request: &HttpRequest, path: (String, String)) -> Result<Signed, Refusa
 
 /// Checks the signature, then the expiry: only here, at the start, as a
 /// long upload may outlive its URL.
-fn verify(signer: &UrlSigner, grant: &Grant, signature: &str) -> Result<(), Refusal> {
+pub(crate) fn verify(signer: &UrlSigner, grant: &Grant, signature: &str) -> Result<(), Refusal> {
     match signer.verify(grant, signature, now()) {
         Ok(()) => Ok(()),
         Err(UrlError::Expired) => Err(Refusal::new(

@@ -13,6 +13,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateUploads),
             callvault_bus::outbox::migration(),
             callvault_bus::inbox::migration(),
+            Box::new(IndexUploadsByRecording),
         ]
     }
 
@@ -75,6 +76,44 @@ impl MigrationTrait for CreateUploads {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(Uploads::Table).to_owned())
+            .await
+    }
+}
+
+/// The reconciler looks each stored recording up by (tenant, recording id).
+struct IndexUploadsByRecording;
+
+const RECORDING_INDEX: &str = "idx_uploads_tenant_recording";
+
+impl MigrationName for IndexUploadsByRecording {
+    fn name(&self) -> &str {
+        "m_ingestion_0002_recording_index"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for IndexUploadsByRecording {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(
+                Index::create()
+                    .name(RECORDING_INDEX)
+                    .table(Uploads::Table)
+                    .col(Uploads::TenantId)
+                    .col(Uploads::RecordingId)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name(RECORDING_INDEX)
+                    .table(Uploads::Table)
+                    .to_owned(),
+            )
             .await
     }
 }

@@ -9,7 +9,7 @@ mod repository;
 use sea_orm::{DatabaseConnection, DbErr};
 
 pub use migration::Migrator;
-pub use repository::{Claim, UploadKey, Uploads};
+pub use repository::{Claim, Holder, UploadKey, Uploads};
 
 /// Serialises concurrent migrators on one PostgreSQL database (two replicas
 /// starting together). Arbitrary, but fixed forever: "cvingest" in ASCII.

@@ -8,7 +8,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    Set, SqlErr,
+    QuerySelect, Set, SqlErr,
 };
 
 use super::entity::{ActiveModel, Column, Entity, STATE_DONE, STATE_IN_PROGRESS};
@@ -56,6 +56,21 @@ pub enum Claim {
     Done { response: String },
     /// Another upload of this key is running.
     InProgress,
+}
+
+/// What the uploads table says of a recording, for the reconciler.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Holder {
+    /// No upload references it: none ever will again, as every claim and
+    /// take-over picks a fresh recording id.
+    None,
+    /// Its upload committed: the catalogue references it.
+    Done,
+    /// Its upload holds the key in progress, last heard of at `updated_at`.
+    InProgress {
+        key: UploadKey,
+        updated_at: DateTime<Utc>,
+    },
 }
 
 /// Timestamps at microsecond precision (PostgreSQL's) on every backend.
@@ -168,6 +183,58 @@ impl Uploads {
             .exec(conn)
             .await?;
         Ok(updated.rows_affected == 1)
+    }
+
+    /// Which upload, if any, references `recording` of `tenant`. Done rows
+    /// are never deleted: a done upload's recording is in the catalogue.
+    pub async fn holder(&self, tenant: TenantId, recording: RecordingId) -> Result<Holder, DbErr> {
+        let mut rows = Entity::find()
+            .filter(Column::TenantId.eq(tenant.0))
+            .filter(Column::RecordingId.eq(recording.0))
+            .limit(2)
+            .all(&self.db)
+            .await?;
+        // Recording ids are fresh per claim, so two rows can't share one;
+        // if they ever did, the caller must not act on either.
+        if rows.len() > 1 {
+            return Err(DbErr::Custom(
+                "recording referenced by several uploads".into(),
+            ));
+        }
+        let Some(row) = rows.pop() else {
+            return Ok(Holder::None);
+        };
+        if row.state == STATE_DONE {
+            return Ok(Holder::Done);
+        }
+        let segment = u32::try_from(row.segment)
+            .map_err(|_| DbErr::Custom("negative segment in uploads".into()))?;
+        Ok(Holder::InProgress {
+            key: UploadKey {
+                tenant,
+                external_call_id: row.external_call_id,
+                segment,
+            },
+            updated_at: row.updated_at,
+        })
+    }
+
+    /// Removes an abandoned claim: only while `recording` still holds `key`
+    /// in progress and nothing has touched the row since `updated_at` was
+    /// read (no heartbeat, finish or take-over). True if it was removed;
+    /// from then on that upload can neither heartbeat nor finish.
+    pub async fn remove_abandoned(
+        &self,
+        key: &UploadKey,
+        recording: RecordingId,
+        updated_at: DateTime<Utc>,
+    ) -> Result<bool, DbErr> {
+        let deleted = Entity::delete_many()
+            .filter(key.held_by(recording)?)
+            .filter(Column::UpdatedAt.eq(updated_at))
+            .exec(&self.db)
+            .await?;
+        Ok(deleted.rows_affected == 1)
     }
 
     /// Gives the key up after a failed upload, so a retry starts over. Only

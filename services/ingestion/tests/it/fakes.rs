@@ -5,13 +5,15 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use callvault_contracts::metadata_api::*;
 use callvault_contracts::{Actor, BpoId, RecordingId, TenantId};
-use callvault_ingestion::{AudioStream, RecordingSink, SinkError, StoredAudio};
+use callvault_ingestion::{AudioStream, RecordingSink, SinkError, StoredAudio, StoredObject};
 use callvault_keys::KeyRef;
-use callvault_storage::{RecordingStore, StorageError};
+use callvault_storage::{ListedRecord, RecordingStore, StorageError};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 /// Answers `verify_api_key` from a table. The metadata service and its key
@@ -97,14 +99,19 @@ impl MetadataApi for KeyTable {
 }
 
 /// The adapter the binary wires: ingestion's sink over the real storage
-/// service, with discard = crypto-shred.
+/// service.
 ///
 /// `down` makes it refuse like a storage service whose blob store or key
 /// provider is unreachable: a fake outage (a real one can't be switched on
-/// and off from a test), in front of real storage.
+/// and off from a test), in front of real storage. `discard_down` does the
+/// same for discards only. `slow_tenant` holds a tenant's stores back for a
+/// while after they are stored, as a slow ingestion database would hold
+/// the commit: the window a killed process leaves an orphan in.
 pub struct StorageSink {
     pub store: Arc<RecordingStore>,
     pub down: AtomicBool,
+    pub discard_down: AtomicBool,
+    pub slow_tenant: Mutex<Option<(TenantId, Duration)>>,
 }
 
 fn sink_error(error: StorageError) -> SinkError {
@@ -135,6 +142,16 @@ impl RecordingSink for StorageSink {
             .store(tenant.0, recording.0, &KeyRef(key_ref.to_owned()), body)
             .await
             .map_err(sink_error)?;
+        let delay = self
+            .slow_tenant
+            .lock()
+            .ok()
+            .and_then(|slow| *slow)
+            .filter(|(slow, _)| *slow == tenant)
+            .map(|(_, delay)| delay);
+        if let Some(delay) = delay {
+            tokio::time::sleep(delay).await;
+        }
         Ok(StoredAudio {
             size: stored.size,
             sha256: stored.sha256,
@@ -142,9 +159,40 @@ impl RecordingSink for StorageSink {
     }
 
     async fn discard(&self, tenant: TenantId, recording: RecordingId) -> Result<(), SinkError> {
+        if self.discard_down.load(Ordering::SeqCst) {
+            return Err(SinkError::Unavailable(
+                "blob store unreachable (test outage)".into(),
+            ));
+        }
         self.store
             .discard(tenant.0, recording.0)
             .await
             .map_err(sink_error)
+    }
+
+    async fn list_stored(
+        &self,
+        before: DateTime<Utc>,
+        after: Option<StoredObject>,
+        limit: u32,
+    ) -> Result<Vec<StoredObject>, SinkError> {
+        let after = after.map(|object| ListedRecord {
+            created_at: object.created_at,
+            tenant_id: object.tenant.0,
+            recording_id: object.recording.0,
+        });
+        let page = self
+            .store
+            .list_stored(before, after, limit)
+            .await
+            .map_err(sink_error)?;
+        Ok(page
+            .into_iter()
+            .map(|record| StoredObject {
+                created_at: record.created_at,
+                tenant: TenantId(record.tenant_id),
+                recording: RecordingId(record.recording_id),
+            })
+            .collect())
     }
 }

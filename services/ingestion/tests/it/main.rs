@@ -3,6 +3,7 @@
 mod fakes;
 mod idempotency;
 mod openapi;
+mod reconcile;
 mod rejects;
 mod remote_sink;
 mod support;

@@ -13,11 +13,15 @@ use callvault_blob::{BlobStore, fs::FsBlobStore};
 use callvault_contracts::metadata_api::{ApiKeyGrant, MetadataApi};
 use callvault_contracts::{RecordingId, TenantId};
 use callvault_ingestion::remote_sink::{self, RemoteStorageSink};
-use callvault_ingestion::{AudioStream, IngestionState, RecordingSink, SinkError};
+use callvault_ingestion::{
+    AudioStream, IngestionState, ReconcileReport, Reconciler, RecordingSink, SinkError,
+    StoredObject,
+};
 use callvault_keys::{KeyProvider, local::LocalKeyring};
-use callvault_storage::RecordingStore;
 use callvault_storage::records::{self, StorageRecords};
 use callvault_storage::upload::{self, UploadState};
+use callvault_storage::{ListedRecord, RecordingStore};
+use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
@@ -163,6 +167,78 @@ async fn urls_are_built_exactly_as_storage_builds_them() {
         remote_sink::discard_path(&signer(), tenant, recording, 1_234),
         callvault_storage::discard_path(&signer(), tenant, recording, 1_234)
     );
+    // Nanoseconds too: both keep the cutoff to the microsecond.
+    let before = DateTime::from_timestamp(1_700_000_000, 123_456_789).expect("time");
+    let after = StoredObject {
+        created_at: DateTime::from_timestamp(1_600_000_000, 5_000).expect("time"),
+        tenant: TenantId(tenant),
+        recording: RecordingId(recording),
+    };
+    let listed = ListedRecord {
+        created_at: after.created_at,
+        tenant_id: tenant,
+        recording_id: recording,
+    };
+    assert_eq!(
+        remote_sink::list_path(&signer(), before, None, 500, 1_234),
+        callvault_storage::list_path(&signer(), before, None, 500, 1_234)
+    );
+    assert_eq!(
+        remote_sink::list_path(&signer(), before, Some(&after), 7, 1_234),
+        callvault_storage::list_path(&signer(), before, Some(&listed), 7, 1_234)
+    );
+}
+
+#[tokio::test]
+async fn listing_over_http_pages_like_storage_itself() {
+    let storage = Storage::start().await;
+    let sink = storage.sink();
+    for _ in 0..2 {
+        let tenant = TenantId::new();
+        let key_ref = storage.tenant_key(tenant).await;
+        for _ in 0..3 {
+            sink.store(
+                tenant,
+                RecordingId::new(),
+                &key_ref,
+                chunks(&audio(1_000), 300),
+            )
+            .await
+            .expect("stored");
+        }
+    }
+    let before = Utc::now() + chrono::Duration::seconds(1);
+    let mut walked = Vec::new();
+    let mut after = None;
+    loop {
+        let page = sink.list_stored(before, after, 4).await.expect("a page");
+        walked.extend(page.iter().copied());
+        if page.len() < 4 {
+            break;
+        }
+        after = page.last().copied();
+    }
+    let in_process = storage
+        .store
+        .list_stored(before, None, 100)
+        .await
+        .expect("in process");
+    let expected: Vec<StoredObject> = in_process
+        .into_iter()
+        .map(|record| StoredObject {
+            created_at: record.created_at,
+            tenant: TenantId(record.tenant_id),
+            recording: RecordingId(record.recording_id),
+        })
+        .collect();
+    assert_eq!(walked.len(), 6);
+    assert_eq!(walked, expected);
+
+    // Signed with another secret: a setup bug, not an outage.
+    let other = UrlSigner::new(&[9u8; 32]).expect("secret");
+    let stranger = RemoteStorageSink::new(storage.url.clone(), other, reqwest::Client::new());
+    let result = stranger.list_stored(before, None, 4).await;
+    assert!(matches!(result, Err(SinkError::Internal(_))), "{result:?}");
 }
 
 #[tokio::test]
@@ -387,4 +463,70 @@ async fn an_ingestion_upload_with_storage_down_is_503() {
         spawn_ingestion(dir.path(), sink, TenantId::new(), "local:k".into()).await;
     let (status, body) = post_recording(&ingestion, &secret, wav::mulaw_mono_8k(10)).await;
     assert_eq!((status, error_code(&body)), (503, "unavailable"), "{body}");
+}
+
+/// The distributed mode's reconciler: ingestion's database here, storage
+/// over HTTP. The committed upload stays, the orphan goes.
+#[tokio::test]
+async fn the_reconciler_over_http_discards_only_orphans() {
+    let storage = Storage::start().await;
+    let tenant = TenantId::new();
+    let key_ref = storage.tenant_key(tenant).await;
+    let (ingestion, secret) =
+        spawn_ingestion(storage.dir.path(), storage.sink(), tenant, key_ref.clone()).await;
+    let audio = wav::mulaw_mono_8k(2);
+    let (status, body) = post_recording(&ingestion, &secret, audio.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    let committed = receipt(&body).recording_id;
+    let orphan = RecordingId::new();
+    storage
+        .sink()
+        .store(tenant, orphan, &key_ref, chunks(&audio, 1_000))
+        .await
+        .expect("stored");
+
+    let db_url = format!(
+        "sqlite://{}",
+        storage.dir.path().join("ingestion.db").display()
+    );
+    let db = callvault_ingestion::connect(&db_url).await.expect("db");
+    let reconciler = Reconciler::new(db, Arc::new(storage.sink()))
+        .with_grace(Duration::ZERO)
+        .with_page_size(1);
+    let report = reconciler.run().await.expect("a pass");
+    assert_eq!(
+        report,
+        ReconcileReport {
+            checked: 2,
+            kept: 1,
+            discarded: 1,
+            failed: 0
+        }
+    );
+    assert!(storage.read_back(tenant, committed).await == audio);
+    let orphan_record = storage
+        .records
+        .get(tenant.0, orphan.0)
+        .await
+        .expect("records");
+    assert!(orphan_record.is_none());
+
+    // Storage down: the pass fails as a whole, nothing is decided.
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        listener.local_addr().expect("addr").port()
+    };
+    let down = RemoteStorageSink::new(
+        format!("http://127.0.0.1:{port}"),
+        signer(),
+        reqwest::Client::new(),
+    );
+    let db = callvault_ingestion::connect(&db_url).await.expect("db");
+    let error = Reconciler::new(db, Arc::new(down))
+        .with_grace(Duration::ZERO)
+        .run()
+        .await
+        .expect_err("storage is down");
+    assert!(matches!(error.source, SinkError::Unavailable(_)), "{error}");
+    assert_eq!(error.partial, ReconcileReport::default());
 }

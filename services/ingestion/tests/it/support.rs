@@ -68,6 +68,8 @@ impl App {
         let sink = Arc::new(StorageSink {
             store: store.clone(),
             down: AtomicBool::new(false),
+            discard_down: AtomicBool::new(false),
+            slow_tenant: std::sync::Mutex::new(None),
         });
 
         let keys = Arc::new(KeyTable::default());

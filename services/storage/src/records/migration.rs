@@ -15,7 +15,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateStorageObjects)]
+        vec![
+            Box::new(CreateStorageObjects),
+            Box::new(IndexStorageObjectsByAge),
+        ]
     }
 
     // Not the default `seaql_migrations`: several services may share one
@@ -106,6 +109,49 @@ impl MigrationTrait for CreateStorageObjects {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(StorageObjects::Table).to_owned())
+            .await
+    }
+}
+
+/// The reconciler's listing walks every tenant's records in (created_at,
+/// tenant_id, recording_id) order below a cutoff; this index serves that
+/// keyset page without a sort or a scan of the newer records.
+struct IndexStorageObjectsByAge;
+
+// Named by hand: the derived name is the file's, which the first
+// migration already holds.
+impl MigrationName for IndexStorageObjectsByAge {
+    fn name(&self) -> &str {
+        "m_storage_0002_created_at_index"
+    }
+}
+
+const AGE_INDEX: &str = "idx_storage_objects_created_at";
+
+#[async_trait::async_trait]
+impl MigrationTrait for IndexStorageObjectsByAge {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(
+                Index::create()
+                    .name(AGE_INDEX)
+                    .table(StorageObjects::Table)
+                    .col(StorageObjects::CreatedAt)
+                    .col(StorageObjects::TenantId)
+                    .col(StorageObjects::RecordingId)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name(AGE_INDEX)
+                    .table(StorageObjects::Table)
+                    .to_owned(),
+            )
             .await
     }
 }

@@ -17,7 +17,7 @@ mod repository;
 use sea_orm::{DatabaseConnection, DbErr};
 
 pub use migration::Migrator;
-pub use model::{NewRecord, RecordState, ShredOutcome, StorageRecord};
+pub use model::{ListedRecord, NewRecord, RecordState, ShredOutcome, StorageRecord};
 pub use repository::StorageRecords;
 
 /// Serialises concurrent migrators on one PostgreSQL database (two replicas

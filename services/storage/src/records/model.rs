@@ -85,6 +85,16 @@ impl fmt::Debug for RecordState {
     }
 }
 
+/// A stored record as listed for reconciliation, and the keyset position a
+/// listing resumes after: records are listed in (created_at, tenant_id,
+/// recording_id) order, which no insert or delete can reorder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ListedRecord {
+    pub created_at: DateTime<Utc>,
+    pub tenant_id: Uuid,
+    pub recording_id: Uuid,
+}
+
 /// What [`super::StorageRecords::mark_shredded`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ShredOutcome {

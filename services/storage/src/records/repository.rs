@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::entity::{Column, Entity, STATE_SHREDDED, STATE_STORED};
 use super::model::db_time;
-use super::{NewRecord, RecordError, ShredOutcome, StorageRecord};
+use super::{ListedRecord, NewRecord, RecordError, ShredOutcome, StorageRecord};
 
 /// The storage records of every tenant, reachable one tenant at a time.
 #[derive(Clone, Debug)]
@@ -124,6 +124,62 @@ impl StorageRecords {
             .all(&self.db)
             .await?;
         rows.into_iter().map(StorageRecord::try_from).collect()
+    }
+
+    /// One page of every tenant's stored records created before `before`,
+    /// in (created_at, tenant_id, recording_id) order, starting after
+    /// `after` (the last record of the previous page).
+    ///
+    /// For ingestion's reconciler, which walks the lot while discarding
+    /// some: keyset pagination neither skips nor repeats a record when
+    /// listed ones disappear between pages, and records stored while it
+    /// walks are created after `before`, so the walk ends. Shredded
+    /// records are left out: they are catalogued by definition.
+    pub async fn list_stored_before(
+        &self,
+        before: DateTime<Utc>,
+        after: Option<ListedRecord>,
+        limit: u64,
+    ) -> Result<Vec<ListedRecord>, RecordError> {
+        let mut query = Entity::find()
+            .select_only()
+            .columns([Column::CreatedAt, Column::TenantId, Column::RecordingId])
+            .filter(Column::State.eq(STATE_STORED))
+            .filter(Column::CreatedAt.lt(db_time(before)));
+        if let Some(after) = after {
+            let created_at = db_time(after.created_at);
+            query = query.filter(
+                Condition::any()
+                    .add(Column::CreatedAt.gt(created_at))
+                    .add(
+                        Condition::all()
+                            .add(Column::CreatedAt.eq(created_at))
+                            .add(Column::TenantId.gt(after.tenant_id)),
+                    )
+                    .add(
+                        Condition::all()
+                            .add(Column::CreatedAt.eq(created_at))
+                            .add(Column::TenantId.eq(after.tenant_id))
+                            .add(Column::RecordingId.gt(after.recording_id)),
+                    ),
+            );
+        }
+        let rows: Vec<(DateTime<Utc>, Uuid, Uuid)> = query
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::TenantId)
+            .order_by_asc(Column::RecordingId)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(created_at, tenant_id, recording_id)| ListedRecord {
+                created_at,
+                tenant_id,
+                recording_id,
+            })
+            .collect())
     }
 
     /// Replaces a stored record's wrapped key with one wrapped by

@@ -1,5 +1,6 @@
 //! The storage service's one integration-test binary.
 
+mod listing;
 mod playback;
 mod records;
 mod store;

@@ -3,7 +3,7 @@
 //! SQLite behaves the same on PostgreSQL, and the other way round.
 
 use callvault_storage::records::{
-    self, Migrator, NewRecord, RecordError, RecordState, ShredOutcome, StorageRecord,
+    self, ListedRecord, Migrator, NewRecord, RecordError, RecordState, ShredOutcome, StorageRecord,
     StorageRecords,
 };
 use callvault_testkit::with_pg_database;
@@ -62,6 +62,7 @@ async fn run_conformance_suite(url: String) {
     tenants_are_isolated(&records).await;
     shredding_clears_the_key_once(&records).await;
     listing_by_key_pages_over_every_stored_record(&records).await;
+    listing_by_age_pages_over_every_tenant(&records).await;
     rewrap_is_a_compare_and_set(&records).await;
     migrations_run_twice_are_a_no_op(&url, &records).await;
 
@@ -335,6 +336,79 @@ async fn listing_by_key_pages_over_every_stored_record(records: &StorageRecords)
     assert_eq!(left, Vec::new());
 }
 
+/// Ingestion's reconciler walks every tenant's stored records below a cutoff,
+/// discarding some as it goes.
+async fn listing_by_age_pages_over_every_tenant(records: &StorageRecords) {
+    // Well before every other test's records, which are not below the
+    // cutoff and so stay out of this listing.
+    let base = 1_600_000_000;
+    let cutoff = at(base + 10, 0);
+    let mut expected = Vec::new();
+    for index in 0..17i64 {
+        // Three records share each instant, so ties are broken by tenant
+        // and recording id; some share a tenant too.
+        let tenant_id = if index % 5 == 0 {
+            Uuid::nil()
+        } else {
+            Uuid::new_v4()
+        };
+        let mut record = new_record(tenant_id, Uuid::new_v4(), "key-age");
+        record.created_at = at(base + index / 3, 250_000 * (index as u32 % 2));
+        records.insert(&record).await.expect("insert");
+        if index == 7 {
+            records
+                .mark_shredded(tenant_id, record.recording_id, at(base + 100, 0))
+                .await
+                .expect("shred");
+            continue;
+        }
+        expected.push(ListedRecord {
+            created_at: record.created_at,
+            tenant_id,
+            recording_id: record.recording_id,
+        });
+    }
+    // At the cutoff and after it: not listed.
+    for created_at in [cutoff, at(base + 11, 0)] {
+        let mut record = new_record(Uuid::new_v4(), Uuid::new_v4(), "key-age");
+        record.created_at = created_at;
+        records.insert(&record).await.expect("insert");
+    }
+    expected.sort();
+
+    let (mut seen, mut deleted) = (Vec::new(), 0);
+    let mut after = None;
+    loop {
+        let page = records
+            .list_stored_before(cutoff, after, 4)
+            .await
+            .expect("list a page");
+        assert!(page.len() <= 4);
+        let Some(last) = page.last().copied() else {
+            break;
+        };
+        after = Some(last);
+        // Discarding listed records while walking skips nothing.
+        for (index, record) in page.into_iter().enumerate() {
+            if index % 2 == 0 {
+                let removed = records
+                    .delete(record.tenant_id, record.recording_id)
+                    .await
+                    .expect("delete");
+                assert!(removed);
+                deleted += 1;
+            }
+            seen.push(record);
+        }
+    }
+    assert_eq!(seen, expected, "every stored record once, oldest first");
+    let again = records
+        .list_stored_before(cutoff, None, 100)
+        .await
+        .expect("list");
+    assert_eq!(again.len(), expected.len() - deleted);
+}
+
 async fn rewrap_is_a_compare_and_set(records: &StorageRecords) {
     let record = new_record(Uuid::new_v4(), Uuid::new_v4(), "key-a");
     records.insert(&record).await.expect("insert");
@@ -423,4 +497,44 @@ async fn migrations_run_twice_are_a_no_op(url: &str, records: &StorageRecords) {
         expected(&record)
     );
     reconnected.close().await.expect("close");
+}
+
+/// A database from before the listing index gets it on the next start,
+/// its records listed as any other.
+async fn an_old_database_migrates_forward(url: String) {
+    let old = sea_orm::Database::connect(url.as_str())
+        .await
+        .expect("connect");
+    Migrator::up(&old, Some(1)).await.expect("the first schema");
+    let record = new_record(Uuid::new_v4(), Uuid::new_v4(), "key-old");
+    StorageRecords::new(old.clone())
+        .insert(&record)
+        .await
+        .expect("insert");
+    old.close().await.expect("close");
+
+    let db = records::connect(&url).await.expect("migrate forward");
+    let applied = Migrator::get_applied_migrations(&db)
+        .await
+        .expect("applied");
+    assert_eq!(applied.len(), Migrator::migrations().len());
+    let listed = StorageRecords::new(db.clone())
+        .list_stored_before(at(1_800_000_000, 0), None, 10)
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].recording_id, record.recording_id);
+    db.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn an_old_database_migrates_forward_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("storage.db");
+    an_old_database_migrates_forward(format!("sqlite://{}?mode=rwc", path.display())).await;
+}
+
+#[tokio::test]
+async fn an_old_database_migrates_forward_on_postgres() {
+    with_pg_database(an_old_database_migrates_forward).await;
 }

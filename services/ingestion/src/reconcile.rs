@@ -1,0 +1,253 @@
+//! The reconciler: discards recordings storage holds that no upload will
+//! ever commit, so no catalogue entry will ever reference them. They are
+//! left by a process killed between storing and committing, or by a discard
+//! that failed (storage down when an upload was refused or taken over).
+//!
+//! For every recording storage listed as created before `now - grace`, the
+//! uploads table decides:
+//!
+//! - a done upload references it: kept (it is catalogued);
+//! - an in-progress upload holds it and beat within the staleness limit:
+//!   kept (alive);
+//! - an in-progress upload holds it but went silent: the claim is removed by
+//!   compare-and-set (only if still held by that recording and untouched
+//!   since read), then the recording is discarded;
+//! - no upload references it: discarded.
+//!
+//! Why that is safe: an upload commits only through [`Uploads::finish`],
+//! which needs its key still held in progress by its recording. A claim
+//! picks a fresh recording id, before anything is stored, and a take-over
+//! picks another, so once no row references a stored recording none ever
+//! will again, and a removed claim can't finish. Done rows are never
+//! deleted. A discard that fails is counted and found again next run.
+//!
+//! A pass starts where the previous one left everything settled
+//! (catalogued or discarded), so the hourly pass looks at the hour's new
+//! recordings, not the whole store; a process's first pass walks it all.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+use tracing::{debug, info, warn};
+
+use crate::sink::{RecordingSink, SinkError, StoredObject};
+use crate::state::STALE_AFTER;
+use crate::uploads::{Holder, Uploads};
+
+/// Only recordings at least this old are looked at by default: a fresh
+/// orphan costs little, and an hour leaves slow clocks and slow commits
+/// well alone.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(3600);
+
+/// Recordings asked of storage per page.
+const PAGE: u32 = 500;
+
+/// What one pass did. `checked = kept + discarded + failed`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Stored recordings older than the cutoff that were looked at.
+    pub checked: u64,
+    /// Catalogued, or their upload is still alive.
+    pub kept: u64,
+    /// Orphans removed from storage.
+    pub discarded: u64,
+    /// Orphans storage could not remove, or recordings the uploads table
+    /// could not be asked about; the next pass tries them again.
+    pub failed: u64,
+}
+
+/// Storage could not be listed; `partial` is what the pass did before.
+#[derive(Debug, thiserror::Error)]
+#[error("listing stored recordings failed: {source}")]
+pub struct ReconcileError {
+    pub source: SinkError,
+    pub partial: ReconcileReport,
+}
+
+enum Verdict {
+    /// A done upload references it: settled for good.
+    Catalogued,
+    /// Its upload may still commit: to be looked at again.
+    Alive,
+    Discarded,
+    Failed,
+}
+
+pub struct Reconciler {
+    uploads: Uploads,
+    sink: Arc<dyn RecordingSink>,
+    stale_after: Duration,
+    grace: Duration,
+    page: u32,
+    /// The last recording of the longest settled run from the start: the
+    /// next pass lists after it.
+    settled: Mutex<Option<StoredObject>>,
+}
+
+impl Reconciler {
+    /// `db` is the ingestion database (migrated), `sink` the storage the
+    /// uploads go to. The staleness limit must be the one uploads are taken
+    /// over after ([`crate::IngestionState::reconciler`] sees to that).
+    pub fn new(db: DatabaseConnection, sink: Arc<dyn RecordingSink>) -> Self {
+        Self {
+            uploads: Uploads::new(db),
+            sink,
+            stale_after: STALE_AFTER,
+            grace: DEFAULT_GRACE,
+            page: PAGE,
+            settled: Mutex::new(None),
+        }
+    }
+
+    pub fn with_stale_after(mut self, stale_after: Duration) -> Self {
+        self.stale_after = stale_after;
+        self
+    }
+
+    /// Recordings younger than `grace` are not looked at.
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Recordings asked of storage per page (at least 1).
+    pub fn with_page_size(mut self, page: u32) -> Self {
+        self.page = page.max(1);
+        self
+    }
+
+    /// One pass over the recordings stored before `now - grace`.
+    pub async fn run(&self) -> Result<ReconcileReport, ReconcileError> {
+        let grace = chrono::Duration::from_std(self.grace).unwrap_or(chrono::Duration::MAX);
+        let cutoff = Utc::now()
+            .checked_sub_signed(grace)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        self.run_before(cutoff).await
+    }
+
+    /// One pass over the recordings stored before `cutoff`.
+    pub async fn run_before(
+        &self,
+        cutoff: DateTime<Utc>,
+    ) -> Result<ReconcileReport, ReconcileError> {
+        let mut report = ReconcileReport::default();
+        let start = self.settled.lock().ok().and_then(|settled| *settled);
+        let mut after = start;
+        // Advanced while every recording so far is settled; frozen at the
+        // first that isn't, which the next pass must see again.
+        let mut settled = start;
+        let mut all_settled = true;
+        let outcome = loop {
+            let page = match self.sink.list_stored(cutoff, after, self.page).await {
+                Ok(page) => page,
+                Err(source) => {
+                    warn!(
+                        checked = report.checked,
+                        kept = report.kept,
+                        discarded = report.discarded,
+                        failed = report.failed,
+                        error = %source,
+                        "reconciliation stopped: storage could not be listed"
+                    );
+                    break Err(source);
+                }
+            };
+            let Some(last) = page.last().copied() else {
+                break Ok(());
+            };
+            let full = page.len() >= self.page as usize;
+            for object in page {
+                report.checked += 1;
+                let verdict = self.reconcile(object).await;
+                match verdict {
+                    Verdict::Catalogued | Verdict::Alive => report.kept += 1,
+                    Verdict::Discarded => report.discarded += 1,
+                    Verdict::Failed => report.failed += 1,
+                }
+                all_settled &= matches!(verdict, Verdict::Catalogued | Verdict::Discarded);
+                if all_settled {
+                    settled = Some(object);
+                }
+            }
+            if !full {
+                break Ok(());
+            }
+            after = Some(last);
+        };
+        if let Ok(mut resume) = self.settled.lock() {
+            *resume = settled;
+        }
+        if let Err(source) = outcome {
+            return Err(ReconcileError {
+                source,
+                partial: report,
+            });
+        }
+        info!(
+            checked = report.checked,
+            kept = report.kept,
+            discarded = report.discarded,
+            failed = report.failed,
+            "reconciliation finished"
+        );
+        Ok(report)
+    }
+
+    async fn reconcile(&self, object: StoredObject) -> Verdict {
+        let StoredObject {
+            tenant, recording, ..
+        } = object;
+        let holder = match self.uploads.holder(tenant, recording).await {
+            Ok(holder) => holder,
+            Err(error) => {
+                warn!(%tenant, %recording, %error, "reconciler could not read the uploads table");
+                return Verdict::Failed;
+            }
+        };
+        match holder {
+            Holder::Done => return Verdict::Catalogued,
+            Holder::InProgress { key, updated_at } => {
+                if !self.is_stale(updated_at) {
+                    return Verdict::Alive;
+                }
+                match self
+                    .uploads
+                    .remove_abandoned(&key, recording, updated_at)
+                    .await
+                {
+                    Ok(true) => {}
+                    // It beat, finished or was taken over since we read it:
+                    // the next pass decides again.
+                    Ok(false) => return Verdict::Alive,
+                    Err(error) => {
+                        warn!(%tenant, %recording, %error, "reconciler could not remove an abandoned claim");
+                        return Verdict::Failed;
+                    }
+                }
+            }
+            Holder::None => {}
+        }
+        match self.sink.discard(tenant, recording).await {
+            Ok(()) => {
+                debug!(%tenant, %recording, "orphaned recording discarded");
+                Verdict::Discarded
+            }
+            Err(error) => {
+                // Unreferenced now, so the next pass finds it an orphan.
+                warn!(%tenant, %recording, %error, "could not discard an orphaned recording");
+                Verdict::Failed
+            }
+        }
+    }
+
+    /// The same rule as a take-over's in [`Uploads::claim`].
+    fn is_stale(&self, updated_at: DateTime<Utc>) -> bool {
+        // A limit too large to subtract never goes stale.
+        chrono::Duration::from_std(self.stale_after)
+            .ok()
+            .and_then(|stale_after| Utc::now().checked_sub_signed(stale_after))
+            .is_some_and(|limit| updated_at <= limit)
+    }
+}
