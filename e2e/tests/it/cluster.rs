@@ -137,7 +137,12 @@ impl Cluster {
     }
 
     pub fn processes(&self) -> [&Callvault; 4] {
-        [&self.storage, &self.metadata, &self.ingestion, &self.gateway]
+        [
+            &self.storage,
+            &self.metadata,
+            &self.ingestion,
+            &self.gateway,
+        ]
     }
 }
 
