@@ -92,12 +92,16 @@ async fn kms_unreachable_refuses_uploads_with_503_and_writes_nothing() {
 
 /// The distributed processes on the short clocks these tests need: an
 /// upload silent for 5 s is abandoned (so a retry after ingestion's death
-/// can take its segment over), and the reconciler looks every 2 s at
-/// objects older than 10 s.
-pub const FAULT_CLOCKS: [(&str, &str); 3] = [
+/// can take its segment over); every 2 s the reconciler looks at stored
+/// recordings older than 10 s, and storage's sweep at writes begun more
+/// than 10 s ago that never recorded their object (storage killed between
+/// the two).
+pub const FAULT_CLOCKS: [(&str, &str); 5] = [
     ("CALLVAULT_INGESTION__STALE_AFTER_SECS", "5"),
     ("CALLVAULT_INGESTION__RECONCILE_INTERVAL_SECS", "2"),
     ("CALLVAULT_INGESTION__RECONCILE_GRACE_SECS", "10"),
+    ("CALLVAULT_STORAGE__SWEEP_INTERVAL_SECS", "2"),
+    ("CALLVAULT_STORAGE__SWEEP_GRACE_SECS", "10"),
 ];
 
 /// kill -9 of storage, then metadata, then ingestion, each while recorders

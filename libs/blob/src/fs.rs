@@ -19,6 +19,7 @@
 use std::io::{self, SeekFrom};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -34,6 +35,7 @@ const READ_CHUNK_SIZE: usize = 64 * 1024;
 
 const OBJECTS_DIR: &str = "objects";
 const TMP_DIR: &str = ".tmp";
+const TMP_EXTENSION: &str = "part";
 
 #[derive(Debug, Clone)]
 pub struct FsBlobStore {
@@ -132,7 +134,7 @@ impl BlobStore for FsBlobStore {
         let tmp_dir = self.tmp_dir();
         fs::create_dir_all(&tmp_dir).await?;
         let tmp = TmpFile {
-            path: tmp_dir.join(format!("{}.part", uuid::Uuid::new_v4())),
+            path: tmp_dir.join(format!("{}.{TMP_EXTENSION}", uuid::Uuid::new_v4())),
         };
         let size = self.write_tmp(&tmp, body).await?;
 
@@ -143,10 +145,15 @@ impl BlobStore for FsBlobStore {
         let created = missing_dirs(parent).await?;
         fs::create_dir_all(parent).await?;
         if let Err(error) = fs::hard_link(&tmp.path, &path).await {
-            if error.kind() == io::ErrorKind::AlreadyExists {
-                return Err(BlobError::AlreadyExists(key.clone()));
-            }
-            return Err(BlobError::Io(error));
+            return Err(match error.kind() {
+                io::ErrorKind::AlreadyExists => BlobError::AlreadyExists(key.clone()),
+                // The temp file went under us: a sweep took this upload for
+                // one a killed process left (`remove_incomplete_uploads`).
+                io::ErrorKind::NotFound => BlobError::Unavailable(
+                    "the upload's temp file was removed as abandoned".to_owned(),
+                ),
+                _ => BlobError::Io(error),
+            });
         }
         drop(tmp);
         sync_dir(parent).await?;
@@ -229,5 +236,41 @@ impl BlobStore for FsBlobStore {
             Err(BlobError::NotFound(_)) => Ok(0),
             Err(error) => Err(error),
         }
+    }
+
+    async fn remove_incomplete_uploads(&self, before: SystemTime) -> Result<u64, BlobError> {
+        let mut entries = match fs::read_dir(self.tmp_dir()).await {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(BlobError::Io(error)),
+        };
+        let mut removed = 0;
+        while let Some(entry) = entries.next_entry().await? {
+            let path = entry.path();
+            if path.extension().is_none_or(|ext| ext != TMP_EXTENSION) {
+                continue;
+            }
+            // The modification time, not the creation time: a live upload
+            // touches its file with every chunk, so only one silent since
+            // the cutoff (its process killed) qualifies.
+            let modified = match entry.metadata().await.and_then(|meta| meta.modified()) {
+                Ok(modified) => modified,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(BlobError::Io(error)),
+            };
+            if modified >= before {
+                continue;
+            }
+            match fs::remove_file(&path).await {
+                Ok(()) => removed += 1,
+                // Its own `put` finished (or failed) meanwhile and removed it.
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => return Err(BlobError::Io(error)),
+            }
+        }
+        if removed > 0 {
+            debug!(removed, "removed abandoned temp files");
+        }
+        Ok(removed)
     }
 }

@@ -5,6 +5,7 @@
 //! upload can't replace a recording that was already stored.
 
 use std::ops::Range;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -61,4 +62,12 @@ pub trait BlobStore: Send + Sync + 'static {
     /// How many versions of `key` the backend still holds (0 once deleted).
     /// Lets the shredding code and its tests prove nothing is left.
     async fn version_count(&self, key: &ObjectKey) -> Result<usize, BlobError>;
+
+    /// Removes what `put`s cut short by a crash left behind — partial temp
+    /// files, incomplete multipart uploads — started (or, for a temp file,
+    /// last written) before `before`, and returns how many. A `put` that is
+    /// still running past that point is cut off and fails, never published:
+    /// pass a cutoff older than any live upload. The store is assumed to own
+    /// its folder or bucket: every such upload in it is a candidate.
+    async fn remove_incomplete_uploads(&self, before: SystemTime) -> Result<u64, BlobError>;
 }

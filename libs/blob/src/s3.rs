@@ -6,6 +6,7 @@
 
 use std::io;
 use std::ops::Range;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
@@ -237,6 +238,10 @@ impl BlobStore for S3BlobStore {
 
     async fn version_count(&self, key: &ObjectKey) -> Result<usize, BlobError> {
         Ok(self.list_versions(key).await?.len())
+    }
+
+    async fn remove_incomplete_uploads(&self, before: SystemTime) -> Result<u64, BlobError> {
+        multipart::abort_incomplete(self, before).await
     }
 }
 

@@ -50,6 +50,8 @@ pub struct Config {
     pub lifecycle: LifecycleConfig,
     #[serde(default)]
     pub ingestion: IngestionConfig,
+    #[serde(default)]
+    pub storage: StorageConfig,
     /// Base URL of the storage service's HTTP endpoints (uploads from
     /// ingestion, playback for clients). Defaults to `public_url`: right when
     /// one process serves everything.
@@ -163,6 +165,52 @@ impl IngestionConfig {
         if self.reconcile_grace_secs > MAX_RECONCILE_GRACE_SECS {
             return Err(ConfigError::Invalid(format!(
                 "ingestion.reconcile_grace_secs must be at most {MAX_RECONCILE_GRACE_SECS}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The storage service's sweep of objects a killed store left without their
+/// record (`callvault_storage::sweep`). Not `storage_url`, a top-level key.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// How often the sweep runs (seconds; 0 turns it off). The first run is
+    /// one interval after start.
+    #[serde(default = "default_sweep", deserialize_with = "number_or_text")]
+    pub sweep_interval_secs: u64,
+    /// Writes older than this (seconds) are taken for abandoned: it must
+    /// exceed the longest upload, or that upload fails (retryably).
+    #[serde(default = "default_sweep", deserialize_with = "number_or_text")]
+    pub sweep_grace_secs: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            sweep_interval_secs: default_sweep(),
+            sweep_grace_secs: default_sweep(),
+        }
+    }
+}
+
+fn default_sweep() -> u64 {
+    3600
+}
+
+impl StorageConfig {
+    // The reconciler's bounds: a year for the timer, ten years of grace.
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.sweep_interval_secs > MAX_RECONCILE_INTERVAL_SECS {
+            return Err(ConfigError::Invalid(format!(
+                "storage.sweep_interval_secs must be at most {MAX_RECONCILE_INTERVAL_SECS} \
+                 (0 turns the sweep off)"
+            )));
+        }
+        if self.sweep_grace_secs > MAX_RECONCILE_GRACE_SECS {
+            return Err(ConfigError::Invalid(format!(
+                "storage.sweep_grace_secs must be at most {MAX_RECONCILE_GRACE_SECS}"
             )));
         }
         Ok(())
@@ -336,6 +384,7 @@ impl Config {
             .try_into::<Config>()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         config.ingestion.check()?;
+        config.storage.check()?;
         Ok(config)
     }
 
@@ -555,6 +604,45 @@ mod tests {
             ),
             ("CALLVAULT_INGESTION__RECONCILE_GRACE_SECS", "99999999999"),
             ("CALLVAULT_INGESTION__RECONCILE_GRACE", "60"),
+        ] {
+            let bad = Config::load(None, vars(&[(name, value)]));
+            assert!(
+                matches!(bad, Err(ConfigError::Invalid(_))),
+                "{name}={value}: {bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn storage_sweep_numbers_come_from_the_environment_too() {
+        let config = Config::load(
+            None,
+            vars(&[
+                ("CALLVAULT_STORAGE__SWEEP_INTERVAL_SECS", "0"),
+                ("CALLVAULT_STORAGE__SWEEP_GRACE_SECS", "7200"),
+                ("CALLVAULT_STORAGE_URL", "http://storage.internal:8080/"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(config.storage.sweep_interval_secs, 0);
+        assert_eq!(config.storage.sweep_grace_secs, 7200);
+        assert_eq!(config.storage_url(), "http://storage.internal:8080");
+        let defaults = Config::load(None, vars(&[])).expect("config");
+        assert_eq!(defaults.storage.sweep_interval_secs, 3600);
+        assert_eq!(defaults.storage.sweep_grace_secs, 3600);
+        // `storage_url` and the `[storage]` section live side by side.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("callvault.toml");
+        let toml = "storage_url = \"http://s:1\"\n[storage]\nsweep_grace_secs = 60\n";
+        std::fs::write(&file, toml).expect("write");
+        let from_file = Config::load(Some(&file), vars(&[])).expect("config");
+        assert_eq!(from_file.storage.sweep_grace_secs, 60);
+        assert_eq!(from_file.storage_url(), "http://s:1");
+        for (name, value) in [
+            ("CALLVAULT_STORAGE__SWEEP_INTERVAL_SECS", "-1"),
+            ("CALLVAULT_STORAGE__SWEEP_INTERVAL_SECS", "99999999999"),
+            ("CALLVAULT_STORAGE__SWEEP_GRACE_SECS", "99999999999"),
+            ("CALLVAULT_STORAGE__SWEEP_GRACE", "60"),
         ] {
             let bad = Config::load(None, vars(&[(name, value)]));
             assert!(

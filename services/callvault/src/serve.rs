@@ -21,10 +21,10 @@ use callvault_gateway::{AuthConfig, GatewayState, JwksSource, PlaybackLinks, Tok
 use callvault_ingestion::remote_sink::RemoteStorageSink;
 use callvault_ingestion::{IngestionState, Reconciler, RecordingSink};
 use callvault_metadata::{Clock, IngestedConsumer, ManifestKeys, MetadataService, PiiKeys};
-use callvault_storage::RecordingStore;
 use callvault_storage::playback::PlaybackState;
 use callvault_storage::records::StorageRecords;
 use callvault_storage::upload::UploadState;
+use callvault_storage::{RecordingStore, Sweeper};
 use tracing::{info, warn};
 
 use crate::Target;
@@ -65,9 +65,9 @@ struct Mounted {
     playback: Option<web::Data<PlaybackState>>,
     upload: Option<web::Data<UploadState>>,
     relays: Vec<RelayHandle>,
-    /// Timers (the deletion worker, the reconciler): aborted at shutdown,
-    /// since a run interrupted between its steps is picked up by the next
-    /// one.
+    /// Timers (the deletion worker, the reconciler, the sweep): aborted at
+    /// shutdown, since a run interrupted between its steps is picked up by
+    /// the next one.
     workers: Vec<tokio::task::JoinHandle<()>>,
     /// Drained at shutdown: its consumers finish the message in hand.
     broker: Option<Arc<RabbitMqBus>>,
@@ -150,6 +150,15 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
             StorageRecords::new(db.clone()),
         ));
         mounted.readiness.database("storage database", db);
+        if config.storage.sweep_interval_secs > 0 {
+            let sweeper = store
+                .sweeper()
+                .with_grace(Duration::from_secs(config.storage.sweep_grace_secs));
+            mounted.workers.push(tokio::spawn(sweep_worker(
+                sweeper,
+                Duration::from_secs(config.storage.sweep_interval_secs),
+            )));
+        }
         mounted.playback = Some(web::Data::new(PlaybackState {
             store: store.clone(),
             signer: signer.clone(),
@@ -426,5 +435,21 @@ async fn reconcile_worker(reconciler: Reconciler, interval: Duration) {
         ticks.tick().await;
         // The pass logs its own report, or why it stopped; the next retries.
         let _outcome = reconciler.run().await;
+    }
+}
+
+/// Every `interval`: removes objects stores killed mid-write left without
+/// their record, and their half-written uploads. First run one interval
+/// after start, like the other timers; a pass cut short by shutdown is
+/// finished by the next one.
+async fn sweep_worker(sweeper: Sweeper, interval: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        // A pass logs what it removed; a failed one is retried next time.
+        if let Err(error) = sweeper.run().await {
+            warn!(code = error.code(), %error, "sweep stopped");
+        }
     }
 }

@@ -1,12 +1,14 @@
 //! The storage service: encrypted recording objects on a blob store, their
 //! data keys from a key provider, their records in the service's own
-//! database, HTTP playback and object upload behind signed URLs.
+//! database, HTTP playback and object upload behind signed URLs, and the
+//! sweep of objects a crash left unrecorded.
 
 mod error;
 pub mod listing;
 pub mod playback;
 pub mod records;
 mod store;
+pub mod sweep;
 pub mod upload;
 
 pub use error::StorageError;
@@ -15,4 +17,5 @@ pub use records::ListedRecord;
 pub use store::{
     PlaintextStream, RecordingInfo, RecordingStore, RewrapReport, ShredReport, StoredRecording,
 };
+pub use sweep::{SweepReport, Sweeper};
 pub use upload::{UploadState, UploadedObject, discard_path, upload_path};

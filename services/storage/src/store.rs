@@ -19,8 +19,10 @@ use uuid::Uuid;
 
 use crate::StorageError;
 use crate::records::{
-    ListedRecord, NewRecord, RecordState, ShredOutcome, StorageRecord, StorageRecords,
+    CommitError, ListedRecord, NewRecord, RecordState, ShredOutcome, StorageRecord, StorageRecords,
+    WriteIntents,
 };
+use crate::sweep::Sweeper;
 
 /// What the caller keeps with the recording's catalogue entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +73,7 @@ pub struct RecordingStore {
     blobs: Arc<dyn BlobStore>,
     keys: Arc<dyn KeyProvider>,
     records: StorageRecords,
+    intents: WriteIntents,
     frame_size: u32,
 }
 
@@ -87,6 +90,7 @@ impl RecordingStore {
         Self {
             blobs,
             keys,
+            intents: WriteIntents::new(records.connection().clone()),
             records,
             frame_size: callvault_envelope::DEFAULT_FRAME_SIZE,
         }
@@ -100,7 +104,10 @@ impl RecordingStore {
     /// in constant memory. Every object gets its own key in the blob store (a
     /// random upload id), so two racing stores of one recording never touch
     /// each other's bytes: the first to record wins and the loser deletes its
-    /// own object. On any failure nothing readable is left behind.
+    /// own object. On any failure nothing readable is left behind, and an
+    /// object a crash leaves without its record is found by its write
+    /// intent and removed by a sweep. A store slower than the sweep's grace
+    /// period fails with `Unavailable`, to be retried.
     pub async fn store(
         &self,
         tenant: Uuid,
@@ -123,7 +130,7 @@ impl RecordingStore {
         )?;
         drop(data_key);
 
-        let digest = Arc::new(Mutex::new((digest::Context::new(&digest::SHA256), 0u64)));
+        let digest: Digest = Arc::new(Mutex::new((digest::Context::new(&digest::SHA256), 0u64)));
         let hashing = {
             let digest = digest.clone();
             body.inspect_ok(move |chunk| {
@@ -144,24 +151,32 @@ impl RecordingStore {
             Uuid::new_v4()
         ))
         .map_err(|e| StorageError::Internal(e.to_string()))?;
-        let meta = self.blobs.put(&object_key, sealed).await?;
+        // Committed before the first byte goes out: if this process dies
+        // before the record is, the intent is what lets a sweep find the
+        // object (see `crate::sweep`).
+        self.intents
+            .begin(object_key.as_str(), tenant, recording, Utc::now())
+            .await?;
+        let meta = match self.blobs.put(&object_key, sealed).await {
+            Ok(meta) => meta,
+            Err(error) => {
+                // Nothing should be under the key, but a put whose answer
+                // was lost may have landed: make sure before letting go.
+                self.abandon_object(&object_key, tenant, recording).await;
+                return Err(error.into());
+            }
+        };
 
-        let (sha256, size) = {
-            let state = digest
-                .lock()
-                .map_err(|_| StorageError::Internal("digest lock poisoned".into()))?;
-            let sha: [u8; 32] = state
-                .0
-                .clone()
-                .finish()
-                .as_ref()
-                .try_into()
-                .map_err(|_| StorageError::Internal("sha-256 is 32 bytes".into()))?;
-            (sha, state.1)
+        let (sha256, size) = match digest_result(&digest) {
+            Ok(result) => result,
+            Err(error) => {
+                self.abandon_object(&object_key, tenant, recording).await;
+                return Err(error);
+            }
         };
         let expected_len = Layout::for_plaintext(self.frame_size, size).object_len();
         if meta.size != expected_len {
-            self.remove_unreferenced(&object_key).await;
+            self.abandon_object(&object_key, tenant, recording).await;
             return Err(StorageError::Integrity(format!(
                 "stored object is {} bytes, expected {expected_len}",
                 meta.size
@@ -179,9 +194,30 @@ impl RecordingStore {
             sha256,
             created_at: Utc::now(),
         };
-        if let Err(error) = self.records.insert(&record).await {
-            self.remove_unreferenced(&object_key).await;
-            return Err(error.into());
+        match self.intents.commit(&record).await {
+            Ok(()) => {}
+            Err(CommitError::Abandoned) => {
+                // This store outlived the sweep's grace period; the sweep
+                // owns the object now and may be deleting it. Retrying the
+                // upload starts over with a fresh object and intent.
+                warn!(%tenant, %recording, "store outlived its write intent; refusing to record it");
+                self.abandon_object(&object_key, tenant, recording).await;
+                return Err(StorageError::Unavailable(
+                    "the write took longer than the sweep's grace period; retry".into(),
+                ));
+            }
+            Err(CommitError::Failed(error)) => {
+                self.abandon_object(&object_key, tenant, recording).await;
+                return Err(error.into());
+            }
+            Err(CommitError::Unknown(error)) => {
+                // The record may exist: deleting the object could turn a
+                // committed recording into one that reads as tampered with.
+                // If it does not, the intent is still pending and a sweep
+                // removes the object after the grace period.
+                warn!(%tenant, %recording, %error, "store commit outcome unknown; the object is left to the sweep");
+                return Err(StorageError::Unavailable(format!("database: {error}")));
+            }
         }
         info!(%tenant, %recording, size, "recording stored");
         Ok(StoredRecording {
@@ -193,13 +229,33 @@ impl RecordingStore {
         })
     }
 
-    /// Best-effort removal of an object nobody will reference.
-    async fn remove_unreferenced(&self, object_key: &ObjectKey) {
-        if let Err(error) = self.blobs.delete(object_key).await {
-            // Unreferenced and unreadable (its data key was never recorded).
-            // The reconciler walks records, not blobs, so this one stays
-            // until a sweep of blobs without records exists.
-            warn!(object = %object_key, %error, "could not remove an unreferenced object");
+    /// Sweeps what killed stores left (see [`Sweeper`]) over this store's
+    /// blobs and intents.
+    pub fn sweeper(&self) -> Sweeper {
+        Sweeper::new(self.blobs.clone(), self.intents.clone())
+    }
+
+    /// Best-effort removal of an object no record will reference, then of
+    /// its intent. An object that would not delete keeps an abandoned
+    /// intent, so the next sweep retries; an intent that would not go stays
+    /// pending and a sweep removes it after the grace period.
+    async fn abandon_object(&self, object_key: &ObjectKey, tenant: Uuid, recording: Uuid) {
+        match self.blobs.delete(object_key).await {
+            Ok(()) => {
+                if let Err(error) = self.intents.remove(object_key.as_str()).await {
+                    warn!(object = %object_key, %error, "could not remove a write intent; the sweep will");
+                }
+            }
+            Err(error) => {
+                warn!(object = %object_key, %error, "could not remove an unreferenced object; the sweep will");
+                let handed = self
+                    .intents
+                    .hand_over(object_key.as_str(), tenant, recording, Utc::now())
+                    .await;
+                if let Err(error) = handed {
+                    warn!(object = %object_key, %error, "could not hand an unreferenced object over to the sweep");
+                }
+            }
         }
     }
 
@@ -424,6 +480,23 @@ impl RecordingStore {
         info!(%tenant, rewrapped = report.rewrapped, skipped = report.skipped, "tenant data keys re-wrapped");
         Ok(report)
     }
+}
+
+type Digest = Arc<Mutex<(digest::Context, u64)>>;
+
+/// The SHA-256 and length of the plaintext the sealer consumed.
+fn digest_result(digest: &Digest) -> Result<([u8; 32], u64), StorageError> {
+    let state = digest
+        .lock()
+        .map_err(|_| StorageError::Internal("digest lock poisoned".into()))?;
+    let sha: [u8; 32] = state
+        .0
+        .clone()
+        .finish()
+        .as_ref()
+        .try_into()
+        .map_err(|_| StorageError::Internal("sha-256 is 32 bytes".into()))?;
+    Ok((sha, state.1))
 }
 
 /// Passes plaintext through, hashing it, and fails at the end if the digest

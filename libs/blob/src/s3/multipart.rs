@@ -1,8 +1,11 @@
 //! Multipart uploads, for bodies of at least one part: parts go up one at a
-//! time, so memory stays at about one part whatever the object size.
+//! time, so memory stays at about one part whatever the object size. And
+//! the clean-up of those a killed process never completed nor aborted.
+
+use std::time::SystemTime;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::primitives::ByteStream as S3ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use bytes::{Bytes, BytesMut};
@@ -208,4 +211,76 @@ impl Drop for Upload {
         self.finished = true;
         runtime.spawn(async move { upload.abort().await });
     }
+}
+
+/// Aborts every multipart upload of the bucket initiated before `before`:
+/// those a process killed mid-`put` left open, billed until aborted. One
+/// still running that long is cut off; its `put` fails and publishes
+/// nothing.
+pub(super) async fn abort_incomplete(
+    store: &S3BlobStore,
+    before: SystemTime,
+) -> Result<u64, BlobError> {
+    let mut aborted = 0;
+    let mut key_marker: Option<String> = None;
+    let mut upload_id_marker: Option<String> = None;
+    loop {
+        let page = store
+            .client
+            .list_multipart_uploads()
+            .bucket(&store.bucket)
+            .set_key_marker(key_marker.take())
+            .set_upload_id_marker(upload_id_marker.take())
+            .send()
+            .await
+            .map_err(|error| {
+                BlobError::Unavailable(format!(
+                    "s3 list_multipart_uploads: {}",
+                    DisplayErrorContext(&error)
+                ))
+            })?;
+        for upload in page.uploads() {
+            let (Some(key), Some(upload_id), Some(initiated)) =
+                (upload.key(), upload.upload_id(), upload.initiated())
+            else {
+                continue;
+            };
+            if SystemTime::try_from(*initiated).is_ok_and(|at| at >= before) {
+                continue;
+            }
+            let result = store
+                .client
+                .abort_multipart_upload()
+                .bucket(&store.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .send()
+                .await;
+            match result {
+                Ok(_) => aborted += 1,
+                // Completed or aborted by its own `put` since the listing.
+                Err(error) if error.code() == Some("NoSuchUpload") => {}
+                Err(error) => {
+                    return Err(BlobError::Unavailable(format!(
+                        "s3 abort_multipart_upload: {}",
+                        DisplayErrorContext(&error)
+                    )));
+                }
+            }
+        }
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_owned);
+        upload_id_marker = page.next_upload_id_marker().map(str::to_owned);
+        if key_marker.is_none() {
+            return Err(BlobError::Unavailable(
+                "s3 list_multipart_uploads: truncated page without a next marker".to_owned(),
+            ));
+        }
+    }
+    if aborted > 0 {
+        debug!(bucket=%store.bucket, aborted, "aborted incomplete multipart uploads");
+    }
+    Ok(aborted)
 }

@@ -323,3 +323,31 @@ pub async fn concurrent_puts_never_mix(store: &dyn BlobStore, size: usize) {
     let stored = get(store, &key, 0..size as u64).await;
     assert!(stored == a || stored == b, "stored object is neither body");
 }
+
+/// Clearing interrupted uploads never touches a published object, whatever
+/// the cutoff, and is a no-op on a store with nothing in progress.
+pub async fn removing_incomplete_uploads_spares_objects(store: &dyn BlobStore) {
+    let cutoff = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    assert_eq!(
+        store
+            .remove_incomplete_uploads(cutoff)
+            .await
+            .expect("sweep an empty store"),
+        0
+    );
+    let (small, large) = (key("kept/small.bin"), key("kept/large.bin"));
+    put(store, &small, &pattern(1_000, 13)).await;
+    put(store, &large, &pattern(MULTIPART_SIZE, 14)).await;
+    assert_eq!(
+        store
+            .remove_incomplete_uploads(cutoff)
+            .await
+            .expect("sweep"),
+        0
+    );
+    assert_eq!(store.head(&small).await.expect("small kept").size, 1_000);
+    assert_eq!(
+        store.head(&large).await.expect("large kept").size,
+        MULTIPART_SIZE as u64
+    );
+}

@@ -2,7 +2,7 @@
 //! backend promises: no temp file survives any outcome of a `put`.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use callvault_blob::fs::FsBlobStore;
 use callvault_blob::{BlobError, BlobStore};
@@ -145,4 +145,80 @@ async fn objects_and_temp_files_do_not_share_a_folder() {
     conformance::put(&env.store, &key, &pattern(10, 4)).await;
     assert_eq!(tmp_entries(env.dir.path()), Vec::<String>::new());
     assert_eq!(env.store.head(&key).await.expect("head").size, 10);
+}
+
+#[tokio::test]
+async fn removing_incomplete_uploads_spares_objects() {
+    conformance::removing_incomplete_uploads_spares_objects(&env().store).await;
+}
+
+/// What a `put` killed mid-upload leaves: a `.part` file no `Drop` removed.
+/// Only one silent since the cutoff goes; anything else in `.tmp` stays.
+#[tokio::test]
+async fn abandoned_temp_files_older_than_the_cutoff_are_removed() {
+    let env = env();
+    conformance::put(&env.store, &key("a/kept.bin"), &pattern(10, 5)).await;
+    let tmp = env.dir.path().join(".tmp");
+    std::fs::write(tmp.join("0b1e4c8e-killed.part"), b"partial").expect("write part");
+    std::fs::write(tmp.join("notes.txt"), b"not an upload").expect("write other");
+    let hour = Duration::from_secs(3600);
+
+    let young = env
+        .store
+        .remove_incomplete_uploads(SystemTime::now() - hour)
+        .await
+        .expect("sweep with an old cutoff");
+    assert_eq!(young, 0);
+    assert_eq!(tmp_entries(env.dir.path()).len(), 2);
+
+    let removed = env
+        .store
+        .remove_incomplete_uploads(SystemTime::now() + Duration::from_secs(60))
+        .await
+        .expect("sweep with a future cutoff");
+    assert_eq!(removed, 1);
+    assert_eq!(tmp_entries(env.dir.path()), vec!["notes.txt".to_owned()]);
+    assert_eq!(
+        env.store.head(&key("a/kept.bin")).await.expect("head").size,
+        10
+    );
+}
+
+/// A `put` still writing when the cutoff passes it loses its temp file: it
+/// fails and publishes nothing, rather than publishing a partial object.
+#[tokio::test]
+async fn an_upload_cut_off_by_the_sweep_publishes_nothing() {
+    let env = env();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let first = futures_util::stream::iter(vec![Ok(pattern(1_000, 6))]);
+    let rest = futures_util::stream::once(async move {
+        let _ = rx.await;
+        Ok(pattern(1_000, 7))
+    });
+    let key = key("cut/off.bin");
+    let put = env.store.put(&key, first.chain(rest).boxed());
+    let sweep = async {
+        // Wait for the temp file to exist, then sweep it away mid-upload.
+        while tmp_entries(env.dir.path()).is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let removed = env
+            .store
+            .remove_incomplete_uploads(SystemTime::now() + Duration::from_secs(60))
+            .await
+            .expect("sweep");
+        let _ = tx.send(());
+        removed
+    };
+    let (result, removed) = tokio::join!(put, sweep);
+    assert_eq!(removed, 1);
+    assert!(
+        matches!(result, Err(BlobError::Unavailable(_))),
+        "{result:?}"
+    );
+    assert!(matches!(
+        env.store.head(&key).await,
+        Err(BlobError::NotFound(_))
+    ));
+    assert_eq!(tmp_entries(env.dir.path()), Vec::<String>::new());
 }

@@ -220,3 +220,58 @@ async fn unreachable_peer_is_unavailable() {
         "expected Unavailable, got {result:?}"
     );
 }
+
+#[tokio::test]
+async fn removing_incomplete_uploads_spares_objects() {
+    let env = env().await;
+    conformance::removing_incomplete_uploads_spares_objects(&env.store).await;
+    assert_eq!(open_multipart_uploads(&env.client).await, 0);
+}
+
+/// What a `put` killed mid-upload leaves: a multipart upload with parts,
+/// never completed nor aborted. Only one initiated before the cutoff goes.
+#[tokio::test]
+async fn multipart_uploads_initiated_before_the_cutoff_are_aborted() {
+    let env = env().await;
+    let key = key("tenants/t1/recordings/killed.cvro");
+    let created = env
+        .client
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key(key.as_str())
+        .send()
+        .await
+        .expect("create multipart upload");
+    let upload_id = created.upload_id().expect("an upload id").to_owned();
+    env.client
+        .upload_part()
+        .bucket(BUCKET)
+        .key(key.as_str())
+        .upload_id(&upload_id)
+        .part_number(1)
+        .body(pattern(MIN_PART_SIZE, 3).into())
+        .send()
+        .await
+        .expect("upload a part");
+    // moto 5 reports every upload as initiated at 2010-11-10T20:48:33Z,
+    // whatever its age: a cutoff before that date stands for "the upload
+    // is younger than the cutoff".
+    let before_moto_initiated =
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_262_304_000); // 2010-01-01
+    let young = env
+        .store
+        .remove_incomplete_uploads(before_moto_initiated)
+        .await
+        .expect("sweep with an old cutoff");
+    assert_eq!(young, 0);
+    assert_eq!(open_multipart_uploads(&env.client).await, 1);
+
+    let aborted = env
+        .store
+        .remove_incomplete_uploads(std::time::SystemTime::now())
+        .await
+        .expect("sweep with a future cutoff");
+    assert_eq!(aborted, 1);
+    assert_eq!(open_multipart_uploads(&env.client).await, 0);
+    assert_eq!(env.store.version_count(&key).await.expect("versions"), 0);
+}

@@ -18,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(CreateStorageObjects),
             Box::new(IndexStorageObjectsByAge),
+            Box::new(CreateStorageWriteIntents),
         ]
     }
 
@@ -152,6 +153,57 @@ impl MigrationTrait for IndexStorageObjectsByAge {
                     .table(StorageObjects::Table)
                     .to_owned(),
             )
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum StorageWriteIntents {
+    Table,
+    ObjectKey,
+    TenantId,
+    RecordingId,
+    State,
+    CreatedAt,
+}
+
+/// One row per object a store is writing or a sweep has yet to remove (see
+/// `crate::sweep`). Only the primary key: every store inserts and deletes a
+/// row here, and the table only ever holds the uploads in flight and the
+/// abandoned ones, so the sweeper's scan by age is cheaper than an index
+/// every store would pay for.
+struct CreateStorageWriteIntents;
+
+impl MigrationName for CreateStorageWriteIntents {
+    fn name(&self) -> &str {
+        "m_storage_0003_write_intents"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateStorageWriteIntents {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(StorageWriteIntents::Table)
+                    .col(text(StorageWriteIntents::ObjectKey).primary_key())
+                    .col(uuid(StorageWriteIntents::TenantId))
+                    .col(uuid(StorageWriteIntents::RecordingId))
+                    .col(text(StorageWriteIntents::State))
+                    .col(timestamp_with_time_zone(StorageWriteIntents::CreatedAt))
+                    .check((
+                        "storage_write_intents_state_check",
+                        Expr::cust("state IN ('pending', 'abandoned')"),
+                    ))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(StorageWriteIntents::Table).to_owned())
             .await
     }
 }

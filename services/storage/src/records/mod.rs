@@ -1,5 +1,6 @@
 //! The storage service's own database: one row per stored recording, with
-//! the wrapped data key that makes its object readable.
+//! the wrapped data key that makes its object readable, and one write
+//! intent per object being written (see [`WriteIntents`]).
 //!
 //! Crypto-shredding happens here: clearing `wrapped_key` makes the object
 //! unreadable for good, whatever copies of the ciphertext remain. The row
@@ -10,12 +11,14 @@
 //! key, so a recording id guessed from another tenant matches nothing.
 
 mod entity;
+mod intents;
 mod migration;
 mod model;
 mod repository;
 
 use sea_orm::{DatabaseConnection, DbErr};
 
+pub use intents::{CommitError, IntentState, WriteIntent, WriteIntents};
 pub use migration::Migrator;
 pub use model::{ListedRecord, NewRecord, RecordState, ShredOutcome, StorageRecord};
 pub use repository::StorageRecords;

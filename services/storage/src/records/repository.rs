@@ -226,6 +226,6 @@ impl StorageRecords {
     }
 }
 
-fn is_unique_violation(err: &DbErr) -> bool {
+pub(super) fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }

@@ -5,4 +5,6 @@ mod playback;
 mod records;
 mod store;
 mod support;
+mod sweep;
+mod sweep_http;
 mod upload;

@@ -1,0 +1,95 @@
+//! The sweep seen from an upload: a store abandoned under a slow upload
+//! answers 503 with Retry-After (what ingestion's remote sink retries on),
+//! and the retried upload is stored.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use callvault_storage::RecordingStore;
+use callvault_storage::upload::{self, UploadState, upload_path};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::sync::{Notify, mpsc};
+use uuid::Uuid;
+
+use crate::support::{audio, signer};
+use crate::sweep::{Env, PausedAfterPut, sweep};
+
+fn serve(store: Arc<RecordingStore>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("addr").port();
+    let state = actix_web::web::Data::new(UploadState {
+        store,
+        signer: signer(),
+    });
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new().configure(upload::configure(state.clone()))
+    })
+    .workers(1)
+    .listen(listener)
+    .expect("listen")
+    .run();
+    tokio::spawn(server);
+    format!("http://127.0.0.1:{port}")
+}
+
+#[tokio::test]
+async fn an_upload_the_sweep_abandoned_is_a_retryable_503() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = Env::new(&format!("sqlite://{}", dir.path().join("s.db").display())).await;
+    let (put_done, mut puts) = mpsc::unbounded_channel();
+    let resume = Arc::new(Notify::new());
+    let paused = env.store_over(Arc::new(PausedAfterPut {
+        inner: env.fs.clone(),
+        put_done,
+        resume: resume.clone(),
+    }));
+    let base = serve(paused);
+    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let key_ref = env.key(tenant).await.0;
+    let expires = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 60;
+    let url = format!(
+        "{base}{}",
+        upload_path(&signer(), tenant, recording, &key_ref, expires)
+    );
+    let data = audio(50_000);
+    let request = tokio::spawn({
+        let (url, data) = (url.clone(), data.clone());
+        async move { reqwest::Client::new().put(url).body(data).send().await }
+    });
+    puts.recv().await.expect("the put finished");
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    sweep(&env.store(), Duration::ZERO).await;
+    resume.notify_one();
+
+    let response = request.await.expect("task").expect("response");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = serde_json::from_slice(&response.bytes().await.expect("body")).expect("json");
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert_eq!(env.records.get(tenant, recording).await.expect("get"), None);
+    assert_eq!(env.objects(), Vec::<String>::new());
+    assert_eq!(env.intent_count().await, 0);
+
+    // The retry goes through (this server's store pauses again: let it).
+    resume.notify_one();
+    let retried = reqwest::Client::new()
+        .put(url)
+        .body(data)
+        .send()
+        .await
+        .expect("retry");
+    assert_eq!(retried.status(), StatusCode::CREATED);
+    assert!(
+        env.records
+            .get(tenant, recording)
+            .await
+            .expect("get")
+            .is_some()
+    );
+}
