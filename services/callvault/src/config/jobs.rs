@@ -1,0 +1,185 @@
+//! The settings of the services' background work: the metadata service's
+//! deletion worker, ingestion's claims and reconciler, storage's sweep.
+
+use serde::Deserialize;
+
+use super::ConfigError;
+
+/// The metadata service's background work: the deletion worker and the
+/// daily manifests.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleConfig {
+    /// How often due recordings are looked for and shredded, and
+    /// yesterday's manifests signed (seconds; 0 turns the timer off, leaving
+    /// only the `runDeletion` mutation).
+    #[serde(
+        default = "default_deletion_interval",
+        deserialize_with = "number_or_text"
+    )]
+    pub deletion_interval_secs: u64,
+    /// Moves the service's clock forward (seconds), for retention drills
+    /// and end-to-end tests: with it set, recordings are deleted that early.
+    /// Logged as a warning at start; never set it in production.
+    #[serde(default, deserialize_with = "number_or_text")]
+    pub clock_offset_secs: i64,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        Self {
+            deletion_interval_secs: default_deletion_interval(),
+            clock_offset_secs: 0,
+        }
+    }
+}
+
+fn default_deletion_interval() -> u64 {
+    3600
+}
+
+/// The ingestion service's upload claims and its reconciler, which discards
+/// recordings storage holds that no upload will ever commit (left by a
+/// process killed between storing and committing).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestionConfig {
+    /// An upload silent for this long (seconds) is taken to be abandoned: a
+    /// retry takes its key over, and the reconciler may discard its
+    /// recording. Raise it for very slow recorder links.
+    #[serde(default = "default_stale_after", deserialize_with = "number_or_text")]
+    pub stale_after_secs: u64,
+    /// How often the reconciler runs (seconds; 0 turns it off). The first
+    /// run is one interval after start.
+    #[serde(
+        default = "default_reconcile_interval",
+        deserialize_with = "number_or_text"
+    )]
+    pub reconcile_interval_secs: u64,
+    /// The reconciler only looks at recordings stored at least this long
+    /// ago (seconds).
+    #[serde(
+        default = "default_reconcile_grace",
+        deserialize_with = "number_or_text"
+    )]
+    pub reconcile_grace_secs: u64,
+}
+
+impl Default for IngestionConfig {
+    fn default() -> Self {
+        Self {
+            stale_after_secs: default_stale_after(),
+            reconcile_interval_secs: default_reconcile_interval(),
+            reconcile_grace_secs: default_reconcile_grace(),
+        }
+    }
+}
+
+fn default_stale_after() -> u64 {
+    callvault_ingestion::STALE_AFTER.as_secs()
+}
+
+fn default_reconcile_interval() -> u64 {
+    3600
+}
+
+fn default_reconcile_grace() -> u64 {
+    3600
+}
+
+/// The longest staleness limit: a week of silence is no upload.
+const MAX_STALE_AFTER_SECS: u64 = 7 * 24 * 3600;
+
+/// The longest grace period: ten years.
+const MAX_RECONCILE_GRACE_SECS: u64 = 10 * 366 * 24 * 3600;
+
+/// The longest reconciler interval: a year (a timer that far out is off).
+const MAX_RECONCILE_INTERVAL_SECS: u64 = 366 * 24 * 3600;
+
+impl IngestionConfig {
+    pub(super) fn check(&self) -> Result<(), ConfigError> {
+        if !(1..=MAX_STALE_AFTER_SECS).contains(&self.stale_after_secs) {
+            return Err(ConfigError::Invalid(format!(
+                "ingestion.stale_after_secs must be between 1 and {MAX_STALE_AFTER_SECS}"
+            )));
+        }
+        if self.reconcile_interval_secs > MAX_RECONCILE_INTERVAL_SECS {
+            return Err(ConfigError::Invalid(format!(
+                "ingestion.reconcile_interval_secs must be at most {MAX_RECONCILE_INTERVAL_SECS} \
+                 (0 turns the reconciler off)"
+            )));
+        }
+        if self.reconcile_grace_secs > MAX_RECONCILE_GRACE_SECS {
+            return Err(ConfigError::Invalid(format!(
+                "ingestion.reconcile_grace_secs must be at most {MAX_RECONCILE_GRACE_SECS}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The storage service's sweep of objects a killed store left without their
+/// record (`callvault_storage::sweep`). Not `storage_url`, a top-level key.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// How often the sweep runs (seconds; 0 turns it off). The first run is
+    /// one interval after start.
+    #[serde(default = "default_sweep", deserialize_with = "number_or_text")]
+    pub sweep_interval_secs: u64,
+    /// Writes older than this (seconds) are taken for abandoned: it must
+    /// exceed the longest upload, or that upload fails (retryably).
+    #[serde(default = "default_sweep", deserialize_with = "number_or_text")]
+    pub sweep_grace_secs: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            sweep_interval_secs: default_sweep(),
+            sweep_grace_secs: default_sweep(),
+        }
+    }
+}
+
+fn default_sweep() -> u64 {
+    3600
+}
+
+impl StorageConfig {
+    // The reconciler's bounds: a year for the timer, ten years of grace.
+    pub(super) fn check(&self) -> Result<(), ConfigError> {
+        if self.sweep_interval_secs > MAX_RECONCILE_INTERVAL_SECS {
+            return Err(ConfigError::Invalid(format!(
+                "storage.sweep_interval_secs must be at most {MAX_RECONCILE_INTERVAL_SECS} \
+                 (0 turns the sweep off)"
+            )));
+        }
+        if self.sweep_grace_secs > MAX_RECONCILE_GRACE_SECS {
+            return Err(ConfigError::Invalid(format!(
+                "storage.sweep_grace_secs must be at most {MAX_RECONCILE_GRACE_SECS}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A number from the TOML file, or from an environment variable (always a
+/// string there).
+fn number_or_text<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr + TryFrom<i64>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(i64),
+        Text(String),
+    }
+    let invalid = || serde::de::Error::custom("expected a whole number");
+    match Raw::deserialize(deserializer)? {
+        Raw::Number(n) => T::try_from(n).map_err(|_| invalid()),
+        Raw::Text(text) => text.trim().parse().map_err(|_| invalid()),
+    }
+}
