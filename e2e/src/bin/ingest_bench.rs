@@ -2,6 +2,12 @@
 //! each) from C concurrent clients against a running callvault, then
 //! recordings/s, MB/s and upload latency percentiles.
 //!
+//! Recording `i` always has the same audio and metadata (caller
+//! `+8190<i:08>`, agent `agent-<i % 40>`, starting at minute `i` of the
+//! day), so runs against different deployments see the same workload;
+//! only the external call ids carry a per-run id, so a run never collides
+//! with an earlier one on the same server.
+//!
 //! ingest_bench <base-url> <recorder-key> [count=1000] [concurrency=50] [seconds=300]
 //! (e2e/bench-ingest.sh starts a server and runs this.)
 
@@ -12,6 +18,17 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use callvault_e2e::mulaw_wav;
 use serde_json::json;
+
+const MINUTES_A_DAY: usize = 24 * 60;
+
+/// Recording `i` starts at minute `i` of 2026-11-29 (UTC, wrapping after a
+/// day), so a time-range search (search_bench) matches a known share of
+/// the calls; past midnight is the next day.
+fn minute_of_day(minute: usize) -> String {
+    let day = 29 + minute / MINUTES_A_DAY;
+    let minute = minute % MINUTES_A_DAY;
+    format!("2026-11-{day}T{:02}:{:02}:00Z", minute / 60, minute % 60)
+}
 
 #[tokio::main]
 async fn main() {
@@ -60,8 +77,8 @@ async fn main() {
                     "callee_number": "+81355550100",
                     "agent": format!("agent-{}", i % 40),
                     "queue": "support",
-                    "started_at": "2026-11-29T09:00:00Z",
-                    "ended_at": "2026-11-29T09:05:00Z",
+                    "started_at": minute_of_day(i % MINUTES_A_DAY),
+                    "ended_at": minute_of_day(i % MINUTES_A_DAY + 5),
                     "tags": ["bench"],
                     "agent_channel": "mixed",
                     "customer_channel": "mixed"
