@@ -136,6 +136,11 @@ async fn kill_nine_of_each_service_during_uploads_loses_nothing() {
             outcome.accepted.len(),
             outcome.retried
         );
+        assert!(
+            outcome.retried.contains_key("connection"),
+            "no kill ever cut a recorder off: {:?}",
+            outcome.retried
+        );
         check_nothing_lost(
             &cluster.gateway,
             &supervisor,

@@ -15,7 +15,7 @@ use callvault_e2e::{Callvault, graphql, mulaw_wav};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use crate::support::call;
+use crate::support::{call, object_versions};
 
 /// Seconds of audio per upload: 160 kB, long enough that a kill often
 /// lands mid-stream.
@@ -347,25 +347,13 @@ async fn list_all(
     }
 }
 
-/// The recording id of every object in the bucket (keys are
-/// `tenants/<tenant>/recordings/<recording>/<upload>.cvro`).
+/// The recording id of every object version and delete marker in the
+/// (versioned) bucket: a discarded object must leave no old version behind
+/// either. Keys are `tenants/<tenant>/recordings/<recording>/<upload>.cvro`.
 async fn object_recordings(client: &reqwest::Client, endpoint: &str, bucket: &str) -> Vec<String> {
-    let listing = client
-        .get(format!("{endpoint}/{bucket}?list-type=2&max-keys=1000"))
-        .send()
+    object_versions(client, endpoint, bucket)
         .await
-        .expect("list objects")
-        .text()
-        .await
-        .expect("listing");
-    assert!(
-        !listing.contains("<IsTruncated>true</IsTruncated>"),
-        "more objects than one page"
-    );
-    listing
-        .split("<Key>")
-        .skip(1)
-        .filter_map(|rest| rest.split("</Key>").next())
+        .iter()
         .filter_map(|key| key.split('/').nth(3))
         .map(str::to_owned)
         .collect()

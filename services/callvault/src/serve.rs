@@ -408,48 +408,54 @@ fn lifecycle_clock(config: &Config) -> Clock {
     Arc::new(move || chrono::Utc::now() + offset)
 }
 
-/// Every `interval`: shreds what is due (except what is on hold) and signs
-/// yesterday's manifests. The first run is one interval after start, so a
-/// restart loop can't turn into a deletion loop.
-async fn lifecycle_worker(metadata: Arc<MetadataService>, interval: Duration) {
+/// Runs `pass` every `interval`, the first time one interval after start,
+/// so a restart loop can't turn into a deletion or discard loop. A pass
+/// that overruns delays the next tick instead of bunching them.
+async fn every<F, Fut>(interval: Duration, mut pass: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
+        pass().await;
+    }
+}
+
+/// Shreds what is due (except what is on hold) and signs yesterday's
+/// manifests.
+async fn lifecycle_worker(metadata: Arc<MetadataService>, interval: Duration) {
+    every(interval, || async {
         // Each tenant's run logs its own outcome (certificate or error).
         metadata.run_due_deletions().await;
         match metadata.sign_yesterdays_manifests().await {
             Ok(signed) => info!(signed, "daily manifests signed"),
             Err(err) => warn!(code = err.code.as_str(), "signing daily manifests failed"),
         }
-    }
+    })
+    .await;
 }
 
-/// Every `interval`: discards recordings storage holds that no upload will
-/// ever commit. The first run is one interval after start, like the
-/// deletion worker's, so a restart loop does not hammer storage.
+/// Discards recordings storage holds that no upload will ever commit.
 async fn reconcile_worker(reconciler: Reconciler, interval: Duration) {
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
+    every(interval, || async {
         // The pass logs its own report, or why it stopped; the next retries.
         let _outcome = reconciler.run().await;
-    }
+    })
+    .await;
 }
 
-/// Every `interval`: removes objects stores killed mid-write left without
-/// their record, and their half-written uploads. First run one interval
-/// after start, like the other timers; a pass cut short by shutdown is
-/// finished by the next one.
+/// Removes objects stores killed mid-write left without their record, and
+/// their half-written uploads; a pass cut short by shutdown is finished by
+/// the next one.
 async fn sweep_worker(sweeper: Sweeper, interval: Duration) {
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
+    every(interval, || async {
         // A pass logs what it removed; a failed one is retried next time.
         if let Err(error) = sweeper.run().await {
             warn!(code = error.code(), %error, "sweep stopped");
         }
-    }
+    })
+    .await;
 }

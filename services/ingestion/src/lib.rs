@@ -22,7 +22,7 @@ pub mod uploads;
 
 pub use error::{IngestError, STATUSES};
 pub use headers::CALL_HEADER;
-pub use reconcile::{ReconcileError, ReconcileReport, Reconciler};
+pub use reconcile::{ReconcileError, ReconcileFailure, ReconcileReport, Reconciler};
 pub use sink::{AudioStream, RecordingSink, SinkError, StoredAudio, StoredObject};
 pub use state::{IngestionState, OutboxNotifier, PROBE_WINDOW, STALE_AFTER};
 pub use upload::{UploadReceipt, configure};

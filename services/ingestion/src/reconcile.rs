@@ -23,13 +23,24 @@
 //!
 //! A pass starts where the previous one left everything settled
 //! (catalogued or discarded), so the hourly pass looks at the hour's new
-//! recordings, not the whole store; a process's first pass walks it all.
+//! recordings, not the whole store. Every [`FULL_WALK_EVERY`]th pass, and a
+//! process's first, walks it all: a store whose commit lagged its
+//! `created_at` by more than the grace period may appear behind the resume
+//! point.
+//!
+//! "No upload references it" is only proof against the ingestion database
+//! the recording was uploaded through. A database that is newer than the
+//! recording (deleted and recreated, or the wrong one configured) would
+//! condemn the whole archive, so recordings stored before this database was
+//! first migrated are never looked at.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use callvault_contracts::{RecordingId, TenantId};
 use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbErr};
 use tracing::{debug, info, warn};
 
 use crate::sink::{RecordingSink, SinkError, StoredObject};
@@ -43,6 +54,10 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(3600);
 
 /// Recordings asked of storage per page.
 const PAGE: u32 = 500;
+
+/// Passes between two walks of the whole store (a day at the default
+/// hourly interval).
+pub const FULL_WALK_EVERY: u64 = 24;
 
 /// What one pass did. `checked = kept + discarded + failed`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,11 +73,20 @@ pub struct ReconcileReport {
     pub failed: u64,
 }
 
-/// Storage could not be listed; `partial` is what the pass did before.
+/// Why a pass stopped.
 #[derive(Debug, thiserror::Error)]
-#[error("listing stored recordings failed: {source}")]
+pub enum ReconcileFailure {
+    #[error("listing stored recordings failed: {0}")]
+    Listing(SinkError),
+    #[error("the ingestion database: {0}")]
+    Database(DbErr),
+}
+
+/// A pass stopped early; `partial` is what it did before.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}")]
 pub struct ReconcileError {
-    pub source: SinkError,
+    pub source: ReconcileFailure,
     pub partial: ReconcileReport,
 }
 
@@ -84,6 +108,7 @@ pub struct Reconciler {
     /// The last recording of the longest settled run from the start: the
     /// next pass lists after it.
     settled: Mutex<Option<StoredObject>>,
+    passes: AtomicU64,
 }
 
 impl Reconciler {
@@ -98,6 +123,7 @@ impl Reconciler {
             grace: DEFAULT_GRACE,
             page: PAGE,
             settled: Mutex::new(None),
+            passes: AtomicU64::new(0),
         }
     }
 
@@ -133,7 +159,38 @@ impl Reconciler {
         cutoff: DateTime<Utc>,
     ) -> Result<ReconcileReport, ReconcileError> {
         let mut report = ReconcileReport::default();
-        let start = self.settled.lock().ok().and_then(|settled| *settled);
+        let floor = match self.uploads.first_migrated_at().await {
+            Ok(Some(at)) => at,
+            Ok(None) => {
+                let missing = DbErr::Custom("no migration history: not migrated?".into());
+                return Err(ReconcileError {
+                    source: ReconcileFailure::Database(missing),
+                    partial: report,
+                });
+            }
+            Err(error) => {
+                return Err(ReconcileError {
+                    source: ReconcileFailure::Database(error),
+                    partial: report,
+                });
+            }
+        };
+        // Strictly after this cursor: everything stored from `floor` on.
+        let floor = StoredObject {
+            created_at: floor,
+            tenant: TenantId(uuid::Uuid::nil()),
+            recording: RecordingId(uuid::Uuid::nil()),
+        };
+        let full_walk = self
+            .passes
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(FULL_WALK_EVERY);
+        let resume = if full_walk {
+            None
+        } else {
+            self.settled.lock().ok().and_then(|settled| *settled)
+        };
+        let start = resume.max(Some(floor));
         let mut after = start;
         // Advanced while every recording so far is settled; frozen at the
         // first that isn't, which the next pass must see again.
@@ -181,7 +238,7 @@ impl Reconciler {
         }
         if let Err(source) = outcome {
             return Err(ReconcileError {
-                source,
+                source: ReconcileFailure::Listing(source),
                 partial: report,
             });
         }

@@ -114,9 +114,9 @@ async fn ingest(
         length,
         call,
     };
-    let (result, stored) = upload.receive(payload).await;
-    if result.is_err() {
-        if stored {
+    let (result, leftover) = upload.receive(payload).await;
+    if result.is_err() && leftover != Leftover::InDoubt {
+        if leftover == Leftover::Stored {
             discard(state, key.tenant, recording).await;
         }
         if let Err(error) = state.uploads.release(&key, recording).await {
@@ -125,6 +125,20 @@ async fn ingest(
         }
     }
     result
+}
+
+/// What a failed upload leaves behind, and so what cleaning up may touch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Leftover {
+    /// Nothing was stored.
+    Nothing,
+    /// Stored and certainly not committed: discard it, release the claim.
+    Stored,
+    /// The commit's outcome is unknown (the connection failed during
+    /// COMMIT), so the upload may be done and catalogued: touch nothing. A
+    /// retry then finds it done, or finds the claim and, once it is stale,
+    /// takes it over and discards the recording, as the reconciler would.
+    InDoubt,
 }
 
 /// One claimed upload, from its first byte to its outbox message.
@@ -139,15 +153,15 @@ struct Upload<'a> {
 }
 
 impl Upload<'_> {
-    /// The receipt, or the error and whether storing had begun.
+    /// The receipt, or the error and what it left behind.
     async fn receive(
         self,
         mut payload: web::Payload,
-    ) -> (Result<UploadReceipt, IngestError>, bool) {
+    ) -> (Result<UploadReceipt, IngestError>, Leftover) {
         let state = self.state;
         let window = match body::read_window(&mut payload, PROBE_WINDOW, state.idle_timeout).await {
             Ok(window) => window,
-            Err(failure) => return (Err(body_error(failure, self.length)), false),
+            Err(failure) => return (Err(body_error(failure, self.length)), Leftover::Nothing),
         };
         let received = window.bytes.len() as u64;
         if (window.complete && received != self.length) || received > self.length {
@@ -156,15 +170,20 @@ impl Upload<'_> {
                     expected: self.length,
                     received,
                 }),
-                false,
+                Leftover::Nothing,
             );
         }
         let probed = match probe::probe(&window.bytes, self.container) {
             Ok(probed) => probed,
             Err(error @ ProbeError::Mismatch { .. }) => {
-                return (Err(IngestError::UnsupportedMedia(error.to_string())), false);
+                return (
+                    Err(IngestError::UnsupportedMedia(error.to_string())),
+                    Leftover::Nothing,
+                );
             }
-            Err(ProbeError::NotAudio(why)) => return (Err(IngestError::NotAudio(why)), false),
+            Err(ProbeError::NotAudio(why)) => {
+                return (Err(IngestError::NotAudio(why)), Leftover::Nothing);
+            }
         };
         // Checked against Content-Length up front, so a truncated WAV is
         // refused before anything is stored; storage then only commits
@@ -176,7 +195,7 @@ impl Upload<'_> {
                 declared,
                 received: self.length,
             };
-            return (Err(error), false);
+            return (Err(error), Leftover::Nothing);
         }
 
         let (tx, stream) = body::channel();
@@ -200,15 +219,15 @@ impl Upload<'_> {
         let (pumped, stored) = tokio::join!(pump, store);
         // A body failure explains a storage failure, not the other way round.
         if let Err(failure) = pumped {
-            return (Err(body_error(failure, self.length)), true);
+            return (Err(body_error(failure, self.length)), Leftover::Stored);
         }
         let stored = match stored {
             Ok(stored) => stored,
-            Err(error) => return (Err(sink_error(error)), true),
+            Err(error) => return (Err(sink_error(error)), Leftover::Stored),
         };
         if stored.size != self.length {
             let error = format!("storage kept {} bytes of {}", stored.size, self.length);
-            return (Err(IngestError::Internal(error)), true);
+            return (Err(IngestError::Internal(error)), Leftover::Stored);
         }
 
         let receipt = UploadReceipt {
@@ -235,10 +254,10 @@ impl Upload<'_> {
         let committed =
             match commit(&state.uploads, self.key, self.recording, &receipt, &event).await {
                 Ok(committed) => committed,
-                Err(error) => return (Err(error), true),
+                Err((error, leftover)) => return (Err(error), leftover),
             };
         if !committed {
-            return (Err(IngestError::Superseded), true);
+            return (Err(IngestError::Superseded), Leftover::Stored);
         }
         if let Some(notify) = &state.notify {
             notify();
@@ -251,34 +270,45 @@ impl Upload<'_> {
             codec = %receipt.codec,
             "recording ingested"
         );
-        (Ok(receipt), true)
+        (Ok(receipt), Leftover::Stored)
     }
 }
 
 /// Marks the upload done and enqueues its event, in one transaction. False
-/// if the claim was lost to a take-over.
+/// if the claim was lost to a take-over. A failure says what it left: only
+/// a failed COMMIT leaves the outcome in doubt.
 async fn commit(
     uploads: &Uploads,
     key: &UploadKey,
     recording: RecordingId,
     receipt: &UploadReceipt,
     event: &RecordingIngestedV1,
-) -> Result<bool, IngestError> {
-    let response =
-        serde_json::to_string(receipt).map_err(|e| IngestError::Internal(e.to_string()))?;
-    let message = Message::new(event).map_err(|e| IngestError::Internal(e.to_string()))?;
-    let txn = uploads.connection().begin().await.map_err(database)?;
-    if !Uploads::finish(&txn, key, recording, &response)
+) -> Result<bool, (IngestError, Leftover)> {
+    let not_committed = |error: IngestError| (error, Leftover::Stored);
+    let response = serde_json::to_string(receipt)
+        .map_err(|e| not_committed(IngestError::Internal(e.to_string())))?;
+    let message =
+        Message::new(event).map_err(|e| not_committed(IngestError::Internal(e.to_string())))?;
+    let txn = uploads
+        .connection()
+        .begin()
         .await
-        .map_err(database)?
-    {
-        txn.rollback().await.map_err(database)?;
+        .map_err(|e| not_committed(database(e)))?;
+    let finished = Uploads::finish(&txn, key, recording, &response)
+        .await
+        .map_err(|e| not_committed(database(e)))?;
+    if !finished {
+        txn.rollback()
+            .await
+            .map_err(|e| not_committed(database(e)))?;
         return Ok(false);
     }
     callvault_bus::outbox::enqueue(&txn, &message)
         .await
-        .map_err(database)?;
-    txn.commit().await.map_err(database)?;
+        .map_err(|e| not_committed(database(e)))?;
+    txn.commit()
+        .await
+        .map_err(|e| (database(e), Leftover::InDoubt))?;
     Ok(true)
 }
 

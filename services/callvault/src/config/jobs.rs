@@ -90,11 +90,15 @@ fn default_reconcile_grace() -> u64 {
 /// The longest staleness limit: a week of silence is no upload.
 const MAX_STALE_AFTER_SECS: u64 = 7 * 24 * 3600;
 
-/// The longest grace period: ten years.
-const MAX_RECONCILE_GRACE_SECS: u64 = 10 * 366 * 24 * 3600;
+/// The shortest sweep grace period.
+const MIN_SWEEP_GRACE_SECS: u64 = 10;
 
-/// The longest reconciler interval: a year (a timer that far out is off).
-const MAX_RECONCILE_INTERVAL_SECS: u64 = 366 * 24 * 3600;
+/// The longest grace period (reconciler and sweep): ten years.
+const MAX_GRACE_SECS: u64 = 10 * 366 * 24 * 3600;
+
+/// The longest timer interval (reconciler and sweep): a year (a timer
+/// that far out is off).
+const MAX_TIMER_INTERVAL_SECS: u64 = 366 * 24 * 3600;
 
 impl IngestionConfig {
     pub(super) fn check(&self) -> Result<(), ConfigError> {
@@ -103,15 +107,15 @@ impl IngestionConfig {
                 "ingestion.stale_after_secs must be between 1 and {MAX_STALE_AFTER_SECS}"
             )));
         }
-        if self.reconcile_interval_secs > MAX_RECONCILE_INTERVAL_SECS {
+        if self.reconcile_interval_secs > MAX_TIMER_INTERVAL_SECS {
             return Err(ConfigError::Invalid(format!(
-                "ingestion.reconcile_interval_secs must be at most {MAX_RECONCILE_INTERVAL_SECS} \
+                "ingestion.reconcile_interval_secs must be at most {MAX_TIMER_INTERVAL_SECS} \
                  (0 turns the reconciler off)"
             )));
         }
-        if self.reconcile_grace_secs > MAX_RECONCILE_GRACE_SECS {
+        if self.reconcile_grace_secs > MAX_GRACE_SECS {
             return Err(ConfigError::Invalid(format!(
-                "ingestion.reconcile_grace_secs must be at most {MAX_RECONCILE_GRACE_SECS}"
+                "ingestion.reconcile_grace_secs must be at most {MAX_GRACE_SECS}"
             )));
         }
         Ok(())
@@ -147,17 +151,24 @@ fn default_sweep() -> u64 {
 }
 
 impl StorageConfig {
-    // The reconciler's bounds: a year for the timer, ten years of grace.
     pub(super) fn check(&self) -> Result<(), ConfigError> {
-        if self.sweep_interval_secs > MAX_RECONCILE_INTERVAL_SECS {
+        // Shorter, and every pass would abandon uploads still streaming:
+        // each would fail with a 503.
+        if self.sweep_grace_secs < MIN_SWEEP_GRACE_SECS {
             return Err(ConfigError::Invalid(format!(
-                "storage.sweep_interval_secs must be at most {MAX_RECONCILE_INTERVAL_SECS} \
+                "storage.sweep_grace_secs must be at least {MIN_SWEEP_GRACE_SECS}, and longer \
+                 than the longest upload"
+            )));
+        }
+        if self.sweep_interval_secs > MAX_TIMER_INTERVAL_SECS {
+            return Err(ConfigError::Invalid(format!(
+                "storage.sweep_interval_secs must be at most {MAX_TIMER_INTERVAL_SECS} \
                  (0 turns the sweep off)"
             )));
         }
-        if self.sweep_grace_secs > MAX_RECONCILE_GRACE_SECS {
+        if self.sweep_grace_secs > MAX_GRACE_SECS {
             return Err(ConfigError::Invalid(format!(
-                "storage.sweep_grace_secs must be at most {MAX_RECONCILE_GRACE_SECS}"
+                "storage.sweep_grace_secs must be at most {MAX_GRACE_SECS}"
             )));
         }
         Ok(())

@@ -467,6 +467,9 @@ mod tests {
             ("CALLVAULT_STORAGE__SWEEP_INTERVAL_SECS", "-1"),
             ("CALLVAULT_STORAGE__SWEEP_INTERVAL_SECS", "99999999999"),
             ("CALLVAULT_STORAGE__SWEEP_GRACE_SECS", "99999999999"),
+            // Shorter would abandon uploads still streaming.
+            ("CALLVAULT_STORAGE__SWEEP_GRACE_SECS", "0"),
+            ("CALLVAULT_STORAGE__SWEEP_GRACE_SECS", "9"),
             ("CALLVAULT_STORAGE__SWEEP_GRACE", "60"),
         ] {
             let bad = Config::load(None, vars(&[(name, value)]));

@@ -8,7 +8,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, Set, SqlErr,
+    QuerySelect, Set, SqlErr, Statement,
 };
 
 use super::entity::{ActiveModel, Column, Entity, STATE_DONE, STATE_IN_PROGRESS};
@@ -183,6 +183,29 @@ impl Uploads {
             .exec(conn)
             .await?;
         Ok(updated.rows_affected == 1)
+    }
+
+    /// When this database was first migrated (whole seconds): no upload
+    /// it records can be older. `None` if it has no migration history.
+    pub async fn first_migrated_at(&self) -> Result<Option<DateTime<Utc>>, DbErr> {
+        let backend = self.db.get_database_backend();
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                backend,
+                "SELECT MIN(applied_at) AS at FROM ingestion_migrations",
+            ))
+            .await?;
+        let Some(seconds) = row
+            .map(|row| row.try_get::<Option<i64>>("", "at"))
+            .transpose()?
+            .flatten()
+        else {
+            return Ok(None);
+        };
+        DateTime::from_timestamp(seconds, 0)
+            .map(Some)
+            .ok_or_else(|| DbErr::Custom("migration time out of range".into()))
     }
 
     /// Which upload, if any, references `recording` of `tenant`. Done rows

@@ -205,3 +205,50 @@ async fn an_abandoned_upload_is_taken_over() {
     let finished = Uploads::finish(&app.db, &key(&app, "pbx-crashed"), abandoned, "{}").await;
     assert!(!finished.expect("finish"));
 }
+
+/// Only COMMIT fails (a deferred constraint trigger raises there, as a
+/// connection lost during COMMIT would leave it): the upload may have
+/// been committed, so ingestion must neither discard the stored recording
+/// nor release the claim. The recorder is told to retry; its retry waits
+/// for the claim (and, once stale, takes it over and discards the
+/// recording), or, had the commit gone through, gets the first answer.
+pub async fn a_failed_commit_leaves_the_upload_in_doubt(app: App) {
+    use sea_orm::ConnectionTrait;
+    app.db
+        .execute_unprepared(
+            "CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'commit refused'; END $$; \
+             CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON outbox \
+             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit();",
+        )
+        .await
+        .expect("trigger");
+    let audio = wav::mulaw_mono_8k(1);
+    let (status, body) = app
+        .upload(
+            &app.tenant_a,
+            "audio/wav",
+            &call("pbx-doubt"),
+            audio.clone(),
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(error_code(&body), "unavailable");
+    assert_eq!(app.stored_records().await, 1, "the recording was discarded");
+    assert_eq!(app.upload_rows().await, 1, "the claim was released");
+
+    app.db
+        .execute_unprepared("DROP TRIGGER refuse_commit ON outbox")
+        .await
+        .expect("drop trigger");
+    let (status, body) = app
+        .upload(&app.tenant_a, "audio/wav", &call("pbx-doubt"), audio)
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(error_code(&body), "upload_in_progress");
+}
+
+#[tokio::test]
+async fn a_failed_commit_leaves_the_upload_in_doubt_on_postgres() {
+    on_postgres(a_failed_commit_leaves_the_upload_in_doubt).await;
+}

@@ -250,6 +250,37 @@ async fn a_failed_discard_is_retried_on_postgres() {
     on_postgres(a_failed_discard_is_counted_and_retried).await;
 }
 
+/// An ingestion database younger than the recordings (deleted and
+/// recreated, or the wrong one configured) knows none of their uploads:
+/// they are not taken for orphans, because they are never looked at.
+pub async fn recordings_older_than_the_database_are_left_alone(app: App) {
+    use sea_orm::ConnectionTrait;
+    let orphan = RecordingId::new();
+    store(&app, &app.tenant_a, orphan).await;
+    let later = Utc::now().timestamp() + 2;
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE ingestion_migrations SET applied_at = {later}"
+        ))
+        .await
+        .expect("age the database");
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    store(&app, &app.tenant_a, RecordingId::new()).await;
+    let pass = reconciler(&app, LONG).run().await.expect("run");
+    assert_eq!(pass, report(1, 0, 1, 0), "only the newer orphan");
+    assert!(is_stored(&app, app.tenant_a.tenant, orphan).await);
+}
+
+#[tokio::test]
+async fn recordings_older_than_the_database_are_left_alone_on_sqlite() {
+    recordings_older_than_the_database_are_left_alone(App::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn recordings_older_than_the_database_are_left_alone_on_postgres() {
+    on_postgres(recordings_older_than_the_database_are_left_alone).await;
+}
+
 /// A pass resumes after the settled run of the previous one: catalogued
 /// and discarded recordings aren't listed again, a live upload is, until
 /// it settles.

@@ -14,8 +14,8 @@ use callvault_contracts::metadata_api::{ApiKeyGrant, MetadataApi};
 use callvault_contracts::{RecordingId, TenantId};
 use callvault_ingestion::remote_sink::{self, RemoteStorageSink};
 use callvault_ingestion::{
-    AudioStream, IngestionState, ReconcileReport, Reconciler, RecordingSink, SinkError,
-    StoredObject,
+    AudioStream, IngestionState, ReconcileFailure, ReconcileReport, Reconciler, RecordingSink,
+    SinkError, StoredObject,
 };
 use callvault_keys::{KeyProvider, local::LocalKeyring};
 use callvault_storage::records::{self, StorageRecords};
@@ -527,6 +527,12 @@ async fn the_reconciler_over_http_discards_only_orphans() {
         .run()
         .await
         .expect_err("storage is down");
-    assert!(matches!(error.source, SinkError::Unavailable(_)), "{error}");
+    assert!(
+        matches!(
+            error.source,
+            ReconcileFailure::Listing(SinkError::Unavailable(_))
+        ),
+        "{error}"
+    );
     assert_eq!(error.partial, ReconcileReport::default());
 }

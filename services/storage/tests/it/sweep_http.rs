@@ -1,5 +1,6 @@
 //! The sweep seen from an upload: a store abandoned under a slow upload
-//! answers 503 with Retry-After (what ingestion's remote sink retries on),
+//! answers 503 with Retry-After (which ingestion passes on as a 503 the
+//! recorder retries),
 //! and the retried upload is stored.
 
 use std::net::TcpListener;
