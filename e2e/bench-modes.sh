@@ -63,8 +63,9 @@ cleanup() {
     rabbitmqctl -q list_queues name --no-table-headers 2>/dev/null |
         awk -v p="$prefix" 'index($0, p) == 1' |
         while read -r queue; do rabbitmqctl -q delete_queue "$queue" </dev/null >/dev/null; done
+    # Only plain names reach `eval`: a name is spliced into Erlang code.
     rabbitmqctl -q list_exchanges name --no-table-headers 2>/dev/null |
-        awk -v p="$prefix" 'index($0, p) == 1' |
+        awk -v p="$prefix" 'index($0, p) == 1 && /^[A-Za-z0-9._-]+$/' |
         while read -r exchange; do
             rabbitmqctl -q eval "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"$exchange\">>), false, <<\"bench\">>)." </dev/null >/dev/null
         done
