@@ -33,7 +33,8 @@ pub fn run(config: &Config) -> ExitCode {
     match outcome {
         Ok(report) => {
             println!("{}", summary(&report));
-            if report.failed == 0 {
+            // Held-back orphans need a person to look: not a clean run.
+            if report.failed == 0 && report.held_back == 0 {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -48,8 +49,8 @@ pub fn run(config: &Config) -> ExitCode {
 
 fn summary(report: &ReconcileReport) -> String {
     format!(
-        "reconciled: {} checked, {} kept, {} discarded, {} failed",
-        report.checked, report.kept, report.discarded, report.failed
+        "reconciled: {} checked, {} kept, {} discarded, {} failed, {} held back",
+        report.checked, report.kept, report.discarded, report.failed, report.held_back
     )
 }
 

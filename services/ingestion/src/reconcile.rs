@@ -32,16 +32,19 @@
 //! the recording was uploaded through. A database that is newer than the
 //! recording (deleted and recreated, or the wrong one configured) would
 //! condemn the whole archive, so recordings stored before this database was
-//! first migrated are never looked at.
+//! first migrated are never looked at. And since a damaged or restored
+//! database would make many recordings look orphaned at once, a pass that
+//! finds more than its discard limit trips a breaker: from then on nothing
+//! is discarded until the process restarts, and the error log says why.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use callvault_contracts::{RecordingId, TenantId};
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::sink::{RecordingSink, SinkError, StoredObject};
 use crate::state::STALE_AFTER;
@@ -55,11 +58,15 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(3600);
 /// Recordings asked of storage per page.
 const PAGE: u32 = 500;
 
+/// Orphans one pass may discard: crashes leave a handful, so more means
+/// the uploads table doesn't describe this storage.
+pub const DEFAULT_DISCARD_LIMIT: u64 = 100;
+
 /// Passes between two walks of the whole store (a day at the default
 /// hourly interval).
 pub const FULL_WALK_EVERY: u64 = 24;
 
-/// What one pass did. `checked = kept + discarded + failed`.
+/// What one pass did. `checked = kept + discarded + failed + held_back`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReconcileReport {
     /// Stored recordings older than the cutoff that were looked at.
@@ -71,6 +78,8 @@ pub struct ReconcileReport {
     /// Orphans storage could not remove, or recordings the uploads table
     /// could not be asked about; the next pass tries them again.
     pub failed: u64,
+    /// Orphans left alone because the discard limit tripped.
+    pub held_back: u64,
 }
 
 /// Why a pass stopped.
@@ -97,6 +106,8 @@ enum Verdict {
     Alive,
     Discarded,
     Failed,
+    /// An orphan, left alone: the breaker has tripped.
+    HeldBack,
 }
 
 pub struct Reconciler {
@@ -109,6 +120,9 @@ pub struct Reconciler {
     /// next pass lists after it.
     settled: Mutex<Option<StoredObject>>,
     passes: AtomicU64,
+    discard_limit: u64,
+    /// Set for good (for this process) once a pass exceeds the limit.
+    tripped: AtomicBool,
 }
 
 impl Reconciler {
@@ -124,6 +138,8 @@ impl Reconciler {
             page: PAGE,
             settled: Mutex::new(None),
             passes: AtomicU64::new(0),
+            discard_limit: DEFAULT_DISCARD_LIMIT,
+            tripped: AtomicBool::new(false),
         }
     }
 
@@ -135,6 +151,12 @@ impl Reconciler {
     /// Recordings younger than `grace` are not looked at.
     pub fn with_grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
+        self
+    }
+
+    /// Orphans one pass may discard before the breaker trips.
+    pub fn with_discard_limit(mut self, limit: u64) -> Self {
+        self.discard_limit = limit;
         self
     }
 
@@ -217,11 +239,13 @@ impl Reconciler {
             let full = page.len() >= self.page as usize;
             for object in page {
                 report.checked += 1;
-                let verdict = self.reconcile(object).await;
+                let may_discard = report.discarded + report.failed < self.discard_limit;
+                let verdict = self.reconcile(object, may_discard).await;
                 match verdict {
                     Verdict::Catalogued | Verdict::Alive => report.kept += 1,
                     Verdict::Discarded => report.discarded += 1,
                     Verdict::Failed => report.failed += 1,
+                    Verdict::HeldBack => report.held_back += 1,
                 }
                 all_settled &= matches!(verdict, Verdict::Catalogued | Verdict::Discarded);
                 if all_settled {
@@ -242,17 +266,29 @@ impl Reconciler {
                 partial: report,
             });
         }
+        if report.held_back > 0 && !self.tripped.swap(true, Ordering::SeqCst) {
+            error!(
+                limit = self.discard_limit,
+                held_back = report.held_back,
+                "more orphans than one pass may discard: discarding stopped until restart; \
+                 check that the ingestion database is this storage's and complete"
+            );
+        }
         info!(
             checked = report.checked,
             kept = report.kept,
             discarded = report.discarded,
             failed = report.failed,
+            held_back = report.held_back,
             "reconciliation finished"
         );
         Ok(report)
     }
 
-    async fn reconcile(&self, object: StoredObject) -> Verdict {
+    /// `may_discard` false (or a tripped breaker): an orphan is held back,
+    /// its claim untouched.
+    async fn reconcile(&self, object: StoredObject, may_discard: bool) -> Verdict {
+        let may_discard = may_discard && !self.tripped.load(Ordering::SeqCst);
         let StoredObject {
             tenant, recording, ..
         } = object;
@@ -269,6 +305,9 @@ impl Reconciler {
                 if !self.is_stale(updated_at) {
                     return Verdict::Alive;
                 }
+                if !may_discard {
+                    return Verdict::HeldBack;
+                }
                 match self
                     .uploads
                     .remove_abandoned(&key, recording, updated_at)
@@ -284,6 +323,7 @@ impl Reconciler {
                     }
                 }
             }
+            Holder::None if !may_discard => return Verdict::HeldBack,
             Holder::None => {}
         }
         match self.sink.discard(tenant, recording).await {

@@ -28,6 +28,7 @@ fn report(checked: u64, kept: u64, discarded: u64, failed: u64) -> ReconcileRepo
         kept,
         discarded,
         failed,
+        held_back: 0,
     }
 }
 
@@ -279,6 +280,36 @@ async fn recordings_older_than_the_database_are_left_alone_on_sqlite() {
 #[tokio::test]
 async fn recordings_older_than_the_database_are_left_alone_on_postgres() {
     on_postgres(recordings_older_than_the_database_are_left_alone).await;
+}
+
+/// More orphans than a pass may discard (a restored or damaged uploads
+/// table makes everything look orphaned): the pass stops discarding at the
+/// limit, and so does every later pass of that reconciler.
+pub async fn the_discard_limit_trips_a_breaker(app: App) {
+    for _ in 0..3 {
+        store(&app, &app.tenant_a, RecordingId::new()).await;
+    }
+    let reconciler = reconciler(&app, LONG).with_discard_limit(1);
+    let held = |checked, discarded, held_back| ReconcileReport {
+        held_back,
+        ..report(checked, 0, discarded, 0)
+    };
+    assert_eq!(reconciler.run().await.expect("run"), held(3, 1, 2));
+    assert_eq!(reconciler.run().await.expect("run"), held(2, 0, 2));
+    assert_eq!(app.stored_records().await, 2);
+    // Restarted (after someone looked): a fresh reconciler discards again.
+    let restarted = self::reconciler(&app, LONG);
+    assert_eq!(restarted.run().await.expect("run"), report(2, 0, 2, 0));
+}
+
+#[tokio::test]
+async fn the_discard_limit_trips_a_breaker_on_sqlite() {
+    the_discard_limit_trips_a_breaker(App::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn the_discard_limit_trips_a_breaker_on_postgres() {
+    on_postgres(the_discard_limit_trips_a_breaker).await;
 }
 
 /// A pass resumes after the settled run of the previous one: catalogued

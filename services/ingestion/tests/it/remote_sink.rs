@@ -500,7 +500,8 @@ async fn the_reconciler_over_http_discards_only_orphans() {
             checked: 2,
             kept: 1,
             discarded: 1,
-            failed: 0
+            failed: 0,
+            held_back: 0,
         }
     );
     assert!(storage.read_back(tenant, committed).await == audio);
