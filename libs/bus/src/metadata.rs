@@ -124,6 +124,15 @@ impl MetadataApi for MetadataClient {
         self.call(MetadataRequest::VerifyApiKey { secret }).await
     }
 
+    async fn known_recordings(
+        &self,
+        tenant: TenantId,
+        ids: Vec<RecordingId>,
+    ) -> ApiResult<Vec<RecordingId>> {
+        self.call(MetadataRequest::KnownRecordings { tenant, ids })
+            .await
+    }
+
     async fn search_recordings(
         &self,
         actor: &Actor,
@@ -181,6 +190,7 @@ impl Dispatch for MetadataServer {
             MetadataRequest::RevokeApiKey { .. } => "revoke_api_key",
             MetadataRequest::ListApiKeys { .. } => "list_api_keys",
             MetadataRequest::VerifyApiKey { .. } => "verify_api_key",
+            MetadataRequest::KnownRecordings { .. } => "known_recordings",
             MetadataRequest::SearchRecordings { .. } => "search_recordings",
             MetadataRequest::GetRecording { .. } => "get_recording",
         }
@@ -220,6 +230,9 @@ impl Dispatch for MetadataServer {
                 to_reply(api.list_api_keys(&actor, tenant).await)
             }
             MetadataRequest::VerifyApiKey { secret } => to_reply(api.verify_api_key(secret).await),
+            MetadataRequest::KnownRecordings { tenant, ids } => {
+                to_reply(api.known_recordings(tenant, ids).await)
+            }
             MetadataRequest::SearchRecordings {
                 actor,
                 tenant,

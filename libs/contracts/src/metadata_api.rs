@@ -245,6 +245,9 @@ pub struct RecordingPage {
     pub has_next_page: bool,
 }
 
+/// The most recording ids one `known_recordings` call may ask about.
+pub const MAX_KNOWN_RECORDINGS_ASKED: usize = 500;
+
 #[async_trait]
 pub trait MetadataApi: Send + Sync + 'static {
     async fn create_bpo(&self, actor: &Actor, name: String) -> ApiResult<Bpo>;
@@ -266,6 +269,15 @@ pub trait MetadataApi: Send + Sync + 'static {
     /// Machine call from ingestion: which tenant a recorder secret belongs
     /// to. `Unauthenticated` for unknown or revoked keys.
     async fn verify_api_key(&self, secret: String) -> ApiResult<ApiKeyGrant>;
+    /// Machine call from ingestion's reconciler: which of `ids` (at most
+    /// [`MAX_KNOWN_RECORDINGS_ASKED`]) the catalogue holds for `tenant`. A
+    /// catalogued recording is never an orphan, whatever ingestion's own
+    /// tables say.
+    async fn known_recordings(
+        &self,
+        tenant: TenantId,
+        ids: Vec<RecordingId>,
+    ) -> ApiResult<Vec<RecordingId>>;
     async fn search_recordings(
         &self,
         actor: &Actor,
@@ -328,6 +340,10 @@ pub enum MetadataRequest {
     },
     VerifyApiKey {
         secret: String,
+    },
+    KnownRecordings {
+        tenant: TenantId,
+        ids: Vec<RecordingId>,
     },
     SearchRecordings {
         actor: Actor,

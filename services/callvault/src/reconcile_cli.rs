@@ -2,24 +2,32 @@
 //! configured backends, the report printed. Storage is reached over HTTP
 //! when `storage_url` is set (as `serve --target ingestion` does, with the
 //! URL-signing secret), in process otherwise (its database, blob store and
-//! key provider). Exit status: 0 the pass completed with nothing failed, 1
-//! something could not be discarded (the next pass retries it), 2 the pass
-//! could not run or stopped (configuration, a database, storage down).
+//! key provider). The catalogue is asked over the RabbitMQ bus when that is
+//! the configured bus, else in process (this data directory's metadata
+//! database). Exit status: 0 the pass completed with nothing failed or held
+//! back, 1 something could not be discarded (the next pass retries it) or
+//! was held back, 2 the pass could not run or stopped (configuration, a
+//! database, storage down).
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use callvault_auth::signed_url::UrlSigner;
+use callvault_bus::metadata::MetadataClient;
+use callvault_contracts::metadata_api::MetadataApi;
 use callvault_ingestion::remote_sink::RemoteStorageSink;
 use callvault_ingestion::{ReconcileReport, Reconciler, RecordingSink};
 use callvault_storage::RecordingStore;
 use callvault_storage::records::StorageRecords;
 use sea_orm::DatabaseConnection;
 
-use crate::adapters::StorageSink;
+use crate::Target;
+use crate::adapters::{KeyProviderTenantKeys, StorageSink};
 use crate::backends::{blob_store, key_provider};
-use crate::config::{Config, read_secret};
+use crate::config::{BusKind, Config, read_secret};
+use crate::secrets::Secrets;
+use crate::serve::{RPC_TIMEOUT, bus};
 
 const CANNOT_RUN: u8 = 2;
 
@@ -89,9 +97,26 @@ async fn sink(config: &Config) -> Result<Arc<dyn RecordingSink>, String> {
     Ok(Arc::new(StorageSink(Arc::new(store))))
 }
 
+/// The metadata service, to ask whether a recording is catalogued.
+async fn catalogue(config: &Config) -> Result<Arc<dyn MetadataApi>, String> {
+    if config.bus.kind == BusKind::Rabbitmq {
+        let (bus, _) = bus(config, Target::Ingestion).await?;
+        return Ok(Arc::new(MetadataClient::new(bus, RPC_TIMEOUT)));
+    }
+    // Embedded: the catalogue is this data directory's, read in process.
+    let db = open(config.database_url("metadata"), "metadata").await?;
+    let secrets = Secrets::load_or_generate(config).map_err(|e| e.to_string())?;
+    let keys = Arc::new(KeyProviderTenantKeys(key_provider(config).await?));
+    Ok(Arc::new(callvault_metadata::MetadataService::new(
+        db,
+        keys,
+        callvault_metadata::PiiKeys::new(secrets.pii),
+    )))
+}
+
 async fn reconcile(config: &Config) -> Result<ReconcileReport, String> {
     let db = open(config.database_url("ingestion"), "ingestion").await?;
-    let reconciler = Reconciler::new(db, sink(config).await?)
+    let reconciler = Reconciler::new(db, sink(config).await?, catalogue(config).await?)
         .with_stale_after(Duration::from_secs(config.ingestion.stale_after_secs))
         .with_grace(Duration::from_secs(config.ingestion.reconcile_grace_secs));
     reconciler

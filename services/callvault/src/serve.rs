@@ -36,7 +36,7 @@ use crate::secrets::Secrets;
 use crate::token::{audience, issuer};
 
 /// How long a caller waits for a service's reply on the bus.
-const RPC_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const RPC_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long each consumer may take to finish its message at shutdown.
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(30);
@@ -80,7 +80,7 @@ fn runs(target: Target, service: Target) -> bool {
 
 /// The bus, and the RabbitMQ handle behind it when there is one (for
 /// `/readyz`).
-async fn bus(
+pub(crate) async fn bus(
     config: &Config,
     target: Target,
 ) -> Result<(Arc<dyn Bus>, Option<Arc<RabbitMqBus>>), String> {

@@ -14,6 +14,11 @@
 //!   since read), then the recording is discarded;
 //! - no upload references it: discarded.
 //!
+//! Before anything is discarded (or a claim removed), the catalogue is
+//! asked: a recording it holds is never an orphan, whatever the uploads
+//! table says, so finding one trips the breaker below. If the catalogue
+//! can't be asked, nothing is discarded this pass.
+//!
 //! Why that is safe: an upload commits only through [`Uploads::finish`],
 //! which needs its key still held in progress by its recording. A claim
 //! picks a fresh recording id, before anything is stored, and a take-over
@@ -41,6 +46,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use callvault_contracts::metadata_api::MetadataApi;
 use callvault_contracts::{RecordingId, TenantId};
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
@@ -113,6 +119,7 @@ enum Verdict {
 pub struct Reconciler {
     uploads: Uploads,
     sink: Arc<dyn RecordingSink>,
+    catalogue: Arc<dyn MetadataApi>,
     stale_after: Duration,
     grace: Duration,
     page: u32,
@@ -127,12 +134,18 @@ pub struct Reconciler {
 
 impl Reconciler {
     /// `db` is the ingestion database (migrated), `sink` the storage the
-    /// uploads go to. The staleness limit must be the one uploads are taken
-    /// over after ([`crate::IngestionState::reconciler`] sees to that).
-    pub fn new(db: DatabaseConnection, sink: Arc<dyn RecordingSink>) -> Self {
+    /// uploads go to, `catalogue` the metadata service. The staleness limit
+    /// must be the one uploads are taken over after
+    /// ([`crate::IngestionState::reconciler`] sees to that).
+    pub fn new(
+        db: DatabaseConnection,
+        sink: Arc<dyn RecordingSink>,
+        catalogue: Arc<dyn MetadataApi>,
+    ) -> Self {
         Self {
             uploads: Uploads::new(db),
             sink,
+            catalogue,
             stale_after: STALE_AFTER,
             grace: DEFAULT_GRACE,
             page: PAGE,
@@ -308,6 +321,9 @@ impl Reconciler {
                 if !may_discard {
                     return Verdict::HeldBack;
                 }
+                if let Some(verdict) = self.catalogued(tenant, recording).await {
+                    return verdict;
+                }
                 match self
                     .uploads
                     .remove_abandoned(&key, recording, updated_at)
@@ -324,7 +340,11 @@ impl Reconciler {
                 }
             }
             Holder::None if !may_discard => return Verdict::HeldBack,
-            Holder::None => {}
+            Holder::None => {
+                if let Some(verdict) = self.catalogued(tenant, recording).await {
+                    return verdict;
+                }
+            }
         }
         match self.sink.discard(tenant, recording).await {
             Ok(()) => {
@@ -335,6 +355,35 @@ impl Reconciler {
                 // Unreferenced now, so the next pass finds it an orphan.
                 warn!(%tenant, %recording, %error, "could not discard an orphaned recording");
                 Verdict::Failed
+            }
+        }
+    }
+
+    /// What to do instead of discarding, if anything: held back (and the
+    /// breaker tripped) when the catalogue holds the recording, failed when
+    /// it can't be asked.
+    async fn catalogued(&self, tenant: TenantId, recording: RecordingId) -> Option<Verdict> {
+        match self
+            .catalogue
+            .known_recordings(tenant, vec![recording])
+            .await
+        {
+            Ok(known) if known.is_empty() => None,
+            Ok(_) => {
+                if !self.tripped.swap(true, Ordering::SeqCst) {
+                    error!(
+                        %tenant,
+                        %recording,
+                        "a catalogued recording has no upload row: discarding stopped until \
+                         restart; check that the ingestion database is this deployment's and \
+                         complete"
+                    );
+                }
+                Some(Verdict::HeldBack)
+            }
+            Err(error) => {
+                warn!(%tenant, %recording, code = error.code.as_str(), "reconciler could not ask the catalogue");
+                Some(Verdict::Failed)
             }
         }
     }

@@ -82,7 +82,11 @@ impl IngestionState {
     /// staleness limit as its take-overs: an upload the endpoint would still
     /// wait for is one the reconciler keeps.
     pub fn reconciler(&self) -> Reconciler {
-        Reconciler::new(self.uploads.connection().clone(), self.sink.clone())
-            .with_stale_after(self.stale_after)
+        Reconciler::new(
+            self.uploads.connection().clone(),
+            self.sink.clone(),
+            self.metadata.clone(),
+        )
+        .with_stale_after(self.stale_after)
     }
 }

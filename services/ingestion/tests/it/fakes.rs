@@ -16,18 +16,28 @@ use callvault_storage::{ListedRecord, RecordingStore, StorageError};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-/// Answers `verify_api_key` from a table. The metadata service and its key
-/// store are tested in their own crate; here only the grant matters. Every
-/// other method fails: ingestion must not call them.
+/// Answers `verify_api_key` from a table, and `known_recordings` from the
+/// recordings a test says are catalogued. The metadata service, its key
+/// store and its catalogue are tested in their own crate; here only the
+/// answers matter. Every other method fails: ingestion must not call them.
 #[derive(Default)]
 pub struct KeyTable {
     grants: Mutex<HashMap<String, ApiKeyGrant>>,
+    catalogued: Mutex<Vec<(TenantId, RecordingId)>>,
+    /// The catalogue can't be asked (metadata or the broker down).
+    pub catalogue_down: AtomicBool,
 }
 
 impl KeyTable {
     pub fn grant(&self, secret: &str, grant: ApiKeyGrant) {
         if let Ok(mut grants) = self.grants.lock() {
             grants.insert(secret.to_owned(), grant);
+        }
+    }
+
+    pub fn catalogue(&self, tenant: TenantId, recording: RecordingId) {
+        if let Ok(mut catalogued) = self.catalogued.lock() {
+            catalogued.push((tenant, recording));
         }
     }
 
@@ -53,6 +63,23 @@ impl MetadataApi for KeyTable {
             .get(&secret)
             .cloned()
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "unknown or revoked api key"))
+    }
+    async fn known_recordings(
+        &self,
+        tenant: TenantId,
+        ids: Vec<RecordingId>,
+    ) -> ApiResult<Vec<RecordingId>> {
+        if self.catalogue_down.load(Ordering::SeqCst) {
+            return Err(ApiError::new(ErrorCode::Unavailable, "metadata is down"));
+        }
+        let catalogued = self
+            .catalogued
+            .lock()
+            .map_err(|_| ApiError::new(ErrorCode::Internal, "poisoned"))?;
+        Ok(ids
+            .into_iter()
+            .filter(|id| catalogued.contains(&(tenant, *id)))
+            .collect())
     }
     async fn create_bpo(&self, _: &Actor, _: String) -> ApiResult<Bpo> {
         unused()

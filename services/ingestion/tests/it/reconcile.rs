@@ -34,9 +34,13 @@ fn report(checked: u64, kept: u64, discarded: u64, failed: u64) -> ReconcileRepo
 
 /// A reconciler over `app`, looking at everything stored so far.
 fn reconciler(app: &App, stale_after: Duration) -> Reconciler {
-    Reconciler::new(app.db.clone(), app.sink.clone() as Arc<dyn RecordingSink>)
-        .with_stale_after(stale_after)
-        .with_grace(Duration::ZERO)
+    Reconciler::new(
+        app.db.clone(),
+        app.sink.clone() as Arc<dyn RecordingSink>,
+        app.keys.clone(),
+    )
+    .with_stale_after(stale_after)
+    .with_grace(Duration::ZERO)
 }
 
 /// Stores `recording` for `recorder`'s tenant straight into storage, as an
@@ -92,7 +96,7 @@ pub async fn committed_and_young_recordings_are_kept(app: App) {
     // An orphan, but younger than the grace period: not looked at.
     let young = RecordingId::new();
     store(&app, &app.tenant_b, young).await;
-    let default_grace = Reconciler::new(app.db.clone(), app.sink.clone());
+    let default_grace = Reconciler::new(app.db.clone(), app.sink.clone(), app.keys.clone());
     assert_eq!(default_grace.run().await.expect("run"), report(0, 0, 0, 0));
 
     // Created after the cutoff: not listed, so kept.
@@ -310,6 +314,41 @@ async fn the_discard_limit_trips_a_breaker_on_sqlite() {
 #[tokio::test]
 async fn the_discard_limit_trips_a_breaker_on_postgres() {
     on_postgres(the_discard_limit_trips_a_breaker).await;
+}
+
+/// The catalogue has the last word: a catalogued recording without an
+/// upload row (the uploads table isn't this storage's) is held back and
+/// trips the breaker; with the catalogue unreachable nothing is discarded.
+pub async fn the_catalogue_is_asked_before_discarding(app: App) {
+    let catalogued = RecordingId::new();
+    store(&app, &app.tenant_a, catalogued).await;
+    app.keys.catalogue(app.tenant_a.tenant, catalogued);
+    let orphan = RecordingId::new();
+    store(&app, &app.tenant_b, orphan).await;
+
+    let reconciler = reconciler(&app, LONG);
+    app.keys.catalogue_down.store(true, Ordering::SeqCst);
+    assert_eq!(reconciler.run().await.expect("run"), report(2, 0, 0, 2));
+    app.keys.catalogue_down.store(false, Ordering::SeqCst);
+    let held = ReconcileReport {
+        held_back: 2,
+        ..report(2, 0, 0, 0)
+    };
+    // The catalogued one is held back, and the tripped breaker holds back
+    // the true orphan too: someone must look first.
+    assert_eq!(reconciler.run().await.expect("run"), held);
+    assert!(is_stored(&app, app.tenant_a.tenant, catalogued).await);
+    assert!(is_stored(&app, app.tenant_b.tenant, orphan).await);
+}
+
+#[tokio::test]
+async fn the_catalogue_is_asked_before_discarding_on_sqlite() {
+    the_catalogue_is_asked_before_discarding(App::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn the_catalogue_is_asked_before_discarding_on_postgres() {
+    on_postgres(the_catalogue_is_asked_before_discarding).await;
 }
 
 /// A pass resumes after the settled run of the previous one: catalogued

@@ -490,7 +490,7 @@ async fn the_reconciler_over_http_discards_only_orphans() {
         storage.dir.path().join("ingestion.db").display()
     );
     let db = callvault_ingestion::connect(&db_url).await.expect("db");
-    let reconciler = Reconciler::new(db, Arc::new(storage.sink()))
+    let reconciler = Reconciler::new(db, Arc::new(storage.sink()), Arc::new(KeyTable::default()))
         .with_grace(Duration::ZERO)
         .with_page_size(1);
     let report = reconciler.run().await.expect("a pass");
@@ -523,7 +523,7 @@ async fn the_reconciler_over_http_discards_only_orphans() {
         reqwest::Client::new(),
     );
     let db = callvault_ingestion::connect(&db_url).await.expect("db");
-    let error = Reconciler::new(db, Arc::new(down))
+    let error = Reconciler::new(db, Arc::new(down), Arc::new(KeyTable::default()))
         .with_grace(Duration::ZERO)
         .run()
         .await

@@ -3,7 +3,8 @@
 use callvault_contracts::call::{Channel, Direction};
 use callvault_contracts::lifecycle_api::AuditAction;
 use callvault_contracts::metadata_api::{
-    ApiError, ApiResult, ErrorCode, PageRequest, Recording, RecordingFilter, RecordingPage,
+    ApiError, ApiResult, ErrorCode, MAX_KNOWN_RECORDINGS_ASKED, PageRequest, Recording,
+    RecordingFilter, RecordingPage,
 };
 use callvault_contracts::{Actor, RecordingId, TenantId};
 use sea_orm::TransactionTrait;
@@ -61,6 +62,27 @@ impl MetadataService {
             end_cursor,
             has_next_page,
         })
+    }
+
+    /// No actor: a machine call, like `verify_api_key`, that only says
+    /// whether random ids exist.
+    pub(super) async fn known_recordings_impl(
+        &self,
+        tenant: TenantId,
+        ids: Vec<RecordingId>,
+    ) -> ApiResult<Vec<RecordingId>> {
+        if ids.len() > MAX_KNOWN_RECORDINGS_ASKED {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("at most {MAX_KNOWN_RECORDINGS_ASKED} recording ids per call"),
+            ));
+        }
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        store::recordings::known(&self.db, tenant, &ids)
+            .await
+            .map_err(internal)
     }
 
     pub(super) async fn get_recording_impl(

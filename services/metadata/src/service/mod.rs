@@ -187,6 +187,14 @@ impl MetadataApi for MetadataService {
         self.verify_api_key_impl(&secret).await
     }
 
+    async fn known_recordings(
+        &self,
+        tenant: TenantId,
+        ids: Vec<RecordingId>,
+    ) -> ApiResult<Vec<RecordingId>> {
+        self.known_recordings_impl(tenant, ids).await
+    }
+
     async fn search_recordings(
         &self,
         actor: &Actor,

@@ -84,6 +84,23 @@ pub(crate) async fn get<C: ConnectionTrait>(
         .await
 }
 
+/// Which of `ids` are catalogued for `tenant`.
+pub(crate) async fn known<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    ids: &[RecordingId],
+) -> Result<Vec<RecordingId>, DbErr> {
+    let rows = recording::Entity::find()
+        .select_only()
+        .column(recording::Column::Id)
+        .filter(recording::Column::TenantId.eq(tenant.0))
+        .filter(recording::Column::Id.is_in(ids.iter().map(|id| id.0)))
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(RecordingId).collect())
+}
+
 /// One page, newest first (started_at desc, id desc), at most `limit` rows.
 pub(crate) async fn search<C: ConnectionTrait>(
     conn: &C,

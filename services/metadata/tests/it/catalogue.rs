@@ -3,7 +3,7 @@
 
 use callvault_contracts::call::Direction;
 use callvault_contracts::metadata_api::{
-    ErrorCode, MetadataApi, PageRequest, RecordingFilter, RecordingPage,
+    ErrorCode, MAX_KNOWN_RECORDINGS_ASKED, MetadataApi, PageRequest, RecordingFilter, RecordingPage,
 };
 use callvault_contracts::{Actor, RecordingId, Role, TenantId};
 
@@ -314,8 +314,45 @@ async fn recordings_stay_in_their_tenant(env: Env) {
     );
 }
 
+/// The reconciler's question: which of these ids are catalogued, for one
+/// tenant only; too many ids at once is refused.
+async fn known_recordings_answers_for_one_tenant(env: Env) {
+    let w = env.world().await;
+    let in_a = env.ingest(event(w.a, 0)).await;
+    let in_b = env.ingest(event(w.b, 1)).await;
+    let never = RecordingId::new();
+    let known = env
+        .svc
+        .known_recordings(w.a, vec![in_a, in_b, never])
+        .await
+        .expect("known");
+    assert_eq!(known, vec![in_a], "tenant B's recording is not tenant A's");
+    assert_eq!(
+        env.svc
+            .known_recordings(w.b, vec![in_a])
+            .await
+            .expect("known"),
+        Vec::<RecordingId>::new()
+    );
+    assert!(
+        env.svc
+            .known_recordings(w.a, vec![])
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    let too_many = (0..=MAX_KNOWN_RECORDINGS_ASKED)
+        .map(|_| RecordingId::new())
+        .collect();
+    assert_eq!(
+        code(env.svc.known_recordings(w.a, too_many).await),
+        ErrorCode::InvalidInput
+    );
+}
+
 on_both_backends!(
     every_filter_narrows_the_search,
     agents_see_only_their_own_calls,
     recordings_stay_in_their_tenant,
+    known_recordings_answers_for_one_tenant,
 );

@@ -246,6 +246,16 @@ impl MetadataApi for StandIn {
         }
         Ok(grant())
     }
+    async fn known_recordings(
+        &self,
+        tenant: TenantId,
+        ids: Vec<RecordingId>,
+    ) -> ApiResult<Vec<RecordingId>> {
+        let first = ids.first().copied();
+        self.record(MetadataRequest::KnownRecordings { tenant, ids }, None)
+            .await?;
+        Ok(first.into_iter().collect())
+    }
     async fn search_recordings(
         &self,
         actor: &Actor,

@@ -261,6 +261,16 @@ impl MetadataApi for FakeMetadata {
         Err(ApiError::new(ErrorCode::Unauthenticated, "unknown key"))
     }
 
+    async fn known_recordings(
+        &self,
+        tenant: TenantId,
+        _ids: Vec<RecordingId>,
+    ) -> ApiResult<Vec<RecordingId>> {
+        // The gateway has no operation that asks this: recorded, to prove it.
+        self.record("known_recordings", Some(tenant.0));
+        Ok(Vec::new())
+    }
+
     async fn search_recordings(
         &self,
         _actor: &Actor,
