@@ -169,6 +169,15 @@ pub(crate) async fn check_every_method_round_trips(client: &MetadataClient, api:
     expect(MetadataRequest::VerifyApiKey {
         secret: "cvk_ab12-secret".to_owned(),
     });
+    let asked = vec![recording_id, RecordingId::new()];
+    assert_eq!(
+        client.known_recordings(tenant_id, asked.clone()).await,
+        Ok(vec![recording_id])
+    );
+    expect(MetadataRequest::KnownRecordings {
+        tenant: tenant_id,
+        ids: asked,
+    });
     let found = client
         .search_recordings(&admin, tenant_id, filter.clone(), page_request.clone())
         .await;
