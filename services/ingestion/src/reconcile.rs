@@ -111,7 +111,10 @@ enum Verdict {
     /// Its upload may still commit: to be looked at again.
     Alive,
     Discarded,
+    /// Could not decide (a database or the catalogue unreachable).
     Failed,
+    /// Condemned, but storage could not discard it.
+    DiscardFailed,
     /// An orphan, left alone: the breaker has tripped.
     HeldBack,
 }
@@ -231,6 +234,9 @@ impl Reconciler {
         // first that isn't, which the next pass must see again.
         let mut settled = start;
         let mut all_settled = true;
+        // Discards tried: what the limit counts (not failures to decide, so
+        // a metadata outage can't trip the breaker).
+        let mut attempts: u64 = 0;
         let outcome = loop {
             let page = match self.sink.list_stored(cutoff, after, self.page).await {
                 Ok(page) => page,
@@ -252,12 +258,19 @@ impl Reconciler {
             let full = page.len() >= self.page as usize;
             for object in page {
                 report.checked += 1;
-                let may_discard = report.discarded + report.failed < self.discard_limit;
+                let may_discard = attempts < self.discard_limit;
                 let verdict = self.reconcile(object, may_discard).await;
                 match verdict {
                     Verdict::Catalogued | Verdict::Alive => report.kept += 1,
-                    Verdict::Discarded => report.discarded += 1,
+                    Verdict::Discarded => {
+                        report.discarded += 1;
+                        attempts += 1;
+                    }
                     Verdict::Failed => report.failed += 1,
+                    Verdict::DiscardFailed => {
+                        report.failed += 1;
+                        attempts += 1;
+                    }
                     Verdict::HeldBack => report.held_back += 1,
                 }
                 all_settled &= matches!(verdict, Verdict::Catalogued | Verdict::Discarded);
@@ -354,7 +367,7 @@ impl Reconciler {
             Err(error) => {
                 // Unreferenced now, so the next pass finds it an orphan.
                 warn!(%tenant, %recording, %error, "could not discard an orphaned recording");
-                Verdict::Failed
+                Verdict::DiscardFailed
             }
         }
     }

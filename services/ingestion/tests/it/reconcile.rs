@@ -298,6 +298,11 @@ pub async fn the_discard_limit_trips_a_breaker(app: App) {
         held_back,
         ..report(checked, 0, discarded, 0)
     };
+    // Failing to ask the catalogue isn't discarding: no breaker for an
+    // outage of metadata.
+    app.keys.catalogue_down.store(true, Ordering::SeqCst);
+    assert_eq!(reconciler.run().await.expect("run"), report(3, 0, 0, 3));
+    app.keys.catalogue_down.store(false, Ordering::SeqCst);
     assert_eq!(reconciler.run().await.expect("run"), held(3, 1, 2));
     assert_eq!(reconciler.run().await.expect("run"), held(2, 0, 2));
     assert_eq!(app.stored_records().await, 2);
