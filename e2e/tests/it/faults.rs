@@ -131,11 +131,6 @@ async fn kill_nine_of_each_service_during_uploads_loses_nothing() {
             load.wait_for_more(6, Duration::from_secs(120)).await;
         }
         let outcome = load.finish().await;
-        eprintln!(
-            "{} uploads accepted; retried: {:?}",
-            outcome.accepted.len(),
-            outcome.retried
-        );
         assert!(
             outcome.retried.contains_key("connection"),
             "no kill ever cut a recorder off: {:?}",

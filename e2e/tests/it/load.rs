@@ -131,6 +131,12 @@ impl Load {
                 *outcome.retried.entry(kind).or_default() += count;
             }
         }
+        // For the test's log: how hard the faults hit the recorders.
+        eprintln!(
+            "{} uploads accepted; retried: {:?}",
+            outcome.accepted.len(),
+            outcome.retried
+        );
         outcome
     }
 }

@@ -133,11 +133,6 @@ async fn broker_stop_and_database_restart_during_uploads_lose_nothing() {
         restart_postgres().await;
         load.wait_for_more(6, Duration::from_secs(120)).await;
         let outcome = load.finish().await;
-        eprintln!(
-            "{} uploads accepted; retried: {:?}",
-            outcome.accepted.len(),
-            outcome.retried
-        );
 
         assert!(
             outcome.retried.keys().any(|kind| kind.starts_with("503")),

@@ -102,6 +102,22 @@ pub enum CommitError {
     Unknown(RecordError),
 }
 
+fn intent_row(
+    object_key: &str,
+    tenant_id: Uuid,
+    recording_id: Uuid,
+    state: &str,
+    at: DateTime<Utc>,
+) -> row::Model {
+    row::Model {
+        object_key: object_key.to_owned(),
+        tenant_id,
+        recording_id,
+        state: state.to_owned(),
+        created_at: db_time(at),
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct WriteIntents {
     db: DatabaseConnection,
@@ -122,13 +138,7 @@ impl WriteIntents {
         recording_id: Uuid,
         at: DateTime<Utc>,
     ) -> Result<(), RecordError> {
-        let row = row::Model {
-            object_key: object_key.to_owned(),
-            tenant_id,
-            recording_id,
-            state: STATE_PENDING.to_owned(),
-            created_at: db_time(at),
-        };
+        let row = intent_row(object_key, tenant_id, recording_id, STATE_PENDING, at);
         match Entity::insert(row.into_active_model())
             .exec_without_returning(&self.db)
             .await
@@ -213,13 +223,7 @@ impl WriteIntents {
         recording_id: Uuid,
         at: DateTime<Utc>,
     ) -> Result<(), RecordError> {
-        let row = row::Model {
-            object_key: object_key.to_owned(),
-            tenant_id,
-            recording_id,
-            state: STATE_ABANDONED.to_owned(),
-            created_at: db_time(at),
-        };
+        let row = intent_row(object_key, tenant_id, recording_id, STATE_ABANDONED, at);
         Entity::insert(row.into_active_model())
             .on_conflict(
                 OnConflict::column(Column::ObjectKey)

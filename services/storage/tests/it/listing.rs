@@ -3,54 +3,17 @@
 //! paging through it sees every stored object once.
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use callvault_auth::signed_url::{Grant, Operation, UrlSigner};
 use callvault_storage::listing::{self, DEFAULT_LIMIT, MAX_LIMIT};
-use callvault_storage::playback::{self, PlaybackState};
-use callvault_storage::upload::{self, UploadState};
-use callvault_storage::{ListedRecord, ObjectListing, RecordingStore, list_path};
+use callvault_storage::{ListedRecord, ObjectListing, list_path};
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::support::{Harness, audio, body, signer};
-
-fn in_minutes(minutes: u64) -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        + minutes * 60
-}
-
-/// Serves the object routes and playback on 127.0.0.1.
-fn spawn(store: Arc<RecordingStore>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let port = listener.local_addr().expect("addr").port();
-    let objects = actix_web::web::Data::new(UploadState {
-        store: store.clone(),
-        signer: signer(),
-    });
-    let playback = actix_web::web::Data::new(PlaybackState {
-        store,
-        signer: signer(),
-    });
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new()
-            .configure(upload::configure(objects.clone()))
-            .configure(playback::configure(playback.clone()))
-    })
-    .workers(1)
-    .listen(listener)
-    .expect("listen")
-    .run();
-    tokio::spawn(server);
-    format!("http://127.0.0.1:{port}")
-}
+use crate::support::{Harness, audio, body, in_minutes, signer, spawn_objects};
 
 struct Fixture {
     harness: Harness,
@@ -61,7 +24,7 @@ struct Fixture {
 impl Fixture {
     async fn new() -> Self {
         let harness = Harness::embedded().await;
-        let base = spawn(harness.store.clone());
+        let base = spawn_objects(harness.store.clone());
         Self {
             harness,
             base,

@@ -1,8 +1,6 @@
 //! HTTP playback behind signed URLs: ranges as a browser sends them, and
 //! every way a URL can be wrong.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use callvault_auth::signed_url::UrlSigner;
 use callvault_storage::playback::playback_path;
 use reqwest::StatusCode;
@@ -10,15 +8,7 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::support::{Harness, audio, signer, spawn_playback};
-
-fn in_minutes(minutes: u64) -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        + minutes * 60
-}
+use crate::support::{Harness, audio, in_minutes, signer, spawn_playback};
 
 struct Fixture {
     _harness: Harness,

@@ -1,9 +1,10 @@
 //! Builds a storage service on real embedded backends (filesystem blobs,
-//! local keyring, SQLite) in a temporary directory, and serves its playback
-//! endpoint on a random loopback port.
+//! local keyring, SQLite) in a temporary directory, and serves its
+//! endpoints on a random loopback port.
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use callvault_auth::signed_url::UrlSigner;
@@ -11,6 +12,7 @@ use callvault_blob::{BlobStore, ByteStream, fs::FsBlobStore};
 use callvault_keys::{KeyProvider, KeyRef, local::LocalKeyring};
 use callvault_storage::playback::{self, PlaybackState};
 use callvault_storage::records::{self, StorageRecords};
+use callvault_storage::upload::{self, UploadState};
 use callvault_storage::{RecordingStore, StoredRecording};
 use futures_util::StreamExt;
 use uuid::Uuid;
@@ -77,6 +79,45 @@ pub fn audio(len: usize) -> Vec<u8> {
 
 pub fn signer() -> UrlSigner {
     UrlSigner::new(&[42u8; 32]).expect("secret")
+}
+
+/// Seconds since the epoch: what signed URLs expire at.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+pub fn in_minutes(minutes: u64) -> u64 {
+    now() + minutes * 60
+}
+
+/// Serves the object routes (upload, discard, listing) and playback, so a
+/// test can check each refuses the others' URLs, on 127.0.0.1; returns the
+/// base URL.
+pub fn spawn_objects(store: Arc<RecordingStore>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("addr").port();
+    let objects = actix_web::web::Data::new(UploadState {
+        store: store.clone(),
+        signer: signer(),
+    });
+    let playback = actix_web::web::Data::new(PlaybackState {
+        store,
+        signer: signer(),
+    });
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .configure(upload::configure(objects.clone()))
+            .configure(playback::configure(playback.clone()))
+    })
+    .workers(1)
+    .listen(listener)
+    .expect("listen")
+    .run();
+    tokio::spawn(server);
+    format!("http://127.0.0.1:{port}")
 }
 
 /// Serves the playback routes on 127.0.0.1 and returns the base URL.

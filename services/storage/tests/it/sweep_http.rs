@@ -3,37 +3,17 @@
 //! recorder retries),
 //! and the retried upload is stored.
 
-use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use callvault_storage::RecordingStore;
-use callvault_storage::upload::{self, UploadState, upload_path};
+use callvault_storage::upload::upload_path;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
-use crate::support::{audio, signer};
+use crate::support::{audio, in_minutes, signer, spawn_objects};
 use crate::sweep::{Env, PausedAfterPut, sweep};
-
-fn serve(store: Arc<RecordingStore>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let port = listener.local_addr().expect("addr").port();
-    let state = actix_web::web::Data::new(UploadState {
-        store,
-        signer: signer(),
-    });
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new().configure(upload::configure(state.clone()))
-    })
-    .workers(1)
-    .listen(listener)
-    .expect("listen")
-    .run();
-    tokio::spawn(server);
-    format!("http://127.0.0.1:{port}")
-}
 
 #[tokio::test]
 async fn an_upload_the_sweep_abandoned_is_a_retryable_503() {
@@ -46,14 +26,10 @@ async fn an_upload_the_sweep_abandoned_is_a_retryable_503() {
         put_done,
         resume: resume.clone(),
     }));
-    let base = serve(paused);
+    let base = spawn_objects(paused);
     let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
     let key_ref = env.key(tenant).await.0;
-    let expires = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        + 60;
+    let expires = in_minutes(1);
     let url = format!(
         "{base}{}",
         upload_path(&signer(), tenant, recording, &key_ref, expires)

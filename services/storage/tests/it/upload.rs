@@ -2,62 +2,23 @@
 //! streamed bodies land whole, and every refused or broken request leaves
 //! nothing behind.
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lc_rs::digest;
 use bytes::Bytes;
-use callvault_storage::playback::{self, PlaybackState, playback_path};
-use callvault_storage::upload::{self, UploadState, UploadedObject, discard_path, upload_path};
-use callvault_storage::{RecordingStore, StorageError};
+use callvault_storage::StorageError;
+use callvault_storage::playback::playback_path;
+use callvault_storage::upload::{UploadedObject, discard_path, upload_path};
 use futures_util::{StreamExt, TryStreamExt};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
-use crate::support::{Harness, audio, signer};
+use crate::support::{Harness, audio, in_minutes, now, signer, spawn_objects};
 
 const MB: usize = 1024 * 1024;
-
-fn in_minutes(minutes: u64) -> u64 {
-    now() + minutes * 60
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-}
-
-/// Serves the object routes (and playback, to check its URLs are refused
-/// here) on 127.0.0.1 and returns the base URL.
-fn spawn_objects(store: Arc<RecordingStore>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let port = listener.local_addr().expect("addr").port();
-    let objects = actix_web::web::Data::new(UploadState {
-        store: store.clone(),
-        signer: signer(),
-    });
-    let playback = actix_web::web::Data::new(PlaybackState {
-        store,
-        signer: signer(),
-    });
-    let server = actix_web::HttpServer::new(move || {
-        actix_web::App::new()
-            .configure(upload::configure(objects.clone()))
-            .configure(playback::configure(playback.clone()))
-    })
-    .workers(1)
-    .listen(listener)
-    .expect("listen")
-    .run();
-    tokio::spawn(server);
-    format!("http://127.0.0.1:{port}")
-}
 
 struct Fixture {
     harness: Harness,
