@@ -23,12 +23,15 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use tokio::fs::{self, File, OpenOptions};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::fs::{self, File};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 use tracing::{debug, warn};
 
 use crate::{BlobError, BlobStore, ByteStream, ObjectKey, ObjectMeta};
+use writer::{TempFileWriter, blocking};
+
+mod writer;
 
 /// Size of the chunks `get_range` streams.
 const READ_CHUNK_SIZE: usize = 64 * 1024;
@@ -62,23 +65,64 @@ impl FsBlobStore {
         self.root.join(TMP_DIR)
     }
 
-    async fn write_tmp(&self, tmp: &TmpFile, mut body: ByteStream) -> Result<u64, BlobError> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp.path)
-            .await?;
-        let mut size: u64 = 0;
+    /// Writes `body` to the temp file, makes it durable and publishes it
+    /// under `key`; every file system call past the body's chunks happens in
+    /// a few blocking calls (see [`writer`]).
+    async fn write_and_publish(
+        &self,
+        tmp: &TmpFile,
+        key: &ObjectKey,
+        mut body: ByteStream,
+    ) -> Result<u64, BlobError> {
+        let mut file = TempFileWriter::create(tmp.path.clone()).await?;
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(BlobError::Body)?;
-            file.write_all(&chunk).await?;
-            size += chunk.len() as u64;
+            file.write(&chunk.map_err(BlobError::Body)?).await?;
         }
-        file.flush().await?;
-        // The link below publishes the data: it must be on disk first, or a
-        // crash could leave a visible object with missing bytes.
-        file.sync_all().await?;
-        Ok(size)
+        let (tmp_path, path, key) = (tmp.path.clone(), self.object_path(key), key.clone());
+        // The link below publishes the data: `finish_then` syncs it first,
+        // or a crash could leave a visible object with missing bytes.
+        file.finish_then(move |size| publish(&tmp_path, &path, &key).map(|()| size))
+            .await
+    }
+}
+
+/// Links the durable temp file at `path` (write-once: `link` fails if the
+/// target exists) and makes the new entries durable. Blocking.
+fn publish(tmp: &Path, path: &Path, key: &ObjectKey) -> Result<(), BlobError> {
+    let Some(parent) = path.parent() else {
+        return Err(BlobError::Io(io::Error::other("object path has no parent")));
+    };
+    let created = missing_dirs(parent);
+    std::fs::create_dir_all(parent)?;
+    if let Err(error) = std::fs::hard_link(tmp, path) {
+        return Err(match error.kind() {
+            io::ErrorKind::AlreadyExists => BlobError::AlreadyExists(key.clone()),
+            // The temp file went under us: a sweep took this upload for
+            // one a killed process left (`remove_incomplete_uploads`).
+            io::ErrorKind::NotFound => {
+                BlobError::Unavailable("the upload's temp file was removed as abandoned".to_owned())
+            }
+            _ => BlobError::Io(error),
+        });
+    }
+    remove_tmp(tmp);
+    sync_dir(parent)?;
+    // A directory made for this object is itself an entry of its parent:
+    // unless that entry is synced too, a crash can lose the directory and
+    // the object in it after `put` returned.
+    for dir in &created {
+        if let Some(up) = dir.parent() {
+            sync_dir(up)?;
+        }
+    }
+    Ok(())
+}
+
+fn remove_tmp(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => warn!(path=%path.display(), %error, "failed to remove temp file"),
     }
 }
 
@@ -90,33 +134,24 @@ struct TmpFile {
 
 impl Drop for TmpFile {
     fn drop(&mut self) {
-        // Blocking, but a single unlink; doing it here is what makes
-        // cancellation leave nothing behind.
-        match std::fs::remove_file(&self.path) {
-            Ok(()) => {}
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-            Err(error) => warn!(path=%self.path.display(), %error, "failed to remove temp file"),
-        }
+        // Blocking, but a single unlink (which finds nothing after a
+        // publish); doing it here is what makes cancellation leave nothing
+        // behind.
+        remove_tmp(&self.path);
     }
 }
 
 /// The directories from `dir` upwards that don't exist yet, deepest first.
-async fn missing_dirs(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut missing = Vec::new();
-    let mut current = Some(dir);
-    while let Some(path) = current {
-        if fs::try_exists(path).await? {
-            break;
-        }
-        missing.push(path.to_owned());
-        current = path.parent();
-    }
-    Ok(missing)
+fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
+    dir.ancestors()
+        .take_while(|path| !path.exists())
+        .map(Path::to_owned)
+        .collect()
 }
 
-/// Makes a directory entry change (link, unlink) durable.
-async fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir).await?.sync_all().await
+/// Makes a directory entry change (link, unlink) durable. Blocking.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 fn not_found_as(key: &ObjectKey, error: io::Error) -> BlobError {
@@ -131,40 +166,13 @@ fn not_found_as(key: &ObjectKey, error: io::Error) -> BlobError {
 #[async_trait]
 impl BlobStore for FsBlobStore {
     async fn put(&self, key: &ObjectKey, body: ByteStream) -> Result<ObjectMeta, BlobError> {
-        let tmp_dir = self.tmp_dir();
-        fs::create_dir_all(&tmp_dir).await?;
         let tmp = TmpFile {
-            path: tmp_dir.join(format!("{}.{TMP_EXTENSION}", uuid::Uuid::new_v4())),
+            path: self
+                .tmp_dir()
+                .join(format!("{}.{TMP_EXTENSION}", uuid::Uuid::new_v4())),
         };
-        let size = self.write_tmp(&tmp, body).await?;
-
-        let path = self.object_path(key);
-        let Some(parent) = path.parent() else {
-            return Err(BlobError::Io(io::Error::other("object path has no parent")));
-        };
-        let created = missing_dirs(parent).await?;
-        fs::create_dir_all(parent).await?;
-        if let Err(error) = fs::hard_link(&tmp.path, &path).await {
-            return Err(match error.kind() {
-                io::ErrorKind::AlreadyExists => BlobError::AlreadyExists(key.clone()),
-                // The temp file went under us: a sweep took this upload for
-                // one a killed process left (`remove_incomplete_uploads`).
-                io::ErrorKind::NotFound => BlobError::Unavailable(
-                    "the upload's temp file was removed as abandoned".to_owned(),
-                ),
-                _ => BlobError::Io(error),
-            });
-        }
+        let size = self.write_and_publish(&tmp, key, body).await?;
         drop(tmp);
-        sync_dir(parent).await?;
-        // A directory made for this object is itself an entry of its parent:
-        // unless that entry is synced too, a crash can lose the directory
-        // and the object in it after `put` returned.
-        for dir in &created {
-            if let Some(up) = dir.parent() {
-                sync_dir(up).await?;
-            }
-        }
         debug!(key=%key, size, "stored object");
         Ok(ObjectMeta { size })
     }
@@ -206,27 +214,33 @@ impl BlobStore for FsBlobStore {
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), BlobError> {
         let path = self.object_path(key);
-        match fs::remove_file(&path).await {
-            Ok(()) => {}
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    io::ErrorKind::NotFound
-                        | io::ErrorKind::NotADirectory
-                        | io::ErrorKind::IsADirectory
-                ) =>
-            {
-                // A directory is a key prefix, not an object.
-                return Ok(());
+        let removed = blocking(move || {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::NotFound
+                            | io::ErrorKind::NotADirectory
+                            | io::ErrorKind::IsADirectory
+                    ) =>
+                {
+                    // A directory is a key prefix, not an object.
+                    return Ok(false);
+                }
+                Err(error) => return Err(BlobError::Io(error)),
             }
-            Err(error) => return Err(BlobError::Io(error)),
+            // Deleting is how recordings are shredded: the unlink must
+            // survive a crash.
+            if let Some(parent) = path.parent() {
+                sync_dir(parent)?;
+            }
+            Ok(true)
+        })
+        .await?;
+        if removed {
+            debug!(key=%key, "deleted object");
         }
-        // Deleting is how recordings are shredded: the unlink must survive a
-        // crash.
-        if let Some(parent) = path.parent() {
-            sync_dir(parent).await?;
-        }
-        debug!(key=%key, "deleted object");
         Ok(())
     }
 
@@ -251,8 +265,9 @@ impl BlobStore for FsBlobStore {
                 continue;
             }
             // The modification time, not the creation time: a live upload
-            // touches its file with every chunk, so only one silent since
-            // the cutoff (its process killed) qualifies.
+            // writes to or touches its file at least every second (see
+            // `writer`), so only one silent since the cutoff (its process
+            // killed) qualifies.
             let modified = match entry.metadata().await.and_then(|meta| meta.modified()) {
                 Ok(modified) => modified,
                 Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
