@@ -355,12 +355,12 @@ async fn list_all(
 
 /// The recording id of every object version and delete marker in the
 /// (versioned) bucket: a discarded object must leave no old version behind
-/// either. Keys are `tenants/<tenant>/recordings/<recording>/<upload>.cvro`.
+/// either. Keys are `tenants/<tenant>/recordings/<fan-out>/<recording>.<upload>.cvro`.
 async fn object_recordings(client: &reqwest::Client, endpoint: &str, bucket: &str) -> Vec<String> {
     object_versions(client, endpoint, bucket)
         .await
         .iter()
-        .filter_map(|key| key.split('/').nth(3))
+        .filter_map(|key| key.split('/').nth(4)?.split('.').next())
         .map(str::to_owned)
         .collect()
 }

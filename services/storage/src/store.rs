@@ -81,6 +81,21 @@ fn context(tenant: Uuid, recording: Uuid) -> EncryptionContext {
     EncryptionContext::for_recording(&tenant.to_string(), &recording.to_string())
 }
 
+/// A fresh key for one object of `recording`. The object's own random id
+/// keeps racing stores apart. The recordings fan out over 256 folders (the
+/// recording id's first byte, random in a v4 id) rather than a folder each:
+/// on the filesystem store a folder per recording cost a directory inode
+/// and one more directory sync per upload, while a tenant's single folder
+/// would grow to millions of entries.
+fn object_key_for(tenant: Uuid, recording: Uuid) -> Result<ObjectKey, StorageError> {
+    let fan_out = recording.as_bytes()[0];
+    ObjectKey::parse(&format!(
+        "tenants/{tenant}/recordings/{fan_out:02x}/{recording}.{}.cvro",
+        Uuid::new_v4()
+    ))
+    .map_err(|e| StorageError::Internal(e.to_string()))
+}
+
 impl RecordingStore {
     pub fn new(
         blobs: Arc<dyn BlobStore>,
@@ -146,11 +161,7 @@ impl RecordingStore {
                 other => std::io::Error::other(other),
             })
             .boxed();
-        let object_key = ObjectKey::parse(&format!(
-            "tenants/{tenant}/recordings/{recording}/{}.cvro",
-            Uuid::new_v4()
-        ))
-        .map_err(|e| StorageError::Internal(e.to_string()))?;
+        let object_key = object_key_for(tenant, recording)?;
         // Committed before the first byte goes out: if this process dies
         // before the record is, the intent is what lets a sweep find the
         // object (see `crate::sweep`).
