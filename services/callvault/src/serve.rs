@@ -366,6 +366,7 @@ async fn run_http(config: &Config, mounted: Mounted) -> Result<(), String> {
         }
         app
     })
+    .workers(config.http_workers)
     .bind(&config.listen)
     .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?
     .shutdown_timeout(30)

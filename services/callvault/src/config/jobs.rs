@@ -177,7 +177,7 @@ impl StorageConfig {
 
 /// A number from the TOML file, or from an environment variable (always a
 /// string there).
-fn number_or_text<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+pub(super) fn number_or_text<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: std::str::FromStr + TryFrom<i64>,

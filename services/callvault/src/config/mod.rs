@@ -35,6 +35,18 @@ pub struct Config {
     pub data_dir: PathBuf,
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// HTTP worker threads. Each is single-threaded and keeps the
+    /// connections it accepted, and an upload's hashing and encryption run
+    /// on its worker; with one worker per core, a worker whose uploads all
+    /// wait on the disk or a database leaves its core idle while the other
+    /// has work queued. Four per core let the kernel balance them (the
+    /// ingest benchmark's idle CPU went from about 15 % to 4 %, and 8 beat
+    /// 2, 4, 16 and 32 on two cores).
+    #[serde(
+        default = "default_http_workers",
+        deserialize_with = "jobs::number_or_text"
+    )]
+    pub http_workers: usize,
     /// The base URL clients use to reach this deployment (playback URLs are
     /// built on it). Defaults to `http://{listen}`.
     pub public_url: Option<String>,
@@ -177,6 +189,13 @@ fn default_listen() -> String {
     "127.0.0.1:8080".to_owned()
 }
 
+const HTTP_WORKERS_PER_CORE: usize = 4;
+const MAX_HTTP_WORKERS: usize = 1024;
+
+fn default_http_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from) * HTTP_WORKERS_PER_CORE
+}
+
 impl Config {
     /// Loads defaults ← `file` ← environment (`vars`, normally `std::env::vars()`).
     pub fn load(
@@ -208,6 +227,11 @@ impl Config {
         let config = toml::Value::Table(table)
             .try_into::<Config>()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if !(1..=MAX_HTTP_WORKERS).contains(&config.http_workers) {
+            return Err(ConfigError::Invalid(format!(
+                "http_workers must be between 1 and {MAX_HTTP_WORKERS}"
+            )));
+        }
         config.ingestion.check()?;
         config.storage.check()?;
         Ok(config)
@@ -337,6 +361,19 @@ mod tests {
         assert_eq!(config.blob.backend, BlobBackend::S3);
         assert_eq!(config.blob.s3_bucket.as_deref(), Some("recordings"));
         assert_eq!(config.database_url("metadata"), "postgres://db/metadata");
+    }
+
+    #[test]
+    fn http_workers_default_to_four_per_core_and_are_bounded() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let defaults = Config::load(None, vars(&[])).expect("defaults");
+        assert_eq!(defaults.http_workers, 4 * cores);
+        let set = Config::load(None, vars(&[("CALLVAULT_HTTP_WORKERS", "3")])).expect("set");
+        assert_eq!(set.http_workers, 3);
+        for bad in ["0", "1025", "-2", "many"] {
+            let result = Config::load(None, vars(&[("CALLVAULT_HTTP_WORKERS", bad)]));
+            assert!(matches!(result, Err(ConfigError::Invalid(_))), "{bad}");
+        }
     }
 
     #[test]
