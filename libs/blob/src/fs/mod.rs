@@ -16,9 +16,11 @@
 //! `a/b` exists). Services build keys with a fixed depth, so this never
 //! comes up.
 
+use std::collections::HashSet;
 use std::io::{self, SeekFrom};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -43,12 +45,16 @@ const TMP_EXTENSION: &str = "part";
 #[derive(Debug, Clone)]
 pub struct FsBlobStore {
     root: PathBuf,
+    durable_dirs: DurableDirs,
 }
 
 impl FsBlobStore {
     /// Folders are created on first write, so building a store does no i/o.
     pub fn new(root: PathBuf) -> Self {
-        Self { root }
+        Self {
+            root,
+            durable_dirs: DurableDirs::default(),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -79,21 +85,60 @@ impl FsBlobStore {
             file.write(&chunk.map_err(BlobError::Body)?).await?;
         }
         let (tmp_path, path, key) = (tmp.path.clone(), self.object_path(key), key.clone());
+        let (root, durable_dirs) = (self.root.clone(), self.durable_dirs.clone());
         // The link below publishes the data: `finish_then` syncs it first,
         // or a crash could leave a visible object with missing bytes.
-        file.finish_then(move |size| publish(&tmp_path, &path, &key).map(|()| size))
-            .await
+        file.finish_then(move |size| {
+            let Some(parent) = path.parent() else {
+                return Err(BlobError::Io(io::Error::other("object path has no parent")));
+            };
+            std::fs::create_dir_all(parent)?;
+            durable_dirs.make_durable(&root, parent)?;
+            publish(&tmp_path, &path, parent, &key).map(|()| size)
+        })
+        .await
     }
 }
 
-/// Links the durable temp file at `path` (write-once: `link` fails if the
-/// target exists) and makes the new entries durable. Blocking.
-fn publish(tmp: &Path, path: &Path, key: &ObjectKey) -> Result<(), BlobError> {
-    let Some(parent) = path.parent() else {
-        return Err(BlobError::Io(io::Error::other("object path has no parent")));
-    };
-    let created = missing_dirs(parent);
-    std::fs::create_dir_all(parent)?;
+/// The folders under the root whose own entries this process has synced
+/// into their parents. Folders are shared (by a tenant's recordings, and
+/// by concurrent puts), so "I didn't create it" doesn't mean "it is
+/// durable": another put may have created it a moment ago and not synced
+/// it yet. Each folder's entry is synced once per process, before the
+/// first object is linked into it.
+#[derive(Debug, Clone, Default)]
+struct DurableDirs(Arc<Mutex<HashSet<PathBuf>>>);
+
+impl DurableDirs {
+    /// Makes `dir` and every folder between it and `root` durable entries
+    /// of their parents, outermost first. Blocking.
+    fn make_durable(&self, root: &Path, dir: &Path) -> io::Result<()> {
+        let pending: Vec<&Path> = dir
+            .ancestors()
+            .take_while(|ancestor| *ancestor != root)
+            .filter(|ancestor| !self.contains(ancestor))
+            .collect();
+        for dir in pending.into_iter().rev() {
+            if let Some(parent) = dir.parent() {
+                sync_dir(parent)?;
+            }
+            // Syncing twice when two puts get here together does no harm.
+            if let Ok(mut known) = self.0.lock() {
+                known.insert(dir.to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    fn contains(&self, dir: &Path) -> bool {
+        self.0.lock().is_ok_and(|known| known.contains(dir))
+    }
+}
+
+/// Links the durable temp file at `path` in `parent`, a durable folder
+/// (write-once: `link` fails if the target exists), and makes the new entry
+/// durable. Blocking.
+fn publish(tmp: &Path, path: &Path, parent: &Path, key: &ObjectKey) -> Result<(), BlobError> {
     if let Err(error) = std::fs::hard_link(tmp, path) {
         return Err(match error.kind() {
             io::ErrorKind::AlreadyExists => BlobError::AlreadyExists(key.clone()),
@@ -107,14 +152,6 @@ fn publish(tmp: &Path, path: &Path, key: &ObjectKey) -> Result<(), BlobError> {
     }
     remove_tmp(tmp);
     sync_dir(parent)?;
-    // A directory made for this object is itself an entry of its parent:
-    // unless that entry is synced too, a crash can lose the directory and
-    // the object in it after `put` returned.
-    for dir in &created {
-        if let Some(up) = dir.parent() {
-            sync_dir(up)?;
-        }
-    }
     Ok(())
 }
 
@@ -139,14 +176,6 @@ impl Drop for TmpFile {
         // behind.
         remove_tmp(&self.path);
     }
-}
-
-/// The directories from `dir` upwards that don't exist yet, deepest first.
-fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
-    dir.ancestors()
-        .take_while(|path| !path.exists())
-        .map(Path::to_owned)
-        .collect()
 }
 
 /// Makes a directory entry change (link, unlink) durable. Blocking.
@@ -264,10 +293,11 @@ impl BlobStore for FsBlobStore {
             if path.extension().is_none_or(|ext| ext != TMP_EXTENSION) {
                 continue;
             }
-            // The modification time, not the creation time: a live upload
-            // writes to or touches its file at least every second (see
-            // `writer`), so only one silent since the cutoff (its process
-            // killed) qualifies.
+            // The modification time, not the creation time: an upload whose
+            // bytes still arrive writes to or touches its file at least
+            // every second (see `writer`), so only one silent since the
+            // cutoff (its process killed, or its client gone quiet for
+            // longer than that) qualifies.
             let modified = match entry.metadata().await.and_then(|meta| meta.modified()) {
                 Ok(modified) => modified,
                 Err(error) if error.kind() == io::ErrorKind::NotFound => continue,

@@ -4,21 +4,25 @@
 //! Why not `tokio::fs`: it hands every chunk to a blocking thread, and a
 //! write through the page cache costs a copy into it now and the writeback
 //! later. At ingest rates (hundreds of MB/s on two cores) both showed in
-//! profiles; `benches/disk-ceiling.py` measures the second on its own
-//! (about 0.6–1.0 ms of CPU per 2.4 MB file with `O_DIRECT`, 2.5–3.8 ms
-//! through the page cache). Freshly stored recordings are seldom read back
-//! soon, so keeping them out of the page cache costs playback little.
+//! profiles; `benches/disk-ceiling.py` measures the second on its own, side
+//! by side. Freshly stored recordings are seldom read back soon, so keeping
+//! them out of the page cache costs playback little.
 //!
 //! `O_DIRECT` wants the buffer, the length and the file offset aligned, so
-//! every write but the last is a multiple of [`ALIGN`]; the last is padded
-//! with zeros and the file truncated back to the real size before the sync.
+//! every direct write is a multiple of [`ALIGN`]; the unaligned tail is
+//! written through the page cache once `O_DIRECT` is turned off again. A
+//! file system that refuses `O_DIRECT` (turning it on fails with EINVAL:
+//! some FUSE and network file systems, tmpfs before Linux 6.6), or refuses a
+//! direct write the same way, gets page-cache writes instead.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+use rustix::io::Errno;
 use tokio::task::spawn_blocking;
 
 /// What `O_DIRECT` may require of buffers, lengths and offsets: the page
@@ -27,9 +31,10 @@ const ALIGN: usize = 4096;
 /// Bytes gathered before a write: few enough hand-offs to a blocking
 /// thread (five for a 2.4 MB recording), little memory per upload.
 pub const BLOCK: usize = 512 * 1024;
-/// A slow upload still writes, or at least touches its temp file, this
-/// often: the sweep takes a temp file silent since its cutoff for one a
-/// killed process left (see `remove_incomplete_uploads`).
+/// An upload whose bytes still arrive, however slowly, writes to or at
+/// least touches its temp file this often: the sweep takes a temp file
+/// silent since its cutoff for one a killed process left (see
+/// `remove_incomplete_uploads`).
 const TOUCH_EVERY: Duration = Duration::from_secs(1);
 
 /// A [`BLOCK`]-sized buffer starting on an [`ALIGN`] boundary.
@@ -80,14 +85,6 @@ impl Block {
         self.storage.copy_within(start..end, self.start);
         self.len -= written;
     }
-
-    /// Zeros up to the next [`ALIGN`] boundary; returns the padded length.
-    fn pad(&mut self) -> usize {
-        let padded = self.len.div_ceil(ALIGN) * ALIGN;
-        let at = self.start + self.len;
-        self.storage[at..self.start + padded].fill(0);
-        padded
-    }
 }
 
 /// The open temp file and its buffer; both travel to the blocking thread
@@ -95,7 +92,7 @@ impl Block {
 struct Open {
     file: File,
     block: Block,
-    /// Opened with `O_DIRECT`: writes must stay aligned.
+    /// `O_DIRECT` is on: writes must stay aligned.
     direct: bool,
     /// Bytes in the file so far.
     written: u64,
@@ -118,16 +115,16 @@ impl TempFileWriter {
     async fn create_with(path: PathBuf, try_direct: bool) -> io::Result<Self> {
         let open = blocking(move || -> io::Result<Open> {
             let block = Block::new();
-            let direct = try_direct && block.is_aligned();
-            let (file, direct) = match create_file(&path, direct) {
+            let file = match create_file(&path) {
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {
                     if let Some(dir) = path.parent() {
                         std::fs::create_dir_all(dir)?;
                     }
-                    create_file(&path, direct)?
+                    create_file(&path)?
                 }
                 other => other?,
             };
+            let direct = try_direct && block.is_aligned() && set_direct(&file, true)?;
             Ok(Open {
                 file,
                 block,
@@ -169,9 +166,7 @@ impl TempFileWriter {
             if len == 0 {
                 open.file.set_modified(SystemTime::now())?;
             } else {
-                open.file.write_all(&open.block.filled()[..len])?;
-                open.block.consume(len);
-                open.written += len as u64;
+                open.write(len)?;
             }
             Ok(open)
         })
@@ -193,18 +188,17 @@ impl TempFileWriter {
     {
         let mut open = self.open.take().ok_or_else(failed_before)?;
         blocking(move || {
-            let size = open.written + open.block.len as u64;
             if open.direct {
-                let padded = open.block.pad();
-                open.file
-                    .write_all(&open.block.storage[open.block.start..][..padded])?;
-                if padded != open.block.len {
-                    open.file.set_len(size)?;
+                let aligned = open.block.len / ALIGN * ALIGN;
+                open.write(aligned)?;
+                if open.block.len > 0 {
+                    set_direct(&open.file, false)?;
+                    open.direct = false;
                 }
-            } else {
-                open.file.write_all(open.block.filled())?;
             }
+            open.write(open.block.len)?;
             open.file.sync_all()?;
+            let size = open.written;
             drop(open);
             then(size)
         })
@@ -212,21 +206,52 @@ impl TempFileWriter {
     }
 }
 
-fn create_file(path: &Path, direct: bool) -> io::Result<(File, bool)> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    if direct {
-        let mut with_direct = options.clone();
-        with_direct.custom_flags(libc::O_DIRECT);
-        match with_direct.open(path) {
-            Ok(file) => return Ok((file, true)),
-            // The file system doesn't do direct i/o (some FUSE and network
-            // file systems, tmpfs before Linux 6.6).
-            Err(error) if error.raw_os_error() == Some(libc::EINVAL) => {}
-            Err(error) => return Err(error),
+impl Open {
+    /// Writes the block's first `len` bytes at the end of the file (an
+    /// aligned length while `direct`). A direct write the file system
+    /// refuses is written again through the page cache.
+    fn write(&mut self, len: usize) -> io::Result<()> {
+        if len == 0 {
+            return Ok(());
         }
+        let bytes = &self.block.filled()[..len];
+        match self.file.write_all_at(bytes, self.written) {
+            Err(error)
+                if self.direct && error.raw_os_error() == Some(Errno::INVAL.raw_os_error()) =>
+            {
+                set_direct(&self.file, false)?;
+                self.direct = false;
+                // Positioned writes: a retry rewrites from the same offset
+                // whatever the failed call managed.
+                self.file.write_all_at(bytes, self.written)?;
+            }
+            other => other?,
+        }
+        self.block.consume(len);
+        self.written += len as u64;
+        Ok(())
     }
-    Ok((options.open(path)?, false))
+}
+
+fn create_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new().write(true).create_new(true).open(path)
+}
+
+/// Turns `O_DIRECT` on or off; false if the file system won't do direct
+/// i/o. (Set after opening: an open with `O_CREAT` and `O_DIRECT` creates the
+/// file before it fails with EINVAL.)
+fn set_direct(file: &File, on: bool) -> io::Result<bool> {
+    let flags = fcntl_getfl(file)?;
+    let flags = if on {
+        flags | OFlags::DIRECT
+    } else {
+        flags - OFlags::DIRECT
+    };
+    match fcntl_setfl(file, flags) {
+        Ok(()) => Ok(true),
+        Err(Errno::INVAL) if on => Ok(false),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Runs `run` on tokio's blocking pool.
@@ -274,7 +299,7 @@ mod tests {
                 if try_direct {
                     assert!(
                         writer.open.as_ref().is_some_and(|open| open.direct),
-                        "ext4 takes O_DIRECT"
+                        "this machine's temp dir takes O_DIRECT (ext4; tmpfs since Linux 6.6)"
                     );
                 }
                 for chunk in data.chunks(ALIGN * 3 + 5) {
@@ -291,6 +316,44 @@ mod tests {
                     "size {size}, direct {try_direct}"
                 );
             }
+        }
+    }
+
+    /// An upload slower than `TOUCH_EVERY` writes what it has so far (its
+    /// aligned part, with O_DIRECT), keeping the rest for later: the file
+    /// still ends up with every byte once, in order.
+    #[tokio::test]
+    async fn partial_writes_of_a_slow_upload_keep_every_byte_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for try_direct in [true, false] {
+            let path = dir.path().join(format!("partial-{try_direct}.part"));
+            let data: Vec<u8> = (0..3 * ALIGN + 300).map(|i| (i % 251) as u8).collect();
+            let mut writer = TempFileWriter::create_with(path.clone(), try_direct)
+                .await
+                .expect("create");
+            let (first, rest) = data.split_at(2 * ALIGN + 100);
+            writer.write(first).await.expect("write");
+            // As if a second had passed since the last write.
+            writer.last_write -= TOUCH_EVERY;
+            writer.write(&rest[..ALIGN]).await.expect("write");
+            let open = writer.open.as_ref().expect("open");
+            let expected_written = if try_direct {
+                3 * ALIGN
+            } else {
+                3 * ALIGN + 100
+            };
+            assert_eq!(open.written, expected_written as u64, "direct {try_direct}");
+            writer.write(&rest[ALIGN..]).await.expect("write");
+            let size = writer
+                .finish_then(Ok::<_, io::Error>)
+                .await
+                .expect("finish");
+            assert_eq!(size, data.len() as u64);
+            assert_eq!(
+                std::fs::read(&path).expect("read back"),
+                data,
+                "direct {try_direct}"
+            );
         }
     }
 
@@ -330,8 +393,6 @@ mod tests {
         assert_eq!(block.fill(&input), BLOCK);
         assert!(block.is_full());
         block.consume(BLOCK - 5);
-        assert_eq!(block.filled(), &input[BLOCK - 5..BLOCK]);
-        assert_eq!(block.pad(), ALIGN);
         assert_eq!(block.filled(), &input[BLOCK - 5..BLOCK]);
     }
 }
