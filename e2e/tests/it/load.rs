@@ -356,11 +356,21 @@ async fn list_all(
 /// The recording id of every object version and delete marker in the
 /// (versioned) bucket: a discarded object must leave no old version behind
 /// either. Keys are `tenants/<tenant>/recordings/<fan-out>/<recording>.<upload>.cvro`.
+fn recording_of(key: &str) -> Option<String> {
+    let parts: Vec<&str> = key.split('/').collect();
+    let [_, _, _, fan_out, name] = parts.as_slice() else {
+        return None;
+    };
+    let (recording, _upload) = name.strip_suffix(".cvro")?.split_once('.')?;
+    let first_byte = u8::from_str_radix(fan_out, 16).ok()?;
+    let id = uuid::Uuid::parse_str(recording).ok()?;
+    (fan_out.len() == 2 && id.as_bytes()[0] == first_byte).then(|| recording.to_owned())
+}
+
 async fn object_recordings(client: &reqwest::Client, endpoint: &str, bucket: &str) -> Vec<String> {
     object_versions(client, endpoint, bucket)
         .await
         .iter()
-        .filter_map(|key| key.split('/').nth(4)?.split('.').next())
-        .map(str::to_owned)
+        .map(|key| recording_of(key).unwrap_or_else(|| panic!("unexpected object key {key}")))
         .collect()
 }

@@ -538,3 +538,20 @@ fn verify_sha256(
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_keys_fan_out_by_the_recording_ids_first_byte() {
+        let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+        let key = object_key_for(tenant, recording).expect("key");
+        let fan_out = format!("{:02x}", recording.as_bytes()[0]);
+        let prefix = format!("tenants/{tenant}/recordings/{fan_out}/{recording}.");
+        assert!(key.as_str().starts_with(&prefix), "{key}");
+        assert!(key.as_str().ends_with(".cvro"), "{key}");
+        let again = object_key_for(tenant, recording).expect("key");
+        assert_ne!(key, again, "each store gets its own object");
+    }
+}
