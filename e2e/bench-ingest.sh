@@ -39,12 +39,12 @@ p0=$(awk '{print $14 + $15}' "/proc/$server/stat")
 "$bin/ingest_bench" "$url" "$key" "$count" "$concurrency" 300
 read -r _ u1 n1 s1 i1 w1 q1 sq1 st1 _ < /proc/stat
 p1=$(awk '{print $14 + $15}' "/proc/$server/stat")
-busy=$(( (u1 + n1 + s1 + q1 + sq1 + st1) - (u0 + n0 + s0 + q0 + sq0 + st0) ))
-idle=$(( i1 - i0 )) iowait=$(( w1 - w0 ))
-all=$(( busy + idle + iowait ))
+busy=$(( (u1 + n1 + s1 + q1 + sq1) - (u0 + n0 + s0 + q0 + sq0) ))
+idle=$(( i1 - i0 )) iowait=$(( w1 - w0 )) steal=$(( st1 - st0 ))
+all=$(( busy + idle + iowait + steal ))
 hz=$(getconf CLK_TCK)
 python3 -c "
 n, hz = $count, $hz
 print(f'cpu: server {($p1 - $p0) / hz / n * 1000:.1f} ms per upload; machine busy {$busy / hz / n * 1000:.1f} ms per upload;'
-      f' machine time busy {100 * $busy / $all:.0f} %, idle {100 * $idle / $all:.0f} %, iowait {100 * $iowait / $all:.0f} %')"
+      f' machine time busy {100 * $busy / $all:.0f} %, idle {100 * $idle / $all:.0f} %, iowait {100 * $iowait / $all:.0f} %, stolen {100 * $steal / $all:.0f} %')"
 echo "data directory after the run: $(du -sh data | cut -f1)"
