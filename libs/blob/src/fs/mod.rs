@@ -163,18 +163,20 @@ fn remove_tmp(path: &Path) {
     }
 }
 
-/// Removes the temp file when dropped: on success (the hard link keeps the
-/// data), on error, and when the `put` future is cancelled mid-upload.
+/// Removes the temp file when dropped on error, or when the `put` future
+/// is cancelled mid-upload. A successful publish removed it already.
 struct TmpFile {
     path: PathBuf,
+    published: bool,
 }
 
 impl Drop for TmpFile {
     fn drop(&mut self) {
-        // Blocking, but a single unlink (which finds nothing after a
-        // publish); doing it here is what makes cancellation leave nothing
-        // behind.
-        remove_tmp(&self.path);
+        // Blocking, but a single unlink; doing it here is what makes
+        // cancellation leave nothing behind.
+        if !self.published {
+            remove_tmp(&self.path);
+        }
     }
 }
 
@@ -195,13 +197,14 @@ fn not_found_as(key: &ObjectKey, error: io::Error) -> BlobError {
 #[async_trait]
 impl BlobStore for FsBlobStore {
     async fn put(&self, key: &ObjectKey, body: ByteStream) -> Result<ObjectMeta, BlobError> {
-        let tmp = TmpFile {
+        let mut tmp = TmpFile {
             path: self
                 .tmp_dir()
                 .join(format!("{}.{TMP_EXTENSION}", uuid::Uuid::new_v4())),
+            published: false,
         };
         let size = self.write_and_publish(&tmp, key, body).await?;
-        drop(tmp);
+        tmp.published = true;
         debug!(key=%key, size, "stored object");
         Ok(ObjectMeta { size })
     }
