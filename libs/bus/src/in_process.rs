@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tracing::{error, info, warn};
+use tracing::{Instrument, error, info, warn};
 
 use crate::{Bus, BusError, EventHandler, Message, RequestHandler};
 
@@ -218,12 +218,14 @@ impl Inner {
         for attempt in 1..=max_attempts {
             let handler = consumer.handler.clone();
             let delivery = message.clone();
+            let span = crate::trace::consumer_span(&consumer.name, &message);
             // Its own task, so a panicking handler counts as a failed attempt.
-            let outcome = tokio::spawn(async move { handler.handle(delivery).await }).await;
-            let error = match outcome {
+            let outcome =
+                tokio::spawn(async move { handler.handle(delivery).await }.instrument(span)).await;
+            let (error, permanent) = match outcome {
                 Ok(Ok(())) => return,
-                Ok(Err(err)) => err.to_string(),
-                Err(err) => format!("handler task failed: {err}"),
+                Ok(Err(err)) => (err.message, err.permanent),
+                Err(err) => (format!("handler task failed: {err}"), false),
             };
             warn!(
                 consumer = %consumer.name,
@@ -231,9 +233,13 @@ impl Inner {
                 message_id = %message.id,
                 attempt,
                 max_attempts,
+                permanent,
                 error = %error,
                 "event handler failed"
             );
+            if permanent {
+                break;
+            }
             if attempt < max_attempts {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(self.retry.max_backoff);
@@ -243,7 +249,6 @@ impl Inner {
             consumer = %consumer.name,
             topic = %message.topic,
             message_id = %message.id,
-            attempts = max_attempts,
             "message dead-lettered"
         );
         let mut dead_letters = lock(&self.dead_letters);

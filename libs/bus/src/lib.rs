@@ -1,8 +1,8 @@
 //! The bus: events on a topic exchange, request/reply to a queue per
 //! service. One trait, an in-process implementation for the embedded mode,
 //! a RabbitMQ one for the distributed mode, the transactional outbox and
-//! inbox every service uses, and the metadata, lifecycle and storage APIs
-//! carried over request/reply.
+//! inbox every service uses, and request/reply for every operation
+//! ([`rpc`]) with its trace context ([`trace`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,15 +10,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 pub use callvault_contracts::events::Message;
 
-mod api_wire;
 pub mod in_process;
 pub mod inbox;
-pub mod lifecycle;
-pub mod metadata;
 pub mod outbox;
 pub mod rabbitmq;
+pub mod rpc;
 pub mod rpc_metrics;
-pub mod storage;
+pub mod trace;
+
+pub use rpc::{Router, RpcClient};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -32,17 +32,43 @@ pub enum BusError {
     Malformed(String),
 }
 
-/// Handles one delivered event. An error means "not processed": the bus
-/// redelivers it (a bounded number of times, then dead-letters it), so
-/// handlers must be idempotent — use the inbox.
+/// Handles one delivered event. An error means "not processed": a
+/// retryable one is redelivered (a bounded number of times, then
+/// dead-lettered), a permanent one dead-lettered at once. Handlers must be
+/// idempotent — use the inbox.
 #[async_trait]
 pub trait EventHandler: Send + Sync + 'static {
     async fn handle(&self, message: Message) -> Result<(), HandlerError>;
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct HandlerError(pub String);
+#[error("{message}")]
+pub struct HandlerError {
+    pub message: String,
+    /// Another delivery would fail the same way (an undecodable payload, an
+    /// unknown tenant): dead-letter it now instead of burning every
+    /// redelivery.
+    pub permanent: bool,
+}
+
+impl HandlerError {
+    /// A failure that may pass on a later delivery (a database or a
+    /// dependency down).
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            permanent: false,
+        }
+    }
+
+    /// A poison message: no delivery will ever succeed.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            permanent: true,
+        }
+    }
+}
 
 /// Answers one request; the reply is whatever bytes the protocol defines.
 #[async_trait]

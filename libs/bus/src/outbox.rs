@@ -57,9 +57,13 @@ pub fn migration() -> Box<dyn sea_orm_migration::MigrationTrait> {
     Box::new(migration::CreateOutbox)
 }
 
-/// Adds `message` to the outbox, inside the caller's transaction.
+/// Adds `message` to the outbox, inside the caller's transaction, stamped
+/// with the current trace (unless it carries one) so its consumers continue
+/// the operation that caused it.
 pub async fn enqueue<C: ConnectionTrait>(conn: &C, message: &Message) -> Result<(), DbErr> {
-    let payload = serde_json::to_string(message)
+    let mut message = message.clone();
+    crate::trace::stamp(&mut message);
+    let payload = serde_json::to_string(&message)
         .map_err(|err| DbErr::Custom(format!("failed to serialize outbox message: {err}")))?;
     let row = ActiveModel {
         id: Set(message.id),

@@ -66,6 +66,9 @@ pub struct Message {
     pub occurred_at: DateTime<Utc>,
     /// W3C `traceparent` of the operation that caused it, if traced.
     pub traceparent: Option<String>,
+    /// W3C `tracestate` that goes with `traceparent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracestate: Option<String>,
     pub payload: serde_json::Value,
 }
 
@@ -77,6 +80,7 @@ impl Message {
             version: E::VERSION,
             occurred_at: Utc::now(),
             traceparent: None,
+            tracestate: None,
             payload: serde_json::to_value(event)?,
         })
     }

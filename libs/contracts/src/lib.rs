@@ -9,6 +9,9 @@ pub mod events;
 pub mod ids;
 pub mod lifecycle_api;
 pub mod metadata_api;
+pub mod ops;
+pub mod permissions;
+pub mod rpc;
 
 pub use actor::{Actor, Role};
 pub use ids::{BpoId, RecordingId, TenantId, UserId};

@@ -1,10 +1,6 @@
-//! The metadata service's request/reply API: tenancy and the catalogue.
-//!
-//! The gateway calls it over the bus (a serialised [`MetadataRequest`] to
-//! the `metadata` queue, a [`MetadataReply`] back); in tests and in-process
-//! wiring the trait can be called directly. Every tenant-data method takes
-//! the [`Actor`] and the tenant, and the service checks the actor may reach
-//! that tenant, whatever the gateway already checked.
+//! The metadata service's domain: tenancy and the catalogue, and the error
+//! every operation answers with. The operations themselves are in
+//! [`crate::ops`].
 
 use std::collections::BTreeMap;
 
@@ -15,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::call::{Channel, Direction, PauseSpan};
-use crate::{Actor, BpoId, RecordingId, Role, TenantId, UserId};
+use crate::{BpoId, RecordingId, Role, TenantId, UserId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -96,7 +92,7 @@ pub enum KeyMode {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct OnboardTenant {
+pub struct NewTenant {
     pub bpo_id: BpoId,
     pub name: String,
     /// IANA time zone, e.g. `Asia/Tokyo`.
@@ -118,7 +114,7 @@ pub struct Tenant {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct CreateUser {
+pub struct NewUser {
     /// The identity provider's subject (`sub` claim), or an email in
     /// embedded mode.
     pub subject: String,
@@ -244,122 +240,6 @@ pub struct RecordingPage {
     pub end_cursor: Option<String>,
     pub has_next_page: bool,
 }
-
-/// The most recording ids one `known_recordings` call may ask about.
-pub const MAX_KNOWN_RECORDINGS_ASKED: usize = 500;
-
-#[async_trait]
-pub trait MetadataApi: Send + Sync + 'static {
-    async fn create_bpo(&self, actor: &Actor, name: String) -> ApiResult<Bpo>;
-    async fn list_bpos(&self, actor: &Actor) -> ApiResult<Vec<Bpo>>;
-    async fn onboard_tenant(&self, actor: &Actor, input: OnboardTenant) -> ApiResult<Tenant>;
-    async fn get_tenant(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Tenant>;
-    async fn list_tenants(&self, actor: &Actor, bpo: BpoId) -> ApiResult<Vec<Tenant>>;
-    async fn create_user(&self, actor: &Actor, input: CreateUser) -> ApiResult<User>;
-    async fn list_users(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<User>>;
-    async fn create_api_key(
-        &self,
-        actor: &Actor,
-        tenant: TenantId,
-        name: String,
-    ) -> ApiResult<CreatedApiKey>;
-    async fn revoke_api_key(&self, actor: &Actor, tenant: TenantId, key: Uuid)
-    -> ApiResult<ApiKey>;
-    async fn list_api_keys(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<ApiKey>>;
-    /// Machine call from ingestion: which tenant a recorder secret belongs
-    /// to. `Unauthenticated` for unknown or revoked keys.
-    async fn verify_api_key(&self, secret: String) -> ApiResult<ApiKeyGrant>;
-    /// Machine call from ingestion's reconciler: which of `ids` (at most
-    /// [`MAX_KNOWN_RECORDINGS_ASKED`]) the catalogue holds for `tenant`. A
-    /// catalogued recording is never an orphan, whatever ingestion's own
-    /// tables say.
-    async fn known_recordings(
-        &self,
-        tenant: TenantId,
-        ids: Vec<RecordingId>,
-    ) -> ApiResult<Vec<RecordingId>>;
-    async fn search_recordings(
-        &self,
-        actor: &Actor,
-        tenant: TenantId,
-        filter: RecordingFilter,
-        page: PageRequest,
-    ) -> ApiResult<RecordingPage>;
-    async fn get_recording(
-        &self,
-        actor: &Actor,
-        tenant: TenantId,
-        id: RecordingId,
-    ) -> ApiResult<Recording>;
-}
-
-/// The same API as messages, for the bus: one variant per method.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "method", rename_all = "snake_case")]
-pub enum MetadataRequest {
-    CreateBpo {
-        actor: Actor,
-        name: String,
-    },
-    ListBpos {
-        actor: Actor,
-    },
-    OnboardTenant {
-        actor: Actor,
-        input: OnboardTenant,
-    },
-    GetTenant {
-        actor: Actor,
-        tenant: TenantId,
-    },
-    ListTenants {
-        actor: Actor,
-        bpo: BpoId,
-    },
-    CreateUser {
-        actor: Actor,
-        input: CreateUser,
-    },
-    ListUsers {
-        actor: Actor,
-        tenant: TenantId,
-    },
-    CreateApiKey {
-        actor: Actor,
-        tenant: TenantId,
-        name: String,
-    },
-    RevokeApiKey {
-        actor: Actor,
-        tenant: TenantId,
-        key: Uuid,
-    },
-    ListApiKeys {
-        actor: Actor,
-        tenant: TenantId,
-    },
-    VerifyApiKey {
-        secret: String,
-    },
-    KnownRecordings {
-        tenant: TenantId,
-        ids: Vec<RecordingId>,
-    },
-    SearchRecordings {
-        actor: Actor,
-        tenant: TenantId,
-        filter: RecordingFilter,
-        page: PageRequest,
-    },
-    GetRecording {
-        actor: Actor,
-        tenant: TenantId,
-        id: RecordingId,
-    },
-}
-
-/// The reply: the method's result as JSON, or its error.
-pub type MetadataReply = Result<serde_json::Value, ApiError>;
 
 /// What the metadata service needs from the storage service's key provider:
 /// a master key per tenant at onboarding, and its changes later.

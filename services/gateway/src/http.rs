@@ -14,9 +14,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::http::GraphiQLSource;
+use callvault_bus::RpcClient;
 use callvault_contracts::TenantId;
-use callvault_contracts::lifecycle_api::LifecycleApi;
-use callvault_contracts::metadata_api::{ErrorCode, MetadataApi};
+use callvault_contracts::metadata_api::ErrorCode;
 use futures_util::StreamExt;
 use serde_json::json;
 use tracing::{debug, warn};
@@ -41,7 +41,7 @@ pub enum StateError {
 
 /// What the HTTP handlers share.
 ///
-/// The metadata and lifecycle APIs are not fields: they live inside the
+/// The services' client is not a field: they live inside the
 /// schema, behind the scoped handles of [`crate::access`], so that no
 /// handler can reach them around the permission checks. The one exception
 /// is [`PublicLifecycle`], which has only the public manifest key.
@@ -53,15 +53,10 @@ pub struct GatewayState {
 }
 
 impl GatewayState {
-    pub fn new(
-        verifier: Arc<TokenVerifier>,
-        metadata: Arc<dyn MetadataApi>,
-        lifecycle: Arc<dyn LifecycleApi>,
-        playback: PlaybackLinks,
-    ) -> Self {
+    pub fn new(verifier: Arc<TokenVerifier>, rpc: RpcClient, playback: PlaybackLinks) -> Self {
         Self {
-            public: PublicLifecycle::new(lifecycle.clone()),
-            schema: build_schema(metadata, lifecycle, playback.clone()),
+            public: PublicLifecycle::new(rpc.clone()),
+            schema: build_schema(rpc, playback.clone()),
             verifier,
             playback,
         }

@@ -2,8 +2,7 @@
 //!
 //! It verifies the caller's JWT ([`auth`]), decides what the caller may
 //! reach ([`access`]) and answers GraphQL ([`graphql`]) by calling the
-//! metadata service through [`callvault_contracts::metadata_api::MetadataApi`]
-//! and [`callvault_contracts::lifecycle_api::LifecycleApi`].
+//! metadata service's operations ([`callvault_contracts::ops`]) over the bus.
 //! It never touches a database, and audio never goes through it: recordings
 //! carry a short-lived signed playback URL served by the storage service.
 

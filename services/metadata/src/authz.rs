@@ -1,5 +1,6 @@
 //! Who may do what: checked inside every [`crate::MetadataService`] method,
-//! whatever the gateway already checked (defence in depth).
+//! whatever the gateway already checked (defence in depth), from the one
+//! table both read ([`callvault_contracts::permissions::reach`]).
 //!
 //! | operation                          | platform_admin | bpo_admin        | tenant_admin | supervisor | compliance_officer | agent          | auditor |
 //! |------------------------------------|----------------|------------------|--------------|------------|--------------------|----------------|---------|
@@ -37,27 +38,8 @@
 //! services/metadata/PERMISSIONS.md carries the same table.
 
 use callvault_contracts::metadata_api::{ApiError, ApiResult};
+use callvault_contracts::permissions::{Permission, Target, allows};
 use callvault_contracts::{Actor, BpoId, Role, TenantId};
-
-/// What an actor wants to do within one tenant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum TenantAction {
-    ReadTenant,
-    ManageUsers,
-    ManageApiKeys,
-    /// Search and read recordings, their lifecycle, and authorize playback.
-    ReadRecordings,
-    /// Tenant policy (default retention, playback reason) and retention rules.
-    ManagePolicy,
-    /// Place, release and list legal holds.
-    ManageHolds,
-    /// Delete recordings, run the deletion worker, list certificates.
-    ManageDeletion,
-    /// The audit trail, its verification and the daily manifests.
-    ReadAudit,
-    /// Change the tenant's master key (rotate it, or switch to its own).
-    ManageKeys,
-}
 
 /// Which recordings of the tenant the actor may see.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,9 +49,9 @@ pub(crate) enum RecordingScope {
     Agent(String),
 }
 
-/// Platform-wide operations: BPOs.
-pub(crate) fn platform(actor: &Actor) -> ApiResult<()> {
-    if actor.role == Role::PlatformAdmin {
+/// Platform-wide operations: BPOs, platform admins.
+pub(crate) fn platform(actor: &Actor, permission: Permission) -> ApiResult<()> {
+    if allows(actor, permission, Target::Platform) {
         return Ok(());
     }
     Err(ApiError::forbidden())
@@ -77,19 +59,18 @@ pub(crate) fn platform(actor: &Actor) -> ApiResult<()> {
 
 /// Operations on one BPO: onboarding and listing its tenants, creating its
 /// admins.
-pub(crate) fn bpo(actor: &Actor, bpo: BpoId) -> ApiResult<()> {
-    match actor.role {
-        Role::PlatformAdmin => Ok(()),
-        Role::BpoAdmin if actor.bpo_id == Some(bpo) => Ok(()),
-        _ => Err(ApiError::forbidden()),
+pub(crate) fn bpo(actor: &Actor, permission: Permission, bpo: BpoId) -> ApiResult<()> {
+    if allows(actor, permission, Target::Bpo(bpo)) {
+        return Ok(());
     }
+    Err(ApiError::forbidden())
 }
 
 /// Operations within one tenant. `tenant_bpo` is the tenant's BPO as
 /// stored, `None` when there is no such tenant.
 pub(crate) fn tenant(
     actor: &Actor,
-    action: TenantAction,
+    action: Permission,
     tenant: TenantId,
     tenant_bpo: Option<BpoId>,
 ) -> ApiResult<RecordingScope> {
@@ -103,62 +84,25 @@ pub(crate) fn tenant(
 
 fn role_scope(
     actor: &Actor,
-    action: TenantAction,
+    permission: Permission,
     tenant: TenantId,
     tenant_bpo: Option<BpoId>,
 ) -> ApiResult<RecordingScope> {
-    use TenantAction::{
-        ManageApiKeys, ManageDeletion, ManageHolds, ManageKeys, ManagePolicy, ManageUsers,
-        ReadAudit, ReadRecordings, ReadTenant,
+    let target = Target::Tenant {
+        tenant,
+        bpo: tenant_bpo,
     };
-    match actor.role {
-        Role::PlatformAdmin => match action {
-            ReadTenant | ManageUsers => Ok(RecordingScope::All),
-            ManageApiKeys | ReadRecordings | ManagePolicy | ManageHolds | ManageDeletion
-            | ReadAudit | ManageKeys => Err(ApiError::forbidden()),
-        },
-        Role::BpoAdmin => {
-            let own = actor.bpo_id.is_some() && actor.bpo_id == tenant_bpo;
-            if !own {
-                return Err(ApiError::forbidden());
-            }
-            match action {
-                ReadTenant | ManageUsers | ManageApiKeys | ReadRecordings | ManagePolicy
-                | ManageKeys => Ok(RecordingScope::All),
-                ManageHolds | ManageDeletion | ReadAudit => Err(ApiError::forbidden()),
-            }
-        }
-        role => {
-            if actor.tenant_id != Some(tenant) {
-                return Err(ApiError::forbidden());
-            }
-            tenant_role_scope(actor, role, action)
-        }
+    if !allows(actor, permission, target) {
+        return Err(ApiError::forbidden());
     }
-}
-
-fn tenant_role_scope(actor: &Actor, role: Role, action: TenantAction) -> ApiResult<RecordingScope> {
-    use TenantAction::{
-        ManageApiKeys, ManageDeletion, ManageHolds, ManageKeys, ManagePolicy, ManageUsers,
-        ReadAudit, ReadRecordings, ReadTenant,
-    };
-    match (action, role) {
-        (ReadTenant, _) => Ok(RecordingScope::All),
-        (ManageUsers | ManageApiKeys | ManageKeys, Role::TenantAdmin) => Ok(RecordingScope::All),
-        (
-            ManagePolicy | ManageHolds | ManageDeletion,
-            Role::TenantAdmin | Role::ComplianceOfficer,
-        ) => Ok(RecordingScope::All),
-        (ReadAudit, Role::ComplianceOfficer | Role::Auditor) => Ok(RecordingScope::All),
-        (ReadRecordings, Role::TenantAdmin | Role::Supervisor | Role::ComplianceOfficer) => {
-            Ok(RecordingScope::All)
-        }
-        (ReadRecordings, Role::Agent) => match &actor.agent_id {
+    // An agent reads its own calls only; without an agent id, none.
+    if actor.role == Role::Agent && permission == Permission::ReadRecordings {
+        return match &actor.agent_id {
             Some(agent) if !agent.trim().is_empty() => Ok(RecordingScope::Agent(agent.clone())),
             _ => Err(ApiError::forbidden()),
-        },
-        _ => Err(ApiError::forbidden()),
+        };
     }
+    Ok(RecordingScope::All)
 }
 
 #[cfg(test)]
@@ -180,7 +124,7 @@ mod tests {
     /// roles each action admits.
     #[test]
     fn lifecycle_actions_follow_the_matrix() {
-        use TenantAction::{
+        use Permission::{
             ManageDeletion, ManageHolds, ManageKeys, ManagePolicy, ReadAudit, ReadRecordings,
         };
         let tenant = TenantId::new();
@@ -195,7 +139,7 @@ mod tests {
             Role::Auditor,
         ];
         // Columns in the order of `roles`.
-        let table: [(TenantAction, [bool; 7]); 6] = [
+        let table: [(Permission, [bool; 7]); 6] = [
             (ManagePolicy, [false, true, true, false, true, false, false]),
             (ReadRecordings, [false, true, true, true, true, true, false]),
             (ManageHolds, [false, false, true, false, true, false, false]),
@@ -232,7 +176,7 @@ mod tests {
 
     fn tenant_scope(
         actor: &Actor,
-        action: TenantAction,
+        action: Permission,
         tenant_id: TenantId,
         bpo: BpoId,
     ) -> ApiResult<RecordingScope> {

@@ -42,7 +42,7 @@ impl IngestedConsumer {
     async fn catalogue(&self, message: &Message) -> Result<(), HandlerError> {
         let event: RecordingIngestedV1 = message
             .decode()
-            .map_err(|err| HandlerError(format!("cannot decode recording.ingested: {err}")))?;
+            .map_err(|err| HandlerError::permanent(format!("cannot decode recording.ingested: {err}")))?;
         let tenant_id = event.tenant_id;
         let recording_id = event.recording_id;
         let (mut row, tags) = self.row(&event)?;
@@ -68,7 +68,7 @@ impl IngestedConsumer {
                 recording_id = %recording_id,
                 "recording for an unknown tenant"
             );
-            return Err(HandlerError(format!("unknown tenant {tenant_id}")));
+            return Err(HandlerError::permanent(format!("unknown tenant {tenant_id}")));
         };
         // A deleted recording stays deleted: an old event published again
         // (a replayed dead letter, a re-published outbox row) must not bring
@@ -93,7 +93,7 @@ impl IngestedConsumer {
             .await
             .map_err(db_error)?;
         let default_days = u32::try_from(tenant.default_retention_days)
-            .map_err(|_| HandlerError("tenant default retention out of range".into()))?;
+            .map_err(|_| HandlerError::permanent("tenant default retention out of range"))?;
         store::retention::apply(&mut row, &tags, &rules, default_days).map_err(db_error)?;
         let inserted = store::recordings::insert(&txn, row, &tags)
             .await
@@ -116,18 +116,18 @@ impl IngestedConsumer {
     ) -> Result<(recording::Model, Vec<String>), HandlerError> {
         let call = &event.call;
         if call.ended_at < call.started_at {
-            return Err(HandlerError("recording ends before it starts".into()));
+            return Err(HandlerError::permanent("recording ends before it starts"));
         }
         let pii = self
             .pii
             .for_tenant(event.tenant_id)
-            .map_err(|err| HandlerError(err.to_string()))?;
+            .map_err(|err| HandlerError::retryable(err.to_string()))?;
         let seal = |party, number: &str| {
             pii.seal(event.recording_id, party, number)
-                .map_err(|err| HandlerError(err.to_string()))
+                .map_err(|err| HandlerError::retryable(err.to_string()))
         };
         let signed = |value: u64, field: &str| {
-            i64::try_from(value).map_err(|_| HandlerError(format!("{field} out of range")))
+            i64::try_from(value).map_err(|_| HandlerError::permanent(format!("{field} out of range")))
         };
         let mut tags: Vec<String> = Vec::with_capacity(call.tags.len());
         for tag in &call.tags {
@@ -164,10 +164,10 @@ impl IngestedConsumer {
             retain_until: db_time(call.started_at),
             retention_rule_id: None,
             attributes: serde_json::to_string(&call.attributes)
-                .map_err(|err| HandlerError(format!("attributes not encodable: {err}")))?,
+                .map_err(|err| HandlerError::permanent(format!("attributes not encodable: {err}")))?,
             notice_played: call.notice_played,
             pauses: serde_json::to_string(&call.pauses)
-                .map_err(|err| HandlerError(format!("pauses not encodable: {err}")))?,
+                .map_err(|err| HandlerError::permanent(format!("pauses not encodable: {err}")))?,
         };
         Ok((row, tags))
     }
@@ -175,7 +175,7 @@ impl IngestedConsumer {
 
 fn db_error(err: sea_orm::DbErr) -> HandlerError {
     tracing::error!(error = %err, "metadata database error while cataloguing");
-    HandlerError("metadata database error".into())
+    HandlerError::retryable("metadata database error")
 }
 
 #[async_trait]

@@ -8,7 +8,7 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Consumer};
-use tracing::{error, info, warn};
+use tracing::{Instrument, error, info, warn};
 use uuid::Uuid;
 
 use super::{short, unavailable};
@@ -135,35 +135,47 @@ async fn handle(
     let topic = message.topic.clone();
     let message_id = message.id;
     let attempt = previous_deliveries(&delivery) + 1;
-    let error = match run_handler(handler, message).await {
+    let (error, permanent) = match run_handler(queue, handler, message).await {
         Ok(()) => {
             settle(queue, &delivery, Settle::Ack).await;
             return;
         }
-        Err(error) => error,
+        Err(failure) => failure,
     };
     warn!(
         queue,
         topic = %topic,
         message_id = %message_id,
         attempt,
+        permanent,
         error = %error,
         "event handler failed"
     );
+    if permanent {
+        // No delivery would do better: to the dead letters at once.
+        settle(queue, &delivery, Settle::Reject).await;
+        return;
+    }
     tokio::time::sleep(redelivery_delay).await;
     // The quorum queue counts the returns and dead-letters the message past
     // its delivery limit.
     settle(queue, &delivery, Settle::Requeue).await;
 }
 
-/// Runs the handler in its own task, so a panic counts as a failure instead
-/// of ending the consumer.
-async fn run_handler(handler: &Arc<dyn EventHandler>, message: Message) -> Result<(), String> {
+/// Runs the handler in its own task, so a panic counts as a (retryable)
+/// failure instead of ending the consumer. The error, and whether it is
+/// permanent.
+async fn run_handler(
+    queue: &str,
+    handler: &Arc<dyn EventHandler>,
+    message: Message,
+) -> Result<(), (String, bool)> {
     let handler = handler.clone();
-    match tokio::spawn(async move { handler.handle(message).await }).await {
+    let span = crate::trace::consumer_span(queue, &message);
+    match tokio::spawn(async move { handler.handle(message).await }.instrument(span)).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(err)) => Err(err.to_string()),
-        Err(err) => Err(format!("handler task failed: {err}")),
+        Ok(Err(err)) => Err((err.message, err.permanent)),
+        Err(err) => Err((format!("handler task failed: {err}"), false)),
     }
 }
 

@@ -6,10 +6,15 @@
 
 use std::marker::PhantomData;
 
-use callvault_contracts::lifecycle_api::LifecycleApi;
+use callvault_bus::RpcClient;
 use callvault_contracts::metadata_api::{
-    ApiError, ApiKey, Bpo, CreateUser, CreatedApiKey, ErrorCode, KeyMode, MetadataApi,
-    OnboardTenant, PageRequest, Recording, RecordingFilter, RecordingPage, Tenant, User,
+    ApiError, ApiKey, Bpo, CreatedApiKey, ErrorCode, KeyMode, NewTenant, NewUser, PageRequest,
+    Recording, RecordingFilter, RecordingPage, Tenant, User,
+};
+use callvault_contracts::ops::catalogue::{GetRecording, SearchRecordings};
+use callvault_contracts::ops::tenancy::{
+    CreateApiKey, CreateBpo, CreateUser, GetTenant, ListApiKeys, ListBpos, ListTenants, ListUsers,
+    OnboardTenant, RevokeApiKey,
 };
 use callvault_contracts::{Actor, BpoId, RecordingId, Role, TenantId};
 use tracing::error;
@@ -25,34 +30,45 @@ type Result<T> = async_graphql::Result<T>;
 /// Platform-wide operations allowed by `P`.
 pub struct PlatformScope<'a, P> {
     pub(super) actor: &'a Actor,
-    pub(super) api: &'a dyn MetadataApi,
+    pub(super) rpc: &'a RpcClient,
     pub(super) _permission: PhantomData<P>,
 }
 
 impl PlatformScope<'_, perm::ManageBpos> {
     pub async fn create_bpo(&self, name: String) -> Result<Bpo> {
-        self.api
-            .create_bpo(self.actor, name)
+        self.rpc
+            .call(CreateBpo {
+                actor: self.actor.clone(),
+                name,
+            })
             .await
             .map_err(from_api)
     }
 
     pub async fn list_bpos(&self) -> Result<Vec<Bpo>> {
-        self.api.list_bpos(self.actor).await.map_err(from_api)
+        self.rpc
+            .call(ListBpos {
+                actor: self.actor.clone(),
+            })
+            .await
+            .map_err(from_api)
     }
 }
 
 impl PlatformScope<'_, perm::ManageUsers> {
     pub async fn create_platform_admin(&self, subject: String) -> Result<User> {
-        let input = CreateUser {
+        let input = NewUser {
             subject,
             role: Role::PlatformAdmin,
             tenant_id: None,
             bpo_id: None,
             agent_id: None,
         };
-        self.api
-            .create_user(self.actor, input)
+        self.rpc
+            .call(CreateUser {
+                actor: self.actor.clone(),
+                input,
+            })
             .await
             .map_err(from_api)
     }
@@ -61,7 +77,7 @@ impl PlatformScope<'_, perm::ManageUsers> {
 /// Operations on one BPO allowed by `P`.
 pub struct BpoScope<'a, P> {
     pub(super) actor: &'a Actor,
-    pub(super) api: &'a dyn MetadataApi,
+    pub(super) rpc: &'a RpcClient,
     pub(super) bpo: BpoId,
     pub(super) _permission: PhantomData<P>,
 }
@@ -69,8 +85,11 @@ pub struct BpoScope<'a, P> {
 impl BpoScope<'_, perm::ViewTenants> {
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>> {
         let tenants = self
-            .api
-            .list_tenants(self.actor, self.bpo)
+            .rpc
+            .call(ListTenants {
+                actor: self.actor.clone(),
+                bpo: self.bpo,
+            })
             .await
             .map_err(from_api)?;
         if tenants.iter().any(|tenant| tenant.bpo_id != self.bpo) {
@@ -82,7 +101,7 @@ impl BpoScope<'_, perm::ViewTenants> {
 }
 
 /// A tenant to onboard, without its BPO: the scope supplies that.
-pub struct NewTenant {
+pub struct TenantSettings {
     pub name: String,
     pub time_zone: String,
     pub default_retention_days: u32,
@@ -90,16 +109,19 @@ pub struct NewTenant {
 }
 
 impl BpoScope<'_, perm::OnboardTenants> {
-    pub async fn onboard_tenant(&self, tenant: NewTenant) -> Result<Tenant> {
-        let input = OnboardTenant {
+    pub async fn onboard_tenant(&self, tenant: TenantSettings) -> Result<Tenant> {
+        let input = NewTenant {
             bpo_id: self.bpo,
             name: tenant.name,
             time_zone: tenant.time_zone,
             default_retention_days: tenant.default_retention_days,
             key_mode: tenant.key_mode,
         };
-        self.api
-            .onboard_tenant(self.actor, input)
+        self.rpc
+            .call(OnboardTenant {
+                actor: self.actor.clone(),
+                input,
+            })
             .await
             .map_err(from_api)
     }
@@ -107,15 +129,18 @@ impl BpoScope<'_, perm::OnboardTenants> {
 
 impl BpoScope<'_, perm::ManageUsers> {
     pub async fn create_bpo_admin(&self, subject: String) -> Result<User> {
-        let input = CreateUser {
+        let input = NewUser {
             subject,
             role: Role::BpoAdmin,
             tenant_id: None,
             bpo_id: Some(self.bpo),
             agent_id: None,
         };
-        self.api
-            .create_user(self.actor, input)
+        self.rpc
+            .call(CreateUser {
+                actor: self.actor.clone(),
+                input,
+            })
             .await
             .map_err(from_api)
     }
@@ -125,8 +150,7 @@ impl BpoScope<'_, perm::ManageUsers> {
 /// `access::lifecycle`).
 pub struct TenantScope<'a, P> {
     pub(super) actor: &'a Actor,
-    pub(super) api: &'a dyn MetadataApi,
-    pub(super) lifecycle: &'a dyn LifecycleApi,
+    pub(super) rpc: &'a RpcClient,
     pub(super) tenant: TenantId,
     /// The tenant, when it had to be looked up to decide access.
     pub(super) record: Option<Tenant>,
@@ -144,8 +168,11 @@ impl TenantScope<'_, perm::ViewTenants> {
         if let Some(record) = &self.record {
             return Ok(record.clone());
         }
-        self.api
-            .get_tenant(self.actor, self.tenant)
+        self.rpc
+            .call(GetTenant {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+            })
             .await
             .map_err(from_api)
     }
@@ -153,8 +180,11 @@ impl TenantScope<'_, perm::ViewTenants> {
 
 impl TenantScope<'_, perm::ManageUsers> {
     pub async fn list_users(&self) -> Result<Vec<User>> {
-        self.api
-            .list_users(self.actor, self.tenant)
+        self.rpc
+            .call(ListUsers {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+            })
             .await
             .map_err(from_api)
     }
@@ -173,15 +203,18 @@ impl TenantScope<'_, perm::ManageUsers> {
         if role == Role::Agent && agent_id.as_deref().is_none_or(str::is_empty) {
             return Err(bad_input("an agent needs an agent id"));
         }
-        let input = CreateUser {
+        let input = NewUser {
             subject,
             role,
             tenant_id: Some(self.tenant),
             bpo_id: None,
             agent_id,
         };
-        self.api
-            .create_user(self.actor, input)
+        self.rpc
+            .call(CreateUser {
+                actor: self.actor.clone(),
+                input,
+            })
             .await
             .map_err(from_api)
     }
@@ -189,22 +222,33 @@ impl TenantScope<'_, perm::ManageUsers> {
 
 impl TenantScope<'_, perm::ManageApiKeys> {
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
-        self.api
-            .list_api_keys(self.actor, self.tenant)
+        self.rpc
+            .call(ListApiKeys {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+            })
             .await
             .map_err(from_api)
     }
 
     pub async fn create_api_key(&self, name: String) -> Result<CreatedApiKey> {
-        self.api
-            .create_api_key(self.actor, self.tenant, name)
+        self.rpc
+            .call(CreateApiKey {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+                name,
+            })
             .await
             .map_err(from_api)
     }
 
     pub async fn revoke_api_key(&self, key: Uuid) -> Result<ApiKey> {
-        self.api
-            .revoke_api_key(self.actor, self.tenant, key)
+        self.rpc
+            .call(RevokeApiKey {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+                key,
+            })
             .await
             .map_err(from_api)
     }
@@ -222,8 +266,13 @@ impl TenantScope<'_, perm::ReadRecordings> {
             filter.agent = Some(self.own_agent_id()?.to_owned());
         }
         let page = self
-            .api
-            .search_recordings(self.actor, self.tenant, filter, page)
+            .rpc
+            .call(SearchRecordings {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+                filter,
+                page,
+            })
             .await
             .map_err(from_api)?;
         for recording in &page.items {
@@ -234,8 +283,12 @@ impl TenantScope<'_, perm::ReadRecordings> {
 
     pub async fn get_recording(&self, id: RecordingId) -> Result<Recording> {
         let recording = self
-            .api
-            .get_recording(self.actor, self.tenant, id)
+            .rpc
+            .call(GetRecording {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+                id,
+            })
             .await
             .map_err(from_api)?;
         self.check_belongs(&recording)?;

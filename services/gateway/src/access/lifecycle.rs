@@ -8,15 +8,20 @@
 //! answered for another tenant is our fault, reported as INTERNAL and never
 //! passed on.
 
-use std::sync::Arc;
-
+use callvault_bus::RpcClient;
 use callvault_contracts::lifecycle_api::{
     Access, AuditPage, ChainVerification, DeletionCertificate, DeletionReason, LegalHold,
-    LifecycleApi, NewLegalHold, NewRetentionRule, RecordingLifecycle, RetentionRule,
-    SignedManifest, TenantPolicy,
+    NewLegalHold, NewRetentionRule, RecordingLifecycle, RetentionRule, SignedManifest,
+    TenantPolicy,
 };
 use callvault_contracts::metadata_api::{
     ApiError, ApiResult, ErrorCode, KeyMode, Recording, Tenant,
+};
+use callvault_contracts::ops::lifecycle::{
+    AuditTrail, AuthorizePlayback, ChangeTenantKey, CreateRetentionRule, DailyManifest,
+    DeleteRecording, DeleteRetentionRule, GetPolicy, GetRecordingLifecycle,
+    ListDeletionCertificates, ListHolds, ListRetentionRules, ManifestPublicKey, PlaceHold,
+    ReleaseHold, RunDeletion, SetPolicy, VerifyAuditChain,
 };
 use callvault_contracts::{Role, TenantId};
 use chrono::NaiveDate;
@@ -42,23 +47,33 @@ impl<P> TenantScope<'_, P> {
 
 impl TenantScope<'_, perm::ManagePolicy> {
     pub async fn get_policy(&self) -> Result<TenantPolicy> {
-        self.lifecycle
-            .get_policy(self.actor, self.tenant)
+        self.rpc
+            .call(GetPolicy {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+            })
             .await
             .map_err(from_api)
     }
 
     pub async fn set_policy(&self, policy: TenantPolicy) -> Result<TenantPolicy> {
-        self.lifecycle
-            .set_policy(self.actor, self.tenant, policy)
+        self.rpc
+            .call(SetPolicy {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+                policy,
+            })
             .await
             .map_err(from_api)
     }
 
     pub async fn list_retention_rules(&self) -> Result<Vec<RetentionRule>> {
         let rules = self
-            .lifecycle
-            .list_retention_rules(self.actor, self.tenant)
+            .rpc
+            .call(ListRetentionRules {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+            })
             .await
             .map_err(from_api)?;
         for rule in &rules {
@@ -69,8 +84,12 @@ impl TenantScope<'_, perm::ManagePolicy> {
 
     pub async fn create_retention_rule(&self, rule: NewRetentionRule) -> Result<RetentionRule> {
         let rule = self
-            .lifecycle
-            .create_retention_rule(self.actor, self.tenant, rule)
+            .rpc
+            .call(CreateRetentionRule {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+                rule,
+            })
             .await
             .map_err(from_api)?;
         self.check_tenant(rule.tenant_id, "retention rule")?;
@@ -79,8 +98,12 @@ impl TenantScope<'_, perm::ManagePolicy> {
 
     pub async fn delete_retention_rule(&self, rule: Uuid) -> Result<RetentionRule> {
         let rule = self
-            .lifecycle
-            .delete_retention_rule(self.actor, self.tenant, rule)
+            .rpc
+            .call(DeleteRetentionRule {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+                rule,
+            })
             .await
             .map_err(from_api)?;
         self.check_tenant(rule.tenant_id, "retention rule")?;
@@ -91,8 +114,12 @@ impl TenantScope<'_, perm::ManagePolicy> {
 impl TenantScope<'_, perm::ManageHolds> {
     pub async fn place_hold(&self, hold: NewLegalHold) -> Result<LegalHold> {
         let hold = self
-            .lifecycle
-            .place_hold(self.actor, self.tenant, hold)
+            .rpc
+            .call(PlaceHold {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+                hold,
+            })
             .await
             .map_err(from_api)?;
         self.check_tenant(hold.tenant_id, "legal hold")?;
@@ -101,8 +128,13 @@ impl TenantScope<'_, perm::ManageHolds> {
 
     pub async fn release_hold(&self, hold: Uuid, reason: String) -> Result<LegalHold> {
         let hold = self
-            .lifecycle
-            .release_hold(self.actor, self.tenant, hold, reason)
+            .rpc
+            .call(ReleaseHold {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+                hold,
+                reason,
+            })
             .await
             .map_err(from_api)?;
         self.check_tenant(hold.tenant_id, "legal hold")?;
@@ -111,8 +143,11 @@ impl TenantScope<'_, perm::ManageHolds> {
 
     pub async fn list_holds(&self) -> Result<Vec<LegalHold>> {
         let holds = self
-            .lifecycle
-            .list_holds(self.actor, self.tenant)
+            .rpc
+            .call(ListHolds {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+            })
             .await
             .map_err(from_api)?;
         for hold in &holds {
@@ -135,8 +170,14 @@ impl TenantScope<'_, perm::ManageDeletion> {
             return Err(bad_input("retention deletions are the deletion worker's"));
         }
         let certificate = self
-            .lifecycle
-            .delete_recording(self.actor, self.tenant, recording, reason, note)
+            .rpc
+            .call(DeleteRecording {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+                recording,
+                reason,
+                note,
+            })
             .await
             .map_err(from_api)?;
         self.check_tenant(certificate.tenant_id, "deletion certificate")?;
@@ -145,8 +186,11 @@ impl TenantScope<'_, perm::ManageDeletion> {
 
     pub async fn run_deletion(&self) -> Result<DeletionCertificate> {
         let certificate = self
-            .lifecycle
-            .run_deletion(self.actor, self.tenant)
+            .rpc
+            .call(RunDeletion {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+            })
             .await
             .map_err(from_api)?;
         self.check_tenant(certificate.tenant_id, "deletion certificate")?;
@@ -155,8 +199,11 @@ impl TenantScope<'_, perm::ManageDeletion> {
 
     pub async fn list_deletion_certificates(&self) -> Result<Vec<DeletionCertificate>> {
         let certificates = self
-            .lifecycle
-            .list_deletion_certificates(self.actor, self.tenant)
+            .rpc
+            .call(ListDeletionCertificates {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+            })
             .await
             .map_err(from_api)?;
         for certificate in &certificates {
@@ -169,8 +216,13 @@ impl TenantScope<'_, perm::ManageDeletion> {
 impl TenantScope<'_, perm::ReadAudit> {
     pub async fn audit_trail(&self, after_seq: Option<u64>, first: u32) -> Result<AuditPage> {
         let page = self
-            .lifecycle
-            .audit_trail(self.actor, self.tenant, after_seq, first)
+            .rpc
+            .call(AuditTrail {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+                after_seq,
+                first,
+            })
             .await
             .map_err(from_api)?;
         for entry in &page.items {
@@ -180,16 +232,23 @@ impl TenantScope<'_, perm::ReadAudit> {
     }
 
     pub async fn verify_audit_chain(&self) -> Result<ChainVerification> {
-        self.lifecycle
-            .verify_audit_chain(self.actor, self.tenant)
+        self.rpc
+            .call(VerifyAuditChain {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+            })
             .await
             .map_err(from_api)
     }
 
     pub async fn daily_manifest(&self, date: NaiveDate) -> Result<SignedManifest> {
         let manifest = self
-            .lifecycle
-            .daily_manifest(self.actor, self.tenant, date)
+            .rpc
+            .call(DailyManifest {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+                date,
+            })
             .await
             .map_err(from_api)?;
         self.check_tenant(manifest.tenant_id, "manifest")?;
@@ -202,8 +261,13 @@ impl TenantScope<'_, perm::ManageKeys> {
     /// key; the storage service re-wraps the data keys afterwards.
     pub async fn change_tenant_key(&self, mode: KeyMode, reason: String) -> Result<Tenant> {
         let tenant = self
-            .lifecycle
-            .change_tenant_key(self.actor, self.tenant, mode, reason)
+            .rpc
+            .call(ChangeTenantKey {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+                mode,
+                reason,
+            })
             .await
             .map_err(from_api)?;
         self.check_tenant(tenant.id, "tenant")?;
@@ -217,8 +281,12 @@ impl TenantScope<'_, perm::ReadRecordings> {
     pub async fn recording_lifecycle(&self, recording: &Recording) -> Result<RecordingLifecycle> {
         self.check_may_play(recording)?;
         let lifecycle = self
-            .lifecycle
-            .recording_lifecycle(self.actor, self.tenant, recording.id)
+            .rpc
+            .call(GetRecordingLifecycle {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+                recording: recording.id,
+            })
             .await
             .map_err(from_api)?;
         if lifecycle.recording_id != recording.id {
@@ -239,8 +307,14 @@ impl TenantScope<'_, perm::ReadRecordings> {
     ) -> Result<Recording> {
         self.check_may_play(recording)?;
         let authorized = self
-            .lifecycle
-            .authorize_playback(self.actor, self.tenant, recording.id, access, reason)
+            .rpc
+            .call(AuthorizePlayback {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+                recording: recording.id,
+                access,
+                reason,
+            })
             .await
             .map_err(from_api)?;
         self.check_belongs(&authorized)?;
@@ -269,17 +343,17 @@ impl TenantScope<'_, perm::ReadRecordings> {
 /// unauthenticated manifest-key route and `Tenant.manifestPublicKey` hold.
 #[derive(Clone)]
 pub struct PublicLifecycle {
-    lifecycle: Arc<dyn LifecycleApi>,
+    rpc: RpcClient,
 }
 
 impl PublicLifecycle {
-    pub fn new(lifecycle: Arc<dyn LifecycleApi>) -> Self {
-        Self { lifecycle }
+    pub fn new(rpc: RpcClient) -> Self {
+        Self { rpc }
     }
 
     /// The tenant's manifest verification key (base64 Ed25519): anyone may
     /// have it, since it only verifies.
     pub async fn manifest_public_key(&self, tenant: TenantId) -> ApiResult<String> {
-        self.lifecycle.manifest_public_key(tenant).await
+        self.rpc.call(ManifestPublicKey { tenant }).await
     }
 }

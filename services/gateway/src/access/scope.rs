@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use async_graphql::Context;
-use callvault_contracts::lifecycle_api::LifecycleApi;
-use callvault_contracts::metadata_api::{ErrorCode, MetadataApi, Tenant};
+use callvault_bus::RpcClient;
+use callvault_contracts::metadata_api::{ErrorCode, Tenant};
+use callvault_contracts::ops::tenancy::GetTenant;
 use callvault_contracts::{Actor, BpoId, TenantId};
 use tracing::{error, info};
 
@@ -19,16 +20,15 @@ use crate::error::{coded, forbidden, from_api};
 
 type Result<T> = async_graphql::Result<T>;
 
-/// The metadata and lifecycle APIs as schema data. Its fields are private
-/// to this module: holding a `Backend` gives a resolver nothing to call.
+/// The services' client as schema data. Its field is private to this
+/// module: holding a `Backend` gives a resolver nothing to call.
 pub struct Backend {
-    api: Arc<dyn MetadataApi>,
-    lifecycle: Arc<dyn LifecycleApi>,
+    rpc: RpcClient,
 }
 
 impl Backend {
-    pub fn new(api: Arc<dyn MetadataApi>, lifecycle: Arc<dyn LifecycleApi>) -> Self {
-        Self { api, lifecycle }
+    pub fn new(rpc: RpcClient) -> Self {
+        Self { rpc }
     }
 }
 
@@ -66,8 +66,7 @@ impl TenantLookups {
 /// The verified caller and the backend APIs, for one request.
 pub struct Scope<'a> {
     actor: &'a Actor,
-    api: &'a dyn MetadataApi,
-    lifecycle: &'a dyn LifecycleApi,
+    rpc: &'a RpcClient,
     lookups: Option<&'a TenantLookups>,
 }
 
@@ -93,8 +92,7 @@ impl ScopeExt for Context<'_> {
         };
         Ok(Scope {
             actor,
-            api: backend.api.as_ref(),
-            lifecycle: backend.lifecycle.as_ref(),
+            rpc: &backend.rpc,
             lookups: self.data_opt::<TenantLookups>(),
         })
     }
@@ -118,7 +116,7 @@ impl<'a> Scope<'a> {
         }
         Ok(PlatformScope {
             actor: self.actor,
-            api: self.api,
+            rpc: self.rpc,
             _permission: PhantomData,
         })
     }
@@ -130,7 +128,7 @@ impl<'a> Scope<'a> {
         }
         Ok(BpoScope {
             actor: self.actor,
-            api: self.api,
+            rpc: self.rpc,
             bpo,
             _permission: PhantomData,
         })
@@ -162,8 +160,7 @@ impl<'a> Scope<'a> {
         }
         Ok(TenantScope {
             actor: self.actor,
-            api: self.api,
-            lifecycle: self.lifecycle,
+            rpc: self.rpc,
             tenant,
             record,
             _permission: PhantomData,
@@ -174,7 +171,11 @@ impl<'a> Scope<'a> {
         if let Some(record) = self.lookups.and_then(|lookups| lookups.get(tenant)) {
             return Ok(record);
         }
-        let record = match self.api.get_tenant(self.actor, tenant).await {
+        let request = GetTenant {
+            actor: self.actor.clone(),
+            tenant,
+        };
+        let record = match self.rpc.call(request).await {
             Ok(record) => record,
             // Another BPO's tenant and no tenant look the same to the caller.
             Err(error) if matches!(error.code, ErrorCode::NotFound | ErrorCode::Forbidden) => {

@@ -7,7 +7,7 @@ use callvault_contracts::metadata_api::KeyMode as ApiKeyMode;
 use uuid::Uuid;
 
 use super::types::Role;
-use crate::access::NewTenant;
+use crate::access::TenantSettings;
 use crate::error::bad_input;
 
 const MAX_NAME_LEN: usize = 200;
@@ -41,7 +41,7 @@ pub struct OnboardTenantInput {
 }
 
 impl OnboardTenantInput {
-    pub(super) fn into_new_tenant(self) -> async_graphql::Result<NewTenant> {
+    pub(super) fn into_new_tenant(self) -> async_graphql::Result<TenantSettings> {
         let name = checked_name(&self.name, "name")?;
         let time_zone = self.time_zone.trim();
         // The metadata service checks the zone against the tz database; this
@@ -54,7 +54,7 @@ impl OnboardTenantInput {
                 "defaultRetentionDays must be between 1 and {MAX_RETENTION_DAYS}"
             )));
         }
-        Ok(NewTenant {
+        Ok(TenantSettings {
             name,
             time_zone: time_zone.to_owned(),
             default_retention_days: self.default_retention_days.unsigned_abs(),

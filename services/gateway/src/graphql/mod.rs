@@ -15,12 +15,9 @@ mod recordings;
 mod tenant_lifecycle;
 mod types;
 
-use std::sync::Arc;
-
 use async_graphql::extensions::Tracing;
 use async_graphql::{EmptySubscription, MergedObject, Schema};
-use callvault_contracts::lifecycle_api::LifecycleApi;
-use callvault_contracts::metadata_api::MetadataApi;
+use callvault_bus::RpcClient;
 
 use crate::access::{Backend, PublicLifecycle};
 use crate::playback::PlaybackLinks;
@@ -49,16 +46,11 @@ pub const MAX_DEPTH: usize = 15;
 /// about 60.
 pub const MAX_COMPLEXITY: usize = 1000;
 
-/// The schema, wired to the metadata service (both its APIs) and the
-/// playback signer.
-pub fn build_schema(
-    metadata: Arc<dyn MetadataApi>,
-    lifecycle: Arc<dyn LifecycleApi>,
-    playback: PlaybackLinks,
-) -> GatewaySchema {
+/// The schema, wired to the services (over `rpc`) and the playback signer.
+pub fn build_schema(rpc: RpcClient, playback: PlaybackLinks) -> GatewaySchema {
     Schema::build(Query, Mutation::default(), EmptySubscription)
-        .data(PublicLifecycle::new(lifecycle.clone()))
-        .data(Backend::new(metadata, lifecycle))
+        .data(PublicLifecycle::new(rpc.clone()))
+        .data(Backend::new(rpc))
         .data(playback)
         // Input fields that carry personal data are `secret`, so the
         // query text this extension records has them redacted.

@@ -8,15 +8,17 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use callvault_bus::Router;
 use callvault_contracts::metadata_api::{
     ApiError, ApiKey, ApiKeyGrant, ApiResult, CreatedApiKey, ErrorCode,
 };
 use callvault_contracts::{Actor, TenantId};
 use chrono::Utc;
+use std::sync::Arc;
 use uuid::Uuid;
 
 use super::MetadataService;
-use crate::authz::TenantAction;
+use callvault_contracts::permissions::Permission;
 use crate::db::entity::api_key;
 use crate::db::{db_time, internal};
 use crate::{input, store};
@@ -28,13 +30,13 @@ const SECRET_BYTES: usize = 32;
 const DISPLAY_PREFIX_CHARS: usize = 12;
 
 impl MetadataService {
-    pub(super) async fn create_api_key_impl(
+    pub async fn create_api_key(
         &self,
         actor: &Actor,
         tenant: TenantId,
         name: String,
     ) -> ApiResult<CreatedApiKey> {
-        self.authorize_tenant(actor, TenantAction::ManageApiKeys, tenant)
+        self.authorize_tenant(actor, Permission::ManageApiKeys, tenant)
             .await?;
         let name = input::name(&name, "name")?;
         let secret = new_secret()?;
@@ -57,12 +59,8 @@ impl MetadataService {
         })
     }
 
-    pub(super) async fn list_api_keys_impl(
-        &self,
-        actor: &Actor,
-        tenant: TenantId,
-    ) -> ApiResult<Vec<ApiKey>> {
-        self.authorize_tenant(actor, TenantAction::ManageApiKeys, tenant)
+    pub async fn list_api_keys(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<ApiKey>> {
+        self.authorize_tenant(actor, Permission::ManageApiKeys, tenant)
             .await?;
         let rows = store::api_keys::list(&self.db, tenant)
             .await
@@ -72,13 +70,13 @@ impl MetadataService {
 
     /// Revoking twice is not an error: the key comes back with the time of
     /// its first revocation.
-    pub(super) async fn revoke_api_key_impl(
+    pub async fn revoke_api_key(
         &self,
         actor: &Actor,
         tenant: TenantId,
         key: Uuid,
     ) -> ApiResult<ApiKey> {
-        self.authorize_tenant(actor, TenantAction::ManageApiKeys, tenant)
+        self.authorize_tenant(actor, Permission::ManageApiKeys, tenant)
             .await?;
         let row = store::api_keys::revoke(&self.db, tenant, key, db_time(Utc::now()))
             .await
@@ -88,7 +86,7 @@ impl MetadataService {
         Ok(key_from_row(row))
     }
 
-    pub(super) async fn verify_api_key_impl(&self, secret: &str) -> ApiResult<ApiKeyGrant> {
+    pub async fn verify_api_key(&self, secret: &str) -> ApiResult<ApiKeyGrant> {
         let unauthenticated = || ApiError::new(ErrorCode::Unauthenticated, "invalid api key");
         // Not even a lookup for something that can't be one of our secrets.
         if !secret.starts_with(SECRET_PREFIX) || secret.len() > 128 {
@@ -137,4 +135,24 @@ fn key_from_row(row: api_key::Model) -> ApiKey {
         created_at: row.created_at,
         revoked_at: row.revoked_at,
     }
+}
+
+/// Serves this module's operations.
+pub(super) fn routes(router: &mut Router, service: &Arc<MetadataService>) {
+    use callvault_contracts::ops::tenancy::{
+        CreateApiKey, ListApiKeys, RevokeApiKey, VerifyApiKey,
+    };
+    router
+        .route(service, |s, r: CreateApiKey| async move {
+            s.create_api_key(&r.actor, r.tenant, r.name).await
+        })
+        .route(service, |s, r: ListApiKeys| async move {
+            s.list_api_keys(&r.actor, r.tenant).await
+        })
+        .route(service, |s, r: RevokeApiKey| async move {
+            s.revoke_api_key(&r.actor, r.tenant, r.key).await
+        })
+        .route(service, |s, r: VerifyApiKey| async move {
+            s.verify_api_key(&r.secret).await
+        });
 }

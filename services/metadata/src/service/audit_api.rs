@@ -1,13 +1,15 @@
 //! The audit trail, its verification and the signed daily manifests, for
 //! the tenant's auditors and compliance officers.
 
+use callvault_bus::Router;
 use callvault_contracts::lifecycle_api::{AuditPage, ChainVerification, SignedManifest};
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode};
 use callvault_contracts::{Actor, TenantId};
 use chrono::NaiveDate;
+use std::sync::Arc;
 
 use super::MetadataService;
-use crate::authz::TenantAction;
+use callvault_contracts::permissions::Permission;
 use crate::db::internal;
 use crate::manifest::ManifestKeys;
 use crate::{audit, manifest};
@@ -16,14 +18,14 @@ use crate::{audit, manifest};
 const MANIFEST_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 impl MetadataService {
-    pub(super) async fn audit_trail_impl(
+    pub async fn audit_trail(
         &self,
         actor: &Actor,
         tenant: TenantId,
         after_seq: Option<u64>,
         first: u32,
     ) -> ApiResult<AuditPage> {
-        self.authorize_tenant(actor, TenantAction::ReadAudit, tenant)
+        self.authorize_tenant(actor, Permission::ReadAudit, tenant)
             .await?;
         if !(1..=audit::MAX_PAGE).contains(&first) {
             return Err(ApiError::invalid(format!(
@@ -39,23 +41,23 @@ impl MetadataService {
             .map_err(internal)
     }
 
-    pub(super) async fn verify_audit_chain_impl(
+    pub async fn verify_audit_chain(
         &self,
         actor: &Actor,
         tenant: TenantId,
     ) -> ApiResult<ChainVerification> {
-        self.authorize_tenant(actor, TenantAction::ReadAudit, tenant)
+        self.authorize_tenant(actor, Permission::ReadAudit, tenant)
             .await?;
         audit::verify(&self.db, tenant).await.map_err(internal)
     }
 
-    pub(super) async fn daily_manifest_impl(
+    pub async fn daily_manifest(
         &self,
         actor: &Actor,
         tenant: TenantId,
         date: NaiveDate,
     ) -> ApiResult<SignedManifest> {
-        self.authorize_tenant(actor, TenantAction::ReadAudit, tenant)
+        self.authorize_tenant(actor, Permission::ReadAudit, tenant)
             .await?;
         // A day still running would be signed incomplete, and a manifest
         // never changes once signed. The grace lets the catalogue receive
@@ -73,7 +75,7 @@ impl MetadataService {
 
     /// Public on purpose: the key of any tenant id is derived, not looked
     /// up, so the answer tells nothing about which tenants exist.
-    pub(super) async fn manifest_public_key_impl(&self, tenant: TenantId) -> ApiResult<String> {
+    pub async fn manifest_public_key(&self, tenant: TenantId) -> ApiResult<String> {
         Ok(self.manifest_keys()?.public_key(tenant))
     }
 
@@ -96,4 +98,25 @@ impl MetadataService {
             ApiError::new(ErrorCode::Unavailable, "manifest signing is not configured")
         })
     }
+}
+
+/// Serves this module's operations.
+pub(super) fn routes(router: &mut Router, service: &Arc<MetadataService>) {
+    use callvault_contracts::ops::lifecycle::{
+        AuditTrail, DailyManifest, ManifestPublicKey, VerifyAuditChain,
+    };
+    router
+        .route(service, |s, r: AuditTrail| async move {
+            s.audit_trail(&r.actor, r.tenant, r.after_seq, r.first)
+                .await
+        })
+        .route(service, |s, r: VerifyAuditChain| async move {
+            s.verify_audit_chain(&r.actor, r.tenant).await
+        })
+        .route(service, |s, r: DailyManifest| async move {
+            s.daily_manifest(&r.actor, r.tenant, r.date).await
+        })
+        .route(service, |s, r: ManifestPublicKey| async move {
+            s.manifest_public_key(r.tenant).await
+        });
 }

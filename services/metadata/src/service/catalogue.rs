@@ -1,18 +1,23 @@
 //! Searching and reading the recordings catalogue.
 
+use callvault_bus::Router;
 use callvault_contracts::call::{Channel, Direction};
 use callvault_contracts::lifecycle_api::AuditAction;
 use callvault_contracts::metadata_api::{
-    ApiError, ApiResult, ErrorCode, MAX_KNOWN_RECORDINGS_ASKED, PageRequest, Recording,
+    ApiError, ApiResult, ErrorCode, PageRequest, Recording,
     RecordingFilter, RecordingPage,
 };
 use callvault_contracts::{Actor, RecordingId, TenantId};
 use sea_orm::TransactionTrait;
 use serde_json::json;
+use std::sync::Arc;
 
 use super::{MetadataService, corrupt};
 use crate::audit::{self, AuditRecord};
-use crate::authz::{RecordingScope, TenantAction};
+use callvault_contracts::ops::catalogue::MAX_KNOWN_RECORDINGS_ASKED;
+use callvault_contracts::permissions::Permission;
+
+use crate::authz::RecordingScope;
 use crate::cursor::Cursor;
 use crate::db::entity::recording::{self, channel_str, direction_str};
 use crate::db::internal;
@@ -21,7 +26,7 @@ use crate::store::recordings::SearchQuery;
 use crate::{input, store};
 
 impl MetadataService {
-    pub(super) async fn search_recordings_impl(
+    pub async fn search_recordings(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -29,7 +34,7 @@ impl MetadataService {
         page: PageRequest,
     ) -> ApiResult<RecordingPage> {
         let scope = self
-            .authorize_tenant(actor, TenantAction::ReadRecordings, tenant)
+            .authorize_tenant(actor, Permission::ReadRecordings, tenant)
             .await?;
         let pii = self.tenant_pii(tenant)?;
         let mut query = search_query(&filter, &page, &pii)?;
@@ -66,7 +71,7 @@ impl MetadataService {
 
     /// No actor: a machine call, like `verify_api_key`, that only says
     /// whether random ids exist.
-    pub(super) async fn known_recordings_impl(
+    pub async fn known_recordings(
         &self,
         tenant: TenantId,
         ids: Vec<RecordingId>,
@@ -85,14 +90,14 @@ impl MetadataService {
             .map_err(internal)
     }
 
-    pub(super) async fn get_recording_impl(
+    pub async fn get_recording(
         &self,
         actor: &Actor,
         tenant: TenantId,
         id: RecordingId,
     ) -> ApiResult<Recording> {
         let scope = self
-            .authorize_tenant(actor, TenantAction::ReadRecordings, tenant)
+            .authorize_tenant(actor, Permission::ReadRecordings, tenant)
             .await?;
         let row = self.visible_recording(&scope, tenant, id).await?;
         let recording = self.recording_view(tenant, row).await?;
@@ -364,4 +369,20 @@ fn parse_channel(raw: Option<&str>, field: &'static str) -> ApiResult<Option<Cha
         .find(|c| channel_str(*c) == raw)
         .map(Some)
         .ok_or_else(|| corrupt(field))
+}
+
+/// Serves this module's operations.
+pub(super) fn routes(router: &mut Router, service: &Arc<MetadataService>) {
+    use callvault_contracts::ops::catalogue::{GetRecording, KnownRecordings, SearchRecordings};
+    router
+        .route(service, |s, r: SearchRecordings| async move {
+            s.search_recordings(&r.actor, r.tenant, r.filter, r.page)
+                .await
+        })
+        .route(service, |s, r: KnownRecordings| async move {
+            s.known_recordings(r.tenant, r.ids).await
+        })
+        .route(service, |s, r: GetRecording| async move {
+            s.get_recording(&r.actor, r.tenant, r.id).await
+        });
 }

@@ -17,12 +17,15 @@
 //! between the steps, it goes stale after [`STALE_CLAIM`], when the next
 //! run takes it over and finishes.
 
+use callvault_bus::Router;
 use std::sync::Arc;
 
+use callvault_bus::RpcClient;
 use callvault_contracts::lifecycle_api::{
-    AuditAction, DeletionCertificate, DeletionReason, RecordingShredder, Tombstone,
+    AuditAction, DeletionCertificate, DeletionReason, Tombstone,
 };
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode};
+use callvault_contracts::ops::storage::Shred;
 use callvault_contracts::{Actor, RecordingId, Role, TenantId};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::TransactionTrait;
@@ -31,7 +34,7 @@ use uuid::Uuid;
 use super::holds::{MAX_REASON_CHARS, free_text, holds_covering_on};
 use super::{MetadataService, corrupt};
 use crate::audit::{self, AuditRecord};
-use crate::authz::TenantAction;
+use callvault_contracts::permissions::Permission;
 use crate::db::entity::{deletion_certificate, recording, recording_tombstone};
 use crate::db::{db_time, internal};
 use crate::store;
@@ -56,7 +59,7 @@ struct Job<'a> {
     reason: DeletionReason,
     policy: Policy,
     certificate: Uuid,
-    shredder: Arc<dyn RecordingShredder>,
+    storage: RpcClient,
 }
 
 enum Outcome {
@@ -71,7 +74,7 @@ enum Outcome {
 }
 
 impl MetadataService {
-    pub(super) async fn delete_recording_impl(
+    pub async fn delete_recording(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -79,7 +82,7 @@ impl MetadataService {
         reason: DeletionReason,
         note: String,
     ) -> ApiResult<DeletionCertificate> {
-        self.authorize_tenant(actor, TenantAction::ManageDeletion, tenant)
+        self.authorize_tenant(actor, Permission::ManageDeletion, tenant)
             .await?;
         if reason == DeletionReason::Retention {
             return Err(ApiError::invalid(
@@ -87,7 +90,7 @@ impl MetadataService {
             ));
         }
         let note = free_text(&note, "note", MAX_REASON_CHARS)?;
-        let shredder = self.require_shredder()?;
+        let storage = self.require_storage()?;
         store::recordings::get(&self.db, tenant, recording)
             .await
             .map_err(internal)?
@@ -99,7 +102,7 @@ impl MetadataService {
             reason,
             policy: Policy::Note(note),
             certificate: Uuid::new_v4(),
-            shredder,
+            storage,
         };
         let mut certificate = DeletionCertificate {
             id: job.certificate,
@@ -110,7 +113,7 @@ impl MetadataService {
             held_back: Vec::new(),
             failed: Vec::new(),
         };
-        // Stored before the tombstone that names it (see `run_deletion`).
+        // Stored before the tombstone that names it (see `run_deletion_job`).
         self.store_certificate(&certificate).await?;
         let outcome = self.delete_one(tenant, recording.0, &job).await;
         if !matches!(outcome, Ok(Outcome::Deleted(_))) {
@@ -161,30 +164,30 @@ impl MetadataService {
         Ok(certificate)
     }
 
-    pub(super) async fn run_deletion_impl(
+    pub async fn run_deletion(
         &self,
         actor: &Actor,
         tenant: TenantId,
     ) -> ApiResult<DeletionCertificate> {
-        self.run_deletion(actor, tenant, Certify::Always).await
+        self.run_deletion_job(actor, tenant, Certify::Always).await
     }
 
-    async fn run_deletion(
+    async fn run_deletion_job(
         &self,
         actor: &Actor,
         tenant: TenantId,
         certify: Certify,
     ) -> ApiResult<DeletionCertificate> {
-        self.authorize_tenant(actor, TenantAction::ManageDeletion, tenant)
+        self.authorize_tenant(actor, Permission::ManageDeletion, tenant)
             .await?;
-        let shredder = self.require_shredder()?;
+        let storage = self.require_storage()?;
         let started_at = db_time(self.now());
         let job = Job {
             actor,
             reason: DeletionReason::Retention,
             policy: Policy::Retention { due_at: started_at },
             certificate: Uuid::new_v4(),
-            shredder,
+            storage,
         };
         let mut certificate = DeletionCertificate {
             id: job.certificate,
@@ -258,12 +261,12 @@ impl MetadataService {
         Ok(certificate)
     }
 
-    pub(super) async fn list_deletion_certificates_impl(
+    pub async fn list_deletion_certificates(
         &self,
         actor: &Actor,
         tenant: TenantId,
     ) -> ApiResult<Vec<DeletionCertificate>> {
-        self.authorize_tenant(actor, TenantAction::ManageDeletion, tenant)
+        self.authorize_tenant(actor, Permission::ManageDeletion, tenant)
             .await?;
         let rows = store::deletion::certificates(&self.db, tenant)
             .await
@@ -311,7 +314,7 @@ impl MetadataService {
         let mut results = Vec::with_capacity(tenants.len());
         for tenant in tenants.into_iter().map(TenantId) {
             let result = self
-                .run_deletion(&worker(tenant), tenant, Certify::WhenSomethingHappened)
+                .run_deletion_job(&worker(tenant), tenant, Certify::WhenSomethingHappened)
                 .await;
             if let Err(err) = &result {
                 tracing::error!(tenant_id = %tenant, code = err.code.as_str(), "deletion run failed");
@@ -321,8 +324,8 @@ impl MetadataService {
         results
     }
 
-    fn require_shredder(&self) -> ApiResult<Arc<dyn RecordingShredder>> {
-        self.shredder.clone().ok_or_else(|| {
+    fn require_storage(&self) -> ApiResult<RpcClient> {
+        self.storage.clone().ok_or_else(|| {
             ApiError::new(
                 ErrorCode::Unavailable,
                 "deletion is unavailable: no storage service to shred with",
@@ -378,7 +381,11 @@ impl MetadataService {
         };
         txn.commit().await.map_err(internal)?;
 
-        if let Err(err) = job.shredder.shred(tenant, RecordingId(id)).await {
+        let shred = Shred {
+            tenant,
+            recording: RecordingId(id),
+        };
+        if let Err(err) = job.storage.call(shred).await {
             tracing::warn!(
                 tenant_id = %tenant,
                 recording_id = %id,
@@ -545,4 +552,22 @@ fn id_list(raw: &str, field: &'static str) -> ApiResult<Vec<RecordingId>> {
 enum Certify {
     Always,
     WhenSomethingHappened,
+}
+
+/// Serves this module's operations.
+pub(super) fn routes(router: &mut Router, service: &Arc<MetadataService>) {
+    use callvault_contracts::ops::lifecycle::{
+        DeleteRecording, ListDeletionCertificates, RunDeletion,
+    };
+    router
+        .route(service, |s, r: DeleteRecording| async move {
+            s.delete_recording(&r.actor, r.tenant, r.recording, r.reason, r.note)
+                .await
+        })
+        .route(service, |s, r: RunDeletion| async move {
+            s.run_deletion(&r.actor, r.tenant).await
+        })
+        .route(service, |s, r: ListDeletionCertificates| async move {
+            s.list_deletion_certificates(&r.actor, r.tenant).await
+        });
 }

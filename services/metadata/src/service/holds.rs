@@ -2,15 +2,17 @@
 //! and future) its search filter matches, until it is released. Every
 //! deletion path asks [`MetadataService::holds_covering`] first.
 
+use callvault_bus::Router;
 use callvault_contracts::lifecycle_api::{AuditAction, HoldScope, LegalHold, NewLegalHold};
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode, RecordingFilter};
 use callvault_contracts::{Actor, RecordingId, TenantId};
 use sea_orm::{ConnectionTrait, TransactionTrait};
+use std::sync::Arc;
 use uuid::Uuid;
 
 use super::{MetadataService, corrupt};
 use crate::audit::{self, AuditRecord};
-use crate::authz::TenantAction;
+use callvault_contracts::permissions::Permission;
 use crate::db::entity::legal_hold;
 use crate::db::entity::recording::{self, direction_str};
 use crate::db::{db_time, internal};
@@ -23,13 +25,13 @@ const MAX_HOLD_RECORDINGS: usize = 1000;
 pub(super) const MAX_REASON_CHARS: usize = 2000;
 
 impl MetadataService {
-    pub(super) async fn place_hold_impl(
+    pub async fn place_hold(
         &self,
         actor: &Actor,
         tenant: TenantId,
         hold: NewLegalHold,
     ) -> ApiResult<LegalHold> {
-        self.authorize_tenant(actor, TenantAction::ManageHolds, tenant)
+        self.authorize_tenant(actor, Permission::ManageHolds, tenant)
             .await?;
         let case_name = input::name(&hold.case_name, "case_name")?;
         let reason = free_text(&hold.reason, "reason", MAX_REASON_CHARS)?;
@@ -139,14 +141,14 @@ impl MetadataService {
 
     /// Releasing a released hold is a `Conflict`: the first release's who,
     /// when and why stay the record.
-    pub(super) async fn release_hold_impl(
+    pub async fn release_hold(
         &self,
         actor: &Actor,
         tenant: TenantId,
         hold: Uuid,
         reason: String,
     ) -> ApiResult<LegalHold> {
-        self.authorize_tenant(actor, TenantAction::ManageHolds, tenant)
+        self.authorize_tenant(actor, Permission::ManageHolds, tenant)
             .await?;
         let reason = free_text(&reason, "reason", MAX_REASON_CHARS)?;
         let pii = tenant_pii(&self.pii, tenant)?;
@@ -203,12 +205,8 @@ impl MetadataService {
     }
 
     /// Every hold of the tenant, active or released, newest first.
-    pub(super) async fn list_holds_impl(
-        &self,
-        actor: &Actor,
-        tenant: TenantId,
-    ) -> ApiResult<Vec<LegalHold>> {
-        self.authorize_tenant(actor, TenantAction::ManageHolds, tenant)
+    pub async fn list_holds(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<LegalHold>> {
+        self.authorize_tenant(actor, Permission::ManageHolds, tenant)
             .await?;
         let pii = tenant_pii(&self.pii, tenant)?;
         let rows = store::holds::list(&self.db, tenant)
@@ -476,4 +474,19 @@ fn hold_from_row(pii: &TenantPii, row: legal_hold::Model, ids: Vec<Uuid>) -> Api
         released_at: row.released_at,
         release_reason: row.release_reason,
     })
+}
+
+/// Serves this module's operations.
+pub(super) fn routes(router: &mut Router, service: &Arc<MetadataService>) {
+    use callvault_contracts::ops::lifecycle::{ListHolds, PlaceHold, ReleaseHold};
+    router
+        .route(service, |s, r: PlaceHold| async move {
+            s.place_hold(&r.actor, r.tenant, r.hold).await
+        })
+        .route(service, |s, r: ReleaseHold| async move {
+            s.release_hold(&r.actor, r.tenant, r.hold, r.reason).await
+        })
+        .route(service, |s, r: ListHolds| async move {
+            s.list_holds(&r.actor, r.tenant).await
+        });
 }

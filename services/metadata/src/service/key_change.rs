@@ -4,18 +4,20 @@
 //! the tenant's data keys when the event reaches it.
 
 use callvault_bus::Message;
+use callvault_bus::Router;
 use callvault_contracts::events::TenantKeyChangedV1;
 use callvault_contracts::lifecycle_api::AuditAction;
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode, KeyMode, Tenant};
 use callvault_contracts::{Actor, TenantId};
 use sea_orm::TransactionTrait;
 use serde_json::json;
+use std::sync::Arc;
 
 use super::MetadataService;
 use super::holds::free_text;
 use super::tenancy::validate_key_arn;
 use crate::audit::{self, AuditRecord};
-use crate::authz::TenantAction;
+use callvault_contracts::permissions::Permission;
 use crate::db::{db_time, internal};
 use crate::store;
 
@@ -27,14 +29,14 @@ impl MetadataService {
     /// tenant's own key is usable): a key it refuses leaves nothing written.
     /// A rotation whose transaction then fails is harmless: data keys under
     /// earlier versions stay readable, and a retry rotates again.
-    pub(super) async fn change_tenant_key_impl(
+    pub async fn change_tenant_key(
         &self,
         actor: &Actor,
         tenant: TenantId,
         mode: KeyMode,
         reason: String,
     ) -> ApiResult<Tenant> {
-        self.authorize_tenant(actor, TenantAction::ManageKeys, tenant)
+        self.authorize_tenant(actor, Permission::ManageKeys, tenant)
             .await?;
         let reason = free_text(&reason, "reason", MAX_KEY_CHANGE_REASON_CHARS)?;
         if let KeyMode::External { key_arn } = &mode {
@@ -126,7 +128,7 @@ impl MetadataService {
         .map_err(internal)?;
         txn.commit().await.map_err(internal)?;
         tracing::info!(tenant_id = %tenant, mode = mode_name, "tenant key changed");
-        self.get_tenant_impl(actor, tenant).await
+        self.get_tenant(actor, tenant).await
     }
 }
 
@@ -167,4 +169,13 @@ fn key_refused(tenant: TenantId, mode: &str, err: &ApiError) {
         code = err.code.as_str(),
         "tenant key refused, key not changed"
     );
+}
+
+/// Serves this module's operations.
+pub(super) fn routes(router: &mut Router, service: &Arc<MetadataService>) {
+    use callvault_contracts::ops::lifecycle::ChangeTenantKey;
+    router.route(service, |s, r: ChangeTenantKey| async move {
+        s.change_tenant_key(&r.actor, r.tenant, r.mode, r.reason)
+            .await
+    });
 }

@@ -1,5 +1,6 @@
-//! [`MetadataService`]: the [`MetadataApi`] over the metadata database, with
-//! the permission checks of [`crate::authz`] inside every method.
+//! [`MetadataService`]: the metadata operations over the metadata database,
+//! with the permission checks of [`crate::authz`] inside every method. Each
+//! module serves its own operations ([`MetadataService::router`]).
 
 mod api_keys;
 mod audit_api;
@@ -7,25 +8,19 @@ mod catalogue;
 mod deletion;
 mod holds;
 mod key_change;
-mod lifecycle;
 mod retention;
 mod tenancy;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use callvault_contracts::lifecycle_api::RecordingShredder;
-use callvault_contracts::metadata_api::{
-    ApiError, ApiKey, ApiKeyGrant, ApiResult, Bpo, CreateUser, CreatedApiKey, MetadataApi,
-    OnboardTenant, PageRequest, Recording, RecordingFilter, RecordingPage, Tenant, TenantKeys,
-    User,
-};
-use callvault_contracts::{Actor, BpoId, RecordingId, TenantId};
+use callvault_bus::{Router, RpcClient};
+use callvault_contracts::metadata_api::{ApiError, ApiResult, TenantKeys};
+use callvault_contracts::{Actor, BpoId, TenantId};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
-use uuid::Uuid;
 
-use crate::authz::{self, RecordingScope, TenantAction};
+use crate::authz::{self, RecordingScope};
+use callvault_contracts::permissions::Permission;
 use crate::db::internal;
 use crate::manifest::ManifestKeys;
 use crate::pii::PiiKeys;
@@ -38,8 +33,9 @@ pub struct MetadataService {
     db: DatabaseConnection,
     keys: Arc<dyn TenantKeys>,
     pii: PiiKeys,
-    /// The storage service's shredding; deletions are `Unavailable` without.
-    shredder: Option<Arc<dyn RecordingShredder>>,
+    /// The storage service, which shreds; deletions are `Unavailable`
+    /// without.
+    storage: Option<RpcClient>,
     clock: Clock,
     /// Signs the daily manifests; they are `Unavailable` without.
     manifest: Option<ManifestKeys>,
@@ -54,15 +50,16 @@ impl MetadataService {
             db,
             keys,
             pii,
-            shredder: None,
+            storage: None,
             clock: Arc::new(Utc::now),
             manifest: None,
         }
     }
 
-    /// Deletion (retention, user deletes, erasure) shreds through this.
-    pub fn with_shredder(mut self, shredder: Arc<dyn RecordingShredder>) -> Self {
-        self.shredder = Some(shredder);
+    /// Deletion (retention, user deletes, erasure) shreds through the
+    /// storage service this client reaches.
+    pub fn with_storage(mut self, storage: RpcClient) -> Self {
+        self.storage = Some(storage);
         self
     }
 
@@ -78,6 +75,21 @@ impl MetadataService {
         self
     }
 
+    /// Every operation the metadata service serves, each module adding its
+    /// own.
+    pub fn router(self: &Arc<Self>) -> Router {
+        let mut router = Router::new();
+        tenancy::routes(&mut router, self);
+        api_keys::routes(&mut router, self);
+        catalogue::routes(&mut router, self);
+        retention::routes(&mut router, self);
+        holds::routes(&mut router, self);
+        deletion::routes(&mut router, self);
+        audit_api::routes(&mut router, self);
+        key_change::routes(&mut router, self);
+        router
+    }
+
     fn now(&self) -> DateTime<Utc> {
         (self.clock)()
     }
@@ -86,7 +98,7 @@ impl MetadataService {
     async fn authorize_tenant(
         &self,
         actor: &Actor,
-        action: TenantAction,
+        action: Permission,
         tenant: TenantId,
     ) -> ApiResult<RecordingScope> {
         self.authorize_tenant_row(actor, action, tenant)
@@ -99,7 +111,7 @@ impl MetadataService {
     async fn authorize_tenant_row(
         &self,
         actor: &Actor,
-        action: TenantAction,
+        action: Permission,
         tenant: TenantId,
     ) -> ApiResult<(RecordingScope, Option<crate::db::entity::tenant::Model>)> {
         let row = store::tenancy::get_tenant(&self.db, tenant)
@@ -129,89 +141,4 @@ fn corrupt(field: &'static str) -> ApiError {
         callvault_contracts::metadata_api::ErrorCode::Internal,
         "internal error",
     )
-}
-
-#[async_trait]
-impl MetadataApi for MetadataService {
-    async fn create_bpo(&self, actor: &Actor, name: String) -> ApiResult<Bpo> {
-        self.create_bpo_impl(actor, name).await
-    }
-
-    async fn list_bpos(&self, actor: &Actor) -> ApiResult<Vec<Bpo>> {
-        self.list_bpos_impl(actor).await
-    }
-
-    async fn onboard_tenant(&self, actor: &Actor, input: OnboardTenant) -> ApiResult<Tenant> {
-        self.onboard_tenant_impl(actor, input).await
-    }
-
-    async fn get_tenant(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Tenant> {
-        self.get_tenant_impl(actor, tenant).await
-    }
-
-    async fn list_tenants(&self, actor: &Actor, bpo: BpoId) -> ApiResult<Vec<Tenant>> {
-        self.list_tenants_impl(actor, bpo).await
-    }
-
-    async fn create_user(&self, actor: &Actor, input: CreateUser) -> ApiResult<User> {
-        self.create_user_impl(actor, input).await
-    }
-
-    async fn list_users(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<User>> {
-        self.list_users_impl(actor, tenant).await
-    }
-
-    async fn create_api_key(
-        &self,
-        actor: &Actor,
-        tenant: TenantId,
-        name: String,
-    ) -> ApiResult<CreatedApiKey> {
-        self.create_api_key_impl(actor, tenant, name).await
-    }
-
-    async fn revoke_api_key(
-        &self,
-        actor: &Actor,
-        tenant: TenantId,
-        key: Uuid,
-    ) -> ApiResult<ApiKey> {
-        self.revoke_api_key_impl(actor, tenant, key).await
-    }
-
-    async fn list_api_keys(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<ApiKey>> {
-        self.list_api_keys_impl(actor, tenant).await
-    }
-
-    async fn verify_api_key(&self, secret: String) -> ApiResult<ApiKeyGrant> {
-        self.verify_api_key_impl(&secret).await
-    }
-
-    async fn known_recordings(
-        &self,
-        tenant: TenantId,
-        ids: Vec<RecordingId>,
-    ) -> ApiResult<Vec<RecordingId>> {
-        self.known_recordings_impl(tenant, ids).await
-    }
-
-    async fn search_recordings(
-        &self,
-        actor: &Actor,
-        tenant: TenantId,
-        filter: RecordingFilter,
-        page: PageRequest,
-    ) -> ApiResult<RecordingPage> {
-        self.search_recordings_impl(actor, tenant, filter, page)
-            .await
-    }
-
-    async fn get_recording(
-        &self,
-        actor: &Actor,
-        tenant: TenantId,
-        id: RecordingId,
-    ) -> ApiResult<Recording> {
-        self.get_recording_impl(actor, tenant, id).await
-    }
 }

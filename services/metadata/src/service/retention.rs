@@ -6,6 +6,7 @@
 //! change and with its audit entry: a reader never sees rules and dates
 //! (or a change and its trail) that disagree.
 
+use callvault_bus::Router;
 use callvault_contracts::lifecycle_api::{
     Access, AuditAction, EffectiveRule, NewRetentionRule, RecordingLifecycle, RetentionRule,
     TenantPolicy,
@@ -14,11 +15,12 @@ use callvault_contracts::metadata_api::{ApiError, ApiResult, Recording};
 use callvault_contracts::{Actor, RecordingId, TenantId};
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 use serde_json::json;
+use std::sync::Arc;
 use uuid::Uuid;
 
 use super::{MetadataService, corrupt};
 use crate::audit::{self, AuditRecord};
-use crate::authz::TenantAction;
+use callvault_contracts::permissions::Permission;
 use crate::db::entity::tenant;
 use crate::db::{db_time, internal};
 use crate::{input, store};
@@ -27,12 +29,8 @@ use crate::{input, store};
 const MAX_RULES_PER_TENANT: u64 = 100;
 
 impl MetadataService {
-    pub(super) async fn get_policy_impl(
-        &self,
-        actor: &Actor,
-        tenant: TenantId,
-    ) -> ApiResult<TenantPolicy> {
-        self.authorize_tenant(actor, TenantAction::ManagePolicy, tenant)
+    pub async fn get_policy(&self, actor: &Actor, tenant: TenantId) -> ApiResult<TenantPolicy> {
+        self.authorize_tenant(actor, Permission::ManagePolicy, tenant)
             .await?;
         let row = store::tenancy::get_tenant(&self.db, tenant)
             .await
@@ -41,13 +39,13 @@ impl MetadataService {
         policy_from_row(&row)
     }
 
-    pub(super) async fn set_policy_impl(
+    pub async fn set_policy(
         &self,
         actor: &Actor,
         tenant: TenantId,
         policy: TenantPolicy,
     ) -> ApiResult<TenantPolicy> {
-        self.authorize_tenant(actor, TenantAction::ManagePolicy, tenant)
+        self.authorize_tenant(actor, Permission::ManagePolicy, tenant)
             .await?;
         let days = input::retention_days(policy.default_retention_days)?;
 
@@ -93,25 +91,25 @@ impl MetadataService {
         Ok(policy)
     }
 
-    pub(super) async fn list_retention_rules_impl(
+    pub async fn list_retention_rules(
         &self,
         actor: &Actor,
         tenant: TenantId,
     ) -> ApiResult<Vec<RetentionRule>> {
-        self.authorize_tenant(actor, TenantAction::ManagePolicy, tenant)
+        self.authorize_tenant(actor, Permission::ManagePolicy, tenant)
             .await?;
         store::retention::list(&self.db, tenant)
             .await
             .map_err(internal)
     }
 
-    pub(super) async fn create_retention_rule_impl(
+    pub async fn create_retention_rule(
         &self,
         actor: &Actor,
         tenant: TenantId,
         rule: NewRetentionRule,
     ) -> ApiResult<RetentionRule> {
-        self.authorize_tenant(actor, TenantAction::ManagePolicy, tenant)
+        self.authorize_tenant(actor, Permission::ManagePolicy, tenant)
             .await?;
         let name = input::rule_name(&rule.name)?;
         input::days_in_range(rule.retention_days, "retention_days")?;
@@ -154,13 +152,13 @@ impl MetadataService {
         Ok(rule)
     }
 
-    pub(super) async fn delete_retention_rule_impl(
+    pub async fn delete_retention_rule(
         &self,
         actor: &Actor,
         tenant: TenantId,
         rule: Uuid,
     ) -> ApiResult<RetentionRule> {
-        self.authorize_tenant(actor, TenantAction::ManagePolicy, tenant)
+        self.authorize_tenant(actor, Permission::ManagePolicy, tenant)
             .await?;
         let txn = self.db.begin().await.map_err(internal)?;
         let row = locked_tenant(&txn, tenant).await?;
@@ -184,14 +182,14 @@ impl MetadataService {
         Ok(existing)
     }
 
-    pub(super) async fn recording_lifecycle_impl(
+    pub async fn recording_lifecycle(
         &self,
         actor: &Actor,
         tenant: TenantId,
         recording: RecordingId,
     ) -> ApiResult<RecordingLifecycle> {
         let scope = self
-            .authorize_tenant(actor, TenantAction::ReadRecordings, tenant)
+            .authorize_tenant(actor, Permission::ReadRecordings, tenant)
             .await?;
         let row = self.visible_recording(&scope, tenant, recording).await?;
         let rule = match row.retention_rule_id {
@@ -227,7 +225,7 @@ impl MetadataService {
         })
     }
 
-    pub(super) async fn authorize_playback_impl(
+    pub async fn authorize_playback(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -236,7 +234,7 @@ impl MetadataService {
         reason: Option<String>,
     ) -> ApiResult<Recording> {
         let (scope, tenant_row) = self
-            .authorize_tenant_row(actor, TenantAction::ReadRecordings, tenant)
+            .authorize_tenant_row(actor, Permission::ReadRecordings, tenant)
             .await?;
         let tenant_row = tenant_row.ok_or_else(|| ApiError::not_found("tenant"))?;
         let reason = input::reason(reason.as_deref())?;
@@ -318,4 +316,35 @@ fn rule_details(rule: &RetentionRule) -> serde_json::Value {
         "retention_days": rule.retention_days,
         "overriding": rule.overriding,
     })
+}
+
+/// Serves this module's operations.
+pub(super) fn routes(router: &mut Router, service: &Arc<MetadataService>) {
+    use callvault_contracts::ops::lifecycle::{
+        AuthorizePlayback, CreateRetentionRule, DeleteRetentionRule, GetPolicy,
+        GetRecordingLifecycle, ListRetentionRules, SetPolicy,
+    };
+    router
+        .route(service, |s, r: GetPolicy| async move {
+            s.get_policy(&r.actor, r.tenant).await
+        })
+        .route(service, |s, r: SetPolicy| async move {
+            s.set_policy(&r.actor, r.tenant, r.policy).await
+        })
+        .route(service, |s, r: ListRetentionRules| async move {
+            s.list_retention_rules(&r.actor, r.tenant).await
+        })
+        .route(service, |s, r: CreateRetentionRule| async move {
+            s.create_retention_rule(&r.actor, r.tenant, r.rule).await
+        })
+        .route(service, |s, r: DeleteRetentionRule| async move {
+            s.delete_retention_rule(&r.actor, r.tenant, r.rule).await
+        })
+        .route(service, |s, r: GetRecordingLifecycle| async move {
+            s.recording_lifecycle(&r.actor, r.tenant, r.recording).await
+        })
+        .route(service, |s, r: AuthorizePlayback| async move {
+            s.authorize_playback(&r.actor, r.tenant, r.recording, r.access, r.reason)
+                .await
+        });
 }

@@ -1,17 +1,21 @@
 //! BPOs, tenant onboarding and users.
 
+use callvault_bus::Router;
 use callvault_contracts::lifecycle_api::AuditAction;
 use callvault_contracts::metadata_api::{
-    ApiError, ApiResult, Bpo, CreateUser, ErrorCode, KeyMode, OnboardTenant, Tenant, User,
+    ApiError, ApiResult, Bpo, ErrorCode, KeyMode, NewTenant, NewUser, Tenant, User,
 };
 use callvault_contracts::{Actor, BpoId, Role, TenantId, UserId};
 use chrono::Utc;
 use sea_orm::TransactionTrait;
 use serde_json::json;
+use std::sync::Arc;
 
 use super::{MetadataService, corrupt};
 use crate::audit::{self, AuditRecord};
-use crate::authz::{self, TenantAction};
+use callvault_contracts::permissions::Permission;
+
+use crate::authz;
 use crate::db::entity::{bpo, tenant, user};
 use crate::db::{db_time, internal, is_unique_violation};
 use crate::{input, store};
@@ -20,8 +24,8 @@ use crate::{input, store};
 const MAX_KEY_ARN_CHARS: usize = 2048;
 
 impl MetadataService {
-    pub(super) async fn create_bpo_impl(&self, actor: &Actor, name: String) -> ApiResult<Bpo> {
-        authz::platform(actor)?;
+    pub async fn create_bpo(&self, actor: &Actor, name: String) -> ApiResult<Bpo> {
+        authz::platform(actor, Permission::ManageBpos)?;
         let name = input::name(&name, "name")?;
         let row = bpo::Model {
             id: BpoId::new().0,
@@ -35,8 +39,8 @@ impl MetadataService {
         Ok(bpo_from_row(row))
     }
 
-    pub(super) async fn list_bpos_impl(&self, actor: &Actor) -> ApiResult<Vec<Bpo>> {
-        authz::platform(actor)?;
+    pub async fn list_bpos(&self, actor: &Actor) -> ApiResult<Vec<Bpo>> {
+        authz::platform(actor, Permission::ManageBpos)?;
         let rows = store::tenancy::list_bpos(&self.db)
             .await
             .map_err(internal)?;
@@ -48,12 +52,8 @@ impl MetadataService {
     /// failure (key made, insert failed) leaves a key without a tenant,
     /// which `create_tenant_key` finds again if onboarding is retried with
     /// the same id — here a new id, so at worst one unused key.
-    pub(super) async fn onboard_tenant_impl(
-        &self,
-        actor: &Actor,
-        input: OnboardTenant,
-    ) -> ApiResult<Tenant> {
-        authz::bpo(actor, input.bpo_id)?;
+    pub async fn onboard_tenant(&self, actor: &Actor, input: NewTenant) -> ApiResult<Tenant> {
+        authz::bpo(actor, Permission::OnboardTenants, input.bpo_id)?;
         let name = input::name(&input.name, "name")?;
         let time_zone = input::time_zone(&input.time_zone)?;
         let retention = input::retention_days(input.default_retention_days)?;
@@ -101,8 +101,8 @@ impl MetadataService {
         tenant_from_row(row)
     }
 
-    pub(super) async fn get_tenant_impl(&self, actor: &Actor, id: TenantId) -> ApiResult<Tenant> {
-        self.authorize_tenant(actor, TenantAction::ReadTenant, id)
+    pub async fn get_tenant(&self, actor: &Actor, id: TenantId) -> ApiResult<Tenant> {
+        self.authorize_tenant(actor, Permission::ViewTenants, id)
             .await?;
         let row = store::tenancy::get_tenant(&self.db, id)
             .await
@@ -111,23 +111,15 @@ impl MetadataService {
         tenant_from_row(row)
     }
 
-    pub(super) async fn list_tenants_impl(
-        &self,
-        actor: &Actor,
-        bpo: BpoId,
-    ) -> ApiResult<Vec<Tenant>> {
-        authz::bpo(actor, bpo)?;
+    pub async fn list_tenants(&self, actor: &Actor, bpo: BpoId) -> ApiResult<Vec<Tenant>> {
+        authz::bpo(actor, Permission::ViewTenants, bpo)?;
         let rows = store::tenancy::list_tenants(&self.db, bpo)
             .await
             .map_err(internal)?;
         rows.into_iter().map(tenant_from_row).collect()
     }
 
-    pub(super) async fn create_user_impl(
-        &self,
-        actor: &Actor,
-        input: CreateUser,
-    ) -> ApiResult<User> {
+    pub async fn create_user(&self, actor: &Actor, input: NewUser) -> ApiResult<User> {
         let subject = input::subject(&input.subject)?;
         let agent_id = match (input.role, &input.agent_id) {
             (Role::Agent, Some(agent)) => Some(input::name(agent, "agent_id")?),
@@ -137,7 +129,7 @@ impl MetadataService {
         };
         let scope = match (input.role, input.tenant_id, input.bpo_id) {
             (Role::PlatformAdmin, None, None) => {
-                authz::platform(actor)?;
+                authz::platform(actor, Permission::ManageUsers)?;
                 "platform".to_string()
             }
             (Role::PlatformAdmin, _, _) => {
@@ -146,7 +138,7 @@ impl MetadataService {
                 ));
             }
             (Role::BpoAdmin, None, Some(bpo)) => {
-                authz::bpo(actor, bpo)?;
+                authz::bpo(actor, Permission::ManageUsers, bpo)?;
                 let exists = store::tenancy::bpo_exists(&self.db, bpo)
                     .await
                     .map_err(internal)?;
@@ -161,7 +153,7 @@ impl MetadataService {
                 ));
             }
             (_, Some(tenant), None) => {
-                self.authorize_tenant(actor, TenantAction::ManageUsers, tenant)
+                self.authorize_tenant(actor, Permission::ManageUsers, tenant)
                     .await?;
                 format!("tenant:{tenant}")
             }
@@ -212,12 +204,8 @@ impl MetadataService {
         user_from_row(row)
     }
 
-    pub(super) async fn list_users_impl(
-        &self,
-        actor: &Actor,
-        tenant: TenantId,
-    ) -> ApiResult<Vec<User>> {
-        self.authorize_tenant(actor, TenantAction::ManageUsers, tenant)
+    pub async fn list_users(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<User>> {
+        self.authorize_tenant(actor, Permission::ManageUsers, tenant)
             .await?;
         let rows = store::tenancy::list_users(&self.db, tenant)
             .await
@@ -270,4 +258,33 @@ fn user_from_row(row: user::Model) -> ApiResult<User> {
         agent_id: row.agent_id,
         created_at: row.created_at,
     })
+}
+
+/// Serves this module's operations.
+pub(super) fn routes(router: &mut Router, service: &Arc<MetadataService>) {
+    use callvault_contracts::ops::tenancy::{
+        CreateBpo, CreateUser, GetTenant, ListBpos, ListTenants, ListUsers, OnboardTenant,
+    };
+    router
+        .route(service, |s, r: CreateBpo| async move {
+            s.create_bpo(&r.actor, r.name).await
+        })
+        .route(service, |s, r: ListBpos| async move {
+            s.list_bpos(&r.actor).await
+        })
+        .route(service, |s, r: OnboardTenant| async move {
+            s.onboard_tenant(&r.actor, r.input).await
+        })
+        .route(service, |s, r: GetTenant| async move {
+            s.get_tenant(&r.actor, r.tenant).await
+        })
+        .route(service, |s, r: ListTenants| async move {
+            s.list_tenants(&r.actor, r.bpo).await
+        })
+        .route(service, |s, r: CreateUser| async move {
+            s.create_user(&r.actor, r.input).await
+        })
+        .route(service, |s, r: ListUsers| async move {
+            s.list_users(&r.actor, r.tenant).await
+        });
 }

@@ -1,0 +1,9 @@
+//! Every operation a service serves, one request type each (see
+//! [`crate::rpc::Rpc`]). Each names the actor asking, when a person asks;
+//! the serving service checks that actor's permission again whatever the
+//! gateway checked.
+
+pub mod catalogue;
+pub mod lifecycle;
+pub mod storage;
+pub mod tenancy;
