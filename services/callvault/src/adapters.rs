@@ -1,14 +1,11 @@
-//! Glue between services that must not depend on each other: each service
-//! declares the trait it needs, and the binary implements it over the other
-//! service's library (in-process) — the distributed mode swaps these for
-//! network clients.
+//! Glue between services that must not depend on each other, when they run
+//! in one process: each service declares the trait it needs, and the binary
+//! implements it over the other service's library. Across processes,
+//! ingestion stores over HTTP (`RemoteStorageSink`) instead.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use callvault_bus::{EventHandler, HandlerError, Message};
-use callvault_contracts::events::TenantKeyChangedV1;
-use callvault_contracts::lifecycle_api::RecordingShredder;
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode, TenantKeys};
 use callvault_contracts::{RecordingId, TenantId};
 use callvault_ingestion::{AudioStream, RecordingSink, SinkError, StoredAudio, StoredObject};
@@ -127,63 +124,5 @@ impl RecordingSink for StorageSink {
                 recording: RecordingId(record.recording_id),
             })
             .collect())
-    }
-}
-
-/// The metadata service's deletions crypto-shred through the storage
-/// service's store (served on the bus, so the distributed mode reaches the
-/// storage process the same way).
-pub struct StoreShredder(pub Arc<RecordingStore>);
-
-#[async_trait]
-impl RecordingShredder for StoreShredder {
-    async fn shred(&self, tenant: TenantId, recording: RecordingId) -> ApiResult<()> {
-        match self.0.shred(tenant.0, recording.0).await {
-            Ok(_) => Ok(()),
-            // Nothing was ever stored under this id (a catalogue entry whose
-            // upload was discarded): there is nothing left to destroy.
-            Err(StorageError::NotFound) => {
-                tracing::warn!(%tenant, %recording, "shred of a recording storage never held");
-                Ok(())
-            }
-            Err(StorageError::Unavailable(why)) => {
-                tracing::warn!(%tenant, %recording, error = %why, "shred failed, will be retried");
-                Err(ApiError::new(ErrorCode::Unavailable, "storage unavailable"))
-            }
-            Err(other) => {
-                tracing::error!(%tenant, %recording, error = %other, "shred failed");
-                Err(ApiError::new(ErrorCode::Internal, "shred failed"))
-            }
-        }
-    }
-}
-
-/// The storage side of a tenant key change: re-wraps the tenant's data keys
-/// onto the new key. Safe to run twice (a redelivery): a second run finds
-/// nothing left under the old key, or re-wraps onto the same key again.
-pub struct KeyChangeConsumer(pub Arc<RecordingStore>);
-
-#[async_trait]
-impl EventHandler for KeyChangeConsumer {
-    async fn handle(&self, message: Message) -> Result<(), HandlerError> {
-        let event: TenantKeyChangedV1 = message
-            .decode()
-            .map_err(|e| HandlerError(format!("tenant.key_changed: {e}")))?;
-        let report = self
-            .0
-            .rewrap_tenant(
-                event.tenant_id.0,
-                &KeyRef(event.from_key_ref),
-                &KeyRef(event.to_key_ref),
-            )
-            .await
-            .map_err(|e| HandlerError(format!("re-wrap failed: {e}")))?;
-        tracing::info!(
-            tenant_id = %event.tenant_id,
-            rewrapped = report.rewrapped,
-            skipped = report.skipped,
-            "tenant data keys re-wrapped"
-        );
-        Ok(())
     }
 }

@@ -10,6 +10,8 @@ mod adapters;
 mod audit_cli;
 mod backends;
 mod config;
+mod modules;
+mod process;
 mod readiness;
 mod reconcile_cli;
 mod secrets;
@@ -31,9 +33,10 @@ struct Cli {
 enum Command {
     /// Runs the services.
     Serve {
-        /// Which service to run; `all` runs every one in this process.
-        #[arg(long, value_enum, default_value_t = Target::All)]
-        target: Target,
+        /// Which services to run, comma-separated (`--target
+        /// ingestion,storage`); `all` runs every one in this process.
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
+        target: Vec<Target>,
     },
     /// Runs every service's database migrations and exits.
     Migrate,
@@ -95,10 +98,14 @@ fn main() -> ExitCode {
         } => token::print_token(&config, &args),
         Command::Audit { command } => return audit_cli::run(&config, command),
         Command::Reconcile => return reconcile_cli::run(&config),
-        Command::Migrate => runtime().and_then(|rt| rt.block_on(serve::migrate(&config))),
-        Command::Serve { target } => {
-            runtime().and_then(|rt| rt.block_on(serve::serve(config, target)))
-        }
+        Command::Migrate => runtime().and_then(|rt| {
+            rt.block_on(serve::migrate(&config))
+                .map_err(|e| format!("{e:#}"))
+        }),
+        Command::Serve { target } => runtime().and_then(|rt| {
+            rt.block_on(serve::serve(config, target))
+                .map_err(|e| format!("{e:#}"))
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

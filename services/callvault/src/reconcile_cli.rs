@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callvault_auth::signed_url::UrlSigner;
-use callvault_bus::metadata::MetadataClient;
-use callvault_contracts::metadata_api::MetadataApi;
+use callvault_bus::RpcClient;
+use callvault_bus::in_process::InProcessBus;
 use callvault_ingestion::remote_sink::RemoteStorageSink;
 use callvault_ingestion::{ReconcileReport, Reconciler, RecordingSink};
 use callvault_storage::RecordingStore;
@@ -26,8 +26,8 @@ use crate::Target;
 use crate::adapters::{KeyProviderTenantKeys, StorageSink};
 use crate::backends::{blob_store, key_provider};
 use crate::config::{BusKind, Config, read_secret};
+use crate::process::{RPC_TIMEOUT, bus};
 use crate::secrets::Secrets;
-use crate::serve::{RPC_TIMEOUT, bus};
 
 const CANNOT_RUN: u8 = 2;
 
@@ -98,20 +98,29 @@ async fn sink(config: &Config) -> Result<Arc<dyn RecordingSink>, String> {
 }
 
 /// The metadata service, to ask whether a recording is catalogued.
-async fn catalogue(config: &Config) -> Result<Arc<dyn MetadataApi>, String> {
+async fn catalogue(config: &Config) -> Result<RpcClient, String> {
     if config.bus.kind == BusKind::Rabbitmq {
-        let (bus, _) = bus(config, Target::Ingestion).await?;
-        return Ok(Arc::new(MetadataClient::new(bus, RPC_TIMEOUT)));
+        let (bus, _) = bus(config, &[Target::Ingestion], false)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        return Ok(RpcClient::new(bus, RPC_TIMEOUT));
     }
-    // Embedded: the catalogue is this data directory's, read in process.
+    // Embedded: the catalogue is this data directory's, asked in process.
     let db = open(config.database_url("metadata"), "metadata").await?;
     let secrets = Secrets::load_or_generate(config).map_err(|e| e.to_string())?;
     let keys = Arc::new(KeyProviderTenantKeys(key_provider(config).await?));
-    Ok(Arc::new(callvault_metadata::MetadataService::new(
+    let service = Arc::new(callvault_metadata::MetadataService::new(
         db,
         keys,
         callvault_metadata::PiiKeys::new(secrets.pii),
-    )))
+    ));
+    let bus = Arc::new(InProcessBus::new());
+    service
+        .router()
+        .serve(bus.as_ref())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(RpcClient::new(bus, RPC_TIMEOUT))
 }
 
 async fn reconcile(config: &Config) -> Result<ReconcileReport, String> {

@@ -11,6 +11,7 @@ pub mod auth;
 mod error;
 pub mod graphql;
 mod http;
+pub mod module;
 mod playback;
 
 pub use access::{Permission, Reach};

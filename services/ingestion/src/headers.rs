@@ -5,6 +5,7 @@
 use actix_web::http::header::{self, HeaderMap};
 use callvault_contracts::call::CallMetadata;
 use callvault_contracts::metadata_api::{ApiKeyGrant, ErrorCode};
+use callvault_contracts::ops::tenancy::VerifyApiKey;
 
 use crate::call;
 use crate::error::IngestError;
@@ -26,9 +27,12 @@ pub(crate) async fn authenticate(
         .map(|(_, secret)| secret.trim())
         .filter(|secret| !secret.is_empty())
         .ok_or(IngestError::Unauthenticated)?;
+    let verify = VerifyApiKey {
+        secret: secret.to_owned(),
+    };
     state
         .metadata
-        .verify_api_key(secret.to_owned())
+        .call(verify)
         .await
         .map_err(|error| match error.code {
             ErrorCode::Unavailable => {

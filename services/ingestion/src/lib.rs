@@ -4,13 +4,15 @@
 //!
 //! The crate depends on no other service: storage is reached through
 //! [`RecordingSink`], the metadata service through
-//! `callvault_contracts::metadata_api::MetadataApi`.
+//! the metadata operations (`callvault_contracts::ops`) over the bus.
+//! [`module::start`] starts it.
 
 mod body;
 pub mod call;
 mod error;
 mod headers;
 pub mod metrics;
+pub mod module;
 pub mod probe;
 pub mod reconcile;
 pub mod remote_sink;

@@ -46,7 +46,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use callvault_contracts::metadata_api::MetadataApi;
+use callvault_bus::RpcClient;
+use callvault_contracts::ops::catalogue::KnownRecordings;
 use callvault_contracts::{RecordingId, TenantId};
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, DbErr};
@@ -122,7 +123,7 @@ enum Verdict {
 pub struct Reconciler {
     uploads: Uploads,
     sink: Arc<dyn RecordingSink>,
-    catalogue: Arc<dyn MetadataApi>,
+    catalogue: RpcClient,
     stale_after: Duration,
     grace: Duration,
     page: u32,
@@ -140,11 +141,7 @@ impl Reconciler {
     /// uploads go to, `catalogue` the metadata service. The staleness limit
     /// must be the one uploads are taken over after
     /// ([`crate::IngestionState::reconciler`] sees to that).
-    pub fn new(
-        db: DatabaseConnection,
-        sink: Arc<dyn RecordingSink>,
-        catalogue: Arc<dyn MetadataApi>,
-    ) -> Self {
+    pub fn new(db: DatabaseConnection, sink: Arc<dyn RecordingSink>, catalogue: RpcClient) -> Self {
         Self {
             uploads: Uploads::new(db),
             sink,
@@ -376,11 +373,11 @@ impl Reconciler {
     /// breaker tripped) when the catalogue holds the recording, failed when
     /// it can't be asked.
     async fn catalogued(&self, tenant: TenantId, recording: RecordingId) -> Option<Verdict> {
-        match self
-            .catalogue
-            .known_recordings(tenant, vec![recording])
-            .await
-        {
+        let ask = KnownRecordings {
+            tenant,
+            ids: vec![recording],
+        };
+        match self.catalogue.call(ask).await {
             Ok(known) if known.is_empty() => None,
             Ok(_) => {
                 if !self.tripped.swap(true, Ordering::SeqCst) {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use callvault_contracts::metadata_api::MetadataApi;
+use callvault_bus::RpcClient;
 use sea_orm::DatabaseConnection;
 
 use crate::metrics::UploadMetrics;
@@ -32,7 +32,7 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub struct IngestionState {
     pub(crate) uploads: Uploads,
-    pub(crate) metadata: Arc<dyn MetadataApi>,
+    pub(crate) metadata: RpcClient,
     pub(crate) sink: Arc<dyn RecordingSink>,
     pub(crate) notify: Option<OutboxNotifier>,
     pub(crate) stale_after: Duration,
@@ -45,7 +45,7 @@ impl IngestionState {
     /// `db` must have been migrated (see [`crate::connect`]).
     pub fn new(
         db: DatabaseConnection,
-        metadata: Arc<dyn MetadataApi>,
+        metadata: RpcClient,
         sink: Arc<dyn RecordingSink>,
         notify: Option<OutboxNotifier>,
     ) -> Self {

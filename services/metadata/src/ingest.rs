@@ -40,9 +40,9 @@ impl IngestedConsumer {
     }
 
     async fn catalogue(&self, message: &Message) -> Result<(), HandlerError> {
-        let event: RecordingIngestedV1 = message
-            .decode()
-            .map_err(|err| HandlerError::permanent(format!("cannot decode recording.ingested: {err}")))?;
+        let event: RecordingIngestedV1 = message.decode().map_err(|err| {
+            HandlerError::permanent(format!("cannot decode recording.ingested: {err}"))
+        })?;
         let tenant_id = event.tenant_id;
         let recording_id = event.recording_id;
         let (mut row, tags) = self.row(&event)?;
@@ -68,7 +68,9 @@ impl IngestedConsumer {
                 recording_id = %recording_id,
                 "recording for an unknown tenant"
             );
-            return Err(HandlerError::permanent(format!("unknown tenant {tenant_id}")));
+            return Err(HandlerError::permanent(format!(
+                "unknown tenant {tenant_id}"
+            )));
         };
         // A deleted recording stays deleted: an old event published again
         // (a replayed dead letter, a re-published outbox row) must not bring
@@ -127,7 +129,8 @@ impl IngestedConsumer {
                 .map_err(|err| HandlerError::retryable(err.to_string()))
         };
         let signed = |value: u64, field: &str| {
-            i64::try_from(value).map_err(|_| HandlerError::permanent(format!("{field} out of range")))
+            i64::try_from(value)
+                .map_err(|_| HandlerError::permanent(format!("{field} out of range")))
         };
         let mut tags: Vec<String> = Vec::with_capacity(call.tags.len());
         for tag in &call.tags {
@@ -163,8 +166,9 @@ impl IngestedConsumer {
             // Set from the tenant's rules once they are read.
             retain_until: db_time(call.started_at),
             retention_rule_id: None,
-            attributes: serde_json::to_string(&call.attributes)
-                .map_err(|err| HandlerError::permanent(format!("attributes not encodable: {err}")))?,
+            attributes: serde_json::to_string(&call.attributes).map_err(|err| {
+                HandlerError::permanent(format!("attributes not encodable: {err}"))
+            })?,
             notice_played: call.notice_played,
             pauses: serde_json::to_string(&call.pauses)
                 .map_err(|err| HandlerError::permanent(format!("pauses not encodable: {err}")))?,

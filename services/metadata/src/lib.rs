@@ -1,9 +1,10 @@
 //! The metadata service: BPOs and tenants, users, recorder API keys and the
 //! recordings catalogue.
 //!
-//! - [`MetadataService`] answers the [`callvault_contracts::metadata_api::MetadataApi`]
-//!   (the gateway's queries), checking permissions in every method
-//!   ([`authz`] has the table).
+//! - [`MetadataService`] serves the metadata operations
+//!   ([`callvault_contracts::ops`]: the gateway's queries and commands),
+//!   checking permissions in every method ([`authz`]).
+//! - [`module::start`] starts it: database, operations, consumer, timers.
 //! - [`IngestedConsumer`] catalogues `recording.ingested` events from the
 //!   bus, deduplicated through the inbox.
 //! - Phone numbers are stored encrypted with a per-tenant blind index
@@ -18,6 +19,7 @@ mod db;
 pub mod ingest;
 mod input;
 pub mod manifest;
+pub mod module;
 mod pii;
 mod service;
 mod store;

@@ -1,10 +1,12 @@
 //! The storage service: encrypted recording objects on a blob store, their
 //! data keys from a key provider, their records in the service's own
 //! database, HTTP playback and object upload behind signed URLs, and the
-//! sweep of objects a crash left unrecorded.
+//! sweep of objects a crash left unrecorded. [`module::start`] starts it.
 
 mod error;
 pub mod listing;
+pub mod module;
+pub mod operations;
 pub mod playback;
 pub mod records;
 mod store;

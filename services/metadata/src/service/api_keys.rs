@@ -18,10 +18,10 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::MetadataService;
-use callvault_contracts::permissions::Permission;
 use crate::db::entity::api_key;
 use crate::db::{db_time, internal};
 use crate::{input, store};
+use callvault_contracts::permissions::Permission;
 
 const SECRET_PREFIX: &str = "cvk_";
 const SECRET_BYTES: usize = 32;

@@ -9,10 +9,10 @@ use chrono::NaiveDate;
 use std::sync::Arc;
 
 use super::MetadataService;
-use callvault_contracts::permissions::Permission;
 use crate::db::internal;
 use crate::manifest::ManifestKeys;
 use crate::{audit, manifest};
+use callvault_contracts::permissions::Permission;
 
 /// How long after midnight UTC a day becomes signable.
 const MANIFEST_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(1);

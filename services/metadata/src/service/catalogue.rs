@@ -4,8 +4,7 @@ use callvault_bus::Router;
 use callvault_contracts::call::{Channel, Direction};
 use callvault_contracts::lifecycle_api::AuditAction;
 use callvault_contracts::metadata_api::{
-    ApiError, ApiResult, ErrorCode, PageRequest, Recording,
-    RecordingFilter, RecordingPage,
+    ApiError, ApiResult, ErrorCode, PageRequest, Recording, RecordingFilter, RecordingPage,
 };
 use callvault_contracts::{Actor, RecordingId, TenantId};
 use sea_orm::TransactionTrait;

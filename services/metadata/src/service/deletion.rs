@@ -34,10 +34,10 @@ use uuid::Uuid;
 use super::holds::{MAX_REASON_CHARS, free_text, holds_covering_on};
 use super::{MetadataService, corrupt};
 use crate::audit::{self, AuditRecord};
-use callvault_contracts::permissions::Permission;
 use crate::db::entity::{deletion_certificate, recording, recording_tombstone};
 use crate::db::{db_time, internal};
 use crate::store;
+use callvault_contracts::permissions::Permission;
 
 /// Recordings fetched per query by a deletion run.
 const BATCH: u64 = 100;

@@ -12,13 +12,13 @@ use uuid::Uuid;
 
 use super::{MetadataService, corrupt};
 use crate::audit::{self, AuditRecord};
-use callvault_contracts::permissions::Permission;
 use crate::db::entity::legal_hold;
 use crate::db::entity::recording::{self, direction_str};
 use crate::db::{db_time, internal};
 use crate::pii::{Party, PiiKeys, TenantPii};
 use crate::store::holds::{SCOPE_FILTER, SCOPE_RECORDINGS};
 use crate::{input, store};
+use callvault_contracts::permissions::Permission;
 
 const MAX_HOLD_RECORDINGS: usize = 1000;
 /// Reasons and notes: a sentence or a paragraph, not a document.

@@ -17,9 +17,9 @@ use super::MetadataService;
 use super::holds::free_text;
 use super::tenancy::validate_key_arn;
 use crate::audit::{self, AuditRecord};
-use callvault_contracts::permissions::Permission;
 use crate::db::{db_time, internal};
 use crate::store;
+use callvault_contracts::permissions::Permission;
 
 /// A key change is explained in a sentence or two.
 const MAX_KEY_CHANGE_REASON_CHARS: usize = 500;

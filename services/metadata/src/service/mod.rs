@@ -20,11 +20,11 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
 use crate::authz::{self, RecordingScope};
-use callvault_contracts::permissions::Permission;
 use crate::db::internal;
 use crate::manifest::ManifestKeys;
 use crate::pii::PiiKeys;
 use crate::store;
+use callvault_contracts::permissions::Permission;
 
 /// What time it is, for retention and deletion: tests and drills move it.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;

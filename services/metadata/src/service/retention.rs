@@ -20,10 +20,10 @@ use uuid::Uuid;
 
 use super::{MetadataService, corrupt};
 use crate::audit::{self, AuditRecord};
-use callvault_contracts::permissions::Permission;
 use crate::db::entity::tenant;
 use crate::db::{db_time, internal};
 use crate::{input, store};
+use callvault_contracts::permissions::Permission;
 
 /// Rules a tenant may have: each ingest and each recompute evaluates all.
 const MAX_RULES_PER_TENANT: u64 = 100;

@@ -1,0 +1,23 @@
+//! How the gateway starts: nothing of its own to open — it verifies tokens,
+//! calls the services over the bus and serves GraphQL.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use callvault_bus::RpcClient;
+use callvault_runtime::Module;
+
+use crate::{GatewayState, PlaybackLinks, TokenVerifier, configure};
+
+/// What the gateway needs from the process.
+pub struct GatewayDependencies {
+    pub verifier: Arc<TokenVerifier>,
+    pub links: PlaybackLinks,
+    /// Reaches every service.
+    pub rpc: RpcClient,
+}
+
+pub fn start(deps: GatewayDependencies) -> Module {
+    let state = web::Data::new(GatewayState::new(deps.verifier, deps.rpc, deps.links));
+    Module::new("gateway").with_http(move |config| configure(state.clone())(config))
+}

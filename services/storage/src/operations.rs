@@ -1,0 +1,74 @@
+//! The storage service on the bus: the operations it serves (shredding, for
+//! the metadata service's deletions) and the events it consumes (a tenant's
+//! key changed: re-wrap its data keys).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use callvault_bus::{EventHandler, HandlerError, Message, Router};
+use callvault_contracts::events::TenantKeyChangedV1;
+use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode};
+use callvault_contracts::ops::storage::Shred;
+use callvault_keys::KeyRef;
+
+use crate::{RecordingStore, StorageError};
+
+/// Every operation the storage service serves.
+pub fn router(store: &Arc<RecordingStore>) -> Router {
+    let mut router = Router::new();
+    router.route(store, |store, request: Shred| async move {
+        shred(&store, request).await
+    });
+    router
+}
+
+async fn shred(store: &RecordingStore, request: Shred) -> ApiResult<()> {
+    let Shred { tenant, recording } = request;
+    match store.shred(tenant.0, recording.0).await {
+        Ok(_) => Ok(()),
+        // Nothing was ever stored under this id (a catalogue entry whose
+        // upload was discarded): there is nothing left to destroy.
+        Err(StorageError::NotFound) => {
+            tracing::warn!(%tenant, %recording, "shred of a recording storage never held");
+            Ok(())
+        }
+        Err(StorageError::Unavailable(why)) => {
+            tracing::warn!(%tenant, %recording, error = %why, "shred failed, will be retried");
+            Err(ApiError::new(ErrorCode::Unavailable, "storage unavailable"))
+        }
+        Err(other) => {
+            tracing::error!(%tenant, %recording, error = %other, "shred failed");
+            Err(ApiError::new(ErrorCode::Internal, "shred failed"))
+        }
+    }
+}
+
+/// The storage side of a tenant key change: re-wraps the tenant's data keys
+/// onto the new key. Safe to run twice (a redelivery): a second run finds
+/// nothing left under the old key, or re-wraps onto the same key again.
+pub struct KeyChangeConsumer(pub Arc<RecordingStore>);
+
+#[async_trait]
+impl EventHandler for KeyChangeConsumer {
+    async fn handle(&self, message: Message) -> Result<(), HandlerError> {
+        let event: TenantKeyChangedV1 = message
+            .decode()
+            .map_err(|e| HandlerError::permanent(format!("tenant.key_changed: {e}")))?;
+        let report = self
+            .0
+            .rewrap_tenant(
+                event.tenant_id.0,
+                &KeyRef(event.from_key_ref),
+                &KeyRef(event.to_key_ref),
+            )
+            .await
+            .map_err(|e| HandlerError::retryable(format!("re-wrap failed: {e}")))?;
+        tracing::info!(
+            tenant_id = %event.tenant_id,
+            rewrapped = report.rewrapped,
+            skipped = report.skipped,
+            "tenant data keys re-wrapped"
+        );
+        Ok(())
+    }
+}
