@@ -152,7 +152,7 @@ struct NoOp;
 #[async_trait::async_trait]
 impl EventHandler for NoOp {
     async fn handle(&self, _message: Message) -> Result<(), HandlerError> {
-        Err(HandlerError("cleanup consumer".into()))
+        Err(HandlerError::retryable("cleanup consumer"))
     }
 }
 

@@ -29,6 +29,7 @@ pub async fn run_conformance_suite(subject: BusUnderTest) {
     other_topics_are_not_delivered(bus).await;
     failing_handler_is_redelivered_until_it_succeeds(bus).await;
     always_failing_handler_is_dead_lettered(bus, subject.max_attempts).await;
+    poison_message_is_dead_lettered_at_once(bus).await;
     request_gets_its_reply(bus).await;
     slow_handler_times_out(bus).await;
     unknown_queue_is_refused(bus).await;
@@ -138,6 +139,22 @@ async fn always_failing_handler_is_dead_lettered(bus: &dyn Bus, max_attempts: u3
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(recorder.attempts(), max_attempts, "redelivery is bounded");
     assert!(recorder.received().is_empty());
+}
+
+async fn poison_message_is_dead_lettered_at_once(bus: &dyn Bus) {
+    let topic = unique_topic("permanent");
+    let recorder = Arc::new(Recorder::poisoned());
+    bus.subscribe(&unique_name("permanent"), &[&topic], recorder.clone())
+        .await
+        .expect("subscribe");
+    bus.publish(&message(&topic, 1)).await.expect("publish");
+    eventually("the one delivery", || recorder.attempts() >= 1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        recorder.attempts(),
+        1,
+        "a permanent failure is not redelivered"
+    );
 }
 
 /// Replies with the request body behind a prefix; sleeps first when the

@@ -289,7 +289,7 @@ struct EffectConsumer {
 #[async_trait]
 impl EventHandler for EffectConsumer {
     async fn handle(&self, message: Message) -> Result<(), HandlerError> {
-        let failed = |err: sea_orm::DbErr| HandlerError(err.to_string());
+        let failed = |err: sea_orm::DbErr| HandlerError::retryable(err.to_string());
         let txn = self.db.begin().await.map_err(failed)?;
         if inbox::record_once(&txn, "effects", message.id)
             .await

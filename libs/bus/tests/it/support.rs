@@ -17,6 +17,8 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 #[derive(Default)]
 pub struct Recorder {
     failures: u32,
+    /// Its failures say no delivery will ever succeed.
+    permanent: bool,
     attempts: AtomicU32,
     received: Mutex<Vec<Message>>,
 }
@@ -25,6 +27,15 @@ impl Recorder {
     pub fn failing(failures: u32) -> Self {
         Recorder {
             failures,
+            ..Recorder::default()
+        }
+    }
+
+    /// Fails every delivery, saying it always will: a poison message.
+    pub fn poisoned() -> Self {
+        Recorder {
+            failures: u32::MAX,
+            permanent: true,
             ..Recorder::default()
         }
     }
@@ -69,7 +80,11 @@ impl EventHandler for Recorder {
     async fn handle(&self, message: Message) -> Result<(), HandlerError> {
         let attempt = self.attempts.fetch_add(1, Ordering::SeqCst) + 1;
         if attempt <= self.failures {
-            return Err(HandlerError(format!("scripted failure {attempt}")));
+            let failure = format!("scripted failure {attempt}");
+            if self.permanent {
+                return Err(HandlerError::permanent(failure));
+            }
+            return Err(HandlerError::retryable(failure));
         }
         self.received.lock().expect("recorder lock").push(message);
         Ok(())
@@ -96,6 +111,7 @@ pub fn message(topic: &str, n: u32) -> Message {
         version: 1,
         occurred_at: Utc::now(),
         traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
+        tracestate: Some("vendor=opaque".to_owned()),
         payload: serde_json::json!({ "n": n, "nested": { "list": [1, 2, 3], "text": "héllo" } }),
     }
 }

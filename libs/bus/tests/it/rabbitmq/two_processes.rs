@@ -7,13 +7,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use callvault_bus::metadata::{MetadataClient, serve_metadata};
-use callvault_bus::{Bus, BusError, RequestHandler};
-use callvault_contracts::metadata_api::{ApiError, ErrorCode, MetadataApi};
+use callvault_bus::{Bus, BusError, RequestHandler, RpcClient};
+use callvault_contracts::metadata_api::ErrorCode;
 
 use super::broker::{Broker, with_broker};
-use crate::metadata::check_every_method_round_trips;
-use crate::metadata::stand_in::{INTRUDER, SLOW, StandIn, actor, tenant};
+use crate::rpc::{reverse, run_rpc_suite};
 use crate::support::{Recorder, eventually, message, unique_topic};
 
 /// Answers with its name and the request, and counts what it served.
@@ -143,32 +141,21 @@ async fn replicas_of_a_service_share_its_events_and_requests() {
 }
 
 #[tokio::test]
-async fn the_metadata_api_works_between_two_processes() {
-    with_broker("metadata-api", async |broker: &Broker| {
+async fn operations_work_between_two_processes() {
+    with_broker("operations", async |broker: &Broker| {
         let server = broker.bus().await;
-        let api = Arc::new(StandIn::default());
-        serve_metadata(&server, api.clone())
-            .await
-            .expect("serve metadata");
         let client_bus: Arc<dyn Bus> = Arc::new(broker.bus().await);
-        let client = MetadataClient::new(client_bus.clone(), Duration::from_secs(5));
+        run_rpc_suite(Arc::new(server.clone()), client_bus.clone()).await;
 
-        check_every_method_round_trips(&client, &api).await;
-
-        let refused = client.get_tenant(&actor(INTRUDER), tenant().id).await;
-        assert_eq!(refused, Err(ApiError::forbidden()));
-        let impatient = MetadataClient::new(client_bus.clone(), Duration::from_millis(200));
-        let slow = impatient.list_bpos(&actor(SLOW)).await;
-        assert_eq!(slow.expect_err("too slow").code, ErrorCode::Unavailable);
-
-        // The metadata process goes away, and its request queue with it.
+        // The serving process goes away, and its request queue with it.
         server.close().await.expect("close");
         let err = client_bus
-            .request("metadata", b"{}".to_vec(), Duration::from_secs(5))
+            .request("storage", b"{}".to_vec(), Duration::from_secs(5))
             .await
-            .expect_err("nobody serves metadata any more");
+            .expect_err("nobody serves storage any more");
         assert!(matches!(err, BusError::NoSuchQueue(_)), "got {err:?}");
-        let gone = client.list_bpos(&actor("admin")).await;
+        let client = RpcClient::new(client_bus, Duration::from_secs(5));
+        let gone = client.call(reverse("x")).await;
         assert_eq!(gone.expect_err("no server").code, ErrorCode::Unavailable);
     })
     .await;
