@@ -1,6 +1,6 @@
 //! Recorder API keys: lifecycle, storage, isolation.
 
-use callvault_contracts::metadata_api::{ErrorCode, MetadataApi};
+use callvault_contracts::metadata_api::ErrorCode;
 use callvault_contracts::{Role, TenantId};
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -26,7 +26,7 @@ async fn create_verify_revoke(env: Env) {
 
     let grant = env
         .svc
-        .verify_api_key(created.secret.clone())
+        .verify_api_key(&created.secret)
         .await
         .expect("verify");
     assert_eq!(grant.key_id, created.key.id);
@@ -45,7 +45,7 @@ async fn create_verify_revoke(env: Env) {
         .expect("revoke");
     let revoked_at = revoked.revoked_at.expect("revoked");
     assert_eq!(
-        code(env.svc.verify_api_key(created.secret.clone()).await),
+        code(env.svc.verify_api_key(&created.secret).await),
         ErrorCode::Unauthenticated
     );
     // Revoking again keeps the first time.
@@ -69,7 +69,7 @@ async fn create_verify_revoke(env: Env) {
     assert_ne!(second.secret, created.secret);
     assert_eq!(
         env.svc
-            .verify_api_key(second.secret)
+            .verify_api_key(&second.secret)
             .await
             .expect("verify")
             .key_id,
@@ -100,7 +100,7 @@ async fn unknown_secrets_are_unauthenticated(env: Env) {
         "x".repeat(10_000),
     ] {
         assert_eq!(
-            code(env.svc.verify_api_key(secret).await),
+            code(env.svc.verify_api_key(&secret).await),
             ErrorCode::Unauthenticated
         );
     }
@@ -192,7 +192,7 @@ async fn api_keys_stay_in_their_tenant(env: Env) {
     // A's key is still valid after all that.
     assert_eq!(
         env.svc
-            .verify_api_key(a_key.secret)
+            .verify_api_key(&a_key.secret)
             .await
             .expect("verify")
             .tenant_id,

@@ -3,8 +3,8 @@
 //! chain gapless, and only the tenant's auditors and compliance officers
 //! read it.
 
-use callvault_contracts::lifecycle_api::{AuditAction, LifecycleApi};
-use callvault_contracts::metadata_api::{ErrorCode, MetadataApi, PageRequest, RecordingFilter};
+use callvault_contracts::lifecycle_api::AuditAction;
+use callvault_contracts::metadata_api::{ErrorCode, PageRequest, RecordingFilter};
 use callvault_contracts::{Actor, Role, TenantId};
 use callvault_metadata::audit::{self, AuditRecord};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};

@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 
 use callvault_contracts::call::PauseSpan;
 use callvault_contracts::lifecycle_api::AuditAction;
-use callvault_contracts::metadata_api::{
-    ErrorCode, MetadataApi, PageRequest, RecordingFilter, RecordingPage,
-};
+use callvault_contracts::metadata_api::{ErrorCode, PageRequest, RecordingFilter, RecordingPage};
 use callvault_contracts::{Actor, RecordingId, Role, TenantId};
 use serde_json::json;
 

@@ -2,9 +2,8 @@
 //! tenant isolation, bad input, phone numbers at rest.
 
 use callvault_contracts::call::Direction;
-use callvault_contracts::metadata_api::{
-    ErrorCode, MAX_KNOWN_RECORDINGS_ASKED, MetadataApi, PageRequest, RecordingFilter, RecordingPage,
-};
+use callvault_contracts::metadata_api::{ErrorCode, PageRequest, RecordingFilter, RecordingPage};
+use callvault_contracts::ops::catalogue::MAX_KNOWN_RECORDINGS_ASKED;
 use callvault_contracts::{Actor, RecordingId, Role, TenantId};
 
 use crate::support::{Env, agent, at, bpo_admin, code, event, member};

@@ -3,9 +3,7 @@
 //! a hold blocks is shown through real deletion runs.
 
 use callvault_contracts::call::Direction;
-use callvault_contracts::lifecycle_api::{
-    AuditAction, HoldScope, LegalHold, LifecycleApi, NewLegalHold,
-};
+use callvault_contracts::lifecycle_api::{AuditAction, HoldScope, LegalHold, NewLegalHold};
 use callvault_contracts::metadata_api::{ErrorCode, RecordingFilter};
 use callvault_contracts::{Actor, RecordingId, Role, TenantId};
 use chrono::Duration;

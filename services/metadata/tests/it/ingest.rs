@@ -2,7 +2,7 @@
 
 use callvault_bus::{EventHandler, Message};
 use callvault_contracts::call::Channel;
-use callvault_contracts::metadata_api::{ErrorCode, MetadataApi, Recording};
+use callvault_contracts::metadata_api::{ErrorCode, Recording};
 use callvault_contracts::{Role, TenantId};
 use sea_orm::ConnectionTrait;
 

@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 
 use callvault_bus::Message;
 use callvault_contracts::events::{Event, TenantKeyChangedV1};
-use callvault_contracts::lifecycle_api::{AuditAction, AuditEntry, LifecycleApi};
-use callvault_contracts::metadata_api::{ApiResult, ErrorCode, KeyMode, MetadataApi, Tenant};
+use callvault_contracts::lifecycle_api::{AuditAction, AuditEntry};
+use callvault_contracts::metadata_api::{ApiResult, ErrorCode, KeyMode, Tenant};
 use callvault_contracts::{Actor, Role, TenantId};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;

@@ -4,9 +4,9 @@
 //! role changes.
 
 use callvault_contracts::lifecycle_api::{
-    Access, AuditAction, LifecycleApi, NewRetentionRule, RetentionMatch, TenantPolicy,
+    Access, AuditAction, NewRetentionRule, RetentionMatch, TenantPolicy,
 };
-use callvault_contracts::metadata_api::{ApiResult, CreateUser, ErrorCode, MetadataApi};
+use callvault_contracts::metadata_api::{ApiResult, ErrorCode, NewUser};
 use callvault_contracts::{Actor, RecordingId, Role};
 use serde_json::json;
 
@@ -325,7 +325,7 @@ async fn creating_a_tenant_user_is_a_role_change(env: Env) {
         .svc
         .create_user(
             &boss,
-            CreateUser {
+            NewUser {
                 subject: "jane.doe@example.com".into(),
                 role: Role::ComplianceOfficer,
                 tenant_id: Some(w.a),
@@ -339,7 +339,7 @@ async fn creating_a_tenant_user_is_a_role_change(env: Env) {
     env.svc
         .create_user(
             &bpo_admin(w.x),
-            CreateUser {
+            NewUser {
                 subject: "ops@example.com".into(),
                 role: Role::BpoAdmin,
                 tenant_id: None,
@@ -354,7 +354,7 @@ async fn creating_a_tenant_user_is_a_role_change(env: Env) {
         .svc
         .create_user(
             &member(Role::Supervisor, w.a),
-            CreateUser {
+            NewUser {
                 subject: "mallory".into(),
                 role: Role::TenantAdmin,
                 tenant_id: Some(w.a),

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use aws_lc_rs::signature::{ED25519, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use callvault_contracts::lifecycle_api::{LifecycleApi, SignedManifest};
+use callvault_contracts::lifecycle_api::SignedManifest;
 use callvault_contracts::metadata_api::{ErrorCode, TenantKeys};
 use callvault_contracts::{RecordingId, Role, TenantId};
 use callvault_metadata::{ManifestKeys, MetadataService, PiiKeys};

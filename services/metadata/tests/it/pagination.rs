@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use callvault_contracts::metadata_api::{MetadataApi, PageRequest, Recording, RecordingFilter};
+use callvault_contracts::metadata_api::{PageRequest, Recording, RecordingFilter};
 use callvault_contracts::{Actor, Role, TenantId};
 
 use crate::support::{Env, event, member};

@@ -1,9 +1,7 @@
 //! The permission table (src/authz.rs, PERMISSIONS.md), row by row: every
 //! operation tried by every kind of actor, against BPO X and its tenant A.
 
-use callvault_contracts::metadata_api::{
-    CreateUser, ErrorCode, MetadataApi, PageRequest, RecordingFilter,
-};
+use callvault_contracts::metadata_api::{ErrorCode, NewUser, PageRequest, RecordingFilter};
 use callvault_contracts::{Actor, RecordingId, Role};
 
 use crate::support::{Env, World, bpo_admin, event, member, onboard, platform};
@@ -63,7 +61,7 @@ async fn attempt(
         Op::GetTenant => svc.get_tenant(actor, w.a).await.map(drop),
         Op::ListTenants => svc.list_tenants(actor, w.x).await.map(drop),
         Op::CreateUser => {
-            let input = CreateUser {
+            let input = NewUser {
                 subject: format!("{unique}@example.com"),
                 role: Role::Supervisor,
                 tenant_id: Some(w.a),

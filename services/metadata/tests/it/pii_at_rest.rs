@@ -2,7 +2,6 @@
 //! database's bytes.
 
 use callvault_contracts::Role;
-use callvault_contracts::metadata_api::MetadataApi;
 
 use crate::support::{Env, event, member};
 

@@ -1,7 +1,7 @@
 //! Bad search input: each refused with InvalidInput.
 
 use callvault_contracts::Role;
-use callvault_contracts::metadata_api::{ErrorCode, MetadataApi, PageRequest, RecordingFilter};
+use callvault_contracts::metadata_api::{ErrorCode, PageRequest, RecordingFilter};
 
 use crate::support::{Env, at, code, event, member};
 

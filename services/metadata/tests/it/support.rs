@@ -11,7 +11,7 @@ use callvault_contracts::call::{AudioInfo, CallMetadata, Direction};
 use callvault_contracts::events::RecordingIngestedV1;
 use callvault_contracts::lifecycle_api::{AuditAction, AuditEntry};
 use callvault_contracts::metadata_api::{
-    ApiError, ApiResult, ErrorCode, KeyMode, MetadataApi, OnboardTenant, Tenant, TenantKeys,
+    ApiError, ApiResult, ErrorCode, KeyMode, NewTenant, Tenant, TenantKeys,
 };
 use callvault_contracts::{Actor, BpoId, RecordingId, Role, TenantId};
 use callvault_metadata::{IngestedConsumer, MetadataService, PiiKeys};
@@ -238,8 +238,8 @@ pub fn agent(tenant: TenantId, agent_id: &str) -> Actor {
     }
 }
 
-pub fn onboard(bpo: BpoId, name: &str) -> OnboardTenant {
-    OnboardTenant {
+pub fn onboard(bpo: BpoId, name: &str) -> NewTenant {
+    NewTenant {
         bpo_id: bpo,
         name: name.to_string(),
         time_zone: "Asia/Tokyo".into(),

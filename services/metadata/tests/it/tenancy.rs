@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use callvault_contracts::metadata_api::{CreateUser, ErrorCode, KeyMode, MetadataApi};
+use callvault_contracts::metadata_api::{ErrorCode, KeyMode, NewUser};
 use callvault_contracts::{BpoId, Role, TenantId};
 
 use crate::support::{Env, bpo_admin, code, member, onboard, platform};
@@ -23,7 +23,7 @@ async fn onboarding_flow(env: Env) {
     let admin = svc
         .create_user(
             &platform(),
-            CreateUser {
+            NewUser {
                 subject: "ops@acme.example".into(),
                 role: Role::BpoAdmin,
                 tenant_id: None,
@@ -45,7 +45,7 @@ async fn onboarding_flow(env: Env) {
     let external = svc
         .onboard_tenant(
             &admin_actor,
-            callvault_contracts::metadata_api::OnboardTenant {
+            callvault_contracts::metadata_api::NewTenant {
                 key_mode: KeyMode::External {
                     key_arn: arn.clone(),
                 },
@@ -71,7 +71,7 @@ async fn onboarding_flow(env: Env) {
     let tenant_admin = svc
         .create_user(
             &admin_actor,
-            CreateUser {
+            NewUser {
                 subject: "boss@one.example".into(),
                 role: Role::TenantAdmin,
                 tenant_id: Some(managed.id),
@@ -84,7 +84,7 @@ async fn onboarding_flow(env: Env) {
     let agent = svc
         .create_user(
             &member(Role::TenantAdmin, managed.id),
-            CreateUser {
+            NewUser {
                 subject: "agent@one.example".into(),
                 role: Role::Agent,
                 tenant_id: Some(managed.id),
@@ -124,7 +124,7 @@ async fn key_failure_leaves_no_tenant(env: Env) {
         .svc
         .onboard_tenant(
             &platform(),
-            callvault_contracts::metadata_api::OnboardTenant {
+            callvault_contracts::metadata_api::NewTenant {
                 key_mode: KeyMode::External {
                     key_arn: "not-a-kms-key".into(),
                 },
@@ -154,35 +154,35 @@ async fn bad_tenancy_input_changes_nothing(env: Env) {
         );
     }
     let bad_onboardings = [
-        callvault_contracts::metadata_api::OnboardTenant {
+        callvault_contracts::metadata_api::NewTenant {
             name: " ".into(),
             ..onboard(bpo, "t")
         },
-        callvault_contracts::metadata_api::OnboardTenant {
+        callvault_contracts::metadata_api::NewTenant {
             name: "n".repeat(201),
             ..onboard(bpo, "t")
         },
-        callvault_contracts::metadata_api::OnboardTenant {
+        callvault_contracts::metadata_api::NewTenant {
             time_zone: "Tokyo".into(),
             ..onboard(bpo, "t")
         },
-        callvault_contracts::metadata_api::OnboardTenant {
+        callvault_contracts::metadata_api::NewTenant {
             time_zone: "+09:00".into(),
             ..onboard(bpo, "t")
         },
-        callvault_contracts::metadata_api::OnboardTenant {
+        callvault_contracts::metadata_api::NewTenant {
             time_zone: "Mars/Olympus".into(),
             ..onboard(bpo, "t")
         },
-        callvault_contracts::metadata_api::OnboardTenant {
+        callvault_contracts::metadata_api::NewTenant {
             default_retention_days: 0,
             ..onboard(bpo, "t")
         },
-        callvault_contracts::metadata_api::OnboardTenant {
+        callvault_contracts::metadata_api::NewTenant {
             default_retention_days: 36_501,
             ..onboard(bpo, "t")
         },
-        callvault_contracts::metadata_api::OnboardTenant {
+        callvault_contracts::metadata_api::NewTenant {
             key_mode: KeyMode::External {
                 key_arn: "  ".into(),
             },
@@ -207,7 +207,7 @@ async fn bad_tenancy_input_changes_nothing(env: Env) {
     assert_eq!(env.count("tenants").await, 0);
 
     let tenant = env.tenant(bpo, "t").await.id;
-    let user = |role, tenant_id, bpo_id, agent_id: Option<&str>| CreateUser {
+    let user = |role, tenant_id, bpo_id, agent_id: Option<&str>| NewUser {
         subject: "someone@example.com".into(),
         role,
         tenant_id,
@@ -225,7 +225,7 @@ async fn bad_tenancy_input_changes_nothing(env: Env) {
         user(Role::Agent, Some(tenant), None, None),
         user(Role::Agent, Some(tenant), None, Some("  ")),
         user(Role::Supervisor, Some(tenant), None, Some("agent-1")),
-        CreateUser {
+        NewUser {
             subject: " ".into(),
             ..user(Role::Supervisor, Some(tenant), None, None)
         },
@@ -265,7 +265,7 @@ async fn duplicate_subject_is_a_conflict_within_its_scope(env: Env) {
     let bpo = env.bpo("bpo").await;
     let a = env.tenant(bpo, "a").await.id;
     let b = env.tenant(bpo, "b").await.id;
-    let input = |tenant| CreateUser {
+    let input = |tenant| NewUser {
         subject: "qa@example.com".into(),
         role: Role::Supervisor,
         tenant_id: Some(tenant),
@@ -282,7 +282,7 @@ async fn duplicate_subject_is_a_conflict_within_its_scope(env: Env) {
     let err = svc
         .create_user(
             &platform(),
-            CreateUser {
+            NewUser {
                 role: Role::Auditor,
                 ..input(a)
             },

@@ -1,6 +1,6 @@
 //! BPO admins and tenant admins stay within their own scope.
 
-use callvault_contracts::metadata_api::{CreateUser, ErrorCode, MetadataApi};
+use callvault_contracts::metadata_api::{ErrorCode, NewUser};
 use callvault_contracts::{Role, TenantId};
 
 use crate::support::{Env, bpo_admin, code, member, onboard, platform};
@@ -35,7 +35,7 @@ async fn bpo_admins_are_confined_to_their_bpo(env: Env) {
         code(svc.list_users(&x_admin, w.c).await),
         ErrorCode::Forbidden
     );
-    let supervisor_in_c = CreateUser {
+    let supervisor_in_c = NewUser {
         subject: "spy@example.com".into(),
         role: Role::Supervisor,
         tenant_id: Some(w.c),
@@ -46,7 +46,7 @@ async fn bpo_admins_are_confined_to_their_bpo(env: Env) {
         code(svc.create_user(&x_admin, supervisor_in_c).await),
         ErrorCode::Forbidden
     );
-    let y_admin = CreateUser {
+    let y_admin = NewUser {
         subject: "spy@example.com".into(),
         role: Role::BpoAdmin,
         tenant_id: None,
@@ -87,7 +87,7 @@ async fn tenant_admins_are_confined_to_their_tenant(env: Env) {
         code(svc.get_tenant(&b_admin, w.a).await),
         ErrorCode::Forbidden
     );
-    let into_a = CreateUser {
+    let into_a = NewUser {
         subject: "mole@example.com".into(),
         role: Role::TenantAdmin,
         tenant_id: Some(w.a),
@@ -98,7 +98,7 @@ async fn tenant_admins_are_confined_to_their_tenant(env: Env) {
         code(svc.create_user(&b_admin, into_a).await),
         ErrorCode::Forbidden
     );
-    let promote = CreateUser {
+    let promote = NewUser {
         subject: "mole@example.com".into(),
         role: Role::BpoAdmin,
         tenant_id: None,

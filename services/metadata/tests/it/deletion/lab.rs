@@ -3,17 +3,16 @@
 //! with a clock the test moves.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use callvault_blob::{BlobStore, ByteStream, fs::FsBlobStore};
+use callvault_bus::in_process::InProcessBus;
+use callvault_bus::{Router, RpcClient};
 use callvault_contracts::events::RecordingIngestedV1;
-use callvault_contracts::lifecycle_api::{
-    DeletionCertificate, HoldScope, LegalHold, LifecycleApi, NewLegalHold, RecordingShredder,
-};
-use callvault_contracts::metadata_api::{
-    ApiError, ApiResult, ErrorCode, MetadataApi, OnboardTenant, TenantKeys,
-};
+use callvault_contracts::lifecycle_api::{DeletionCertificate, HoldScope, LegalHold, NewLegalHold};
+use callvault_contracts::metadata_api::{ApiError, ErrorCode, NewTenant, TenantKeys};
+use callvault_contracts::ops::storage::Shred;
 use callvault_contracts::{Actor, BpoId, RecordingId, Role, TenantId};
 use callvault_keys::{KeyProvider, local::LocalKeyring};
 use callvault_metadata::{MetadataService, PiiKeys};
@@ -29,30 +28,27 @@ use crate::support::{Env, PII_SECRET, at, member, onboard, platform};
 /// Every lab tenant keeps calls for 30 days unless a rule says otherwise.
 pub const DEFAULT_DAYS: u32 = 30;
 
-/// The storage service as the metadata service sees it in production: the
-/// store's shred, a never-stored recording counting as shredded.
-struct StoreShredder(Arc<RecordingStore>);
-
-#[async_trait]
-impl RecordingShredder for StoreShredder {
-    async fn shred(&self, tenant: TenantId, recording: RecordingId) -> ApiResult<()> {
-        match self.0.shred(tenant.0, recording.0).await {
-            Ok(_) | Err(StorageError::NotFound) => Ok(()),
-            Err(err) => Err(ApiError::new(ErrorCode::Unavailable, err.to_string())),
-        }
-    }
+/// The real storage service's operations over an in-process bus.
+async fn storage_service(store: &Arc<RecordingStore>) -> RpcClient {
+    let bus = Arc::new(InProcessBus::new());
+    callvault_storage::operations::router(store)
+        .serve(bus.as_ref())
+        .await
+        .expect("serve storage");
+    RpcClient::new(bus, Duration::from_secs(10))
 }
 
 /// Fault injection: a storage service that is down. A double, not a fake
 /// of the real behaviour: the point is what the metadata service does when
 /// the real one fails.
-pub struct FailingShredder;
-
-#[async_trait]
-impl RecordingShredder for FailingShredder {
-    async fn shred(&self, _tenant: TenantId, _recording: RecordingId) -> ApiResult<()> {
+pub async fn failing_storage() -> RpcClient {
+    let bus = Arc::new(InProcessBus::new());
+    let mut router = Router::new();
+    router.route(&Arc::new(()), |_, _: Shred| async {
         Err(ApiError::new(ErrorCode::Unavailable, "storage unavailable"))
-    }
+    });
+    router.serve(bus.as_ref()).await.expect("serve storage");
+    RpcClient::new(bus, Duration::from_secs(10))
 }
 
 pub struct Lab {
@@ -89,13 +85,13 @@ impl Lab {
             keyring,
             _dir: dir,
         };
-        lab.svc = lab.service(Some(Arc::new(StoreShredder(store))));
+        lab.svc = lab.service(Some(storage_service(&store).await));
         lab
     }
 
     /// Another service on the same database and clock, shredding through
-    /// `shredder` (or unable to delete at all).
-    pub fn service(&self, shredder: Option<Arc<dyn RecordingShredder>>) -> MetadataService {
+    /// `storage` (or unable to delete at all).
+    pub fn service(&self, storage: Option<RpcClient>) -> MetadataService {
         let clock = self.clock.clone();
         let svc = MetadataService::new(
             self.db.clone(),
@@ -103,8 +99,8 @@ impl Lab {
             PiiKeys::new(PII_SECRET),
         )
         .with_clock(Arc::new(move || *clock.lock().expect("clock")));
-        match shredder {
-            Some(shredder) => svc.with_shredder(shredder),
+        match storage {
+            Some(storage) => svc.with_storage(storage),
             None => svc,
         }
     }
@@ -118,7 +114,7 @@ impl Lab {
         self.svc
             .onboard_tenant(
                 &platform(),
-                OnboardTenant {
+                NewTenant {
                     default_retention_days: DEFAULT_DAYS,
                     ..onboard(bpo, name)
                 },

@@ -5,17 +5,14 @@
 pub mod lab;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
-use callvault_contracts::lifecycle_api::{
-    AuditAction, DeletionReason, HoldScope, LifecycleApi, NewLegalHold,
-};
-use callvault_contracts::metadata_api::{ErrorCode, MetadataApi, RecordingFilter};
+use callvault_contracts::lifecycle_api::{AuditAction, DeletionReason, HoldScope, NewLegalHold};
+use callvault_contracts::metadata_api::{ErrorCode, RecordingFilter};
 use callvault_contracts::{Actor, RecordingId, Role, TenantId};
 use chrono::Duration;
 use sea_orm::ConnectionTrait;
 
-use self::lab::{FailingShredder, Lab, catalogued, deleted_ids, sorted};
+use self::lab::{Lab, catalogued, deleted_ids, failing_storage, sorted};
 use crate::support::{Env, at, bpo_admin, code, event, member, platform};
 
 fn days(n: i64) -> chrono::DateTime<chrono::Utc> {
@@ -289,7 +286,7 @@ async fn a_failed_shred_keeps_the_recording_for_the_next_run(env: Env) {
     let r2 = lab.record(&env, event(t, 100)).await;
     lab.set_clock(days(31));
 
-    let failing = lab.service(Some(Arc::new(FailingShredder)));
+    let failing = lab.service(Some(failing_storage().await));
     let cert = failing.run_deletion(&officer, t).await.expect("run");
     assert!(cert.deleted.is_empty());
     assert!(cert.held_back.is_empty());

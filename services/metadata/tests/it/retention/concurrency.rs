@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use callvault_contracts::lifecycle_api::LifecycleApi;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use uuid::Uuid;
 

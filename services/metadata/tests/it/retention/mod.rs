@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 
 use callvault_contracts::call::Direction;
 use callvault_contracts::lifecycle_api::{
-    Access, AuditAction, EffectiveRule, LifecycleApi, NewRetentionRule, RetentionMatch,
-    TenantPolicy,
+    Access, AuditAction, EffectiveRule, NewRetentionRule, RetentionMatch, TenantPolicy,
 };
 use callvault_contracts::metadata_api::ErrorCode;
 use callvault_contracts::{Actor, RecordingId, Role, TenantId};
@@ -282,9 +281,7 @@ async fn rule_changes_apply_retroactively_and_are_audited(env: Env) {
     }
     assert_eq!(lifecycle(&env, w.b, other, 0).await, default_of(365));
     // The tenant's settings say the same.
-    let tenant = callvault_contracts::metadata_api::MetadataApi::get_tenant(&env.svc, &boss, w.a)
-        .await
-        .expect("get tenant");
+    let tenant = env.svc.get_tenant(&boss, w.a).await.expect("get tenant");
     assert_eq!(tenant.default_retention_days, 90);
 
     let changes = env.audit_of(w.a, AuditAction::RetentionChange).await;
