@@ -8,12 +8,11 @@ use std::path::{Path, PathBuf};
 
 use callvault_contracts::events::{Message, RecordingIngestedV1, TenantKeyChangedV1};
 use callvault_contracts::lifecycle_api::{
-    AuditEntry, AuditPage, ChainVerification, DeletionCertificate, LegalHold, LifecycleRequest,
-    RecordingLifecycle, RetentionRule, SignedManifest, StorageRequest, TenantPolicy,
+    AuditEntry, AuditPage, ChainVerification, DeletionCertificate, LegalHold, RecordingLifecycle,
+    RetentionRule, SignedManifest, TenantPolicy,
 };
 use callvault_contracts::metadata_api::{
-    ApiError, ApiKey, ApiKeyGrant, Bpo, CreatedApiKey, MetadataReply, MetadataRequest, Recording,
-    RecordingPage, Tenant, User,
+    ApiError, ApiKey, ApiKeyGrant, Bpo, CreatedApiKey, Recording, RecordingPage, Tenant, User,
 };
 use schemars::{JsonSchema, Schema, schema_for};
 use serde_json::{Map, Value};

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use callvault_contracts::metadata_api::MetadataApi;
 use callvault_contracts::{RecordingId, TenantId};
 use callvault_ingestion::uploads::{Claim, Holder, Migrator, UploadKey, Uploads};
 use callvault_ingestion::{ReconcileReport, Reconciler, RecordingSink};

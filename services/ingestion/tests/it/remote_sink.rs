@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use callvault_auth::signed_url::UrlSigner;
 use callvault_blob::{BlobStore, fs::FsBlobStore};
-use callvault_contracts::metadata_api::{ApiKeyGrant, MetadataApi};
+use callvault_contracts::metadata_api::ApiKeyGrant;
 use callvault_contracts::{RecordingId, TenantId};
 use callvault_ingestion::remote_sink::{self, RemoteStorageSink};
 use callvault_ingestion::{

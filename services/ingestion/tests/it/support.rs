@@ -11,7 +11,7 @@ use std::time::Duration;
 use callvault_blob::{BlobStore, fs::FsBlobStore};
 use callvault_contracts::TenantId;
 use callvault_contracts::events::Message;
-use callvault_contracts::metadata_api::{ApiKeyGrant, MetadataApi};
+use callvault_contracts::metadata_api::ApiKeyGrant;
 use callvault_ingestion::{IngestionState, RecordingSink, UploadReceipt};
 use callvault_keys::{KeyProvider, local::LocalKeyring};
 use callvault_storage::RecordingStore;

@@ -2,10 +2,12 @@
 //! the metadata double: it checks no permissions, so whatever a test sees
 //! succeed was let through by the gateway alone.
 
+use callvault_bus::Router;
+use callvault_contracts::ops::lifecycle;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_trait::async_trait;
 use callvault_contracts::lifecycle_api::*;
 use callvault_contracts::metadata_api::{ApiError, ApiResult, KeyMode, Recording, Tenant};
 use callvault_contracts::{Actor, RecordingId, TenantId};
@@ -171,9 +173,8 @@ fn certificate(
     }
 }
 
-#[async_trait]
-impl LifecycleApi for FakeLifecycle {
-    async fn get_policy(&self, actor: &Actor, tenant: TenantId) -> ApiResult<TenantPolicy> {
+impl FakeLifecycle {
+    pub async fn get_policy(&self, actor: &Actor, tenant: TenantId) -> ApiResult<TenantPolicy> {
         self.record("get_policy", tenant, Some(actor), None);
         Ok(TenantPolicy {
             default_retention_days: 365,
@@ -181,7 +182,7 @@ impl LifecycleApi for FakeLifecycle {
         })
     }
 
-    async fn set_policy(
+    pub async fn set_policy(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -191,7 +192,7 @@ impl LifecycleApi for FakeLifecycle {
         Ok(policy)
     }
 
-    async fn list_retention_rules(
+    pub async fn list_retention_rules(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -200,7 +201,7 @@ impl LifecycleApi for FakeLifecycle {
         Ok(vec![rule(tenant, Uuid::new_v4(), "securities")])
     }
 
-    async fn create_retention_rule(
+    pub async fn create_retention_rule(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -216,7 +217,7 @@ impl LifecycleApi for FakeLifecycle {
         })
     }
 
-    async fn delete_retention_rule(
+    pub async fn delete_retention_rule(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -226,7 +227,7 @@ impl LifecycleApi for FakeLifecycle {
         Ok(rule(tenant, id, "securities"))
     }
 
-    async fn recording_lifecycle(
+    pub async fn recording_lifecycle(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -246,7 +247,7 @@ impl LifecycleApi for FakeLifecycle {
         })
     }
 
-    async fn place_hold(
+    pub async fn place_hold(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -260,7 +261,7 @@ impl LifecycleApi for FakeLifecycle {
         })
     }
 
-    async fn release_hold(
+    pub async fn release_hold(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -276,7 +277,7 @@ impl LifecycleApi for FakeLifecycle {
         })
     }
 
-    async fn list_holds(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<LegalHold>> {
+    pub async fn list_holds(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<LegalHold>> {
         self.record("list_holds", tenant, Some(actor), None);
         let w = &self.world;
         Ok(vec![hold(
@@ -288,7 +289,7 @@ impl LifecycleApi for FakeLifecycle {
         )])
     }
 
-    async fn delete_recording(
+    pub async fn delete_recording(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -300,7 +301,7 @@ impl LifecycleApi for FakeLifecycle {
         Ok(certificate(tenant, Some((recording, reason, note))))
     }
 
-    async fn run_deletion(
+    pub async fn run_deletion(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -309,7 +310,7 @@ impl LifecycleApi for FakeLifecycle {
         Ok(certificate(tenant, None))
     }
 
-    async fn list_deletion_certificates(
+    pub async fn list_deletion_certificates(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -318,7 +319,7 @@ impl LifecycleApi for FakeLifecycle {
         Ok(vec![certificate(tenant, None)])
     }
 
-    async fn authorize_playback(
+    pub async fn authorize_playback(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -346,7 +347,7 @@ impl LifecycleApi for FakeLifecycle {
         self.recording(tenant, recording)
     }
 
-    async fn audit_trail(
+    pub async fn audit_trail(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -379,7 +380,7 @@ impl LifecycleApi for FakeLifecycle {
         })
     }
 
-    async fn verify_audit_chain(
+    pub async fn verify_audit_chain(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -391,7 +392,7 @@ impl LifecycleApi for FakeLifecycle {
         })
     }
 
-    async fn daily_manifest(
+    pub async fn daily_manifest(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -407,7 +408,7 @@ impl LifecycleApi for FakeLifecycle {
         })
     }
 
-    async fn manifest_public_key(&self, tenant: TenantId) -> ApiResult<String> {
+    pub async fn manifest_public_key(&self, tenant: TenantId) -> ApiResult<String> {
         self.record("manifest_public_key", tenant, None, None);
         if !self.known(tenant) {
             return Err(ApiError::not_found("tenant"));
@@ -415,7 +416,7 @@ impl LifecycleApi for FakeLifecycle {
         Ok(PUBLIC_KEY.into())
     }
 
-    async fn change_tenant_key(
+    pub async fn change_tenant_key(
         &self,
         actor: &Actor,
         tenant: TenantId,
@@ -439,4 +440,72 @@ impl LifecycleApi for FakeLifecycle {
             created_at: at(),
         })
     }
+}
+
+/// The double as a service: every operation routed to its method.
+pub fn router(fake: &Arc<FakeLifecycle>) -> Router {
+    let mut router = Router::new();
+    router
+        .route(fake, |f, r: lifecycle::GetPolicy| async move {
+            f.get_policy(&r.actor, r.tenant).await
+        })
+        .route(fake, |f, r: lifecycle::SetPolicy| async move {
+            f.set_policy(&r.actor, r.tenant, r.policy).await
+        })
+        .route(fake, |f, r: lifecycle::ListRetentionRules| async move {
+            f.list_retention_rules(&r.actor, r.tenant).await
+        })
+        .route(fake, |f, r: lifecycle::CreateRetentionRule| async move {
+            f.create_retention_rule(&r.actor, r.tenant, r.rule).await
+        })
+        .route(fake, |f, r: lifecycle::DeleteRetentionRule| async move {
+            f.delete_retention_rule(&r.actor, r.tenant, r.rule).await
+        })
+        .route(fake, |f, r: lifecycle::GetRecordingLifecycle| async move {
+            f.recording_lifecycle(&r.actor, r.tenant, r.recording).await
+        })
+        .route(fake, |f, r: lifecycle::AuthorizePlayback| async move {
+            f.authorize_playback(&r.actor, r.tenant, r.recording, r.access, r.reason)
+                .await
+        })
+        .route(fake, |f, r: lifecycle::PlaceHold| async move {
+            f.place_hold(&r.actor, r.tenant, r.hold).await
+        })
+        .route(fake, |f, r: lifecycle::ReleaseHold| async move {
+            f.release_hold(&r.actor, r.tenant, r.hold, r.reason).await
+        })
+        .route(fake, |f, r: lifecycle::ListHolds| async move {
+            f.list_holds(&r.actor, r.tenant).await
+        })
+        .route(fake, |f, r: lifecycle::DeleteRecording| async move {
+            f.delete_recording(&r.actor, r.tenant, r.recording, r.reason, r.note)
+                .await
+        })
+        .route(fake, |f, r: lifecycle::RunDeletion| async move {
+            f.run_deletion(&r.actor, r.tenant).await
+        })
+        .route(
+            fake,
+            |f, r: lifecycle::ListDeletionCertificates| async move {
+                f.list_deletion_certificates(&r.actor, r.tenant).await
+            },
+        )
+        .route(fake, |f, r: lifecycle::AuditTrail| async move {
+            f.audit_trail(&r.actor, r.tenant, r.after_seq, r.first)
+                .await
+        })
+        .route(fake, |f, r: lifecycle::VerifyAuditChain| async move {
+            f.verify_audit_chain(&r.actor, r.tenant).await
+        })
+        .route(fake, |f, r: lifecycle::DailyManifest| async move {
+            f.daily_manifest(&r.actor, r.tenant, r.date).await
+        })
+        .route(fake, |f, r: lifecycle::ManifestPublicKey| async move {
+            f.manifest_public_key(r.tenant).await
+        })
+        .route(fake, |f, r: lifecycle::ChangeTenantKey| async move {
+            f.change_tenant_key(&r.actor, r.tenant, r.mode, r.reason)
+                .await
+        });
+    router
 }

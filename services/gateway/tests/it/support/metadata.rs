@@ -6,9 +6,11 @@
 //! checks no permissions on purpose, so anything a test sees succeed was
 //! let through by the gateway alone.
 
+use callvault_bus::Router;
+use callvault_contracts::ops::{catalogue, tenancy};
+use std::sync::Arc;
 use std::sync::Mutex;
 
-use async_trait::async_trait;
 use callvault_contracts::call::Direction;
 use callvault_contracts::metadata_api::*;
 use callvault_contracts::{Actor, BpoId, RecordingId, TenantId, UserId};
@@ -157,9 +159,8 @@ fn at() -> chrono::DateTime<Utc> {
         .expect("valid date")
 }
 
-#[async_trait]
-impl MetadataApi for FakeMetadata {
-    async fn create_bpo(&self, _actor: &Actor, name: String) -> ApiResult<Bpo> {
+impl FakeMetadata {
+    pub async fn create_bpo(&self, _actor: &Actor, name: String) -> ApiResult<Bpo> {
         self.record("create_bpo", None);
         match name.as_str() {
             "taken" => Err(ApiError::new(
@@ -178,17 +179,17 @@ impl MetadataApi for FakeMetadata {
         }
     }
 
-    async fn list_bpos(&self, _actor: &Actor) -> ApiResult<Vec<Bpo>> {
+    pub async fn list_bpos(&self, _actor: &Actor) -> ApiResult<Vec<Bpo>> {
         self.record("list_bpos", None);
         Ok(vec![])
     }
 
-    async fn onboard_tenant(&self, _actor: &Actor, input: OnboardTenant) -> ApiResult<Tenant> {
+    pub async fn onboard_tenant(&self, _actor: &Actor, input: NewTenant) -> ApiResult<Tenant> {
         self.record("onboard_tenant", Some(input.bpo_id.0));
         Ok(self.tenant(TenantId::new(), input.bpo_id))
     }
 
-    async fn get_tenant(&self, _actor: &Actor, tenant: TenantId) -> ApiResult<Tenant> {
+    pub async fn get_tenant(&self, _actor: &Actor, tenant: TenantId) -> ApiResult<Tenant> {
         self.record("get_tenant", Some(tenant.0));
         let bpo = self
             .bpo_of(tenant)
@@ -196,7 +197,7 @@ impl MetadataApi for FakeMetadata {
         Ok(self.tenant(tenant, bpo))
     }
 
-    async fn list_tenants(&self, _actor: &Actor, bpo: BpoId) -> ApiResult<Vec<Tenant>> {
+    pub async fn list_tenants(&self, _actor: &Actor, bpo: BpoId) -> ApiResult<Vec<Tenant>> {
         self.record("list_tenants", Some(bpo.0));
         let w = &self.world;
         let all = [w.tenant_a, w.tenant_b, w.tenant_c];
@@ -207,7 +208,7 @@ impl MetadataApi for FakeMetadata {
             .collect())
     }
 
-    async fn create_user(&self, _actor: &Actor, input: CreateUser) -> ApiResult<User> {
+    pub async fn create_user(&self, _actor: &Actor, input: NewUser) -> ApiResult<User> {
         let target = input.tenant_id.map(|t| t.0).or(input.bpo_id.map(|b| b.0));
         self.record("create_user", target);
         Ok(User {
@@ -221,12 +222,12 @@ impl MetadataApi for FakeMetadata {
         })
     }
 
-    async fn list_users(&self, _actor: &Actor, tenant: TenantId) -> ApiResult<Vec<User>> {
+    pub async fn list_users(&self, _actor: &Actor, tenant: TenantId) -> ApiResult<Vec<User>> {
         self.record("list_users", Some(tenant.0));
         Ok(vec![])
     }
 
-    async fn create_api_key(
+    pub async fn create_api_key(
         &self,
         _actor: &Actor,
         tenant: TenantId,
@@ -239,7 +240,7 @@ impl MetadataApi for FakeMetadata {
         })
     }
 
-    async fn revoke_api_key(
+    pub async fn revoke_api_key(
         &self,
         _actor: &Actor,
         tenant: TenantId,
@@ -251,17 +252,17 @@ impl MetadataApi for FakeMetadata {
         Ok(key)
     }
 
-    async fn list_api_keys(&self, _actor: &Actor, tenant: TenantId) -> ApiResult<Vec<ApiKey>> {
+    pub async fn list_api_keys(&self, _actor: &Actor, tenant: TenantId) -> ApiResult<Vec<ApiKey>> {
         self.record("list_api_keys", Some(tenant.0));
         Ok(vec![self.api_key(tenant, Uuid::new_v4())])
     }
 
-    async fn verify_api_key(&self, _secret: String) -> ApiResult<ApiKeyGrant> {
+    pub async fn verify_api_key(&self, _secret: String) -> ApiResult<ApiKeyGrant> {
         self.record("verify_api_key", None);
         Err(ApiError::new(ErrorCode::Unauthenticated, "unknown key"))
     }
 
-    async fn known_recordings(
+    pub async fn known_recordings(
         &self,
         tenant: TenantId,
         _ids: Vec<RecordingId>,
@@ -271,7 +272,7 @@ impl MetadataApi for FakeMetadata {
         Ok(Vec::new())
     }
 
-    async fn search_recordings(
+    pub async fn search_recordings(
         &self,
         _actor: &Actor,
         tenant: TenantId,
@@ -294,7 +295,7 @@ impl MetadataApi for FakeMetadata {
         })
     }
 
-    async fn get_recording(
+    pub async fn get_recording(
         &self,
         _actor: &Actor,
         tenant: TenantId,
@@ -308,4 +309,54 @@ impl MetadataApi for FakeMetadata {
             _ => Err(ApiError::not_found("recording")),
         }
     }
+}
+
+/// The double as a service: every operation routed to its method.
+pub fn router(fake: &Arc<FakeMetadata>) -> Router {
+    let mut router = Router::new();
+    router
+        .route(fake, |f, r: tenancy::CreateBpo| async move {
+            f.create_bpo(&r.actor, r.name).await
+        })
+        .route(fake, |f, r: tenancy::ListBpos| async move {
+            f.list_bpos(&r.actor).await
+        })
+        .route(fake, |f, r: tenancy::OnboardTenant| async move {
+            f.onboard_tenant(&r.actor, r.input).await
+        })
+        .route(fake, |f, r: tenancy::GetTenant| async move {
+            f.get_tenant(&r.actor, r.tenant).await
+        })
+        .route(fake, |f, r: tenancy::ListTenants| async move {
+            f.list_tenants(&r.actor, r.bpo).await
+        })
+        .route(fake, |f, r: tenancy::CreateUser| async move {
+            f.create_user(&r.actor, r.input).await
+        })
+        .route(fake, |f, r: tenancy::ListUsers| async move {
+            f.list_users(&r.actor, r.tenant).await
+        })
+        .route(fake, |f, r: tenancy::CreateApiKey| async move {
+            f.create_api_key(&r.actor, r.tenant, r.name).await
+        })
+        .route(fake, |f, r: tenancy::ListApiKeys| async move {
+            f.list_api_keys(&r.actor, r.tenant).await
+        })
+        .route(fake, |f, r: tenancy::RevokeApiKey| async move {
+            f.revoke_api_key(&r.actor, r.tenant, r.key).await
+        })
+        .route(fake, |f, r: tenancy::VerifyApiKey| async move {
+            f.verify_api_key(r.secret).await
+        })
+        .route(fake, |f, r: catalogue::SearchRecordings| async move {
+            f.search_recordings(&r.actor, r.tenant, r.filter, r.page)
+                .await
+        })
+        .route(fake, |f, r: catalogue::KnownRecordings| async move {
+            f.known_recordings(r.tenant, r.ids).await
+        })
+        .route(fake, |f, r: catalogue::GetRecording| async move {
+            f.get_recording(&r.actor, r.tenant, r.id).await
+        });
+    router
 }

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use callvault_auth::signed_url::UrlSigner;
+use callvault_bus::RpcClient;
+use callvault_bus::in_process::InProcessBus;
 use callvault_contracts::{Actor, BpoId, Role, TenantId};
 use callvault_gateway::{
     AuthConfig, GatewayState, PlaybackLinks, TokenVerifier, configure, issue_hs256,
@@ -47,12 +49,14 @@ pub async fn spawn_app_with(config: AuthConfig) -> TestApp {
     let signer = UrlSigner::new(URL_SECRET).expect("url secret is long enough");
     let links =
         PlaybackLinks::new(signer.clone(), PLAYBACK_BASE, PLAYBACK_TTL).expect("playback links");
-    let state = web::Data::new(GatewayState::new(
-        Arc::new(verifier),
-        metadata.clone(),
-        lifecycle.clone(),
-        links,
-    ));
+    // The doubles serve over the in-process bus, so the gateway's calls
+    // take the same client, envelope and router as in production.
+    let bus = Arc::new(InProcessBus::new());
+    let mut router = metadata::router(&metadata);
+    router.merge(lifecycle::router(&lifecycle));
+    router.serve(bus.as_ref()).await.expect("serve the doubles");
+    let rpc = RpcClient::new(bus, Duration::from_secs(5));
+    let state = web::Data::new(GatewayState::new(Arc::new(verifier), rpc, links));
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let port = listener.local_addr().expect("local addr").port();
     let server = HttpServer::new(move || App::new().configure(configure(state.clone())))
