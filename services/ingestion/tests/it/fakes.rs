@@ -8,18 +8,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use callvault_contracts::metadata_api::*;
-use callvault_contracts::{Actor, BpoId, RecordingId, TenantId};
+use callvault_bus::in_process::InProcessBus;
+use callvault_bus::{Router, RpcClient};
+use callvault_contracts::metadata_api::{ApiError, ApiKeyGrant, ApiResult, ErrorCode};
+use callvault_contracts::ops::catalogue::KnownRecordings;
+use callvault_contracts::ops::tenancy::VerifyApiKey;
+use callvault_contracts::{RecordingId, TenantId};
 use callvault_ingestion::{AudioStream, RecordingSink, SinkError, StoredAudio, StoredObject};
 use callvault_keys::KeyRef;
 use callvault_storage::{ListedRecord, RecordingStore, StorageError};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 /// Answers `verify_api_key` from a table, and `known_recordings` from the
 /// recordings a test says are catalogued. The metadata service, its key
 /// store and its catalogue are tested in their own crate; here only the
-/// answers matter. Every other method fails: ingestion must not call them.
+/// answers matter.
 #[derive(Default)]
 pub struct KeyTable {
     grants: Mutex<HashMap<String, ApiKeyGrant>>,
@@ -48,22 +51,18 @@ impl KeyTable {
     }
 }
 
-fn unused<T>() -> ApiResult<T> {
-    Err(ApiError::new(ErrorCode::Internal, "not used by ingestion"))
-}
-
-#[async_trait]
-impl MetadataApi for KeyTable {
-    async fn verify_api_key(&self, secret: String) -> ApiResult<ApiKeyGrant> {
+impl KeyTable {
+    pub async fn verify_api_key(&self, secret: &str) -> ApiResult<ApiKeyGrant> {
         let grants = self
             .grants
             .lock()
             .map_err(|_| ApiError::new(ErrorCode::Internal, "poisoned"))?;
         grants
-            .get(&secret)
+            .get(secret)
             .cloned()
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "unknown or revoked api key"))
     }
+
     async fn known_recordings(
         &self,
         tenant: TenantId,
@@ -81,48 +80,26 @@ impl MetadataApi for KeyTable {
             .filter(|id| catalogued.contains(&(tenant, *id)))
             .collect())
     }
-    async fn create_bpo(&self, _: &Actor, _: String) -> ApiResult<Bpo> {
-        unused()
-    }
-    async fn list_bpos(&self, _: &Actor) -> ApiResult<Vec<Bpo>> {
-        unused()
-    }
-    async fn onboard_tenant(&self, _: &Actor, _: OnboardTenant) -> ApiResult<Tenant> {
-        unused()
-    }
-    async fn get_tenant(&self, _: &Actor, _: TenantId) -> ApiResult<Tenant> {
-        unused()
-    }
-    async fn list_tenants(&self, _: &Actor, _: BpoId) -> ApiResult<Vec<Tenant>> {
-        unused()
-    }
-    async fn create_user(&self, _: &Actor, _: CreateUser) -> ApiResult<User> {
-        unused()
-    }
-    async fn list_users(&self, _: &Actor, _: TenantId) -> ApiResult<Vec<User>> {
-        unused()
-    }
-    async fn create_api_key(&self, _: &Actor, _: TenantId, _: String) -> ApiResult<CreatedApiKey> {
-        unused()
-    }
-    async fn revoke_api_key(&self, _: &Actor, _: TenantId, _: Uuid) -> ApiResult<ApiKey> {
-        unused()
-    }
-    async fn list_api_keys(&self, _: &Actor, _: TenantId) -> ApiResult<Vec<ApiKey>> {
-        unused()
-    }
-    async fn search_recordings(
-        &self,
-        _: &Actor,
-        _: TenantId,
-        _: RecordingFilter,
-        _: PageRequest,
-    ) -> ApiResult<RecordingPage> {
-        unused()
-    }
-    async fn get_recording(&self, _: &Actor, _: TenantId, _: RecordingId) -> ApiResult<Recording> {
-        unused()
-    }
+}
+
+/// The metadata service as ingestion reaches it: the table serving the two
+/// operations ingestion calls, over the in-process bus. Any other
+/// operation is refused as unknown.
+pub async fn metadata_service(table: &Arc<KeyTable>) -> RpcClient {
+    let bus = Arc::new(InProcessBus::new());
+    let mut router = Router::new();
+    router
+        .route(table, |table, request: VerifyApiKey| async move {
+            table.verify_api_key(&request.secret).await
+        })
+        .route(table, |table, request: KnownRecordings| async move {
+            table.known_recordings(request.tenant, request.ids).await
+        });
+    router
+        .serve(bus.as_ref())
+        .await
+        .expect("serve the key table");
+    RpcClient::new(bus, Duration::from_secs(5))
 }
 
 /// The adapter the binary wires: ingestion's sink over the real storage

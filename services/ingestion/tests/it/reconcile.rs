@@ -36,7 +36,7 @@ fn reconciler(app: &App, stale_after: Duration) -> Reconciler {
     Reconciler::new(
         app.db.clone(),
         app.sink.clone() as Arc<dyn RecordingSink>,
-        app.keys.clone(),
+        app.metadata.clone(),
     )
     .with_stale_after(stale_after)
     .with_grace(Duration::ZERO)
@@ -47,7 +47,7 @@ fn reconciler(app: &App, stale_after: Duration) -> Reconciler {
 async fn store(app: &App, recorder: &Recorder, recording: RecordingId) {
     let grant = app
         .keys
-        .verify_api_key(recorder.secret.clone())
+        .verify_api_key(&recorder.secret)
         .await
         .expect("grant");
     let body = futures_util::stream::iter([Ok(Bytes::from_static(b"audio bytes"))]).boxed();
@@ -95,7 +95,7 @@ pub async fn committed_and_young_recordings_are_kept(app: App) {
     // An orphan, but younger than the grace period: not looked at.
     let young = RecordingId::new();
     store(&app, &app.tenant_b, young).await;
-    let default_grace = Reconciler::new(app.db.clone(), app.sink.clone(), app.keys.clone());
+    let default_grace = Reconciler::new(app.db.clone(), app.sink.clone(), app.metadata.clone());
     assert_eq!(default_grace.run().await.expect("run"), report(0, 0, 0, 0));
 
     // Created after the cutoff: not listed, so kept.

@@ -397,7 +397,7 @@ async fn spawn_ingestion(
         .expect("ingestion database");
     let state = actix_web::web::Data::new(IngestionState::new(
         db,
-        keys as Arc<dyn MetadataApi>,
+        crate::fakes::metadata_service(&keys).await,
         Arc::new(sink) as Arc<dyn RecordingSink>,
         None,
     ));
@@ -490,9 +490,13 @@ async fn the_reconciler_over_http_discards_only_orphans() {
         storage.dir.path().join("ingestion.db").display()
     );
     let db = callvault_ingestion::connect(&db_url).await.expect("db");
-    let reconciler = Reconciler::new(db, Arc::new(storage.sink()), Arc::new(KeyTable::default()))
-        .with_grace(Duration::ZERO)
-        .with_page_size(1);
+    let reconciler = Reconciler::new(
+        db,
+        Arc::new(storage.sink()),
+        crate::fakes::metadata_service(&Arc::new(KeyTable::default())).await,
+    )
+    .with_grace(Duration::ZERO)
+    .with_page_size(1);
     let report = reconciler.run().await.expect("a pass");
     assert_eq!(
         report,
@@ -523,11 +527,15 @@ async fn the_reconciler_over_http_discards_only_orphans() {
         reqwest::Client::new(),
     );
     let db = callvault_ingestion::connect(&db_url).await.expect("db");
-    let error = Reconciler::new(db, Arc::new(down), Arc::new(KeyTable::default()))
-        .with_grace(Duration::ZERO)
-        .run()
-        .await
-        .expect_err("storage is down");
+    let error = Reconciler::new(
+        db,
+        Arc::new(down),
+        crate::fakes::metadata_service(&Arc::new(KeyTable::default())).await,
+    )
+    .with_grace(Duration::ZERO)
+    .run()
+    .await
+    .expect_err("storage is down");
     assert!(
         matches!(
             error.source,

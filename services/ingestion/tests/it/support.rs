@@ -20,6 +20,8 @@ use callvault_testkit::with_pg_database;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use uuid::Uuid;
 
+use callvault_bus::RpcClient;
+
 use crate::fakes::{KeyTable, StorageSink};
 
 /// A recorder of one tenant: the secret it sends and the tenant it maps to.
@@ -37,6 +39,8 @@ pub struct App {
     pub records: StorageRecords,
     pub sink: Arc<StorageSink>,
     pub keys: Arc<KeyTable>,
+    /// The key table as the metadata service, over the in-process bus.
+    pub metadata: RpcClient,
     pub notified: Arc<AtomicUsize>,
     pub tenant_a: Recorder,
     pub tenant_b: Recorder,
@@ -106,9 +110,10 @@ impl App {
                 notified.fetch_add(1, Ordering::SeqCst);
             })
         };
+        let metadata = crate::fakes::metadata_service(&keys).await;
         let mut state = IngestionState::new(
             db.clone(),
-            keys.clone() as Arc<dyn MetadataApi>,
+            metadata.clone(),
             sink.clone() as Arc<dyn RecordingSink>,
             Some(notify),
         );
@@ -124,6 +129,7 @@ impl App {
             records,
             sink,
             keys,
+            metadata,
             notified,
             tenant_a,
             tenant_b,
