@@ -11,6 +11,8 @@ mod audit_cli;
 mod backends;
 mod config;
 mod modules;
+#[cfg(test)]
+mod operation_schemas;
 mod process;
 mod readiness;
 mod reconcile_cli;

@@ -24,8 +24,6 @@ fn schemas() -> Vec<(&'static str, Schema)> {
         ("message", schema_for!(Message)),
         ("recording.ingested.v1", schema_for!(RecordingIngestedV1)),
         ("tenant.key_changed.v1", schema_for!(TenantKeyChangedV1)),
-        ("metadata.request", schema_for!(MetadataRequest)),
-        ("metadata.reply", schema_for!(MetadataReply)),
         ("metadata.error", schema_for!(ApiError)),
         ("metadata.bpo", schema_for!(Bpo)),
         ("metadata.tenant", schema_for!(Tenant)),
@@ -35,7 +33,6 @@ fn schemas() -> Vec<(&'static str, Schema)> {
         ("metadata.api_key_grant", schema_for!(ApiKeyGrant)),
         ("metadata.recording", schema_for!(Recording)),
         ("metadata.recording_page", schema_for!(RecordingPage)),
-        ("metadata.lifecycle.request", schema_for!(LifecycleRequest)),
         (
             "metadata.lifecycle.tenant_policy",
             schema_for!(TenantPolicy),
@@ -63,7 +60,6 @@ fn schemas() -> Vec<(&'static str, Schema)> {
             "metadata.lifecycle.signed_manifest",
             schema_for!(SignedManifest),
         ),
-        ("storage.request", schema_for!(StorageRequest)),
     ]
 }
 
@@ -160,6 +156,7 @@ fn the_envelope_schema_lists_the_fields_serde_writes() {
         version: 1,
         occurred_at: chrono::DateTime::UNIX_EPOCH,
         traceparent: None,
+        tracestate: Some("vendor=opaque".to_owned()),
         payload: Value::Null,
     };
     let written = serde_json::to_value(&message).expect("serialize a message");
