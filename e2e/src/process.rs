@@ -216,6 +216,11 @@ impl Callvault {
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
+    /// Its `--target`, e.g. `storage` or `ingestion,storage`.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

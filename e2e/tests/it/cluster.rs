@@ -27,6 +27,45 @@ pub struct Cluster {
     pub prefix: String,
 }
 
+/// How the services are spread over processes.
+#[derive(Clone, Copy, Debug)]
+pub enum Layout {
+    /// One process per service: `Cluster`'s four.
+    OnePerService,
+    /// Two processes, as an operator may group them (`--target` takes a
+    /// list): `ingestion,storage` (ingestion stores straight into the
+    /// store) and `metadata,gateway`.
+    Grouped,
+}
+
+impl Layout {
+    /// The `--target` of each process, in start order.
+    fn targets(self) -> &'static [&'static str] {
+        match self {
+            Layout::OnePerService => &["storage", "metadata", "ingestion", "gateway"],
+            Layout::Grouped => &["ingestion,storage", "metadata,gateway"],
+        }
+    }
+}
+
+/// Any layout's processes, and which one runs each service.
+pub struct Deployment {
+    /// In start order.
+    pub processes: Vec<Callvault>,
+    pub moto: MotoServer,
+    pub prefix: String,
+}
+
+impl Deployment {
+    /// The process that runs `service`.
+    pub fn running(&self, service: &str) -> &Callvault {
+        self.processes
+            .iter()
+            .find(|process| process.target().split(',').any(|t| t == service))
+            .unwrap_or_else(|| panic!("no process runs {service}"))
+    }
+}
+
 fn random_secret() -> String {
     uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string()
 }
@@ -38,6 +77,35 @@ fn random_secret() -> String {
 pub async fn with_cluster<F, Fut>(extra_env: &[(&str, &str)], body: F)
 where
     F: FnOnce(Cluster) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    with_deployment(Layout::OnePerService, extra_env, |deployment| async move {
+        let Deployment {
+            processes,
+            moto,
+            prefix,
+        } = deployment;
+        let Ok([storage, metadata, ingestion, gateway]) = <[Callvault; 4]>::try_from(processes)
+        else {
+            panic!("one process per service");
+        };
+        body(Cluster {
+            storage,
+            metadata,
+            ingestion,
+            gateway,
+            moto,
+            prefix,
+        })
+        .await;
+    })
+    .await;
+}
+
+/// [`with_cluster`] for any layout.
+pub async fn with_deployment<F, Fut>(layout: Layout, extra_env: &[(&str, &str)], body: F)
+where
+    F: FnOnce(Deployment) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send,
 {
     let databases = [
@@ -55,8 +123,8 @@ where
     // below still runs.
     let run_prefix = prefix.clone();
     let outcome = tokio::spawn(async move {
-        let cluster = Cluster::start(urls, run_prefix, &extra_env).await;
-        body(cluster).await;
+        let deployment = Deployment::start(layout, urls, run_prefix, &extra_env).await;
+        body(deployment).await;
     })
     .await;
     delete_broker_topology(&prefix).await;
@@ -68,8 +136,13 @@ where
     }
 }
 
-impl Cluster {
-    async fn start(urls: [String; 3], prefix: String, extra_env: &[(String, String)]) -> Self {
+impl Deployment {
+    async fn start(
+        layout: Layout,
+        urls: [String; 3],
+        prefix: String,
+        extra_env: &[(String, String)],
+    ) -> Self {
         let [storage_url, metadata_url, ingestion_url] = urls;
         let moto = MotoServer::start();
         let client = reqwest::Client::new();
@@ -106,14 +179,24 @@ impl Cluster {
             common.retain(|(k, _)| k != key);
             common.push((key, value));
         }
-        let storage = Callvault::start_target("storage", &common).await;
-        let mut with_storage = common.clone();
-        with_storage.push(("CALLVAULT_STORAGE_URL", &storage.base_url));
-        // Metadata first: its queue must exist before ingestion publishes.
-        let metadata = Callvault::start_target("metadata", &with_storage).await;
-        let ingestion = Callvault::start_target("ingestion", &with_storage).await;
-        let gateway = Callvault::start_target("gateway", &with_storage).await;
-        for process in [&storage, &metadata, &ingestion, &gateway] {
+        // Storage first: the others are told where it listens. Metadata
+        // before ingestion, one process each: its queue must exist before
+        // ingestion publishes (grouped, nothing is published before the
+        // test's first upload, after both are up).
+        let mut processes: Vec<Callvault> = Vec::new();
+        let mut storage_at: Option<String> = None;
+        for target in layout.targets() {
+            let mut env = common.clone();
+            if let Some(url) = &storage_at {
+                env.push(("CALLVAULT_STORAGE_URL", url.as_str()));
+            }
+            let process = Callvault::start_target(target, &env).await;
+            if target.split(',').any(|t| t == "storage") {
+                storage_at = Some(process.base_url.clone());
+            }
+            processes.push(process);
+        }
+        for process in &processes {
             let ready = client
                 .get(format!("{}/readyz", process.base_url))
                 .send()
@@ -127,15 +210,14 @@ impl Cluster {
             );
         }
         Self {
-            storage,
-            metadata,
-            ingestion,
-            gateway,
+            processes,
             moto,
             prefix,
         }
     }
+}
 
+impl Cluster {
     pub fn processes(&self) -> [&Callvault; 4] {
         [
             &self.storage,

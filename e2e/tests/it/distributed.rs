@@ -8,35 +8,38 @@ use callvault_e2e::{Callvault, mulaw_wav};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::cluster::{BUCKET, Cluster, with_cluster};
+use crate::cluster::{BUCKET, Deployment, Layout, with_deployment};
 use crate::support::{call, create_bpo, onboard, search_until, upload};
 
 #[tokio::test]
 async fn every_service_in_its_own_process_on_real_infrastructure() {
-    with_cluster(&[], run_flow).await;
+    with_deployment(Layout::OnePerService, &[], run_flow).await;
 }
 
-async fn run_flow(cluster: Cluster) {
-    let Cluster {
-        mut storage,
-        mut metadata,
-        mut ingestion,
-        mut gateway,
-        moto,
-        prefix,
-    } = cluster;
+/// `--target ingestion,storage` and `--target metadata,gateway`.
+#[tokio::test]
+async fn services_grouped_in_two_processes_on_real_infrastructure() {
+    with_deployment(Layout::Grouped, &[], run_flow).await;
+}
+
+async fn run_flow(mut deployment: Deployment) {
+    let storage = deployment.running("storage");
+    let metadata = deployment.running("metadata");
+    let ingestion = deployment.running("ingestion");
+    let gateway = deployment.running("gateway");
+    let (moto, prefix) = (&deployment.moto, deployment.prefix.clone());
     let client = reqwest::Client::new();
     let endpoint = moto.endpoint();
 
     // The admin flow goes through the gateway, the upload through ingestion.
     let admin = gateway.admin_token(&[]);
-    let bpo = create_bpo(&gateway, &client, &admin, "Distributed BPO").await;
-    let tenant = onboard(&gateway, &client, &admin, &bpo, "Distributed Bank").await;
+    let bpo = create_bpo(gateway, &client, &admin, "Distributed BPO").await;
+    let tenant = onboard(gateway, &client, &admin, &bpo, "Distributed Bank").await;
     assert!(tenant.key.starts_with("cvk_"));
 
     let audio = mulaw_wav(20, 9);
     let response = upload(
-        &ingestion,
+        ingestion,
         &client,
         &tenant.key,
         &call("dist-1", "+819011110000", "agent-3"),
@@ -54,7 +57,7 @@ async fn run_flow(cluster: Cluster) {
 
     let supervisor = gateway.admin_token(&["--role", "supervisor", "--tenant", &tenant.id]);
     let found = search_until(
-        &gateway,
+        gateway,
         &client,
         &supervisor,
         &tenant.id,
@@ -86,19 +89,19 @@ async fn run_flow(cluster: Cluster) {
             response.text().await.expect("text")
         }
     };
-    let text = metrics(&metadata).await;
+    let text = metrics(metadata).await;
     for line in [
         format!("callvault_consumer_backlog{{queue=\"{prefix}metadata\"}} 0"),
         format!("callvault_consumer_backlog{{queue=\"{prefix}metadata.dead\"}} 0"),
     ] {
         assert!(text.contains(&line), "{line} in {text}");
     }
-    let text = metrics(&ingestion).await;
+    let text = metrics(ingestion).await;
     assert!(
         text.contains("callvault_uploads_total{outcome=\"stored\"} 1"),
         "{text}"
     );
-    let text = metrics(&gateway).await;
+    let text = metrics(gateway).await;
     assert!(
         text.contains("callvault_rpc_requests_total{service=\"metadata\"}"),
         "{text}"
@@ -116,7 +119,7 @@ async fn run_flow(cluster: Cluster) {
         "no object for the recording in S3"
     );
 
-    for process in [&storage, &metadata, &ingestion, &gateway] {
+    for process in &deployment.processes {
         let logs = process.log_text();
         assert!(
             !logs.contains("+819011110000") && !logs.contains(&tenant.key),
@@ -126,7 +129,7 @@ async fn run_flow(cluster: Cluster) {
 
     // SIGTERM: each process drains (requests, consumers, relays) and
     // exits cleanly, the consumers before the services they call.
-    for process in [&mut gateway, &mut ingestion, &mut metadata, &mut storage] {
+    for process in deployment.processes.iter_mut().rev() {
         assert!(
             process.terminate(Duration::from_secs(40)).await,
             "no graceful exit:\n{}",

@@ -52,8 +52,10 @@ fn render(value: &Value) -> String {
     fn sorted(value: &Value) -> Value {
         match value {
             Value::Object(map) => {
-                let ordered: BTreeMap<&String, Value> =
-                    map.iter().map(|(key, value)| (key, sorted(value))).collect();
+                let ordered: BTreeMap<&String, Value> = map
+                    .iter()
+                    .map(|(key, value)| (key, sorted(value)))
+                    .collect();
                 Value::Object(
                     ordered
                         .into_iter()
@@ -109,7 +111,11 @@ async fn committed_operation_schemas_match_the_routers() {
         }
     }
     for entry in std::fs::read_dir(&out).expect("list schema/events/rpc") {
-        let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
         if name.ends_with(".json") && !expected.contains_key(&name) {
             stale.push(format!("{name} is served by nobody"));
         }
