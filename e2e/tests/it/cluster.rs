@@ -23,8 +23,6 @@ pub struct Cluster {
     pub ingestion: Callvault,
     pub gateway: Callvault,
     pub moto: MotoServer,
-    /// The run's broker prefix: its queues are `<prefix><consumer>`.
-    pub prefix: String,
 }
 
 /// How the services are spread over processes.
@@ -53,6 +51,7 @@ pub struct Deployment {
     /// In start order.
     pub processes: Vec<Callvault>,
     pub moto: MotoServer,
+    /// The run's broker prefix: its queues are `<prefix><consumer>`.
     pub prefix: String,
 }
 
@@ -81,9 +80,7 @@ where
 {
     with_deployment(Layout::OnePerService, extra_env, |deployment| async move {
         let Deployment {
-            processes,
-            moto,
-            prefix,
+            processes, moto, ..
         } = deployment;
         let Ok([storage, metadata, ingestion, gateway]) = <[Callvault; 4]>::try_from(processes)
         else {
@@ -95,7 +92,6 @@ where
             ingestion,
             gateway,
             moto,
-            prefix,
         })
         .await;
     })
