@@ -47,7 +47,9 @@ pub async fn migrate(config: &Config) -> Result<(), String> {
     callvault_storage::records::connect(&config.database_url("storage"))
         .await
         .map_err(|e| format!("storage database: {e}"))?;
-    callvault_metadata::connect(&config.database_url("metadata"))
+    // The metadata migrations re-index phone numbers, which needs their key.
+    let secrets = Secrets::load_or_generate(config).map_err(|e| e.to_string())?;
+    callvault_metadata::connect(&config.database_url("metadata"), &PiiKeys::new(secrets.pii))
         .await
         .map_err(|e| format!("metadata database: {e}"))?;
     callvault_ingestion::connect(&config.database_url("ingestion"))
@@ -188,10 +190,10 @@ pub async fn serve(config: Config, target: Target) -> Result<(), String> {
     // nothing is published to a topic nobody listens to yet. Across
     // processes, start metadata before ingestion for the same reason.
     if runs(target, Target::Metadata) {
-        let db = callvault_metadata::connect(&config.database_url("metadata"))
+        let pii = PiiKeys::new(secrets.pii);
+        let db = callvault_metadata::connect(&config.database_url("metadata"), &pii)
             .await
             .map_err(|e| format!("metadata database: {e}"))?;
-        let pii = PiiKeys::new(secrets.pii);
         let keys = keys.clone().ok_or("metadata needs a key provider")?;
         let keys = Arc::new(KeyProviderTenantKeys(keys));
         mounted

@@ -18,6 +18,7 @@ mod db;
 pub mod ingest;
 mod input;
 pub mod manifest;
+mod phone;
 mod pii;
 mod service;
 mod store;

@@ -58,6 +58,7 @@ pub(crate) async fn check_every_method_round_trips(client: &MetadataClient, api:
         key_mode: KeyMode::External {
             key_arn: "arn:aws:kms:ap-northeast-1:111122223333:key/own".to_owned(),
         },
+        default_region: Some("JP".to_owned()),
     };
     let create_user = CreateUser {
         subject: "qa@client.example".to_owned(),

@@ -68,6 +68,7 @@ pub(crate) fn tenant() -> Tenant {
         default_retention_days: 365,
         key_ref: "arn:aws:kms:ap-northeast-1:111122223333:key/tenant".to_owned(),
         created_at: at(1_700_000_100),
+        default_region: Some("JP".to_owned()),
     }
 }
 

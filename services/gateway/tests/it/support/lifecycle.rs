@@ -437,6 +437,7 @@ impl LifecycleApi for FakeLifecycle {
             default_retention_days: 365,
             key_ref,
             created_at: at(),
+            default_region: Some("JP".into()),
         })
     }
 }
