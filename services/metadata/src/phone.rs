@@ -247,6 +247,22 @@ mod tests {
     }
 
     #[test]
+    fn the_numbers_the_end_to_end_tests_search_are_valid() {
+        for raw in [
+            "+819011110000",
+            "+815011112222",
+            "+819012345678",
+            "+81355550100",
+            "+819099999999",
+            "+819010000000",
+            "+819033334444",
+            "+819044440000",
+        ] {
+            assert!(index_key(raw, jp()).is_some_and(|k| k.is_e164()), "{raw}");
+        }
+    }
+
+    #[test]
     fn numbers_that_are_not_valid_keep_their_dialled_form() {
         assert_eq!(key("100", jp()).as_deref(), Some("100"));
         assert_eq!(key("+1 555 0100", jp()).as_deref(), Some("+15550100"));
