@@ -3,7 +3,7 @@
 //! recordings/s, MB/s and upload latency percentiles.
 //!
 //! Recording `i` always has the same audio and metadata (caller
-//! `+8190<i:08>`, agent `agent-<i % 40>`, starting at minute `i` of the
+//! `+8190<10000000 + i:08>`, agent `agent-<i % 40>`, starting at minute `i` of the
 //! day), so runs against different deployments see the same workload;
 //! only the external call ids carry a per-run id, so a run never collides
 //! with an earlier one on the same server.
@@ -73,7 +73,9 @@ async fn main() {
                     "external_call_id": format!("bench-{run}-{i}"),
                     "segment": 0,
                     "direction": "inbound",
-                    "caller_number": format!("+8190{:08}", i),
+                    // 090-1000-0000 on: a valid mobile number (090-0…
+                    // isn't one, and searches refuse numbers that aren't).
+                    "caller_number": format!("+8190{:08}", 10_000_000 + i),
                     "callee_number": "+81355550100",
                     "agent": format!("agent-{}", i % 40),
                     "queue": "support",

@@ -50,7 +50,7 @@ fn search(k: usize, catalogue: usize) -> (usize, Value, Option<usize>) {
             let i = (k * 7919) % n;
             (
                 1,
-                json!({ "phoneNumber": format!("+8190{i:08}") }),
+                json!({ "phoneNumber": format!("+8190{:08}", 10_000_000 + i) }),
                 known(1),
             )
         }

@@ -99,6 +99,12 @@ pub struct NewTenant {
     pub time_zone: String,
     pub default_retention_days: u32,
     pub key_mode: KeyMode,
+    /// ISO 3166 alpha-2 region phone numbers without a country code are
+    /// read in (`JP`: `03-1234-5678` is `+81312345678`). Absent: derived
+    /// from the time zone's country, or none (then only numbers with a
+    /// country code are numbers).
+    #[serde(default)]
+    pub default_region: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -111,6 +117,10 @@ pub struct Tenant {
     /// The master key its recordings' data keys are wrapped under.
     pub key_ref: String,
     pub created_at: DateTime<Utc>,
+    /// ISO 3166 alpha-2 region phone numbers without a country code are
+    /// read in; `None`: only numbers with a country code are numbers.
+    #[serde(default)]
+    pub default_region: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, Statement, TransactionTrait,
 };
-use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::{MigratorTrait, MigratorTraitSelf};
 
 /// How long a SQLite writer waits for another one before giving up: long
 /// enough to ride out a checkpoint or a concurrent batch of writes.
@@ -78,12 +78,44 @@ pub async fn migrate<M: MigratorTrait>(
         return M::up(db, None).await;
     }
     let txn = db.begin().await?;
+    lock(&txn, lock_key).await?;
+    M::up(&txn, None).await?;
+    txn.commit().await
+}
+
+/// [`connect`] for a migrator that carries state (keys a data migration
+/// needs, for instance).
+pub async fn connect_with<M: MigratorTraitSelf>(
+    url: &str,
+    migrator: &M,
+    lock_key: i64,
+) -> Result<DatabaseConnection, DbErr> {
+    let db = Database::connect(connect_options(url)).await?;
+    migrate_with(&db, migrator, lock_key).await?;
+    Ok(db)
+}
+
+/// [`migrate`] for a migrator that carries state.
+pub async fn migrate_with<M: MigratorTraitSelf>(
+    db: &DatabaseConnection,
+    migrator: &M,
+    lock_key: i64,
+) -> Result<(), DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return migrator.up(db, None).await;
+    }
+    let txn = db.begin().await?;
+    lock(&txn, lock_key).await?;
+    migrator.up(&txn, None).await?;
+    txn.commit().await
+}
+
+async fn lock(txn: &DatabaseTransaction, lock_key: i64) -> Result<(), DbErr> {
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT pg_advisory_xact_lock($1)",
         [lock_key.into()],
     ))
-    .await?;
-    M::up(&txn, None).await?;
-    txn.commit().await
+    .await
+    .map(|_| ())
 }

@@ -30,13 +30,14 @@ async fn every_router(dir: &Path) -> Router {
         keys.clone(),
         StorageRecords::new(records),
     ));
-    let metadata_db = callvault_metadata::connect(&url("metadata.db"))
+    let pii = PiiKeys::new([7u8; 32]);
+    let metadata_db = callvault_metadata::connect(&url("metadata.db"), &pii)
         .await
         .expect("metadata database");
     let metadata = Arc::new(MetadataService::new(
         metadata_db,
         Arc::new(KeyProviderTenantKeys(keys)),
-        PiiKeys::new([7u8; 32]),
+        pii,
     ));
     let mut router = metadata.router();
     router.merge(callvault_storage::operations::router(&store));

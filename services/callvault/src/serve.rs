@@ -3,12 +3,14 @@
 //! share (secrets, the bus, the key provider) in [`crate::process`].
 
 use anyhow::Context;
+use callvault_metadata::PiiKeys;
 use tracing::info;
 
 use crate::Target;
 use crate::config::Config;
 use crate::modules;
 use crate::process::Process;
+use crate::secrets::Secrets;
 
 /// Every module, and those that must start before it when they run in the
 /// same process. In this order a consumer subscribes before any relay of
@@ -37,7 +39,9 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     callvault_storage::records::connect(&config.database_url("storage"))
         .await
         .context("storage database")?;
-    callvault_metadata::connect(&config.database_url("metadata"))
+    // The metadata migrations re-index phone numbers, which needs their key.
+    let secrets = Secrets::load_or_generate(config)?;
+    callvault_metadata::connect(&config.database_url("metadata"), &PiiKeys::new(secrets.pii))
         .await
         .context("metadata database")?;
     callvault_ingestion::connect(&config.database_url("ingestion"))

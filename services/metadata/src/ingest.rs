@@ -23,8 +23,9 @@ use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
 use crate::db::db_time;
 use crate::db::entity::recording::{self, channel_str, direction_str};
 use crate::db::entity::recording_tombstone;
-use crate::pii::{Party, PiiKeys};
-use crate::store;
+use crate::phone::{self, Region};
+use crate::pii::{Party, PiiKeys, TenantPii};
+use crate::{input, store};
 
 /// The consumer (durable queue) name the inbox deduplicates under.
 pub const CONSUMER: &str = "metadata";
@@ -45,7 +46,11 @@ impl IngestedConsumer {
         })?;
         let tenant_id = event.tenant_id;
         let recording_id = event.recording_id;
-        let (mut row, tags) = self.row(&event)?;
+        let pii = self
+            .pii
+            .for_tenant(tenant_id)
+            .map_err(|err| HandlerError::retryable(err.to_string()))?;
+        let (mut row, tags) = self.row(&event, &pii)?;
 
         let txn = self.db.begin().await.map_err(db_error)?;
         if !inbox::record_once(&txn, CONSUMER, message.id)
@@ -89,6 +94,12 @@ impl IngestedConsumer {
             );
             return Ok(());
         }
+        // Indexed in the tenant's region, so a national-format number meets
+        // the same number written with its country code.
+        let region = input::stored_region(tenant.default_region.as_deref());
+        let index_of = |party, number: &str| index(&pii, &event, party, number, region);
+        row.caller_index = index_of(Party::Caller, &event.call.caller_number);
+        row.callee_index = index_of(Party::Callee, &event.call.callee_number);
         // Under the tenant's share lock: a concurrent rule change can't
         // miss this recording (see `get_tenant_for_share`).
         let rules = store::retention::list(&txn, tenant_id)
@@ -111,19 +122,17 @@ impl IngestedConsumer {
         Ok(())
     }
 
-    /// The catalogue row of an event, numbers sealed and indexed.
+    /// The catalogue row of an event, numbers sealed; they are indexed once
+    /// the tenant's region is read.
     fn row(
         &self,
         event: &RecordingIngestedV1,
+        pii: &TenantPii,
     ) -> Result<(recording::Model, Vec<String>), HandlerError> {
         let call = &event.call;
         if call.ended_at < call.started_at {
             return Err(HandlerError::permanent("recording ends before it starts"));
         }
-        let pii = self
-            .pii
-            .for_tenant(event.tenant_id)
-            .map_err(|err| HandlerError::retryable(err.to_string()))?;
         let seal = |party, number: &str| {
             pii.seal(event.recording_id, party, number)
                 .map_err(|err| HandlerError::retryable(err.to_string()))
@@ -146,9 +155,9 @@ impl IngestedConsumer {
             segment: i64::from(call.segment),
             direction: direction_str(call.direction).to_string(),
             caller_ciphertext: seal(Party::Caller, &call.caller_number)?,
-            caller_index: pii.blind_index(&call.caller_number),
+            caller_index: None,
             callee_ciphertext: seal(Party::Callee, &call.callee_number)?,
-            callee_index: pii.blind_index(&call.callee_number),
+            callee_index: None,
             agent: call.agent.clone(),
             queue: call.queue.clone(),
             started_at: db_time(call.started_at),
@@ -175,6 +184,28 @@ impl IngestedConsumer {
         };
         Ok((row, tags))
     }
+}
+
+/// A number's blind index in the tenant's region. One that isn't a valid
+/// number is still catalogued (indexed as dialled, see `crate::phone`);
+/// noted without the number, which stays out of logs.
+fn index(
+    pii: &TenantPii,
+    event: &RecordingIngestedV1,
+    party: Party,
+    number: &str,
+    region: Option<Region>,
+) -> Option<Vec<u8>> {
+    let key = phone::index_key(number, region)?;
+    if !key.is_e164() {
+        tracing::debug!(
+            tenant_id = %event.tenant_id,
+            recording_id = %event.recording_id,
+            ?party,
+            "number is not a valid phone number, indexed as dialled"
+        );
+    }
+    Some(pii.blind_index(&key))
 }
 
 fn db_error(err: sea_orm::DbErr) -> HandlerError {

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use callvault_contracts::lifecycle_api::RetentionMatch;
 use callvault_contracts::metadata_api::{ApiError, ApiResult};
 
+use crate::phone::{self, IndexKey, Region};
+
 pub(crate) const MAX_NAME_CHARS: usize = 200;
 const MAX_SUBJECT_CHARS: usize = 255;
 const MAX_RETENTION_DAYS: u32 = 36_500;
@@ -19,22 +21,6 @@ const MAX_RULE_CONDITIONS: usize = 20;
 /// with call fields, never shown at length.
 const MAX_RULE_TEXT_BYTES: usize = 100;
 const MAX_REASON_CHARS: usize = 500;
-
-/// The areas of IANA zone names (`Area/Location`), so a typo such as
-/// `Asai/Tokyo` or a bare offset is refused without shipping a tz database.
-const IANA_AREAS: [&str; 11] = [
-    "Africa",
-    "America",
-    "Antarctica",
-    "Arctic",
-    "Asia",
-    "Atlantic",
-    "Australia",
-    "Etc",
-    "Europe",
-    "Indian",
-    "Pacific",
-];
 
 /// A display name: trimmed, 1..=200 characters, no control characters.
 pub(crate) fn name(raw: &str, field: &str) -> ApiResult<String> {
@@ -64,33 +50,46 @@ fn text(raw: &str, field: &str, max: usize) -> ApiResult<String> {
     Ok(trimmed.to_string())
 }
 
-/// `UTC`, or `Area/Location[/Sub]` with a known IANA area.
+/// A zone of the IANA tz database (`Asia/Tokyo`, `UTC`), by its exact
+/// name: a typo such as `Asai/Tokyo`, a made-up `Asia/Atlantis` or a bare
+/// offset is refused, since tenant-local periods and deadlines are computed
+/// in it.
 pub(crate) fn time_zone(raw: &str) -> ApiResult<String> {
     let zone = raw.trim();
-    if zone == "UTC" {
-        return Ok(zone.to_string());
-    }
-    let invalid = || ApiError::invalid("time_zone must be an IANA zone such as Asia/Tokyo");
-    let mut parts = zone.split('/');
-    let area = parts.next().ok_or_else(invalid)?;
-    if !IANA_AREAS.contains(&area) {
-        return Err(invalid());
-    }
-    let rest: Vec<&str> = parts.collect();
-    if rest.is_empty() || rest.len() > 2 {
-        return Err(invalid());
-    }
-    let well_formed = rest.iter().all(|part| {
-        part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && part.len() <= 30
-            && part
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
-    });
-    if !well_formed {
-        return Err(invalid());
+    if zone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(ApiError::invalid(
+            "time_zone must be an IANA time zone such as Asia/Tokyo",
+        ));
     }
     Ok(zone.to_string())
+}
+
+/// The tenant's default phone region: the one given (an ISO 3166 alpha-2
+/// code with a numbering plan, such as `JP`), else its time zone's country,
+/// else none (then only numbers with a country code are numbers).
+pub(crate) fn default_region(raw: Option<&str>, time_zone: &str) -> ApiResult<Option<Region>> {
+    match raw {
+        Some(code) => Region::parse(code).map(Some).ok_or_else(|| {
+            ApiError::invalid("default_region must be an ISO 3166 alpha-2 country code such as JP")
+        }),
+        None => Ok(Region::from_time_zone(time_zone)),
+    }
+}
+
+/// A stored region, as written by [`default_region`]. One that no longer
+/// parses (a hand-edited row) is treated as none rather than failing every
+/// search: numbers with a country code still work.
+pub(crate) fn stored_region(raw: Option<&str>) -> Option<Region> {
+    let region = raw.and_then(Region::parse);
+    if raw.is_some() && region.is_none() {
+        tracing::warn!("tenant default_region is not a known region, ignored");
+    }
+    region
+}
+
+/// A phone number to search or hold by, as the key of its blind index.
+pub(crate) fn phone_search_key(raw: &str, region: Option<Region>) -> ApiResult<IndexKey> {
+    phone::search_key(raw, region).map_err(|err| ApiError::invalid(err.to_string()))
 }
 
 pub(crate) fn retention_days(days: u32) -> ApiResult<i32> {
@@ -235,6 +234,8 @@ pub(crate) fn duration_ms(ms: Option<u64>, field: &str) -> ApiResult<Option<i64>
 
 #[cfg(test)]
 mod tests {
+    use callvault_contracts::metadata_api::ErrorCode;
+
     use super::*;
 
     #[test]
@@ -242,24 +243,42 @@ mod tests {
         for ok in [
             "UTC",
             "Asia/Tokyo",
+            " Europe/Paris ",
             "America/Argentina/Buenos_Aires",
             "Etc/GMT+9",
             "America/Port-au-Prince",
         ] {
-            assert!(time_zone(ok).is_ok(), "{ok}");
+            assert_eq!(time_zone(ok).ok().as_deref(), Some(ok.trim()), "{ok}");
         }
         for bad in [
             "",
             "utc",
             "Tokyo",
             "Asai/Tokyo",
+            "Asia/Atlantis",
+            "Europe/Springfield",
             "Asia/",
             "/Tokyo",
             "+09:00",
             "Asia/To kyo",
             "Asia/Tokyo/A/B",
         ] {
-            assert!(time_zone(bad).is_err(), "{bad}");
+            let err = time_zone(bad).err().map(|e| e.code);
+            assert_eq!(err, Some(ErrorCode::InvalidInput), "{bad}");
+        }
+    }
+
+    #[test]
+    fn default_regions() {
+        let region = |raw: Option<&str>, zone: &str| {
+            default_region(raw, zone).map(|r| r.map(|r| r.to_string()))
+        };
+        assert_eq!(region(None, "Asia/Tokyo"), Ok(Some("JP".into())));
+        assert_eq!(region(None, "UTC"), Ok(None));
+        assert_eq!(region(Some("fr"), "Asia/Tokyo"), Ok(Some("FR".into())));
+        for bad in ["", "XX", "Japan", "J"] {
+            let err = region(Some(bad), "Asia/Tokyo").err().map(|e| e.code);
+            assert_eq!(err, Some(ErrorCode::InvalidInput), "{bad}");
         }
     }
 

@@ -20,6 +20,7 @@ pub mod ingest;
 mod input;
 pub mod manifest;
 pub mod module;
+mod phone;
 mod pii;
 mod service;
 mod store;

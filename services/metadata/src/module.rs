@@ -42,7 +42,7 @@ pub async fn start(
     settings: MetadataSettings,
     deps: MetadataDependencies,
 ) -> anyhow::Result<Module> {
-    let db = crate::connect(&settings.database_url)
+    let db = crate::connect(&settings.database_url, &deps.pii)
         .await
         .context("metadata database")?;
     let service = Arc::new(

@@ -27,6 +27,8 @@ use aws_lc_rs::hmac;
 use callvault_contracts::{RecordingId, TenantId};
 use zeroize::Zeroize;
 
+use crate::phone::IndexKey;
+
 /// First byte of every ciphertext: how it was sealed (v1: AES-256-GCM
 /// under the HKDF-derived tenant key, random 96-bit nonce).
 const FORMAT_V1: u8 = 1;
@@ -191,56 +193,34 @@ impl TenantPii {
         String::from_utf8(plain.to_vec()).map_err(|_| PiiError::Open)
     }
 
-    /// The blind index of a number, or `None` if it has no digits (a
-    /// withheld or anonymous caller is not searchable, and must not match
-    /// every other withheld caller).
-    pub(crate) fn blind_index(&self, number: &str) -> Option<Vec<u8>> {
-        let normalized = normalize_number(number)?;
-        let tag = hmac::sign(&self.index, normalized.as_bytes());
-        Some(tag.as_ref()[..BLIND_INDEX_LEN].to_vec())
+    /// The blind index of a number's key (see [`crate::phone`]: E.164 for a
+    /// valid number, so every way of writing it gives the same index).
+    pub(crate) fn blind_index(&self, key: &IndexKey) -> Vec<u8> {
+        let tag = hmac::sign(&self.index, key.as_bytes());
+        tag.as_ref()[..BLIND_INDEX_LEN].to_vec()
     }
-}
-
-/// What the blind index is computed over: a leading '+' and the digits, so
-/// "+81 3-1234-5678" and "+81312345678" match. `None` without digits.
-pub(crate) fn normalize_number(raw: &str) -> Option<String> {
-    let trimmed = raw.trim();
-    let mut out = String::with_capacity(trimmed.len());
-    if trimmed.starts_with('+') {
-        out.push('+');
-    }
-    out.extend(trimmed.chars().filter(char::is_ascii_digit));
-    if !out.chars().any(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    Some(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn normalization_keeps_plus_and_digits() {
-        assert_eq!(
-            normalize_number(" +81 (3) 1234-5678 ").as_deref(),
-            Some("+81312345678")
-        );
-        assert_eq!(
-            normalize_number("0312345678").as_deref(),
-            Some("0312345678")
-        );
-        assert_eq!(normalize_number("anonymous"), None);
-        assert_eq!(normalize_number("+"), None);
-    }
+    use crate::phone::{Region, index_key};
 
     #[test]
     fn same_number_in_two_tenants_has_different_indexes() {
         let keys = PiiKeys::new([7u8; 32]);
         let a = keys.for_tenant(TenantId::new()).expect("keys");
         let b = keys.for_tenant(TenantId::new()).expect("keys");
-        assert_eq!(a.blind_index("+1 555 0100"), a.blind_index("+15550100"));
-        assert_ne!(a.blind_index("+15550100"), b.blind_index("+15550100"));
+        let jp = Region::parse("JP");
+        let key = |raw: &str| index_key(raw, jp).expect("a number");
+        assert_eq!(
+            a.blind_index(&key("03-1234-5678")),
+            a.blind_index(&key("+81312345678"))
+        );
+        assert_ne!(
+            a.blind_index(&key("+81312345678")),
+            b.blind_index(&key("+81312345678"))
+        );
     }
 
     #[test]

@@ -106,6 +106,8 @@ pub struct TenantSettings {
     pub time_zone: String,
     pub default_retention_days: u32,
     pub key_mode: KeyMode,
+    /// ISO 3166 alpha-2; `None` derives it from the time zone.
+    pub default_region: Option<String>,
 }
 
 impl BpoScope<'_, perm::OnboardTenants> {
@@ -116,6 +118,7 @@ impl BpoScope<'_, perm::OnboardTenants> {
             time_zone: tenant.time_zone,
             default_retention_days: tenant.default_retention_days,
             key_mode: tenant.key_mode,
+            default_region: tenant.default_region,
         };
         self.rpc
             .call(OnboardTenant {

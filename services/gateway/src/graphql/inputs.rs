@@ -38,6 +38,12 @@ pub struct OnboardTenantInput {
     pub key_mode: KeyMode,
     /// Required with `EXTERNAL`, refused with `MANAGED`.
     pub key_arn: Option<String>,
+    /// ISO 3166 alpha-2 country whose numbering plan reads phone numbers
+    /// given without a country code (`JP`: `03-1234-5678` is
+    /// `+81312345678`), at ingest and in searches. Omitted: the time zone's
+    /// country (`Asia/Tokyo` gives `JP`); a zone without one (`UTC`) gives
+    /// none, and then only numbers with their country code are numbers.
+    pub default_region: Option<String>,
 }
 
 impl OnboardTenantInput {
@@ -54,11 +60,25 @@ impl OnboardTenantInput {
                 "defaultRetentionDays must be between 1 and {MAX_RETENTION_DAYS}"
             )));
         }
+        // The metadata service checks the code against the numbering plans;
+        // this only refuses what can't be a two-letter code.
+        let default_region = match self.default_region.as_deref().map(str::trim) {
+            None => None,
+            Some(code) if code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic()) => {
+                Some(code.to_owned())
+            }
+            Some(_) => {
+                return Err(bad_input(
+                    "defaultRegion must be an ISO 3166 alpha-2 country code such as JP",
+                ));
+            }
+        };
         Ok(TenantSettings {
             name,
             time_zone: time_zone.to_owned(),
             default_retention_days: self.default_retention_days.unsigned_abs(),
             key_mode: key_mode(self.key_mode, self.key_arn)?,
+            default_region,
         })
     }
 }

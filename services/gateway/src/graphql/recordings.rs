@@ -242,8 +242,12 @@ pub struct RecordingFilter {
     pub agent: Option<String>,
     pub queue: Option<String>,
     pub direction: Option<Direction>,
-    /// Caller or callee number, matched exactly through a keyed hash. Kept
-    /// out of traces and logs.
+    /// Caller or callee number, in any usual format: read in the tenant's
+    /// `defaultRegion` when it has no country code and matched as E.164
+    /// (`03-1234-5678` in a JP tenant finds `+81312345678`), through a
+    /// keyed hash. A number that isn't a valid one is refused with
+    /// BAD_USER_INPUT, except a short dial string (an extension, up to 6
+    /// digits), matched as dialled. Kept out of traces and logs.
     #[graphql(secret)]
     pub phone_number: Option<String>,
     /// Every tag listed must be present.

@@ -94,6 +94,10 @@ pub struct Tenant {
     /// ARN or alias, or a local keyring id). A reference, never key material.
     pub key_ref: String,
     pub created_at: DateTime<Utc>,
+    /// ISO 3166 alpha-2 country whose numbering plan reads phone numbers
+    /// given without a country code, at ingest and in searches; null: only
+    /// numbers with their country code are numbers.
+    pub default_region: Option<String>,
 }
 
 impl From<api::Tenant> for Tenant {
@@ -106,6 +110,7 @@ impl From<api::Tenant> for Tenant {
             default_retention_days: tenant.default_retention_days,
             key_ref: tenant.key_ref,
             created_at: tenant.created_at,
+            default_region: tenant.default_region,
         }
     }
 }

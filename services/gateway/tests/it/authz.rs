@@ -335,3 +335,29 @@ async fn permitted_mutations_reach_metadata_bound_to_their_scope() {
         ]
     );
 }
+
+#[tokio::test]
+async fn onboarding_carries_the_default_region_both_ways() {
+    let app = spawn_app().await;
+    let w = &app.metadata.world;
+    let admin_x = token(&bpo_admin(w.bpo_x));
+    let onboarded = app
+        .gql(
+            Some(&admin_x),
+            "mutation($b: UUID!) { onboardTenant(input: { bpoId: $b, name: \"Acme\", timeZone: \"UTC\", defaultRetentionDays: 90, keyMode: MANAGED, defaultRegion: \" FR \" }) { defaultRegion } }",
+            json!({ "b": w.bpo_x.0 }),
+        )
+        .await;
+    assert_eq!(
+        onboarded["data"]["onboardTenant"]["defaultRegion"], "FR",
+        "{onboarded}"
+    );
+    let read = app
+        .gql(
+            Some(&admin_x),
+            "query($t: UUID!) { tenant(id: $t) { timeZone defaultRegion } }",
+            json!({ "t": w.tenant_a.0 }),
+        )
+        .await;
+    assert_eq!(read["data"]["tenant"]["defaultRegion"], "JP", "{read}");
+}

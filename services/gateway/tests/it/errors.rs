@@ -94,6 +94,12 @@ async fn bad_input_is_refused_with_a_code_and_changes_nothing() {
             onboard("name: \"n\", timeZone: \"UTC\", defaultRetentionDays: 30, keyMode: SOMETIMES"),
         ),
         (
+            &admin_x,
+            onboard(
+                "name: \"n\", timeZone: \"UTC\", defaultRetentionDays: 30, keyMode: MANAGED, defaultRegion: \"Japan\"",
+            ),
+        ),
+        (
             &supervisor,
             format!("{{ recordings(tenantId: \"{a}\", first: 0) {{ nodes {{ id }} }} }}"),
         ),

@@ -53,6 +53,7 @@ fn sdl_has_the_agreed_surface() {
         "runDeletion(tenantId: UUID!): DeletionCertificate!",
         "createBpo(name: String!): Bpo!",
         "onboardTenant(input: OnboardTenantInput!): Tenant!",
+        "defaultRegion: String",
         "createUser(input: CreateUserInput!): User!",
         "createApiKey(tenantId: UUID!, name: String!): CreatedApiKey!",
         "revokeApiKey(tenantId: UUID!, id: UUID!): ApiKey!",

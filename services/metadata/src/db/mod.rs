@@ -10,6 +10,8 @@ use sea_orm::{DatabaseConnection, DbErr, SqlErr};
 
 pub use migration::Migrator;
 
+use crate::pii::PiiKeys;
+
 /// Serialises concurrent migrators on one PostgreSQL database (two replicas
 /// starting together). Arbitrary, but fixed forever: "cvmetada" in ASCII.
 const PG_MIGRATION_LOCK_KEY: i64 = 0x6376_6d65_7461_6461;
@@ -19,15 +21,17 @@ const PG_MIGRATION_LOCK_KEY: i64 = 0x6376_6d65_7461_6461;
 /// `url` is `sqlite://path/to/file.db` (created if missing) or
 /// `postgres://…`. SQLite runs in WAL mode with a busy timeout and foreign
 /// keys on, so readers don't block the writer and concurrent writers wait.
-pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
-    callvault_db::connect::<Migrator>(url, PG_MIGRATION_LOCK_KEY).await
+/// `pii` must be the service's PII keys: a migration re-indexes the stored
+/// (encrypted) phone numbers.
+pub async fn connect(url: &str, pii: &PiiKeys) -> Result<DatabaseConnection, DbErr> {
+    callvault_db::connect_with(url, &Migrator::new(pii.clone()), PG_MIGRATION_LOCK_KEY).await
 }
 
 /// Applies pending migrations; a no-op when the schema is current. On
 /// PostgreSQL a second process blocks on an advisory lock until the first
 /// has finished, then finds nothing pending.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    callvault_db::migrate::<Migrator>(db, PG_MIGRATION_LOCK_KEY).await
+pub async fn migrate(db: &DatabaseConnection, pii: &PiiKeys) -> Result<(), DbErr> {
+    callvault_db::migrate_with(db, &Migrator::new(pii.clone()), PG_MIGRATION_LOCK_KEY).await
 }
 
 /// Both backends must hand back what was written: PostgreSQL keeps

@@ -20,6 +20,7 @@ use crate::authz::RecordingScope;
 use crate::cursor::Cursor;
 use crate::db::entity::recording::{self, channel_str, direction_str};
 use crate::db::internal;
+use crate::phone::Region;
 use crate::pii::{Party, TenantPii};
 use crate::store::recordings::SearchQuery;
 use crate::{input, store};
@@ -32,11 +33,12 @@ impl MetadataService {
         filter: RecordingFilter,
         page: PageRequest,
     ) -> ApiResult<RecordingPage> {
-        let scope = self
-            .authorize_tenant(actor, Permission::ReadRecordings, tenant)
+        let (scope, row) = self
+            .authorize_tenant_row(actor, Permission::ReadRecordings, tenant)
             .await?;
+        let region = input::stored_region(row.and_then(|row| row.default_region).as_deref());
         let pii = self.tenant_pii(tenant)?;
-        let mut query = search_query(&filter, &page, &pii)?;
+        let mut query = search_query(&filter, &page, &pii, region)?;
         let mut details = search_details(&query);
         let first = query.limit;
         // One more than asked: its presence is what `has_next_page` says.
@@ -217,6 +219,7 @@ fn search_query(
     filter: &RecordingFilter,
     page: &PageRequest,
     pii: &TenantPii,
+    region: Option<Region>,
 ) -> ApiResult<SearchQuery> {
     let limit = input::page_size(page.first)?;
     let after = page.after.as_deref().map(Cursor::decode).transpose()?;
@@ -236,13 +239,12 @@ fn search_query(
             "min_duration_ms must not be greater than max_duration_ms",
         ));
     }
-    let phone_index = match &filter.phone_number {
-        None => None,
-        Some(number) => Some(
-            pii.blind_index(number)
-                .ok_or_else(|| ApiError::invalid("phone_number must contain digits"))?,
-        ),
-    };
+    let phone_index = filter
+        .phone_number
+        .as_deref()
+        .map(|number| input::phone_search_key(number, region))
+        .transpose()?
+        .map(|key| pii.blind_index(&key));
     Ok(SearchQuery {
         started_after: filter.started_after.map(crate::db::db_time),
         started_before: filter.started_before.map(crate::db::db_time),

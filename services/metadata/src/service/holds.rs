@@ -15,6 +15,7 @@ use crate::audit::{self, AuditRecord};
 use crate::db::entity::legal_hold;
 use crate::db::entity::recording::{self, direction_str};
 use crate::db::{db_time, internal};
+use crate::phone::Region;
 use crate::pii::{Party, PiiKeys, TenantPii};
 use crate::store::holds::{SCOPE_FILTER, SCOPE_RECORDINGS};
 use crate::{input, store};
@@ -31,8 +32,10 @@ impl MetadataService {
         tenant: TenantId,
         hold: NewLegalHold,
     ) -> ApiResult<LegalHold> {
-        self.authorize_tenant(actor, Permission::ManageHolds, tenant)
+        let (_, tenant_row) = self
+            .authorize_tenant_row(actor, Permission::ManageHolds, tenant)
             .await?;
+        let region = input::stored_region(tenant_row.and_then(|row| row.default_region).as_deref());
         let case_name = input::name(&hold.case_name, "case_name")?;
         let reason = free_text(&hold.reason, "reason", MAX_REASON_CHARS)?;
         let pii = tenant_pii(&self.pii, tenant)?;
@@ -59,7 +62,7 @@ impl MetadataService {
                 hold_ids(ids)?
             }
             HoldScope::Filter { filter } => {
-                let filter = validate_filter(filter, &pii)?;
+                let filter = validate_filter(filter, &pii, region)?;
                 row.scope_kind = SCOPE_FILTER.to_string();
                 if let Some(number) = &filter.filter.phone_number {
                     // The hold id stands in for the recording id in the
@@ -333,7 +336,11 @@ struct ValidFilter {
 
 /// The search's own checks (see `catalogue::search_query`), keeping the
 /// filter in the shape it is matched in.
-fn validate_filter(filter: RecordingFilter, pii: &TenantPii) -> ApiResult<ValidFilter> {
+fn validate_filter(
+    filter: RecordingFilter,
+    pii: &TenantPii,
+    region: Option<Region>,
+) -> ApiResult<ValidFilter> {
     if let (Some(after), Some(before)) = (filter.started_after, filter.started_before)
         && after > before
     {
@@ -353,9 +360,7 @@ fn validate_filter(filter: RecordingFilter, pii: &TenantPii) -> ApiResult<ValidF
     let (phone_number, phone_index) = match filter.phone_number {
         None => (None, None),
         Some(number) => {
-            let index = pii
-                .blind_index(&number)
-                .ok_or_else(|| ApiError::invalid("phone_number must contain digits"))?;
+            let index = pii.blind_index(&input::phone_search_key(&number, region)?);
             (Some(number.trim().to_string()), Some(index))
         }
     };

@@ -56,6 +56,7 @@ impl MetadataService {
         authz::bpo(actor, Permission::OnboardTenants, input.bpo_id)?;
         let name = input::name(&input.name, "name")?;
         let time_zone = input::time_zone(&input.time_zone)?;
+        let default_region = input::default_region(input.default_region.as_deref(), &time_zone)?;
         let retention = input::retention_days(input.default_retention_days)?;
         if let KeyMode::External { key_arn } = &input.key_mode {
             validate_key_arn(key_arn)?;
@@ -93,6 +94,7 @@ impl MetadataService {
             key_ref,
             created_at: db_time(Utc::now()),
             require_playback_reason: false,
+            default_region: default_region.map(|region| region.to_string()),
         };
         store::tenancy::insert_tenant(&self.db, row.clone())
             .await
@@ -245,6 +247,7 @@ fn tenant_from_row(row: tenant::Model) -> ApiResult<Tenant> {
             .map_err(|_| corrupt("default_retention_days"))?,
         key_ref: row.key_ref,
         created_at: row.created_at,
+        default_region: row.default_region,
     })
 }
 

@@ -202,7 +202,7 @@ async fn a_tenant_can_require_a_playback_reason(env: Env) {
         .expect("playback without a reason");
     assert_eq!(played.id, recording);
     assert_eq!(
-        played.caller_number, "+1 555 0100",
+        played.caller_number, "+1 201 555 0100",
         "the same as get_recording"
     );
 

@@ -37,6 +37,8 @@ mod lifecycle_permissions;
 mod manifest;
 mod pagination;
 mod permissions;
+mod phone_migration;
+mod phone_region;
 mod pii_at_rest;
 mod retention;
 mod schema;

@@ -2,22 +2,25 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::support::Env;
+use callvault_metadata::PiiKeys;
+
+use crate::support::{Env, PII_SECRET};
 
 async fn migrations_are_idempotent_and_serialised(env: Env) {
     // Two replicas starting together on one database: the advisory lock on
     // PostgreSQL (SQLite's own writer lock) makes the second find nothing
     // to do instead of failing on "relation exists".
+    let pii = PiiKeys::new(PII_SECRET);
     let (first, second) = tokio::join!(
-        callvault_metadata::migrate(&env.db),
-        callvault_metadata::migrate(&env.db)
+        callvault_metadata::migrate(&env.db, &pii),
+        callvault_metadata::migrate(&env.db, &pii)
     );
     first.expect("first migrator");
     second.expect("second migrator");
     let applied = env.count("metadata_migrations").await;
     assert_eq!(
-        applied, 7,
-        "tenancy, catalogue, outbox, inbox, retention, holds and deletion, audit"
+        applied, 8,
+        "tenancy, catalogue, outbox, inbox, retention, holds and deletion, audit, phone e164"
     );
     // The bus's tables came with them.
     assert_eq!(env.count("outbox").await, 0);

@@ -74,7 +74,7 @@ pub struct Env {
 
 impl Env {
     async fn new(url: &str, sqlite_path: Option<std::path::PathBuf>) -> Self {
-        let db = callvault_metadata::connect(url)
+        let db = callvault_metadata::connect(url, &PiiKeys::new(PII_SECRET))
             .await
             .expect("connect and migrate");
         let keys = Arc::new(FakeKeys::default());
@@ -245,6 +245,7 @@ pub fn onboard(bpo: BpoId, name: &str) -> NewTenant {
         time_zone: "Asia/Tokyo".into(),
         default_retention_days: 365,
         key_mode: KeyMode::Managed,
+        default_region: None,
     }
 }
 
@@ -261,8 +262,8 @@ pub fn event(tenant: TenantId, offset: i64) -> RecordingIngestedV1 {
             external_call_id: format!("call-{offset}"),
             segment: 0,
             direction: Direction::Inbound,
-            caller_number: "+1 555 0100".into(),
-            callee_number: "+1 555 0199".into(),
+            caller_number: "+1 201 555 0100".into(),
+            callee_number: "+1 201 555 0199".into(),
             agent: Some("agent-7".into()),
             queue: Some("sales".into()),
             started_at: at(offset),

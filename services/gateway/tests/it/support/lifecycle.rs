@@ -438,6 +438,7 @@ impl FakeLifecycle {
             default_retention_days: 365,
             key_ref,
             created_at: at(),
+            default_region: Some("JP".into()),
         })
     }
 }

@@ -101,6 +101,7 @@ impl FakeMetadata {
             default_retention_days: 365,
             key_ref: "local:tenant".into(),
             created_at: at(),
+            default_region: Some("JP".into()),
         }
     }
 
@@ -186,7 +187,10 @@ impl FakeMetadata {
 
     pub async fn onboard_tenant(&self, _actor: &Actor, input: NewTenant) -> ApiResult<Tenant> {
         self.record("onboard_tenant", Some(input.bpo_id.0));
-        Ok(self.tenant(TenantId::new(), input.bpo_id))
+        Ok(Tenant {
+            default_region: input.default_region,
+            ..self.tenant(TenantId::new(), input.bpo_id)
+        })
     }
 
     pub async fn get_tenant(&self, _actor: &Actor, tenant: TenantId) -> ApiResult<Tenant> {

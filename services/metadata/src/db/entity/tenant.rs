@@ -12,6 +12,9 @@ pub struct Model {
     pub key_ref: String,
     pub created_at: DateTimeUtc,
     pub require_playback_reason: bool,
+    /// ISO 3166 alpha-2; `None`: numbers are only numbers with a country
+    /// code (see `crate::phone`).
+    pub default_region: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

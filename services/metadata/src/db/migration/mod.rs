@@ -7,16 +7,30 @@
 mod audit;
 mod catalogue;
 mod holds_deletion;
+mod phone_e164;
 mod retention;
 mod tenancy;
 
+use sea_orm_migration::MigratorTraitSelf;
 use sea_orm_migration::prelude::*;
 
-pub struct Migrator;
+use crate::pii::PiiKeys;
+
+/// The service's migrations. It holds the PII keys because one migration
+/// rewrites data only readable with them: the phone numbers' blind indexes.
+pub struct Migrator {
+    pii: PiiKeys,
+}
+
+impl Migrator {
+    pub fn new(pii: PiiKeys) -> Self {
+        Self { pii }
+    }
+}
 
 #[async_trait::async_trait]
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+impl MigratorTraitSelf for Migrator {
+    fn migrations(&self) -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(tenancy::CreateTenancy),
             Box::new(catalogue::CreateCatalogue),
@@ -31,13 +45,16 @@ impl MigratorTrait for Migrator {
             Box::new(retention::AddRetention),
             Box::new(holds_deletion::CreateHoldsDeletion),
             Box::new(audit::CreateAudit),
+            Box::new(phone_e164::ReindexPhoneNumbers {
+                pii: self.pii.clone(),
+            }),
         ]
     }
 
     // Not the default `seaql_migrations`: several services may share one
     // database (embedded mode, small sites), and each service's migrator
     // must only see its own history.
-    fn migration_table_name() -> DynIden {
+    fn migration_table_name(&self) -> DynIden {
         "metadata_migrations".into_iden()
     }
 }
