@@ -82,7 +82,7 @@ impl Target {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match config::Config::load(cli.config.as_deref(), std::env::vars()) {
+    let config = match config::Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("callvault: {error}");

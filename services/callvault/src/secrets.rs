@@ -151,11 +151,7 @@ mod tests {
     use crate::config::{Config, ConfigError};
 
     fn config(vars: &[(&str, &str)]) -> Config {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Config::load(None, vars.into_iter()).expect("config")
+        crate::config::tests::load(None, vars).expect("config")
     }
 
     #[test]
@@ -198,5 +194,40 @@ mod tests {
         assert_eq!(first.url_signing, again.url_signing);
         assert_eq!(first.pii, again.pii);
         assert_eq!(first.manifest_signing, again.manifest_signing);
+    }
+
+    #[test]
+    fn secrets_come_from_files_the_environment_names() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut vars = vec![(
+            "CALLVAULT_DATA_DIR".to_owned(),
+            dir.path().display().to_string(),
+        )];
+        for (name, variable) in [
+            ("jwt", "CALLVAULT_AUTH__HS256_SECRET_FILE"),
+            ("urls", "CALLVAULT_SECRETS__URL_SIGNING_FILE"),
+            ("pii", "CALLVAULT_SECRETS__PII_FILE"),
+            ("manifests", "CALLVAULT_SECRETS__MANIFEST_SIGNING_FILE"),
+        ] {
+            let path = dir.path().join(name);
+            // Kubernetes and `echo` leave a newline: not part of the secret.
+            std::fs::write(&path, format!("{}\n", name.repeat(40))).expect("write");
+            vars.push((variable.to_owned(), path.display().to_string()));
+        }
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let secrets = Secrets::require_configured(&config(&vars)).expect("configured");
+        assert_eq!(secrets.jwt_hs256, "jwt".repeat(40).into_bytes());
+        assert_eq!(secrets.url_signing, "urls".repeat(40).into_bytes());
+        assert_eq!(
+            secrets.manifest_signing,
+            "manifests".repeat(40).into_bytes()
+        );
+        assert!(!dir.path().join("secrets").exists(), "nothing is generated");
+
+        // A secret given both ways is refused rather than one picked.
+        let pii = "p".repeat(40);
+        let mut both = vars.clone();
+        both.push(("CALLVAULT_SECRETS__PII", &pii));
+        assert!(Secrets::require_configured(&config(&both)).is_err());
     }
 }
