@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use anyhow::{Context, bail};
 use callvault_contracts::{Actor, BpoId, Role, TenantId};
 use clap::Args;
 
@@ -52,15 +53,15 @@ pub fn audience(config: &Config) -> String {
         .unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned())
 }
 
-pub fn print_token(config: &Config, args: &TokenArgs) -> Result<(), String> {
-    let role = Role::parse(&args.role).ok_or_else(|| format!("unknown role {:?}", args.role))?;
+pub fn print_token(config: &Config, args: &TokenArgs) -> anyhow::Result<()> {
+    let role = Role::parse(&args.role).with_context(|| format!("unknown role {:?}", args.role))?;
     if role.is_tenant_role() && args.tenant.is_none() {
-        return Err(format!("role {} needs --tenant", role.as_str()));
+        bail!("role {} needs --tenant", role.as_str());
     }
     if role == Role::BpoAdmin && args.bpo.is_none() {
-        return Err("role bpo_admin needs --bpo".to_owned());
+        bail!("role bpo_admin needs --bpo");
     }
-    let secrets = Secrets::load_or_generate(config).map_err(|e| e.to_string())?;
+    let secrets = Secrets::load_or_generate(config)?;
     let actor = Actor {
         subject: args.subject.clone(),
         role,
