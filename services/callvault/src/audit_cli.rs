@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use callvault_contracts::TenantId;
 use callvault_contracts::lifecycle_api::ChainVerification;
 use clap::{Args, Subcommand};
@@ -34,28 +35,7 @@ pub fn run(config: &Config, command: AuditCommand) -> ExitCode {
 }
 
 fn verify(config: &Config, tenant: TenantId) -> ExitCode {
-    let outcome = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-        .and_then(|runtime| {
-            runtime.block_on(async {
-                // Only reads: no migration (a newer binary must not change a
-                // running deployment's schema), no SQLite file created.
-                let mut options = sea_orm::ConnectOptions::new(config.database_url("metadata"));
-                options.sqlx_logging(false);
-                let db = sea_orm::Database::connect(options)
-                    .await
-                    .map_err(|e| format!("cannot open the metadata database: {e}"))?;
-                let outcome = callvault_metadata::audit::verify(&db, tenant)
-                    .await
-                    .map_err(|e| format!("cannot read the audit trail: {e}"));
-                // Closing is best effort: the verdict is already known.
-                let _ = db.close().await;
-                outcome
-            })
-        });
-    match outcome {
+    match chain(config, tenant) {
         Ok(verification) => {
             println!("{}", report(tenant, &verification));
             if verification.first_bad_seq.is_none() {
@@ -65,10 +45,33 @@ fn verify(config: &Config, tenant: TenantId) -> ExitCode {
             }
         }
         Err(error) => {
-            eprintln!("callvault: {error}");
+            eprintln!("callvault: {}", crate::describe(&error));
             ExitCode::from(CANNOT_CHECK)
         }
     }
+}
+
+/// Walks the tenant's chain in the metadata database.
+fn chain(config: &Config, tenant: TenantId) -> anyhow::Result<ChainVerification> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        // Only reads: no migration (a newer binary must not change a
+        // running deployment's schema), no SQLite file created.
+        let mut options = sea_orm::ConnectOptions::new(config.database_url("metadata"));
+        options.sqlx_logging(false);
+        let db = sea_orm::Database::connect(options)
+            .await
+            .context("cannot open the metadata database")?;
+        let outcome = callvault_metadata::audit::verify(&db, tenant)
+            .await
+            .context("cannot read the audit trail");
+        // Closing is best effort: the verdict is already known.
+        let _ = db.close().await;
+        outcome
+    })
 }
 
 /// The one line the command prints.

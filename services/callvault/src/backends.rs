@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use callvault_blob::BlobStore;
 use callvault_keys::KeyProvider;
 
 use crate::config::{BlobBackend, Config, KeyProviderKind};
 
-pub async fn blob_store(config: &Config) -> Result<Arc<dyn BlobStore>, String> {
+pub async fn blob_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
     match config.blob.backend {
         BlobBackend::Fs => {
             let root = config
@@ -22,7 +24,7 @@ pub async fn blob_store(config: &Config) -> Result<Arc<dyn BlobStore>, String> {
                 .blob
                 .s3_bucket
                 .clone()
-                .ok_or("blob.s3_bucket is required with the s3 backend")?;
+                .context("blob.s3_bucket is required with the s3 backend")?;
             let region = config
                 .blob
                 .s3_region
@@ -37,7 +39,7 @@ pub async fn blob_store(config: &Config) -> Result<Arc<dyn BlobStore>, String> {
     }
 }
 
-pub async fn key_provider(config: &Config) -> Result<Arc<dyn KeyProvider>, String> {
+pub async fn key_provider(config: &Config) -> anyhow::Result<Arc<dyn KeyProvider>> {
     match config.keys.provider {
         KeyProviderKind::Local => {
             let path = config
@@ -45,8 +47,8 @@ pub async fn key_provider(config: &Config) -> Result<Arc<dyn KeyProvider>, Strin
                 .keyring_file
                 .clone()
                 .unwrap_or_else(|| config.data_dir.join("keyring.json"));
-            let keyring = callvault_keys::local::LocalKeyring::open(path)
-                .map_err(|e| format!("local keyring: {e}"))?;
+            let keyring =
+                callvault_keys::local::LocalKeyring::open(path).context("local keyring")?;
             Ok(Arc::new(keyring))
         }
         KeyProviderKind::Kms => {

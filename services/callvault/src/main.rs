@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod adapters;
@@ -87,7 +88,7 @@ impl Target {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match config::Config::load(cli.config.as_deref(), std::env::vars()) {
+    let config = match config::Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("callvault: {error}");
@@ -100,27 +101,70 @@ fn main() -> ExitCode {
         } => token::print_token(&config, &args),
         Command::Audit { command } => return audit_cli::run(&config, command),
         Command::Reconcile => return reconcile_cli::run(&config),
-        Command::Migrate => runtime().and_then(|rt| {
-            rt.block_on(serve::migrate(&config))
-                .map_err(|e| format!("{e:#}"))
-        }),
-        Command::Serve { target } => runtime().and_then(|rt| {
-            rt.block_on(serve::serve(config, target))
-                .map_err(|e| format!("{e:#}"))
-        }),
+        Command::Migrate => runtime().and_then(|rt| rt.block_on(serve::migrate(&config))),
+        Command::Serve { target } => {
+            runtime().and_then(|rt| rt.block_on(serve::serve(config, target)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("callvault: {error}");
+            eprintln!("callvault: {}", describe(&error));
             ExitCode::FAILURE
         }
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .context("cannot start the async runtime")
+}
+
+/// An error and its causes on one line, outermost first. A cause whose text
+/// an outer message already holds is left out: many error types print
+/// their source in their own message, and `{:#}` would repeat it.
+pub(crate) fn describe(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use anyhow::Context;
+
+    use super::describe;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("connection error: {0}")]
+    struct Repeats(#[source] std::io::Error);
+
+    #[test]
+    fn causes_are_described_once_outermost_first() {
+        let io = || std::io::Error::other("refused");
+        let chained: anyhow::Result<()> = Err(io()).context("cannot open the metadata database");
+        let chained = chained.expect_err("an error");
+        assert_eq!(
+            describe(&chained),
+            "cannot open the metadata database: refused"
+        );
+        let repeated: anyhow::Result<()> =
+            Err(Repeats(io())).context("cannot open the metadata database");
+        let repeated = repeated.expect_err("an error");
+        assert_eq!(
+            describe(&repeated),
+            "cannot open the metadata database: connection error: refused"
+        );
+    }
 }

@@ -42,7 +42,7 @@ async fn storage(process: &mut Process) -> anyhow::Result<Module> {
         sweep_grace: Duration::from_secs(config.storage.sweep_grace_secs),
     };
     let deps = StorageDependencies {
-        blobs: blob_store(config).await.map_err(anyhow::Error::msg)?,
+        blobs: blob_store(config).await?,
         keys: process.keys()?,
         signer: process.signer.clone(),
         bus: process.bus.clone(),
@@ -61,7 +61,7 @@ async fn metadata(process: &mut Process) -> anyhow::Result<Module> {
     };
     let deps = MetadataDependencies {
         keys: Arc::new(KeyProviderTenantKeys(process.keys()?)),
-        pii: PiiKeys::new(process.secrets.pii.clone()),
+        pii: PiiKeys::new(process.secrets.pii),
         manifest: ManifestKeys::new(process.secrets.manifest_signing.clone()),
         bus: process.bus.clone(),
         rpc: process.rpc.clone(),

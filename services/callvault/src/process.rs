@@ -63,7 +63,7 @@ impl Process {
         let (bus, broker) = bus(&config, modules, everything).await?;
         let signer = UrlSigner::new(&secrets.url_signing)?;
         let keys = if modules.contains(&Target::Storage) || modules.contains(&Target::Metadata) {
-            Some(key_provider(&config).await.map_err(anyhow::Error::msg)?)
+            Some(key_provider(&config).await?)
         } else {
             None
         };

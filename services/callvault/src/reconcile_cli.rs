@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::{Context, anyhow};
 use callvault_auth::signed_url::UrlSigner;
 use callvault_bus::RpcClient;
 use callvault_bus::in_process::InProcessBus;
@@ -36,7 +37,7 @@ pub fn run(config: &Config) -> ExitCode {
     let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .context("cannot start the async runtime")
         .and_then(|runtime| runtime.block_on(reconcile(config)));
     match outcome {
         Ok(report) => {
@@ -49,7 +50,7 @@ pub fn run(config: &Config) -> ExitCode {
             }
         }
         Err(error) => {
-            eprintln!("callvault: {error}");
+            eprintln!("callvault: {}", crate::describe(&error));
             ExitCode::from(CANNOT_RUN)
         }
     }
@@ -64,24 +65,23 @@ fn summary(report: &ReconcileReport) -> String {
 
 /// Opens a service's database as it is: no migration (a newer binary must
 /// not change a running deployment's schema), no SQLite file created.
-async fn open(url: String, what: &str) -> Result<DatabaseConnection, String> {
+async fn open(url: String, what: &str) -> anyhow::Result<DatabaseConnection> {
     let mut options = sea_orm::ConnectOptions::new(url);
     options.sqlx_logging(false);
     sea_orm::Database::connect(options)
         .await
-        .map_err(|e| format!("cannot open the {what} database: {e}"))
+        .with_context(|| format!("cannot open the {what} database"))
 }
 
-async fn sink(config: &Config) -> Result<Arc<dyn RecordingSink>, String> {
+async fn sink(config: &Config) -> anyhow::Result<Arc<dyn RecordingSink>> {
     if config.storage_url.is_some() {
         let secret = read_secret(
             &config.secrets.url_signing,
             &config.secrets.url_signing_file,
             "url_signing",
-        )
-        .map_err(|e| e.to_string())?
-        .ok_or("storage_url is set: reaching storage needs secrets.url_signing")?;
-        let signer = UrlSigner::new(&secret).map_err(|e| e.to_string())?;
+        )?
+        .context("storage_url is set: reaching storage needs secrets.url_signing")?;
+        let signer = UrlSigner::new(&secret).context("secrets.url_signing")?;
         return Ok(Arc::new(RemoteStorageSink::new(
             config.storage_url(),
             signer,
@@ -89,6 +89,7 @@ async fn sink(config: &Config) -> Result<Arc<dyn RecordingSink>, String> {
         )));
     }
     let records = open(config.database_url("storage"), "storage").await?;
+    // The backends report text, as serve.rs takes them.
     let store = RecordingStore::new(
         blob_store(config).await?,
         key_provider(config).await?,
@@ -98,16 +99,14 @@ async fn sink(config: &Config) -> Result<Arc<dyn RecordingSink>, String> {
 }
 
 /// The metadata service, to ask whether a recording is catalogued.
-async fn catalogue(config: &Config) -> Result<RpcClient, String> {
+async fn catalogue(config: &Config) -> anyhow::Result<RpcClient> {
     if config.bus.kind == BusKind::Rabbitmq {
-        let (bus, _) = bus(config, &[Target::Ingestion], false)
-            .await
-            .map_err(|e| format!("{e:#}"))?;
+        let (bus, _) = bus(config, &[Target::Ingestion], false).await?;
         return Ok(RpcClient::new(bus, RPC_TIMEOUT));
     }
     // Embedded: the catalogue is this data directory's, asked in process.
     let db = open(config.database_url("metadata"), "metadata").await?;
-    let secrets = Secrets::load_or_generate(config).map_err(|e| e.to_string())?;
+    let secrets = Secrets::load_or_generate(config)?;
     let keys = Arc::new(KeyProviderTenantKeys(key_provider(config).await?));
     let service = Arc::new(callvault_metadata::MetadataService::new(
         db,
@@ -115,21 +114,21 @@ async fn catalogue(config: &Config) -> Result<RpcClient, String> {
         callvault_metadata::PiiKeys::new(secrets.pii),
     ));
     let bus = Arc::new(InProcessBus::new());
-    service
-        .router()
-        .serve(bus.as_ref())
-        .await
-        .map_err(|e| e.to_string())?;
+    service.router().serve(bus.as_ref()).await?;
     Ok(RpcClient::new(bus, RPC_TIMEOUT))
 }
 
-async fn reconcile(config: &Config) -> Result<ReconcileReport, String> {
+async fn reconcile(config: &Config) -> anyhow::Result<ReconcileReport> {
     let db = open(config.database_url("ingestion"), "ingestion").await?;
     let reconciler = Reconciler::new(db, sink(config).await?, catalogue(config).await?)
         .with_stale_after(Duration::from_secs(config.ingestion.stale_after_secs))
         .with_grace(Duration::from_secs(config.ingestion.reconcile_grace_secs));
-    reconciler
-        .run()
-        .await
-        .map_err(|error| format!("{error}; before stopping: {}", summary(&error.partial)))
+    // The failure's message already holds its cause.
+    reconciler.run().await.map_err(|error| {
+        anyhow!(
+            "{}; before stopping: {}",
+            error.source,
+            summary(&error.partial)
+        )
+    })
 }

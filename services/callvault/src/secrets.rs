@@ -8,7 +8,9 @@ use std::path::Path;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::config::{Config, ConfigError, read_secret};
+use anyhow::{Context, anyhow, bail};
+
+use crate::config::{Config, read_secret};
 
 pub struct Secrets {
     pub jwt_hs256: Vec<u8>,
@@ -28,7 +30,7 @@ impl Secrets {
     /// since a secret generated per process would differ between them (URLs
     /// signed by one would not verify at another, and each would encrypt
     /// phone numbers under its own key).
-    pub fn require_configured(config: &Config) -> Result<Self, ConfigError> {
+    pub fn require_configured(config: &Config) -> anyhow::Result<Self> {
         let missing: Vec<&str> = [
             (
                 "auth.hs256_secret",
@@ -53,15 +55,15 @@ impl Secrets {
         .map(|(name, _)| name)
         .collect();
         if !missing.is_empty() {
-            return Err(ConfigError::Invalid(format!(
+            bail!(
                 "one service per process needs its shared secrets configured (or as *_file): {}",
                 missing.join(", ")
-            )));
+            );
         }
         Self::load_or_generate(config)
     }
 
-    pub fn load_or_generate(config: &Config) -> Result<Self, ConfigError> {
+    pub fn load_or_generate(config: &Config) -> anyhow::Result<Self> {
         let dir = config.data_dir.join("secrets");
         let jwt_hs256 = match read_secret(
             &config.auth.hs256_secret,
@@ -98,9 +100,7 @@ impl Secrets {
             ("manifest_signing", &manifest_signing),
         ] {
             if secret.len() < 32 {
-                return Err(ConfigError::Invalid(format!(
-                    "{name} must be at least 32 bytes"
-                )));
+                bail!("{name} must be at least 32 bytes");
             }
         }
         // The PII key is derived from whatever length of secret was given.
@@ -119,43 +119,41 @@ impl Secrets {
 /// Reads `dir/name`, creating it with 32 random bytes (base64url) first if
 /// missing. Created 0600 in a 0700 directory: whoever reads it can mint
 /// admin tokens.
-fn generated(dir: &Path, name: &str) -> Result<Vec<u8>, ConfigError> {
+fn generated(dir: &Path, name: &str) -> anyhow::Result<Vec<u8>> {
     let path = dir.join(name);
-    let io = |error| ConfigError::Read {
-        path: path.clone(),
-        error,
+    // The cause goes in the message rather than under a context: serve.rs
+    // reports these errors with `to_string()`, which shows only the top.
+    let io = |doing: &'static str, at: &Path| {
+        let at = at.display().to_string();
+        move |error: std::io::Error| anyhow!("cannot {doing} {at}: {error}")
     };
     if !path.exists() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io("restrict", dir))?;
         let mut bytes = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut bytes)
-            .map_err(|_| ConfigError::Invalid("system random source failed".into()))?;
+        aws_lc_rs::rand::fill(&mut bytes).context("the system random source failed")?;
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&path)
-            .map_err(io)?;
+            .map_err(io("create", &path))?;
         file.write_all(URL_SAFE_NO_PAD.encode(bytes).as_bytes())
-            .map_err(io)?;
-        file.sync_all().map_err(io)?;
+            .and_then(|()| file.sync_all())
+            .map_err(io("write", &path))?;
     }
-    let text = std::fs::read_to_string(&path).map_err(io)?;
+    let text = std::fs::read_to_string(&path).map_err(io("read", &path))?;
     Ok(text.trim_end().as_bytes().to_vec())
 }
 
 #[cfg(test)]
 mod tests {
     use super::Secrets;
-    use crate::config::{Config, ConfigError};
+    use crate::config::Config;
 
     fn config(vars: &[(&str, &str)]) -> Config {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Config::load(None, vars.into_iter()).expect("config")
+        crate::config::tests::load(None, vars).expect("config")
     }
 
     #[test]
@@ -163,18 +161,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().display().to_string();
         let bare = config(&[("CALLVAULT_DATA_DIR", &data)]);
-        match Secrets::require_configured(&bare) {
-            Err(ConfigError::Invalid(message)) => {
-                for name in [
-                    "auth.hs256_secret",
-                    "secrets.url_signing",
-                    "secrets.pii",
-                    "secrets.manifest_signing",
-                ] {
-                    assert!(message.contains(name), "{message}");
-                }
-            }
-            other => panic!("expected a configuration error, got {other:?}"),
+        let message = Secrets::require_configured(&bare)
+            .expect_err("refused")
+            .to_string();
+        for name in [
+            "auth.hs256_secret",
+            "secrets.url_signing",
+            "secrets.pii",
+            "secrets.manifest_signing",
+        ] {
+            assert!(message.contains(name), "{message}");
         }
         assert!(!dir.path().join("secrets").exists(), "nothing is generated");
 
@@ -198,5 +194,81 @@ mod tests {
         assert_eq!(first.url_signing, again.url_signing);
         assert_eq!(first.pii, again.pii);
         assert_eq!(first.manifest_signing, again.manifest_signing);
+    }
+
+    #[test]
+    fn secrets_come_from_files_the_environment_names() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut vars = vec![(
+            "CALLVAULT_DATA_DIR".to_owned(),
+            dir.path().display().to_string(),
+        )];
+        for (name, variable) in [
+            ("jwt", "CALLVAULT_AUTH__HS256_SECRET_FILE"),
+            ("urls", "CALLVAULT_SECRETS__URL_SIGNING_FILE"),
+            ("pii", "CALLVAULT_SECRETS__PII_FILE"),
+            ("manifests", "CALLVAULT_SECRETS__MANIFEST_SIGNING_FILE"),
+        ] {
+            let path = dir.path().join(name);
+            // Kubernetes and `echo` leave a newline: not part of the secret.
+            std::fs::write(&path, format!("{}\n", name.repeat(40))).expect("write");
+            vars.push((variable.to_owned(), path.display().to_string()));
+        }
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let secrets = Secrets::require_configured(&config(&vars)).expect("configured");
+        assert_eq!(secrets.jwt_hs256, "jwt".repeat(40).into_bytes());
+        assert_eq!(secrets.url_signing, "urls".repeat(40).into_bytes());
+        assert_eq!(
+            secrets.manifest_signing,
+            "manifests".repeat(40).into_bytes()
+        );
+        assert!(!dir.path().join("secrets").exists(), "nothing is generated");
+
+        // A secret given both ways is refused rather than one picked.
+        let pii = "p".repeat(40);
+        let mut both = vars.clone();
+        both.push(("CALLVAULT_SECRETS__PII", &pii));
+        assert!(Secrets::require_configured(&config(&both)).is_err());
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let short = config(&[
+            ("CALLVAULT_DATA_DIR", &dir.path().display().to_string()),
+            ("CALLVAULT_SECRETS__PII", "31-bytes-are-one-byte-too-short"),
+        ]);
+        let message = Secrets::load_or_generate(&short)
+            .expect_err("refused")
+            .to_string();
+        assert_eq!(message, "pii must be at least 32 bytes");
+        // Nor is the secret itself in the message.
+        assert!(!message.contains("too-short"));
+    }
+
+    #[test]
+    fn generated_secrets_only_their_owner_reads() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bare = config(&[("CALLVAULT_DATA_DIR", &dir.path().display().to_string())]);
+        Secrets::load_or_generate(&bare).expect("generated");
+        let mode = |path: &std::path::Path| {
+            std::fs::metadata(path)
+                .expect("metadata")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        let secrets = dir.path().join("secrets");
+        assert_eq!(mode(&secrets), 0o700);
+        for name in [
+            "jwt-hs256.key",
+            "url-signing.key",
+            "pii.key",
+            "manifest-signing.key",
+        ] {
+            assert_eq!(mode(&secrets.join(name)), 0o600, "{name}");
+        }
     }
 }

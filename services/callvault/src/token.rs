@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use anyhow::{Context, bail};
 use callvault_contracts::{Actor, BpoId, Role, TenantId};
 use clap::Args;
 
@@ -52,15 +53,21 @@ pub fn audience(config: &Config) -> String {
         .unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned())
 }
 
-pub fn print_token(config: &Config, args: &TokenArgs) -> Result<(), String> {
-    let role = Role::parse(&args.role).ok_or_else(|| format!("unknown role {:?}", args.role))?;
+pub fn print_token(config: &Config, args: &TokenArgs) -> anyhow::Result<()> {
+    println!("{}", mint(config, args)?);
+    Ok(())
+}
+
+/// The token `args` ask for, signed with the deployment's HS256 secret.
+fn mint(config: &Config, args: &TokenArgs) -> anyhow::Result<String> {
+    let role = Role::parse(&args.role).with_context(|| format!("unknown role {:?}", args.role))?;
     if role.is_tenant_role() && args.tenant.is_none() {
-        return Err(format!("role {} needs --tenant", role.as_str()));
+        bail!("role {} needs --tenant", role.as_str());
     }
     if role == Role::BpoAdmin && args.bpo.is_none() {
-        return Err("role bpo_admin needs --bpo".to_owned());
+        bail!("role bpo_admin needs --bpo");
     }
-    let secrets = Secrets::load_or_generate(config).map_err(|e| e.to_string())?;
+    let secrets = Secrets::load_or_generate(config)?;
     let actor = Actor {
         subject: args.subject.clone(),
         role,
@@ -69,13 +76,85 @@ pub fn print_token(config: &Config, args: &TokenArgs) -> Result<(), String> {
         agent_id: args.agent.clone(),
         origin: None,
     };
-    let token = callvault_gateway::issue_hs256(
+    callvault_gateway::issue_hs256(
         &secrets.jwt_hs256,
         &issuer(config),
         &audience(config),
         &actor,
         Duration::from_secs(args.ttl),
-    );
-    println!("{token}");
-    Ok(())
+    )
+    .context("cannot mint the token")
+}
+
+#[cfg(test)]
+mod tests {
+    use callvault_gateway::{AuthConfig, TokenVerifier};
+    use clap::Parser;
+
+    use super::*;
+    use crate::config::tests::load;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        token: TokenArgs,
+    }
+
+    fn args(argv: &[&str]) -> TokenArgs {
+        Cli::try_parse_from(std::iter::once("token").chain(argv.iter().copied()))
+            .expect("arguments")
+            .token
+    }
+
+    #[tokio::test]
+    async fn minted_tokens_verify_with_the_deployments_secret() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = load(
+            None,
+            &[("CALLVAULT_DATA_DIR", &dir.path().display().to_string())],
+        )
+        .expect("config");
+        let tenant = "0b7e4a4c-2f7d-4a39-9a57-1c7c1d3f0e11";
+        let token = mint(
+            &config,
+            &args(&["--role", "agent", "--tenant", tenant, "--agent", "a-1"]),
+        )
+        .expect("token");
+
+        let secrets = Secrets::load_or_generate(&config).expect("secrets");
+        let mut auth = AuthConfig::new(issuer(&config), audience(&config));
+        auth.hs256_secret = Some(secrets.jwt_hs256);
+        let verifier = TokenVerifier::new(auth).await.expect("verifier");
+        let actor = verifier.verify(&token).await.expect("verifies");
+        assert_eq!(actor.role, Role::Agent);
+        assert_eq!(actor.subject, "admin");
+        assert_eq!(
+            actor.tenant_id.map(|t| t.0.to_string()).as_deref(),
+            Some(tenant)
+        );
+        assert_eq!(actor.agent_id.as_deref(), Some("a-1"));
+    }
+
+    #[test]
+    fn roles_need_their_scope() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = load(
+            None,
+            &[("CALLVAULT_DATA_DIR", &dir.path().display().to_string())],
+        )
+        .expect("config");
+        for (argv, expected) in [
+            (&["--role", "root"][..], "unknown role \"root\""),
+            (
+                &["--role", "supervisor"][..],
+                "role supervisor needs --tenant",
+            ),
+            (&["--role", "bpo_admin"][..], "role bpo_admin needs --bpo"),
+        ] {
+            let error = mint(&config, &args(argv)).expect_err("refused");
+            assert_eq!(error.to_string(), expected);
+        }
+        // Refused before any secret is generated.
+        assert!(!dir.path().join("secrets").exists());
+    }
 }

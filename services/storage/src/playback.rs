@@ -3,6 +3,7 @@
 //! recording. The URL is the authorisation (see `callvault_auth::signed_url`):
 //! the gateway signs it after its own role and tenant checks.
 
+use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -86,42 +87,30 @@ pub enum RangeRequest {
     Unsatisfiable,
 }
 
-/// Parses a `Range` header per RFC 9110 §14: one `bytes` range (`a-b`, `a-`
-/// or `-n`). A header this server does not understand — another unit,
-/// several ranges, garbage — is ignored and the whole body is served, as the
-/// RFC requires.
+/// Reads a `Range` header (RFC 9110 §14, parsed by `http_range_header`)
+/// and serves one `bytes` range (`a-b`, `a-` or `-n`). A header this server
+/// does not take — another unit, several ranges, a malformed range — is
+/// ignored and the whole body is served, as the RFC allows; a well-formed
+/// range that selects nothing of the body is unsatisfiable.
 pub fn parse_range(value: Option<&str>, len: u64) -> RangeRequest {
-    let Some(spec) = value.and_then(|v| v.trim().strip_prefix("bytes=")) else {
+    let Some(value) = value else {
         return RangeRequest::Whole;
     };
-    if spec.contains(',') {
-        return RangeRequest::Whole;
-    }
-    let Some((first, last)) = spec.trim().split_once('-') else {
+    // One range at most: a player asks for one, and a multipart/byteranges
+    // body isn't worth its weight here. A second makes the parse fail.
+    let Ok(ranges) =
+        http_range_header::parse_range_header_with_max_ranges(value.trim(), NonZeroUsize::MIN)
+    else {
         return RangeRequest::Whole;
     };
-    let (first, last) = (first.trim(), last.trim());
-    let parse = |s: &str| s.parse::<u64>().ok();
-    match (first.is_empty(), last.is_empty()) {
-        // Suffix: the last n bytes.
-        (true, false) => match parse(last) {
-            Some(0) => RangeRequest::Unsatisfiable,
-            Some(_) if len == 0 => RangeRequest::Unsatisfiable,
-            Some(n) => RangeRequest::Part(len.saturating_sub(n)..len),
-            None => RangeRequest::Whole,
-        },
-        (false, true) => match parse(first) {
-            Some(start) if start >= len => RangeRequest::Unsatisfiable,
-            Some(start) => RangeRequest::Part(start..len),
-            None => RangeRequest::Whole,
-        },
-        (false, false) => match (parse(first), parse(last)) {
-            (Some(start), Some(end)) if start > end => RangeRequest::Whole,
-            (Some(start), Some(_)) if start >= len => RangeRequest::Unsatisfiable,
-            (Some(start), Some(end)) => RangeRequest::Part(start..end.saturating_add(1).min(len)),
-            _ => RangeRequest::Whole,
-        },
-        (true, true) => RangeRequest::Whole,
+    match ranges.validate(len).as_deref() {
+        // Validated: `end` < `len`, so `end + 1` can't overflow.
+        Ok([range]) => RangeRequest::Part(*range.start()..*range.end() + 1),
+        // A suffix range of an empty body: there is no byte to send.
+        Ok([]) => RangeRequest::Unsatisfiable,
+        // Several ranges: not served (the parse already refuses a second).
+        Ok(_) => RangeRequest::Whole,
+        Err(_) => RangeRequest::Unsatisfiable,
     }
 }
 
@@ -299,6 +288,76 @@ mod tests {
                 RangeRequest::Whole,
                 "{ignored}"
             );
+        }
+    }
+
+    #[test]
+    fn rfc_9110_forms_beyond_the_browsers() {
+        // The unit is case-insensitive; an empty list element is allowed.
+        for header in ["BYTES=10-19", "Bytes=10-19", "bytes=10-19,", "bytes= 10-19"] {
+            assert_eq!(
+                parse_range(Some(header), 100),
+                RangeRequest::Part(10..20),
+                "{header}"
+            );
+        }
+        // Positions past u64 are past the end: clamped like any other.
+        assert_eq!(
+            parse_range(Some("bytes=0-99999999999999999999999"), 100),
+            RangeRequest::Part(0..100)
+        );
+        assert_eq!(
+            parse_range(Some("bytes=-99999999999999999999999"), 100),
+            RangeRequest::Part(0..100)
+        );
+        // The last byte alone, and one byte bodies.
+        assert_eq!(
+            parse_range(Some("bytes=99-99"), 100),
+            RangeRequest::Part(99..100)
+        );
+        assert_eq!(parse_range(Some("bytes=-1"), 1), RangeRequest::Part(0..1));
+        // An empty body: even a suffix range selects nothing.
+        assert_eq!(
+            parse_range(Some("bytes=-5"), 0),
+            RangeRequest::Unsatisfiable
+        );
+        assert_eq!(parse_range(None, 0), RangeRequest::Whole);
+    }
+
+    #[test]
+    fn malformed_or_multiple_ranges_are_ignored() {
+        for ignored in [
+            // No whitespace or sign inside a range.
+            "bytes=10 - 19",
+            "bytes=+5-9",
+            "bytes=0x10-0x20",
+            // Several ranges, even when only one is satisfiable.
+            "bytes=200-300,0-1",
+            "bytes=0-1,0-1",
+            "bytes=,,",
+            "bytes=",
+            "",
+        ] {
+            assert_eq!(
+                parse_range(Some(ignored), 100),
+                RangeRequest::Whole,
+                "{ignored}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever a client sends, a part served is a non-empty slice of
+        /// the body.
+        #[test]
+        fn a_part_is_always_inside_the_body(
+            header in "(bytes|BYTES|items)=[0-9 ,+-]{0,12}|.{0,24}",
+            len in 0u64..1_000,
+        ) {
+            if let RangeRequest::Part(range) = parse_range(Some(&header), len) {
+                proptest::prop_assert!(range.start < range.end, "{header}: {range:?}");
+                proptest::prop_assert!(range.end <= len, "{header}: {range:?}");
+            }
         }
     }
 }

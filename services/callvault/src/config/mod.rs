@@ -1,7 +1,7 @@
 //! Configuration: built-in defaults (the embedded mode needs none), then a
-//! TOML file, then `CALLVAULT_*` environment variables. Every secret can
-//! also be read from a file named by `<key>_file` (Garage style), which is
-//! how Kubernetes secrets are mounted.
+//! TOML file, then `CALLVAULT_*` environment variables, layered by figment.
+//! Every secret can also be read from a file named by `<key>_file` (Garage
+//! style), which is how Kubernetes secrets are mounted.
 //!
 //! Environment variables map to keys with `__` between sections:
 //! `CALLVAULT_BLOB__BACKEND=s3` sets `[blob] backend = "s3"`,
@@ -10,6 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
+use figment::providers::{Env, Format, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use serde::Deserialize;
 
 mod jobs;
@@ -26,6 +29,14 @@ pub enum ConfigError {
     #[error("invalid configuration: {0}")]
     Invalid(String),
 }
+
+/// The prefix of every configuration variable.
+const ENV_PREFIX: &str = "CALLVAULT_";
+
+/// `CALLVAULT_*` variables read elsewhere (the CLI's `--config`, the log
+/// filter, the e2e harness), not configuration keys: without this list
+/// `deny_unknown_fields` would refuse them.
+const NOT_KEYS: [&str; 3] = ["config", "log", "bin"];
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -197,35 +208,29 @@ fn default_http_workers() -> usize {
 }
 
 impl Config {
-    /// Loads defaults ← `file` ← environment (`vars`, normally `std::env::vars()`).
-    pub fn load(
-        file: Option<&Path>,
-        vars: impl Iterator<Item = (String, String)>,
-    ) -> Result<Self, ConfigError> {
-        let mut table = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
-                    path: path.to_owned(),
-                    error,
-                })?;
-                text.parse::<toml::Table>()
-                    .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?
-            }
-            None => toml::Table::new(),
-        };
-        for (name, value) in vars {
-            let Some(key) = name.strip_prefix("CALLVAULT_") else {
-                continue;
-            };
-            // Variables read elsewhere (the CLI, the log filter, the e2e
-            // harness), not configuration keys.
-            if matches!(key, "CONFIG" | "LOG" | "BIN") {
-                continue;
-            }
-            set_path(&mut table, &key.to_ascii_lowercase(), value)?;
+    /// Loads defaults ← `file` ← the process's `CALLVAULT_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut layers = Figment::new();
+        if let Some(path) = file {
+            // figment would report an unreadable file by its OS error alone;
+            // this names it.
+            std::fs::File::open(path).map_err(|error| ConfigError::Read {
+                path: path.to_owned(),
+                error,
+            })?;
+            layers = layers.merge(Toml::file_exact(path));
         }
-        let config = toml::Value::Table(table)
-            .try_into::<Config>()
+        Self::from_layers(layers.merge(EnvText::callvault()))
+    }
+
+    /// Extracts and checks the configuration. The defaults, the bottom
+    /// layer, are the fields' serde defaults: a key no layer sets takes its
+    /// default.
+    fn from_layers(layers: Figment) -> Result<Self, ConfigError> {
+        // figment's error names the key and the layer (the file, or the
+        // variable) its value came from.
+        let config: Config = layers
+            .extract()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if !(1..=MAX_HTTP_WORKERS).contains(&config.http_workers) {
             return Err(ConfigError::Invalid(format!(
@@ -268,24 +273,59 @@ impl Config {
     }
 }
 
-/// Sets `a__b` = value in the table, creating sections as needed. Values
-/// are strings; `deny_unknown_fields` then catches typos in variable names.
-fn set_path(table: &mut toml::Table, key: &str, value: String) -> Result<(), ConfigError> {
-    let mut parts: Vec<&str> = key.split("__").collect();
-    let Some(last) = parts.pop() else {
-        return Ok(());
-    };
-    let mut current = table;
-    for section in parts {
-        let entry = current
-            .entry(section.to_owned())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        current = entry.as_table_mut().ok_or_else(|| {
-            ConfigError::Invalid(format!("CALLVAULT_{key}: {section} is not a section"))
-        })?;
+/// The environment layer: figment's [`Env`] picks the variables and names
+/// their keys, but their values stay text. `Env` would read `123` as a
+/// number, `true` as a boolean and `[a]` as a list, so a secret, a path or a
+/// prefix that happened to look like one would fail to load (and the error
+/// would quote it); the numeric keys take text (`jobs::number_or_text`).
+struct EnvText(Env);
+
+impl EnvText {
+    fn callvault() -> Self {
+        Self(Env::prefixed(ENV_PREFIX).split("__").ignore(&NOT_KEYS))
     }
-    current.insert(last.to_owned(), toml::Value::String(value));
-    Ok(())
+}
+
+impl Provider for EnvText {
+    fn metadata(&self) -> Metadata {
+        // Errors name the variable to fix, not figment's dotted key path.
+        Metadata::named("environment").interpolater(|_, keys| variable(keys))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut root = Dict::new();
+        for (key, value) in self.0.iter() {
+            let path: Vec<&str> = key.as_str().split('.').collect();
+            let Some((last, sections)) = path.split_last() else {
+                continue;
+            };
+            let mut dict = &mut root;
+            for section in sections {
+                let entry = dict
+                    .entry((*section).to_owned())
+                    .or_insert_with(|| Dict::new().into());
+                dict = match entry {
+                    Value::Dict(_, dict) => dict,
+                    // `CALLVAULT_A=x` and `CALLVAULT_A__B=y` together.
+                    _ => {
+                        return Err(
+                            format!("{}: {section} is not a section", variable(&path)).into()
+                        );
+                    }
+                };
+            }
+            if let Some(Value::Dict(..)) = dict.get(*last) {
+                return Err(format!("{}: {last} is a section", variable(&path)).into());
+            }
+            dict.insert((*last).to_owned(), value.into());
+        }
+        Ok(Profile::Default.collect(root))
+    }
+}
+
+/// The variable that sets the key at `path`.
+fn variable(path: &[&str]) -> String {
+    format!("{ENV_PREFIX}{}", path.join("__").to_ascii_uppercase())
 }
 
 /// Reads a secret given inline or as a file; `None` when neither is set.
@@ -314,206 +354,4 @@ pub fn read_secret(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vars(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect::<Vec<_>>()
-            .into_iter()
-    }
-
-    #[test]
-    fn no_configuration_at_all_is_the_embedded_mode() {
-        let config = Config::load(None, vars(&[])).expect("defaults");
-        assert_eq!(config.data_dir, PathBuf::from("./data"));
-        assert_eq!(config.blob.backend, BlobBackend::Fs);
-        assert_eq!(config.keys.provider, KeyProviderKind::Local);
-        assert_eq!(
-            config.database_url("metadata"),
-            "sqlite://./data/metadata.db"
-        );
-        assert_eq!(config.public_url(), "http://127.0.0.1:8080");
-    }
-
-    #[test]
-    fn environment_overrides_the_file() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = dir.path().join("callvault.toml");
-        std::fs::write(
-            &file,
-            "listen = \"0.0.0.0:9000\"\n[blob]\nbackend = \"fs\"\n",
-        )
-        .expect("write");
-        let config = Config::load(
-            Some(&file),
-            vars(&[
-                ("CALLVAULT_BLOB__BACKEND", "s3"),
-                ("CALLVAULT_BLOB__S3_BUCKET", "recordings"),
-                ("CALLVAULT_DATABASE__METADATA_URL", "postgres://db/metadata"),
-                ("UNRELATED", "x"),
-            ]),
-        )
-        .expect("loads");
-        assert_eq!(config.listen, "0.0.0.0:9000");
-        assert_eq!(config.blob.backend, BlobBackend::S3);
-        assert_eq!(config.blob.s3_bucket.as_deref(), Some("recordings"));
-        assert_eq!(config.database_url("metadata"), "postgres://db/metadata");
-    }
-
-    #[test]
-    fn http_workers_default_to_four_per_core_and_are_bounded() {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let defaults = Config::load(None, vars(&[])).expect("defaults");
-        assert_eq!(defaults.http_workers, 4 * cores);
-        let set = Config::load(None, vars(&[("CALLVAULT_HTTP_WORKERS", "3")])).expect("set");
-        assert_eq!(set.http_workers, 3);
-        for bad in ["0", "1025", "-2", "many"] {
-            let result = Config::load(None, vars(&[("CALLVAULT_HTTP_WORKERS", bad)]));
-            assert!(matches!(result, Err(ConfigError::Invalid(_))), "{bad}");
-        }
-    }
-
-    #[test]
-    fn variables_meant_for_others_are_not_configuration() {
-        let config = Config::load(
-            None,
-            vars(&[
-                ("CALLVAULT_CONFIG", "x.toml"),
-                ("CALLVAULT_LOG", "debug"),
-                ("CALLVAULT_BIN", "/bin/cv"),
-            ]),
-        );
-        assert!(config.is_ok(), "{:?}", config.err());
-    }
-
-    #[test]
-    fn typos_are_errors_not_silently_ignored() {
-        let result = Config::load(None, vars(&[("CALLVAULT_BLOB__BACKEDN", "s3")]));
-        assert!(matches!(result, Err(ConfigError::Invalid(_))));
-        let result = Config::load(None, vars(&[("CALLVAULT_BLOB__BACKEND", "tape")]));
-        assert!(matches!(result, Err(ConfigError::Invalid(_))));
-    }
-
-    #[test]
-    fn secrets_come_from_files_without_their_newline() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("secret");
-        std::fs::write(&path, "s3cr3t\n").expect("write");
-        let secret = read_secret(&None, &Some(path.clone()), "pii").expect("reads");
-        assert_eq!(secret.as_deref(), Some(&b"s3cr3t"[..]));
-        assert!(read_secret(&Some("x".into()), &Some(path), "pii").is_err());
-        assert_eq!(read_secret(&None, &None, "pii").expect("none"), None);
-    }
-
-    #[test]
-    fn lifecycle_numbers_come_from_the_environment_too() {
-        let config = Config::load(
-            None,
-            vars(&[
-                ("CALLVAULT_LIFECYCLE__DELETION_INTERVAL_SECS", "60"),
-                ("CALLVAULT_LIFECYCLE__CLOCK_OFFSET_SECS", "2678400"),
-            ]),
-        )
-        .expect("config");
-        assert_eq!(config.lifecycle.deletion_interval_secs, 60);
-        assert_eq!(config.lifecycle.clock_offset_secs, 2_678_400);
-        let defaults = Config::load(None, vars(&[])).expect("config");
-        assert_eq!(defaults.lifecycle.deletion_interval_secs, 3600);
-        let bad = Config::load(
-            None,
-            vars(&[("CALLVAULT_LIFECYCLE__DELETION_INTERVAL_SECS", "-1")]),
-        );
-        assert!(matches!(bad, Err(ConfigError::Invalid(_))));
-    }
-
-    #[test]
-    fn ingestion_numbers_come_from_the_environment_too() {
-        let config = Config::load(
-            None,
-            vars(&[
-                ("CALLVAULT_INGESTION__STALE_AFTER_SECS", "120"),
-                ("CALLVAULT_INGESTION__RECONCILE_INTERVAL_SECS", "0"),
-                ("CALLVAULT_INGESTION__RECONCILE_GRACE_SECS", "86400"),
-            ]),
-        )
-        .expect("config");
-        assert_eq!(config.ingestion.stale_after_secs, 120);
-        assert_eq!(config.ingestion.reconcile_interval_secs, 0);
-        assert_eq!(config.ingestion.reconcile_grace_secs, 86_400);
-
-        let defaults = Config::load(None, vars(&[])).expect("config");
-        assert_eq!(defaults.ingestion.stale_after_secs, 600);
-        assert_eq!(defaults.ingestion.reconcile_interval_secs, 3600);
-        assert_eq!(defaults.ingestion.reconcile_grace_secs, 3600);
-
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = dir.path().join("callvault.toml");
-        std::fs::write(&file, "[ingestion]\nstale_after_secs = 900\n").expect("write");
-        let from_file = Config::load(Some(&file), vars(&[])).expect("config");
-        assert_eq!(from_file.ingestion.stale_after_secs, 900);
-
-        for (name, value) in [
-            ("CALLVAULT_INGESTION__STALE_AFTER_SECS", "0"),
-            ("CALLVAULT_INGESTION__STALE_AFTER_SECS", "604801"),
-            ("CALLVAULT_INGESTION__STALE_AFTER_SECS", "ten"),
-            ("CALLVAULT_INGESTION__RECONCILE_INTERVAL_SECS", "-1"),
-            (
-                "CALLVAULT_INGESTION__RECONCILE_INTERVAL_SECS",
-                "18446744073709551615",
-            ),
-            ("CALLVAULT_INGESTION__RECONCILE_GRACE_SECS", "99999999999"),
-            ("CALLVAULT_INGESTION__RECONCILE_GRACE", "60"),
-        ] {
-            let bad = Config::load(None, vars(&[(name, value)]));
-            assert!(
-                matches!(bad, Err(ConfigError::Invalid(_))),
-                "{name}={value}: {bad:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn storage_sweep_numbers_come_from_the_environment_too() {
-        let config = Config::load(
-            None,
-            vars(&[
-                ("CALLVAULT_STORAGE__SWEEP_INTERVAL_SECS", "0"),
-                ("CALLVAULT_STORAGE__SWEEP_GRACE_SECS", "7200"),
-                ("CALLVAULT_STORAGE_URL", "http://storage.internal:8080/"),
-            ]),
-        )
-        .expect("config");
-        assert_eq!(config.storage.sweep_interval_secs, 0);
-        assert_eq!(config.storage.sweep_grace_secs, 7200);
-        assert_eq!(config.storage_url(), "http://storage.internal:8080");
-        let defaults = Config::load(None, vars(&[])).expect("config");
-        assert_eq!(defaults.storage.sweep_interval_secs, 3600);
-        assert_eq!(defaults.storage.sweep_grace_secs, 3600);
-        // `storage_url` and the `[storage]` section live side by side.
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = dir.path().join("callvault.toml");
-        let toml = "storage_url = \"http://s:1\"\n[storage]\nsweep_grace_secs = 60\n";
-        std::fs::write(&file, toml).expect("write");
-        let from_file = Config::load(Some(&file), vars(&[])).expect("config");
-        assert_eq!(from_file.storage.sweep_grace_secs, 60);
-        assert_eq!(from_file.storage_url(), "http://s:1");
-        for (name, value) in [
-            ("CALLVAULT_STORAGE__SWEEP_INTERVAL_SECS", "-1"),
-            ("CALLVAULT_STORAGE__SWEEP_INTERVAL_SECS", "99999999999"),
-            ("CALLVAULT_STORAGE__SWEEP_GRACE_SECS", "99999999999"),
-            // Shorter would abandon uploads still streaming.
-            ("CALLVAULT_STORAGE__SWEEP_GRACE_SECS", "0"),
-            ("CALLVAULT_STORAGE__SWEEP_GRACE_SECS", "9"),
-            ("CALLVAULT_STORAGE__SWEEP_GRACE", "60"),
-        ] {
-            let bad = Config::load(None, vars(&[(name, value)]));
-            assert!(
-                matches!(bad, Err(ConfigError::Invalid(_))),
-                "{name}={value}: {bad:?}"
-            );
-        }
-    }
-}
+pub(crate) mod tests;

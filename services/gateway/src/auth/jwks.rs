@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
+};
 use jsonwebtoken::{Algorithm, DecodingKey};
-use serde::Deserialize;
 use tracing::warn;
 
 use super::{AuthError, JwksSource};
@@ -44,25 +46,6 @@ pub(super) fn algorithm_name(algorithm: Algorithm) -> &'static str {
     }
 }
 
-#[derive(Deserialize)]
-struct JwkSetJson {
-    keys: Vec<JwkJson>,
-}
-
-#[derive(Deserialize)]
-struct JwkJson {
-    kty: String,
-    kid: Option<String>,
-    alg: Option<String>,
-    #[serde(rename = "use")]
-    use_: Option<String>,
-    crv: Option<String>,
-    n: Option<String>,
-    e: Option<String>,
-    x: Option<String>,
-    y: Option<String>,
-}
-
 pub(super) async fn load(http: &reqwest::Client, source: &JwksSource) -> Result<KeySet, AuthError> {
     let bytes = match source {
         JwksSource::File(path) => tokio::fs::read(path).await.map_err(|error| {
@@ -95,20 +78,22 @@ async fn fetch(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, AuthError> 
 /// Parses a JWKS. Keys we can't use safely are skipped with a warning
 /// rather than failing the whole set, so one odd key at the provider
 /// doesn't lock everyone out; a set with no usable key is an error.
+/// (`JwkSet` takes keys of unknown types and algorithms as such, so an odd
+/// key doesn't fail the parse either.)
 pub(super) fn parse(bytes: &[u8]) -> Result<KeySet, AuthError> {
-    let set: JwkSetJson = serde_json::from_slice(bytes)
+    let set: JwkSet = serde_json::from_slice(bytes)
         .map_err(|_| AuthError::JwksUnavailable("jwks is not a json web key set".into()))?;
     let mut keys = KeySet::default();
-    for jwk in set.keys {
-        let Some(kid) = jwk.kid.clone() else {
-            warn!(kty = %jwk.kty, "skipping jwk without kid");
+    for jwk in &set.keys {
+        let Some(kid) = jwk.common.key_id.clone() else {
+            warn!(kty = key_type(jwk), "skipping jwk without kid");
             continue;
         };
-        match to_verify_key(&jwk) {
+        match to_verify_key(jwk) {
             Ok(key) => {
                 keys.by_kid.insert(kid, Arc::new(key));
             }
-            Err(reason) => warn!(%kid, kty = %jwk.kty, reason, "skipping jwk"),
+            Err(reason) => warn!(%kid, kty = key_type(jwk), reason, "skipping jwk"),
         }
     }
     if keys.by_kid.is_empty() {
@@ -119,51 +104,64 @@ pub(super) fn parse(bytes: &[u8]) -> Result<KeySet, AuthError> {
     Ok(keys)
 }
 
-fn to_verify_key(jwk: &JwkJson) -> Result<VerifyKey, &'static str> {
-    if jwk.use_.as_deref().is_some_and(|use_| use_ != "sig") {
+/// The key bound to the one algorithm its type (and `alg`, when given)
+/// allows: RSA keys verify RS256 only, P-256 keys ES256 only.
+fn to_verify_key(jwk: &Jwk) -> Result<VerifyKey, &'static str> {
+    if jwk
+        .common
+        .public_key_use
+        .as_ref()
+        .is_some_and(|use_| *use_ != PublicKeyUse::Signature)
+    {
         return Err("not a signing key");
     }
-    match jwk.kty.as_str() {
-        "RSA" => {
-            if jwk.alg.as_deref().is_some_and(|alg| alg != "RS256") {
+    let stated = jwk.common.key_algorithm;
+    let algorithm = match &jwk.algorithm {
+        AlgorithmParameters::RSA(rsa) => {
+            if stated.is_some_and(|alg| alg != KeyAlgorithm::RS256) {
                 return Err("rsa key for another algorithm");
             }
-            let (Some(n), Some(e)) = (&jwk.n, &jwk.e) else {
-                return Err("rsa key without n or e");
-            };
             let modulus = URL_SAFE_NO_PAD
-                .decode(n)
+                .decode(&rsa.n)
                 .map_err(|_| "rsa modulus is not base64url")?;
             let modulus_len = modulus.iter().skip_while(|byte| **byte == 0).count();
             if modulus_len < MIN_RSA_MODULUS_BYTES {
                 return Err("rsa key shorter than 2048 bits");
             }
-            let key =
-                DecodingKey::from_rsa_components(n, e).map_err(|_| "rsa key does not decode")?;
-            Ok(VerifyKey {
-                algorithm: Algorithm::RS256,
-                key,
-            })
+            Algorithm::RS256
         }
-        "EC" => {
-            if jwk.alg.as_deref().is_some_and(|alg| alg != "ES256") {
+        AlgorithmParameters::EllipticCurve(ec) => {
+            if stated.is_some_and(|alg| alg != KeyAlgorithm::ES256) {
                 return Err("ec key for another algorithm");
             }
-            if jwk.crv.as_deref() != Some("P-256") {
+            if ec.curve != EllipticCurve::P256 {
                 return Err("ec key not on p-256");
             }
-            let (Some(x), Some(y)) = (&jwk.x, &jwk.y) else {
-                return Err("ec key without x or y");
-            };
-            let key =
-                DecodingKey::from_ec_components(x, y).map_err(|_| "ec key does not decode")?;
-            Ok(VerifyKey {
-                algorithm: Algorithm::ES256,
-                key,
-            })
+            Algorithm::ES256
         }
         // Symmetric ("oct") keys are never taken from a JWKS: HMAC keys come
         // only from the configured secret.
-        _ => Err("unsupported key type"),
+        _ => return Err("unsupported key type"),
+    };
+    let key = DecodingKey::from_jwk(jwk).map_err(|_| "key does not decode")?;
+    Ok(VerifyKey { algorithm, key })
+}
+
+/// The JWK's `kty`, for the logs.
+fn key_type(jwk: &Jwk) -> &str {
+    match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => "RSA",
+        AlgorithmParameters::EllipticCurve(_) => "EC",
+        AlgorithmParameters::OctetKey(_) => "oct",
+        AlgorithmParameters::OctetKeyPair(_) => "OKP",
+        AlgorithmParameters::Other(other) => other
+            .fields
+            .get("kty")
+            .and_then(|kty| kty.as_str())
+            .unwrap_or("unknown"),
+        _ => "unknown",
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -279,7 +279,8 @@ async fn malformed_tokens_are_refused() {
 async fn issued_hs256_tokens_verify() {
     let f = fixture().await;
     let actor = crate::support::tenant_user(Role::Agent, f.tenant);
-    let token = issue_hs256(HS_SECRET, ISSUER, AUDIENCE, &actor, Duration::from_secs(60));
+    let token =
+        issue_hs256(HS_SECRET, ISSUER, AUDIENCE, &actor, Duration::from_secs(60)).expect("token");
     assert_eq!(f.verifier.verify(&token).await, Ok(actor.clone()));
     let elsewhere = issue_hs256(
         HS_SECRET,
@@ -287,7 +288,8 @@ async fn issued_hs256_tokens_verify() {
         "another-audience",
         &actor,
         Duration::from_secs(60),
-    );
+    )
+    .expect("token");
     assert_eq!(
         f.verifier.verify(&elsewhere).await,
         Err(AuthError::WrongAudience)

@@ -132,7 +132,7 @@ impl TestApp {
 }
 
 pub fn token(actor: &Actor) -> String {
-    issue_hs256(HS_SECRET, ISSUER, AUDIENCE, actor, Duration::from_secs(600))
+    issue_hs256(HS_SECRET, ISSUER, AUDIENCE, actor, Duration::from_secs(600)).expect("token")
 }
 
 pub fn platform_admin() -> Actor {
