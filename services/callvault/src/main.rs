@@ -82,6 +82,9 @@ impl Target {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Dropped last, once the services have stopped: flushes their spans.
+    let _telemetry =
+        matches!(cli.command, Command::Serve { .. } | Command::Reconcile).then(telemetry::install);
     let config = match config::Config::load(cli.config.as_deref(), std::env::vars()) {
         Ok(config) => config,
         Err(error) => {

@@ -32,7 +32,6 @@ use crate::serve::{RPC_TIMEOUT, bus};
 const CANNOT_RUN: u8 = 2;
 
 pub fn run(config: &Config) -> ExitCode {
-    crate::telemetry::init();
     let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

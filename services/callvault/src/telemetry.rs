@@ -1,14 +1,21 @@
-//! Logs: structured, to stderr, filtered by `CALLVAULT_LOG` (default
-//! `info`). Nothing logged carries phone numbers, tokens or keys: the types
-//! that hold them redact themselves in `Debug`, and handlers log ids only.
+//! Logs, traces and metrics for the process: `callvault-telemetry`, set up
+//! by `main` for the commands that run services. Nothing logged or traced
+//! carries phone numbers, tokens or keys: the types that hold them redact
+//! themselves in `Debug`, handlers log ids only, and spans record routes,
+//! never URLs or headers.
 
-use tracing_subscriber::EnvFilter;
+/// The `service.name` of this process's traces unless `OTEL_SERVICE_NAME`
+/// says otherwise (the Helm chart names each target's).
+const SERVICE_NAME: &str = "callvault";
 
+/// Installs logging and tracing; the guard flushes the spans not yet
+/// exported when `main` drops it, after the services have stopped.
+pub fn install() -> callvault_telemetry::Telemetry {
+    callvault_telemetry::init(SERVICE_NAME)
+}
+
+/// What `serve` called before `main` installed telemetry; `main` now has,
+/// so this changes nothing. Goes away with serve.rs's rewrite.
 pub fn init() {
-    let filter = EnvFilter::try_from_env("CALLVAULT_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sea_orm_migration=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _already_installed = callvault_telemetry::init(SERVICE_NAME);
 }

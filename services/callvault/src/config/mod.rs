@@ -217,9 +217,9 @@ impl Config {
             let Some(key) = name.strip_prefix("CALLVAULT_") else {
                 continue;
             };
-            // Variables read elsewhere (the CLI, the log filter, the e2e
-            // harness), not configuration keys.
-            if matches!(key, "CONFIG" | "LOG" | "BIN") {
+            // Variables read elsewhere (the CLI, the log filter and format,
+            // the e2e harness), not configuration keys.
+            if matches!(key, "CONFIG" | "LOG" | "LOG_FORMAT" | "BIN") {
                 continue;
             }
             set_path(&mut table, &key.to_ascii_lowercase(), value)?;
@@ -383,6 +383,7 @@ mod tests {
             vars(&[
                 ("CALLVAULT_CONFIG", "x.toml"),
                 ("CALLVAULT_LOG", "debug"),
+                ("CALLVAULT_LOG_FORMAT", "json"),
                 ("CALLVAULT_BIN", "/bin/cv"),
             ]),
         );
