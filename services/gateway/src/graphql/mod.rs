@@ -10,6 +10,7 @@ mod lifecycle_inputs;
 mod lifecycle_mutation;
 mod lifecycle_types;
 mod mutation;
+mod operation_span;
 mod query;
 mod recordings;
 mod tenant_lifecycle;
@@ -17,7 +18,6 @@ mod types;
 
 use std::sync::Arc;
 
-use async_graphql::extensions::Tracing;
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use callvault_contracts::lifecycle_api::LifecycleApi;
 use callvault_contracts::metadata_api::MetadataApi;
@@ -60,9 +60,8 @@ pub fn build_schema(
         .data(PublicLifecycle::new(lifecycle.clone()))
         .data(Backend::new(metadata, lifecycle))
         .data(playback)
-        // Input fields that carry personal data are `secret`, so the
-        // query text this extension records has them redacted.
-        .extension(Tracing)
+        // Before the error codes: it reads the codes that one sets.
+        .extension(operation_span::OperationSpan)
         .extension(error_codes::DefaultErrorCode)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
