@@ -11,3 +11,4 @@ mod lifecycle;
 mod load;
 mod outage;
 mod support;
+mod telemetry;
