@@ -1,9 +1,11 @@
 //! Drives the real `callvault` binary from the outside, as a user would:
 //! start it, call its GraphQL and HTTP endpoints, stop it by its PID.
 
+pub mod otlp;
 mod process;
 mod wav;
 
+pub use otlp::{Collector, ReceivedSpan};
 pub use process::Callvault;
 pub use wav::{mulaw_wav, pcm16_stereo_wav};
 

@@ -169,7 +169,7 @@ async fn upload_find_by_agent_and_number_then_play_a_range() {
         "callvault_uploads_total{outcome=\"refused\"} 1".to_owned(),
         format!("callvault_upload_bytes_total {}", audio.len()),
         "callvault_upload_duration_seconds_count 3".to_owned(),
-        "callvault_rpc_errors_total".to_owned(),
+        "callvault_rpc_requests_total{service=\"metadata\"}".to_owned(),
     ] {
         assert!(metrics.contains(&line), "{line} in {metrics}");
     }

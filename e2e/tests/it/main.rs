@@ -3,6 +3,7 @@
 
 mod cluster;
 mod distributed;
+mod distributed_traces;
 mod embedded;
 mod faults;
 mod isolation;
@@ -11,3 +12,4 @@ mod lifecycle;
 mod load;
 mod outage;
 mod support;
+mod telemetry;

@@ -15,7 +15,6 @@ pub mod inbox;
 pub mod outbox;
 pub mod rabbitmq;
 pub mod rpc;
-pub mod rpc_metrics;
 pub mod trace;
 
 pub use rpc::{Router, RpcClient};

@@ -29,7 +29,9 @@ use tracing::{Instrument, Span, debug, info_span, warn};
 use uuid::Uuid;
 
 use crate::trace::{self, TraceCarrier};
-use crate::{Bus, BusError, RequestHandler, rpc_metrics};
+use callvault_telemetry::metrics as rpc_metrics;
+
+use crate::{Bus, BusError, RequestHandler};
 
 #[derive(Serialize)]
 struct RequestOut<'a, R> {
@@ -104,14 +106,14 @@ impl RpcClient {
                 err.code.as_str()
             }
         };
-        rpc_metrics::record_duration(service, R::NAME, label, started.elapsed());
+        rpc_metrics::record_rpc_call(service, R::NAME, label, started.elapsed());
         outcome
     }
 
     async fn exchange<R: Rpc>(&self, request: &R, request_id: Uuid) -> ApiResult<R::Reply> {
         let service = R::SERVICE.name();
         let method = R::NAME;
-        rpc_metrics::record_call(service);
+        rpc_metrics::count_rpc_request(service);
         let envelope = RequestOut {
             op: method,
             request_id,
@@ -143,7 +145,7 @@ fn bus_error(service: &'static str, method: &'static str, err: BusError) -> ApiE
         BusError::NoSuchQueue(_) | BusError::Unavailable(_) => "unavailable",
         BusError::Malformed(_) => "malformed",
     };
-    rpc_metrics::record_error(service, kind);
+    rpc_metrics::count_rpc_error(service, kind);
     match err {
         BusError::Timeout { .. } | BusError::NoSuchQueue(_) | BusError::Unavailable(_) => {
             ApiError::new(
@@ -159,7 +161,7 @@ fn bus_error(service: &'static str, method: &'static str, err: BusError) -> ApiE
 
 fn malformed_reply(service: &'static str, method: &'static str) -> ApiError {
     warn!(service, method, "malformed reply");
-    rpc_metrics::record_error(service, "malformed");
+    rpc_metrics::count_rpc_error(service, "malformed");
     ApiError::new(ErrorCode::Internal, format!("malformed {service} reply"))
 }
 

@@ -88,6 +88,12 @@ impl Target {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Dropped last, once the services have stopped: flushes their spans.
+    let _telemetry = match &cli.command {
+        Command::Serve { target } => Some(telemetry::install(&telemetry::service_name(target))),
+        Command::Reconcile => Some(telemetry::install("callvault-reconcile")),
+        _ => None,
+    };
     let config = match config::Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(error) => {

@@ -148,6 +148,8 @@ impl Process {
             .collect();
         let server = HttpServer::new(move || {
             let mut app = App::new()
+                // Outermost: a server span and a duration for every request.
+                .wrap(callvault_telemetry::http::RequestTracing)
                 .app_data(readiness.clone())
                 .route(
                     "/healthz",

@@ -33,7 +33,6 @@ use crate::secrets::Secrets;
 const CANNOT_RUN: u8 = 2;
 
 pub fn run(config: &Config) -> ExitCode {
-    crate::telemetry::init();
     let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

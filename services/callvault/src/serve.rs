@@ -52,7 +52,6 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 }
 
 pub async fn serve(config: Config, targets: Vec<Target>) -> anyhow::Result<()> {
-    crate::telemetry::init();
     let modules = resolve(&targets);
     let mut process = Process::start(config, &modules).await?;
     for module in &modules {

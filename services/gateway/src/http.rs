@@ -117,6 +117,9 @@ async fn graphql(
         Err(error) => Caller::rejected(error),
         Ok(token) => match state.verifier.verify(token).await {
             Ok(mut actor) => {
+                if let Some(tenant) = &actor.tenant_id {
+                    callvault_telemetry::http::record_tenant(&http, tenant);
+                }
                 actor.origin = client_address(&http);
                 Caller::verified(actor)
             }

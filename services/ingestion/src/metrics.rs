@@ -1,10 +1,15 @@
 //! Upload metrics for `/metrics`: how many uploads ended how, the audio
-//! bytes stored, and how long uploads took. Plain atomics: the handler
-//! records on every upload, and the exposition reads them without locking.
+//! bytes stored, and how long uploads took. The handler records into these
+//! handles on every upload; the binary registers them, once, in the
+//! process registry (`callvault_telemetry::metrics`).
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Upper bounds (seconds) of the latency histogram's buckets: a 2.4 MB
 /// recording over a LAN takes tens of milliseconds, a slow link seconds.
@@ -41,72 +46,65 @@ impl Outcome {
     }
 }
 
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Debug)]
 pub struct UploadMetrics {
-    by_outcome: [AtomicU64; 4],
-    bytes_stored: AtomicU64,
-    /// Cumulative counts per bucket of `BUCKETS`, then the +Inf bucket.
-    latency_buckets: [AtomicU64; BUCKETS.len() + 1],
-    latency_micros_sum: AtomicU64,
+    by_outcome: Family<OutcomeLabels, Counter>,
+    bytes_stored: Counter,
+    latency: Histogram,
+}
+
+impl Default for UploadMetrics {
+    fn default() -> Self {
+        let by_outcome = Family::<OutcomeLabels, Counter>::default();
+        // Every outcome is exposed from the start, at 0, so a rate over
+        // `failed` exists before the first failure.
+        for outcome in Outcome::ALL {
+            let _series = by_outcome.get_or_create(&OutcomeLabels {
+                outcome: outcome.label(),
+            });
+        }
+        Self {
+            by_outcome,
+            bytes_stored: Counter::default(),
+            latency: Histogram::new(BUCKETS),
+        }
+    }
 }
 
 impl UploadMetrics {
     pub fn record(&self, outcome: Outcome, bytes_stored: u64, took: Duration) {
-        let index = Outcome::ALL
-            .iter()
-            .position(|o| *o == outcome)
-            .unwrap_or_default();
-        self.by_outcome[index].fetch_add(1, Ordering::Relaxed);
-        self.bytes_stored.fetch_add(bytes_stored, Ordering::Relaxed);
-        let seconds = took.as_secs_f64();
-        for (bucket, bound) in self.latency_buckets.iter().zip(BUCKETS) {
-            if seconds <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.latency_buckets[BUCKETS.len()].fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        self.latency_micros_sum.fetch_add(micros, Ordering::Relaxed);
+        let labels = OutcomeLabels {
+            outcome: outcome.label(),
+        };
+        self.by_outcome.get_or_create(&labels).inc();
+        self.bytes_stored.inc_by(bytes_stored);
+        self.latency.observe(took.as_secs_f64());
     }
 
-    /// Appends the Prometheus text exposition of these metrics to `out`.
-    pub fn render(&self, out: &mut String) {
-        out.push_str("# HELP callvault_uploads_total Recorder uploads, by how they ended.\n");
-        out.push_str("# TYPE callvault_uploads_total counter\n");
-        for (outcome, count) in Outcome::ALL.iter().zip(&self.by_outcome) {
-            let _ = writeln!(
-                out,
-                "callvault_uploads_total{{outcome=\"{}\"}} {}",
-                outcome.label(),
-                count.load(Ordering::Relaxed)
-            );
-        }
-        out.push_str(
-            "# HELP callvault_upload_bytes_total Audio bytes stored by accepted uploads.\n",
+    /// Adds these metrics to `registry`: `callvault_uploads_total{outcome}`,
+    /// `callvault_upload_bytes_total` and the
+    /// `callvault_upload_duration_seconds` histogram.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "callvault_uploads",
+            "Recorder uploads, by how they ended",
+            self.by_outcome.clone(),
         );
-        out.push_str("# TYPE callvault_upload_bytes_total counter\n");
-        let _ = writeln!(
-            out,
-            "callvault_upload_bytes_total {}",
-            self.bytes_stored.load(Ordering::Relaxed)
+        registry.register(
+            "callvault_upload_bytes",
+            "Audio bytes stored by accepted uploads",
+            self.bytes_stored.clone(),
         );
-        out.push_str("# HELP callvault_upload_duration_seconds Time from request to answer.\n");
-        out.push_str("# TYPE callvault_upload_duration_seconds histogram\n");
-        for (bucket, bound) in self.latency_buckets.iter().zip(BUCKETS) {
-            let _ = writeln!(
-                out,
-                "callvault_upload_duration_seconds_bucket{{le=\"{bound}\"}} {}",
-                bucket.load(Ordering::Relaxed)
-            );
-        }
-        let count = self.latency_buckets[BUCKETS.len()].load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "callvault_upload_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        registry.register(
+            "callvault_upload_duration_seconds",
+            "Time from request to answer",
+            self.latency.clone(),
         );
-        let sum = self.latency_micros_sum.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "callvault_upload_duration_seconds_sum {sum}");
-        let _ = writeln!(out, "callvault_upload_duration_seconds_count {count}");
     }
 }
 
@@ -120,13 +118,18 @@ mod tests {
         metrics.record(Outcome::Stored, 2_400_044, Duration::from_millis(40));
         metrics.record(Outcome::Refused, 0, Duration::from_millis(2));
         metrics.record(Outcome::Stored, 1_000, Duration::from_secs(30));
-        let mut out = String::new();
-        metrics.render(&mut out);
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        let out = callvault_telemetry::metrics::render_registry(&registry);
         for line in [
+            "# HELP callvault_uploads_total Recorder uploads, by how they ended.",
+            "# TYPE callvault_uploads_total counter",
             "callvault_uploads_total{outcome=\"stored\"} 2",
             "callvault_uploads_total{outcome=\"refused\"} 1",
             "callvault_uploads_total{outcome=\"failed\"} 0",
+            "# TYPE callvault_upload_bytes_total counter",
             "callvault_upload_bytes_total 2401044",
+            "# TYPE callvault_upload_duration_seconds histogram",
             "callvault_upload_duration_seconds_bucket{le=\"0.01\"} 1",
             "callvault_upload_duration_seconds_bucket{le=\"0.05\"} 2",
             "callvault_upload_duration_seconds_bucket{le=\"10\"} 2",

@@ -7,6 +7,10 @@
 //! one another), so the URL format is reproduced here from
 //! `callvault_storage::upload::{upload_path, discard_path}` and
 //! `callvault_storage::listing::list_path`; a test checks they agree.
+//!
+//! Each request is a client span whose W3C trace context travels in the
+//! request's headers, so storage's server span continues the upload's
+//! trace. The URL is never recorded: it carries a signature.
 
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -18,6 +22,8 @@ use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use futures_util::TryStreamExt;
 use reqwest::StatusCode;
 use serde::Deserialize;
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
 use uuid::Uuid;
 
 use crate::sink::{AudioStream, RecordingSink, SinkError, StoredAudio, StoredObject};
@@ -167,6 +173,37 @@ impl RemoteStorageSink {
     }
 }
 
+/// The client span of one request to storage.
+fn client_span(method: &'static str, operation: &'static str) -> Span {
+    tracing::info_span!(
+        "storage request",
+        otel.name = %format!("{method} storage {operation}"),
+        otel.kind = "client",
+        http.request.method = method,
+        http.response.status_code = Empty,
+    )
+}
+
+/// Sends `request` inside `span`, the span's trace context in its headers.
+async fn send_traced(
+    request: reqwest::RequestBuilder,
+    span: Span,
+) -> Result<reqwest::Response, reqwest::Error> {
+    let request = callvault_telemetry::inject(&span)
+        .into_iter()
+        .fold(request, |request, (name, value)| {
+            request.header(name, value)
+        });
+    let sent = request.send().instrument(span.clone()).await;
+    if let Ok(response) = &sent {
+        span.record(
+            "http.response.status_code",
+            i64::from(response.status().as_u16()),
+        );
+    }
+    sent
+}
+
 /// A transport failure: storage unreachable or gone mid-request. The URL is
 /// dropped from the message, as it carries a signature.
 fn transport(error: reqwest::Error) -> SinkError {
@@ -226,13 +263,12 @@ impl RecordingSink for RemoteStorageSink {
                 }
             })
         };
-        let sent = self
+        let request = self
             .client
             .put(format!("{}{path}", self.base_url))
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .body(reqwest::Body::wrap_stream(watched))
-            .send()
-            .await;
+            .body(reqwest::Body::wrap_stream(watched));
+        let sent = send_traced(request, client_span("PUT", "store")).await;
         let failed_body = body_failure.lock().ok().and_then(|mut f| f.take());
         if let Some(why) = failed_body {
             return Err(SinkError::Body(why));
@@ -256,10 +292,8 @@ impl RecordingSink for RemoteStorageSink {
 
     async fn discard(&self, tenant: TenantId, recording: RecordingId) -> Result<(), SinkError> {
         let path = discard_path(&self.signer, tenant.0, recording.0, Self::expires_at());
-        let response = self
-            .client
-            .delete(format!("{}{path}", self.base_url))
-            .send()
+        let request = self.client.delete(format!("{}{path}", self.base_url));
+        let response = send_traced(request, client_span("DELETE", "discard"))
             .await
             .map_err(transport)?;
         if response.status().is_success() {
@@ -281,10 +315,8 @@ impl RecordingSink for RemoteStorageSink {
             limit,
             Self::expires_at(),
         );
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base_url))
-            .send()
+        let request = self.client.get(format!("{}{path}", self.base_url));
+        let response = send_traced(request, client_span("GET", "list"))
             .await
             .map_err(transport)?;
         if response.status() != StatusCode::OK {

@@ -82,6 +82,7 @@ async fn ingest(
     state: &IngestionState,
 ) -> Result<UploadReceipt, IngestError> {
     let grant = authenticate(request.headers(), state).await?;
+    callvault_telemetry::http::record_tenant(request, &grant.tenant_id);
     let (container, length) = audio_headers(request.headers())?;
     let call = call_metadata(request.headers())?;
     // The grant decides the tenant: nothing in the request can.

@@ -36,7 +36,7 @@ const ENV_PREFIX: &str = "CALLVAULT_";
 /// `CALLVAULT_*` variables read elsewhere (the CLI's `--config`, the log
 /// filter, the e2e harness), not configuration keys: without this list
 /// `deny_unknown_fields` would refuse them.
-const NOT_KEYS: [&str; 3] = ["config", "log", "bin"];
+const NOT_KEYS: [&str; 4] = ["config", "log", "log_format", "bin"];
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -10,12 +10,12 @@ mod lifecycle_inputs;
 mod lifecycle_mutation;
 mod lifecycle_types;
 mod mutation;
+mod operation_span;
 mod query;
 mod recordings;
 mod tenant_lifecycle;
 mod types;
 
-use async_graphql::extensions::Tracing;
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use callvault_bus::RpcClient;
 
@@ -52,9 +52,8 @@ pub fn build_schema(rpc: RpcClient, playback: PlaybackLinks) -> GatewaySchema {
         .data(PublicLifecycle::new(rpc.clone()))
         .data(Backend::new(rpc))
         .data(playback)
-        // Input fields that carry personal data are `secret`, so the
-        // query text this extension records has them redacted.
-        .extension(Tracing)
+        // Before the error codes: it reads the codes that one sets.
+        .extension(operation_span::OperationSpan)
         .extension(error_codes::DefaultErrorCode)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)

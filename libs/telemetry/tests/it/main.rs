@@ -1,0 +1,3 @@
+//! The HTTP middleware in an actix app, its spans caught in memory.
+
+mod http;
