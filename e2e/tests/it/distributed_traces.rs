@@ -107,6 +107,13 @@ fn in_trace<'a>(spans: &'a [ReceivedSpan], trace: &str) -> Vec<&'a ReceivedSpan>
     spans.iter().filter(|span| span.trace_id == trace).collect()
 }
 
+fn is_whole(trace: &[&ReceivedSpan]) -> bool {
+    trace.iter().all(|span| {
+        span.parent_span_id == CALLER_SPAN
+            || trace.iter().any(|parent| parent.span_id == span.parent_span_id)
+    })
+}
+
 /// Every span of the trace hangs off the caller's span or another span of
 /// the trace: one tree, nothing orphaned.
 fn assert_one_tree(trace: &[&ReceivedSpan]) {
@@ -153,13 +160,16 @@ async fn an_upload_and_a_search_are_each_one_trace_across_the_processes() {
         let Secrets(secrets) = run_flow(&deployment).await;
         let spans = collector
             .wait_for(Duration::from_secs(30), |spans| {
+                // Each process exports on its own schedule: wait for both
+                // trees to be whole.
                 let upload = in_trace(spans, UPLOAD_TRACE);
                 let search = in_trace(spans, SEARCH_TRACE);
                 upload.iter().any(|s| s.kind == "consumer")
                     && upload.iter().any(|s| s.service_name == "callvault-storage")
-                    && search
-                        .iter()
-                        .any(|s| s.service_name == "callvault-metadata" && s.kind == "server")
+                    && search.iter().any(|s| s.service_name == "callvault-gateway")
+                    && search.iter().any(|s| s.service_name == "callvault-metadata")
+                    && is_whole(&upload)
+                    && is_whole(&search)
             })
             .await;
 
