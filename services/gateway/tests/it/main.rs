@@ -7,6 +7,7 @@ mod lifecycle;
 mod limits;
 mod matrix;
 mod playback;
+mod real_service;
 mod schema_sdl;
 mod support;
 mod tokens;

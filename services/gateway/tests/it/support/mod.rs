@@ -1,9 +1,10 @@
 //! `spawn_app`: the gateway on a random port over the metadata and
-//! lifecycle doubles.
+//! lifecycle doubles; `real::spawn` over the real metadata service.
 
 pub mod keys;
 pub mod lifecycle;
 pub mod metadata;
+pub mod real;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -27,12 +28,26 @@ pub const URL_SECRET: &[u8] = &[9u8; 32];
 pub const PLAYBACK_BASE: &str = "http://playback.test:8080";
 pub const PLAYBACK_TTL: u64 = 300;
 
-pub struct TestApp {
+/// A gateway on a random port, and a client for it.
+pub struct Gateway {
     pub address: String,
+    client: reqwest::Client,
+}
+
+/// The gateway over the doubles, which record what reaches them.
+pub struct TestApp {
+    pub gateway: Gateway,
     pub metadata: Arc<FakeMetadata>,
     pub lifecycle: Arc<FakeLifecycle>,
     pub signer: UrlSigner,
-    client: reqwest::Client,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Gateway;
+
+    fn deref(&self) -> &Gateway {
+        &self.gateway
+    }
 }
 
 /// Serves the gateway, with HS256 tokens accepted, on 127.0.0.1.
@@ -56,6 +71,16 @@ pub async fn spawn_app_with(config: AuthConfig) -> TestApp {
     router.merge(lifecycle::router(&lifecycle));
     router.serve(bus.as_ref()).await.expect("serve the doubles");
     let rpc = RpcClient::new(bus, Duration::from_secs(5));
+    TestApp {
+        gateway: serve_gateway(verifier, rpc, links),
+        metadata,
+        lifecycle,
+        signer,
+    }
+}
+
+/// Serves the gateway over `rpc` on 127.0.0.1.
+pub fn serve_gateway(verifier: TokenVerifier, rpc: RpcClient, links: PlaybackLinks) -> Gateway {
     let state = web::Data::new(GatewayState::new(Arc::new(verifier), rpc, links));
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let port = listener.local_addr().expect("local addr").port();
@@ -65,16 +90,13 @@ pub async fn spawn_app_with(config: AuthConfig) -> TestApp {
         .expect("listen")
         .run();
     tokio::spawn(server);
-    TestApp {
+    Gateway {
         address: format!("http://127.0.0.1:{port}"),
-        metadata,
-        lifecycle,
-        signer,
         client: reqwest::Client::new(),
     }
 }
 
-impl TestApp {
+impl Gateway {
     /// POSTs a raw body to /graphql; the status and the JSON answer.
     pub async fn post_raw(&self, token: Option<&str>, body: Vec<u8>) -> (u16, Value) {
         let mut request = self
