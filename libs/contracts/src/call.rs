@@ -6,6 +6,10 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// The longest `external_call_id`, in characters: ingestion refuses a
+/// longer one, so a lookup by a longer one can match nothing.
+pub const MAX_CALL_ID_CHARS: usize = 128;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {

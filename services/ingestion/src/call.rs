@@ -4,10 +4,10 @@
 //! Error messages name the offending field, never its value: phone numbers
 //! are personal data and error bodies end up in recorder logs.
 
+pub use callvault_contracts::call::MAX_CALL_ID_CHARS;
 use callvault_contracts::call::{CallMetadata, Channel};
 use chrono::Duration;
 
-pub const MAX_CALL_ID_CHARS: usize = 128;
 pub const MAX_SEGMENT: u32 = 10_000;
 pub const MAX_NUMBER_CHARS: usize = 32;
 pub const MAX_TAGS: usize = 32;

@@ -204,6 +204,15 @@ pub(crate) fn page_size(first: u32) -> ApiResult<u64> {
     Ok(u64::from(first))
 }
 
+/// A call id to look up, as recorders send it.
+pub(crate) fn external_call_id(raw: &str) -> ApiResult<String> {
+    text(
+        raw,
+        "external_call_id",
+        callvault_contracts::call::MAX_CALL_ID_CHARS,
+    )
+}
+
 /// A filter value that must not be blank when given (agent, queue).
 pub(crate) fn filter_text(raw: Option<&String>, field: &str) -> ApiResult<Option<String>> {
     raw.map(|value| text(value, field, MAX_NAME_CHARS))

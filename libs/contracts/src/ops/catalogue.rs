@@ -40,6 +40,23 @@ impl Rpc for SearchRecordings {
     const SERVICE: Service = Service::Metadata;
 }
 
+/// Every segment of one call, found by the id the recorder or CTI gave it
+/// (`external_call_id`), in segment order: what a CRM or ticket system
+/// holds. An agent gets only their own segments; none is `[]`, not an
+/// error, so a caller can't tell another agent's call from no call.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CallRecordings {
+    pub actor: Actor,
+    pub tenant: TenantId,
+    pub external_call_id: String,
+}
+
+impl Rpc for CallRecordings {
+    type Reply = Vec<Recording>;
+    const NAME: &'static str = "call_recordings";
+    const SERVICE: Service = Service::Metadata;
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct GetRecording {
     pub actor: Actor,

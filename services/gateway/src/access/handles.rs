@@ -11,7 +11,7 @@ use callvault_contracts::metadata_api::{
     ApiError, ApiKey, Bpo, CreatedApiKey, ErrorCode, KeyMode, NewTenant, NewUser, PageRequest,
     Recording, RecordingFilter, RecordingPage, Tenant, User,
 };
-use callvault_contracts::ops::catalogue::{GetRecording, SearchRecordings};
+use callvault_contracts::ops::catalogue::{CallRecordings, GetRecording, SearchRecordings};
 use callvault_contracts::ops::tenancy::{
     CreateApiKey, CreateBpo, CreateUser, GetTenant, ListApiKeys, ListBpos, ListTenants, ListUsers,
     OnboardTenant, RevokeApiKey,
@@ -282,6 +282,19 @@ impl TenantScope<'_, perm::ReadRecordings> {
             self.check_belongs(recording)?;
         }
         Ok(page)
+    }
+
+    pub async fn call_recordings(&self, external_call_id: String) -> Result<Vec<Recording>> {
+        let request = CallRecordings {
+            actor: self.actor.clone(),
+            tenant: self.tenant,
+            external_call_id,
+        };
+        let segments = self.rpc.call(request).await.map_err(from_api)?;
+        for recording in &segments {
+            self.check_belongs(recording)?;
+        }
+        Ok(segments)
     }
 
     pub async fn get_recording(&self, id: RecordingId) -> Result<Recording> {

@@ -89,6 +89,24 @@ impl Query {
         Ok(RecordingConnection::new(page))
     }
 
+    /// Every segment of one call, found by the id the recorder or CTI gave
+    /// it (`externalCallId`), in segment order: what a CRM or ticket system
+    /// holds. Agents get only their own segments; none is an empty list.
+    async fn call_recordings(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: Uuid,
+        external_call_id: String,
+    ) -> Result<Vec<Recording>> {
+        let scope = ctx.scope()?;
+        let segments = scope
+            .tenant(TenantId(tenant_id), perm::ReadRecordings)
+            .await?
+            .call_recordings(external_call_id)
+            .await?;
+        Ok(segments.into_iter().map(Recording::new).collect())
+    }
+
     /// One recording, with a fresh playback URL.
     async fn recording(&self, ctx: &Context<'_>, tenant_id: Uuid, id: Uuid) -> Result<Recording> {
         let scope = ctx.scope()?;

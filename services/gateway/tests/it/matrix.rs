@@ -20,7 +20,7 @@ const COLUMNS: &str = "PA BX BY TA SU CO AG AU TB";
 
 /// Operation, `Y` allowed / `n` FORBIDDEN per column, and the backend
 /// method an allowed call reaches.
-const EXPECTED: [(&str, &str, &str); 33] = [
+const EXPECTED: [(&str, &str, &str); 34] = [
     ("bpos", "Y n n n n n n n n", "list_bpos"),
     ("tenants", "Y Y n n n n n n n", "list_tenants"),
     ("tenant", "Y Y n Y Y Y Y Y n", "get_tenant"),
@@ -28,6 +28,7 @@ const EXPECTED: [(&str, &str, &str); 33] = [
     ("apiKeys", "n Y n Y n n n n n", "list_api_keys"),
     ("recordings", "n Y n Y Y Y Y n n", "search_recordings"),
     ("recording", "n Y n Y Y Y Y n n", "get_recording"),
+    ("callRecordings", "n Y n Y Y Y Y n n", "call_recordings"),
     ("createBpo", "Y n n n n n n n n", "create_bpo"),
     ("onboardTenant", "Y Y n n n n n n n", "onboard_tenant"),
     ("createUser", "Y Y n Y n n n n n", "create_user"),
@@ -106,6 +107,9 @@ fn operation(name: &str) -> &'static str {
             "query($a: UUID!) { recordings(tenantId: $a, first: 10) { nodes { id agent } pageInfo { endCursor hasNextPage } } }"
         }
         "recording" => "query($a: UUID!, $r: UUID!) { recording(tenantId: $a, id: $r) { id } }",
+        "callRecordings" => {
+            "query($a: UUID!) { callRecordings(tenantId: $a, externalCallId: \"crm-1\") { id } }"
+        }
         "createBpo" => "mutation { createBpo(name: \"New BPO\") { id } }",
         "onboardTenant" => {
             "mutation($b: UUID!) { onboardTenant(input: { bpoId: $b, name: \"New\", timeZone: \"UTC\", defaultRetentionDays: 365, keyMode: MANAGED }) { id } }"

@@ -134,6 +134,16 @@ async fn onboarding_search_playback_holds_and_audit_through_the_real_service() {
     let url = nodes[0]["playbackUrl"].as_str().expect("a playback url");
     assert!(url.starts_with(PLAYBACK_PREFIX), "{url}");
 
+    // The CRM's link: the same call by the id the CTI gave it.
+    let by_call = app
+        .gql(
+            Some(&supervisor),
+            "query($t: UUID!) { callRecordings(tenantId: $t, externalCallId: \"crm-4711\") { id segment } }",
+            vars.clone(),
+        )
+        .await;
+    assert_eq!(data(&by_call)["callRecordings"][0]["id"], nodes[0]["id"]);
+
     // The compliance officer holds it, and the trail has every step.
     let officer = token(&tenant_user(Role::ComplianceOfficer, tenant_id));
     let hold = format!(

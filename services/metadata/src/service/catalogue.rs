@@ -91,6 +91,31 @@ impl MetadataService {
             .map_err(internal)
     }
 
+    pub async fn call_recordings(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        external_call_id: &str,
+    ) -> ApiResult<Vec<Recording>> {
+        let scope = self
+            .authorize_tenant(actor, Permission::ReadRecordings, tenant)
+            .await?;
+        let call_id = input::external_call_id(external_call_id)?;
+        let only_agent = match &scope {
+            RecordingScope::Agent(agent) => Some(agent.as_str()),
+            RecordingScope::All => None,
+        };
+        let rows = store::recordings::of_call(&self.db, tenant, &call_id, only_agent)
+            .await
+            .map_err(internal)?;
+        let pii = self.tenant_pii(tenant)?;
+        let items = self.recordings_from_rows(tenant, &pii, rows).await?;
+        let details = json!({ "call_lookup": true, "result_count": items.len() });
+        self.audit_read(actor, tenant, AuditAction::Search, None, details)
+            .await?;
+        Ok(items)
+    }
+
     pub async fn get_recording(
         &self,
         actor: &Actor,
@@ -374,8 +399,14 @@ fn parse_channel(raw: Option<&str>, field: &'static str) -> ApiResult<Option<Cha
 
 /// Serves this module's operations.
 pub(super) fn routes(router: &mut Router, service: &Arc<MetadataService>) {
-    use callvault_contracts::ops::catalogue::{GetRecording, KnownRecordings, SearchRecordings};
+    use callvault_contracts::ops::catalogue::{
+        CallRecordings, GetRecording, KnownRecordings, SearchRecordings,
+    };
     router
+        .route(service, |s, r: CallRecordings| async move {
+            s.call_recordings(&r.actor, r.tenant, &r.external_call_id)
+                .await
+        })
         .route(service, |s, r: SearchRecordings| async move {
             s.search_recordings(&r.actor, r.tenant, r.filter, r.page)
                 .await

@@ -101,6 +101,35 @@ pub(crate) async fn known<C: ConnectionTrait>(
     Ok(rows.into_iter().map(RecordingId).collect())
 }
 
+/// The segments of one call of `tenant`, in segment order (and, for an
+/// agent, only theirs).
+pub(crate) async fn of_call<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    external_call_id: &str,
+    only_agent: Option<&str>,
+) -> Result<Vec<recording::Model>, DbErr> {
+    use recording::Column;
+
+    let mut filter = Condition::all()
+        .add(Column::TenantId.eq(tenant.0))
+        .add(Column::ExternalCallId.eq(external_call_id));
+    if let Some(agent) = only_agent {
+        filter = filter.add(Column::Agent.eq(agent));
+    }
+    recording::Entity::find()
+        .filter(filter)
+        .order_by_asc(Column::Segment)
+        .order_by_asc(Column::Id)
+        .limit(MAX_SEGMENTS)
+        .all(conn)
+        .await
+}
+
+/// More segments than any real call has (a pause/resume per minute of a
+/// day-long call): a bound, not a page.
+const MAX_SEGMENTS: u64 = 1_000;
+
 /// One page, newest first (started_at desc, id desc), at most `limit` rows.
 pub(crate) async fn search<C: ConnectionTrait>(
     conn: &C,

@@ -349,7 +349,58 @@ async fn known_recordings_answers_for_one_tenant(env: Env) {
     );
 }
 
+/// A call's segments by the CTI's id: in segment order, an agent's own
+/// only, one tenant's only, bad ids refused.
+async fn a_call_is_found_by_its_external_id(env: Env) {
+    let w = env.world().await;
+    let segment = |tenant, offset, number: u32, agent: &str| {
+        let mut e = event(tenant, offset);
+        e.call.external_call_id = "crm-4711".into();
+        e.call.segment = number;
+        e.call.agent = Some(agent.into());
+        e
+    };
+    let second = env.ingest(segment(w.a, 60, 1, "agent-7")).await;
+    let first = env.ingest(segment(w.a, 0, 0, "agent-7")).await;
+    let transferred = env.ingest(segment(w.a, 120, 2, "agent-8")).await;
+    env.ingest(event(w.a, 300)).await;
+    env.ingest(segment(w.b, 0, 0, "agent-7")).await;
+
+    let ids = |items: Vec<callvault_contracts::metadata_api::Recording>| -> Vec<RecordingId> {
+        items.into_iter().map(|r| r.id).collect()
+    };
+    let sup = member(Role::Supervisor, w.a);
+    let found = env.svc.call_recordings(&sup, w.a, "crm-4711").await;
+    assert_eq!(
+        ids(found.expect("lookup")),
+        vec![first, second, transferred]
+    );
+    let mine = env
+        .svc
+        .call_recordings(&agent(w.a, "agent-8"), w.a, "crm-4711")
+        .await;
+    assert_eq!(ids(mine.expect("lookup")), vec![transferred]);
+    let none = env.svc.call_recordings(&sup, w.a, "crm-0000").await;
+    assert!(none.expect("lookup").is_empty());
+
+    let elsewhere = env
+        .svc
+        .call_recordings(&member(Role::Supervisor, w.b), w.a, "crm-4711")
+        .await;
+    assert_eq!(code(elsewhere), ErrorCode::Forbidden);
+    let auditor = env
+        .svc
+        .call_recordings(&member(Role::Auditor, w.a), w.a, "crm-4711")
+        .await;
+    assert_eq!(code(auditor), ErrorCode::Forbidden);
+    for bad in ["", "   ", &"x".repeat(129), "a\u{0}b"] {
+        let refused = env.svc.call_recordings(&sup, w.a, bad).await;
+        assert_eq!(code(refused), ErrorCode::InvalidInput, "{bad:?}");
+    }
+}
+
 on_both_backends!(
+    a_call_is_found_by_its_external_id,
     every_filter_narrows_the_search,
     agents_see_only_their_own_calls,
     recordings_stay_in_their_tenant,

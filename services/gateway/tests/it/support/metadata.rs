@@ -313,12 +313,24 @@ impl FakeMetadata {
             _ => Err(ApiError::not_found("recording")),
         }
     }
+
+    pub async fn call_recordings(&self, tenant: TenantId) -> ApiResult<Vec<Recording>> {
+        self.record("call_recordings", Some(tenant.0));
+        let w = &self.world;
+        if tenant != w.tenant_a {
+            return Ok(Vec::new());
+        }
+        Ok(vec![self.recording(tenant, w.rec_a1, "ag-1")])
+    }
 }
 
 /// The double as a service: every operation routed to its method.
 pub fn router(fake: &Arc<FakeMetadata>) -> Router {
     let mut router = Router::new();
     router
+        .route(fake, |f, r: catalogue::CallRecordings| async move {
+            f.call_recordings(r.tenant).await
+        })
         .route(fake, |f, r: tenancy::CreateBpo| async move {
             f.create_bpo(&r.actor, r.name).await
         })

@@ -5,6 +5,7 @@
 //! as applied.
 
 mod audit;
+mod call_lookup;
 mod catalogue;
 mod holds_deletion;
 mod phone_e164;
@@ -48,6 +49,7 @@ impl MigratorTraitSelf for Migrator {
             Box::new(phone_e164::ReindexPhoneNumbers {
                 pii: self.pii.clone(),
             }),
+            Box::new(call_lookup::AddCallLookup),
         ]
     }
 
