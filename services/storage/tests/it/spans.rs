@@ -1,11 +1,15 @@
 //! Every storage operation is a span named for it (`storage.<operation>`)
-//! with the tenant and recording ids and, on failure, the error's code; no
-//! span carries key material. Checked with an in-memory exporter.
+//! with the tenant and recording ids and, on failure, the error's code; the
+//! key provider's spans nest under it; no span carries key material.
+//! Checked with an in-memory exporter.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use callvault_contracts::{RecordingId, TenantId};
-use callvault_storage::StorageError;
+use callvault_keys::Traced;
 use callvault_storage::records::RecordState;
+use callvault_storage::{RecordingStore, StorageError};
 use futures_util::TryStreamExt;
 use opentelemetry::trace::{Status, TracerProvider as _};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
@@ -89,17 +93,21 @@ fn assert_ids(span: &SpanData, tenant: TenantId, recording: RecordingId) {
 #[tokio::test]
 async fn store_and_read_are_spans_with_the_ids_and_no_key_material() {
     let harness = Harness::embedded().await;
+    // Keys traced as the binary traces them, to see their spans nest.
+    let store = RecordingStore::new(
+        harness.blobs.clone(),
+        Arc::new(Traced::new(harness.keys.clone())),
+        harness.records.clone(),
+    );
     let (tenant, recording) = (TenantId::new(), RecordingId::new());
     let key = harness.tenant_key(tenant).await;
     let data = audio(100_000);
     let (exporter, _guard) = traced();
-    harness
-        .store
+    store
         .store(tenant, recording, &key, body(&data, 4_096))
         .await
         .expect("stored");
-    let read = harness
-        .store
+    let read = store
         .read(tenant, recording, Some(10..20))
         .await
         .expect("read");
@@ -107,14 +115,20 @@ async fn store_and_read_are_spans_with_the_ids_and_no_key_material() {
     assert_eq!(bytes.concat(), &data[10..20]);
 
     let spans = finished(&exporter, &["storage.store", "storage.read"]).await;
-    let store = one(&spans, "storage.store");
-    assert_ids(store, tenant, recording);
-    assert_eq!(attribute(store, "key_ref"), Some(key.0.clone()));
-    assert_eq!(attribute(store, "error.code"), None);
-    assert_eq!(store.status, Status::Unset);
+    let stored = one(&spans, "storage.store");
+    assert_ids(stored, tenant, recording);
+    assert_eq!(attribute(stored, "key_ref"), Some(key.0.clone()));
+    assert_eq!(attribute(stored, "error.code"), None);
+    assert_eq!(stored.status, Status::Unset);
     let read = one(&spans, "storage.read");
     assert_ids(read, tenant, recording);
     assert_eq!(attribute(read, "range").as_deref(), Some("Some(10..20)"));
+    let generated = one(&spans, "keys.generate_data_key");
+    assert_eq!(generated.parent_span_id, stored.span_context.span_id());
+    assert_ids(generated, tenant, recording);
+    let decrypted = one(&spans, "keys.decrypt");
+    assert_eq!(decrypted.parent_span_id, read.span_context.span_id());
+    assert_ids(decrypted, tenant, recording);
 
     let record = harness
         .records
