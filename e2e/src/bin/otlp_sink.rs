@@ -9,8 +9,7 @@ use callvault_e2e::Collector;
 async fn main() {
     let collector = Collector::start().await;
     println!("{}", collector.endpoint());
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(signal) => signal,
         Err(error) => {
             eprintln!("otlp_sink: cannot watch SIGTERM: {error}");

@@ -110,7 +110,9 @@ fn in_trace<'a>(spans: &'a [ReceivedSpan], trace: &str) -> Vec<&'a ReceivedSpan>
 fn is_whole(trace: &[&ReceivedSpan]) -> bool {
     trace.iter().all(|span| {
         span.parent_span_id == CALLER_SPAN
-            || trace.iter().any(|parent| parent.span_id == span.parent_span_id)
+            || trace
+                .iter()
+                .any(|parent| parent.span_id == span.parent_span_id)
     })
 }
 
@@ -167,7 +169,9 @@ async fn an_upload_and_a_search_are_each_one_trace_across_the_processes() {
                 upload.iter().any(|s| s.kind == "consumer")
                     && upload.iter().any(|s| s.service_name == "callvault-storage")
                     && search.iter().any(|s| s.service_name == "callvault-gateway")
-                    && search.iter().any(|s| s.service_name == "callvault-metadata")
+                    && search
+                        .iter()
+                        .any(|s| s.service_name == "callvault-metadata")
                     && is_whole(&upload)
                     && is_whole(&search)
             })
