@@ -4,6 +4,7 @@
 //! Two implementations of one trait: AWS KMS ([`kms::KmsKeyProvider`]) for
 //! the distributed mode and a local keyring file ([`local::LocalKeyring`])
 //! for the embedded mode. Both are checked by the same conformance suite.
+//! [`Traced`] wraps either with a span per call.
 
 use std::collections::BTreeMap;
 
@@ -13,9 +14,13 @@ use serde::{Deserialize, Serialize};
 
 pub mod kms;
 pub mod local;
+mod traced;
+
+pub use traced::Traced;
 
 /// Names the master key a tenant's data keys are wrapped under: a KMS key id,
-/// ARN or alias, or a local keyring key name.
+/// ARN or alias, or a local keyring key name. A name, never key material:
+/// it is logged and recorded on spans.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct KeyRef(pub String);
 
@@ -88,6 +93,20 @@ pub enum KeyError {
     Unavailable(String),
     #[error("key provider error: {0}")]
     Other(String),
+}
+
+impl KeyError {
+    /// What kind of failure this is, for spans: a fixed name, never the
+    /// message, which may quote the provider.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            KeyError::NotFound(_) => "not_found",
+            KeyError::Disabled(_) => "disabled",
+            KeyError::InvalidCiphertext => "invalid_ciphertext",
+            KeyError::Unavailable(_) => "unavailable",
+            KeyError::Other(_) => "other",
+        }
+    }
 }
 
 #[async_trait]

@@ -84,7 +84,7 @@ impl RecordingSink for StorageSink {
     ) -> Result<StoredAudio, SinkError> {
         let stored = self
             .0
-            .store(tenant.0, recording.0, &KeyRef(key_ref.to_owned()), body)
+            .store(tenant, recording, &KeyRef(key_ref.to_owned()), body)
             .await
             .map_err(sink_error)?;
         Ok(StoredAudio {
@@ -94,10 +94,7 @@ impl RecordingSink for StorageSink {
     }
 
     async fn discard(&self, tenant: TenantId, recording: RecordingId) -> Result<(), SinkError> {
-        self.0
-            .discard(tenant.0, recording.0)
-            .await
-            .map_err(sink_error)
+        self.0.discard(tenant, recording).await.map_err(sink_error)
     }
 
     async fn list_stored(
@@ -108,8 +105,8 @@ impl RecordingSink for StorageSink {
     ) -> Result<Vec<StoredObject>, SinkError> {
         let after = after.map(|object| ListedRecord {
             created_at: object.created_at,
-            tenant_id: object.tenant.0,
-            recording_id: object.recording.0,
+            tenant_id: object.tenant,
+            recording_id: object.recording,
         });
         let page = self
             .0
@@ -120,8 +117,8 @@ impl RecordingSink for StorageSink {
             .into_iter()
             .map(|record| StoredObject {
                 created_at: record.created_at,
-                tenant: TenantId(record.tenant_id),
-                recording: RecordingId(record.recording_id),
+                tenant: record.tenant_id,
+                recording: record.recording_id,
             })
             .collect())
     }

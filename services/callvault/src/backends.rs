@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use callvault_blob::BlobStore;
-use callvault_keys::KeyProvider;
+use callvault_keys::{KeyProvider, Traced};
 
 use crate::config::{BlobBackend, Config, KeyProviderKind};
 
@@ -40,7 +40,7 @@ pub async fn blob_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
 }
 
 pub async fn key_provider(config: &Config) -> anyhow::Result<Arc<dyn KeyProvider>> {
-    match config.keys.provider {
+    let provider: Arc<dyn KeyProvider> = match config.keys.provider {
         KeyProviderKind::Local => {
             let path = config
                 .keys
@@ -49,7 +49,7 @@ pub async fn key_provider(config: &Config) -> anyhow::Result<Arc<dyn KeyProvider
                 .unwrap_or_else(|| config.data_dir.join("keyring.json"));
             let keyring =
                 callvault_keys::local::LocalKeyring::open(path).context("local keyring")?;
-            Ok(Arc::new(keyring))
+            Arc::new(keyring)
         }
         KeyProviderKind::Kms => {
             let client = callvault_keys::kms::client_from_env(
@@ -57,7 +57,10 @@ pub async fn key_provider(config: &Config) -> anyhow::Result<Arc<dyn KeyProvider
                 config.keys.kms_region.as_deref(),
             )
             .await;
-            Ok(Arc::new(callvault_keys::kms::KmsKeyProvider::new(client)))
+            Arc::new(callvault_keys::kms::KmsKeyProvider::new(client))
         }
-    }
+    };
+    // Every key operation of the process is a span, whichever backend
+    // answers it and whichever service asks.
+    Ok(Arc::new(Traced::new(provider)))
 }

@@ -24,7 +24,6 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
-use uuid::Uuid;
 
 use crate::sink::{AudioStream, RecordingSink, SinkError, StoredAudio, StoredObject};
 
@@ -38,8 +37,8 @@ pub const URL_TTL_SECS: u64 = 60;
 /// `"<recording>|<key_ref>"`, so the key reference can't be altered.
 pub fn upload_path(
     signer: &UrlSigner,
-    tenant: Uuid,
-    recording: Uuid,
+    tenant: TenantId,
+    recording: RecordingId,
     key_ref: &str,
     expires_at: u64,
 ) -> String {
@@ -58,7 +57,12 @@ pub fn upload_path(
 
 /// The path (with query) of a signed discard URL, exactly as storage's
 /// `upload::discard_path` builds it.
-pub fn discard_path(signer: &UrlSigner, tenant: Uuid, recording: Uuid, expires_at: u64) -> String {
+pub fn discard_path(
+    signer: &UrlSigner,
+    tenant: TenantId,
+    recording: RecordingId,
+    expires_at: u64,
+) -> String {
     let grant = Grant {
         operation: Operation::Discard,
         tenant: tenant.to_string(),
@@ -122,8 +126,8 @@ struct Listing {
 
 #[derive(Deserialize)]
 struct Listed {
-    tenant_id: Uuid,
-    recording_id: Uuid,
+    tenant_id: TenantId,
+    recording_id: RecordingId,
     created_at: DateTime<Utc>,
 }
 
@@ -244,13 +248,7 @@ impl RecordingSink for RemoteStorageSink {
         key_ref: &str,
         body: AudioStream,
     ) -> Result<StoredAudio, SinkError> {
-        let path = upload_path(
-            &self.signer,
-            tenant.0,
-            recording.0,
-            key_ref,
-            Self::expires_at(),
-        );
+        let path = upload_path(&self.signer, tenant, recording, key_ref, Self::expires_at());
         // The body's own failure (the recorder went away) aborts the
         // request; remembered here so it is reported as what it is, not as
         // storage being unreachable.
@@ -291,7 +289,7 @@ impl RecordingSink for RemoteStorageSink {
     }
 
     async fn discard(&self, tenant: TenantId, recording: RecordingId) -> Result<(), SinkError> {
-        let path = discard_path(&self.signer, tenant.0, recording.0, Self::expires_at());
+        let path = discard_path(&self.signer, tenant, recording, Self::expires_at());
         let request = self.client.delete(format!("{}{path}", self.base_url));
         let response = send_traced(request, client_span("DELETE", "discard"))
             .await
@@ -334,8 +332,8 @@ impl RecordingSink for RemoteStorageSink {
             .into_iter()
             .map(|object| StoredObject {
                 created_at: object.created_at,
-                tenant: TenantId(object.tenant_id),
-                recording: RecordingId(object.recording_id),
+                tenant: object.tenant_id,
+                recording: object.recording_id,
             })
             .collect())
     }

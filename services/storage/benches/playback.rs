@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use callvault_auth::signed_url::UrlSigner;
 use callvault_blob::fs::FsBlobStore;
+use callvault_contracts::{RecordingId, TenantId};
 use callvault_keys::KeyProvider;
 use callvault_keys::local::LocalKeyring;
 use callvault_storage::RecordingStore;
@@ -19,7 +20,6 @@ use callvault_storage::playback::{self, PlaybackState, playback_path};
 use callvault_storage::records::{self, StorageRecords};
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures_util::StreamExt;
-use uuid::Uuid;
 
 const GIB: u64 = 1 << 30;
 const CHUNK: usize = 1 << 20;
@@ -27,7 +27,7 @@ const CHUNK: usize = 1 << 20;
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     let signer = UrlSigner::new(&[42u8; 32]).expect("secret");
 
     let base = runtime.block_on(async {

@@ -17,9 +17,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use callvault_auth::signed_url::{Grant, Operation, UrlSigner};
+use callvault_contracts::{RecordingId, TenantId};
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::records::ListedRecord;
 use crate::upload::{Refusal, UploadState, storage_error, verify};
@@ -32,8 +32,8 @@ pub const MAX_LIMIT: u32 = 1000;
 /// One stored object, as listed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListedObject {
-    pub tenant_id: Uuid,
-    pub recording_id: Uuid,
+    pub tenant_id: TenantId,
+    pub recording_id: RecordingId,
     pub created_at: DateTime<Utc>,
 }
 
@@ -59,8 +59,8 @@ pub fn cursor(record: &ListedRecord) -> String {
 fn parse_cursor(text: &str) -> Option<ListedRecord> {
     let mut parts = text.splitn(3, '_');
     let micros: i64 = parts.next()?.parse().ok()?;
-    let tenant_id = Uuid::parse_str(parts.next()?).ok()?;
-    let recording_id = Uuid::parse_str(parts.next()?).ok()?;
+    let tenant_id = parts.next()?.parse().ok()?;
+    let recording_id = parts.next()?.parse().ok()?;
     Some(ListedRecord {
         created_at: DateTime::from_timestamp_micros(micros)?,
         tenant_id,
@@ -253,8 +253,8 @@ mod tests {
     fn cursors_round_trip() {
         let record = ListedRecord {
             created_at: DateTime::from_timestamp_micros(1_700_000_000_123_456).expect("time"),
-            tenant_id: Uuid::new_v4(),
-            recording_id: Uuid::new_v4(),
+            tenant_id: TenantId::new(),
+            recording_id: RecordingId::new(),
         };
         assert_eq!(parse_cursor(&cursor(&record)), Some(record));
         for bad in ["", "12", "x_y_z", "1_not-a-uuid_also-not"] {

@@ -24,7 +24,7 @@ pub fn router(store: &Arc<RecordingStore>) -> Router {
 
 async fn shred(store: &RecordingStore, request: Shred) -> ApiResult<()> {
     let Shred { tenant, recording } = request;
-    match store.shred(tenant.0, recording.0).await {
+    match store.shred(tenant, recording).await {
         Ok(_) => Ok(()),
         // Nothing was ever stored under this id (a catalogue entry whose
         // upload was discarded): there is nothing left to destroy.
@@ -57,7 +57,7 @@ impl EventHandler for KeyChangeConsumer {
         let report = self
             .0
             .rewrap_tenant(
-                event.tenant_id.0,
+                event.tenant_id,
                 &KeyRef(event.from_key_ref),
                 &KeyRef(event.to_key_ref),
             )

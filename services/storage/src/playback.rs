@@ -12,11 +12,11 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use callvault_auth::signed_url::{Grant, Operation, UrlError, UrlSigner};
+use callvault_contracts::{RecordingId, TenantId};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 use serde_json::json;
 use tracing::{debug, error};
-use uuid::Uuid;
 
 use crate::{RecordingStore, StorageError};
 
@@ -37,7 +37,12 @@ pub fn configure(state: web::Data<PlaybackState>) -> impl FnOnce(&mut web::Servi
 }
 
 /// The path (with query) of a signed playback URL, for the gateway.
-pub fn playback_path(signer: &UrlSigner, tenant: Uuid, recording: Uuid, expires_at: u64) -> String {
+pub fn playback_path(
+    signer: &UrlSigner,
+    tenant: TenantId,
+    recording: RecordingId,
+    expires_at: u64,
+) -> String {
     let grant = Grant {
         operation: Operation::Playback,
         tenant: tenant.to_string(),
@@ -129,8 +134,8 @@ async fn play(
 ) -> HttpResponse {
     let (tenant_raw, recording_raw) = path.into_inner();
     let (Ok(tenant), Ok(recording)) = (
-        Uuid::parse_str(&tenant_raw),
-        Uuid::parse_str(&recording_raw),
+        tenant_raw.parse::<TenantId>(),
+        recording_raw.parse::<RecordingId>(),
     ) else {
         return json_error(
             StatusCode::BAD_REQUEST,

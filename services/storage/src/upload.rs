@@ -27,13 +27,13 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use callvault_auth::signed_url::{Grant, Operation, UrlError, UrlSigner};
+use callvault_contracts::{RecordingId, TenantId};
 use callvault_keys::KeyRef;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tracing::{debug, error};
-use uuid::Uuid;
 
 use crate::{RecordingStore, StorageError};
 
@@ -79,7 +79,7 @@ pub fn configure(state: web::Data<UploadState>) -> impl FnOnce(&mut web::Service
     }
 }
 
-fn upload_grant(tenant: Uuid, recording: Uuid, key_ref: &str, expires_at: u64) -> Grant {
+fn upload_grant(tenant: TenantId, recording: RecordingId, key_ref: &str, expires_at: u64) -> Grant {
     Grant {
         operation: Operation::Upload,
         tenant: tenant.to_string(),
@@ -89,7 +89,7 @@ fn upload_grant(tenant: Uuid, recording: Uuid, key_ref: &str, expires_at: u64) -
     }
 }
 
-fn discard_grant(tenant: Uuid, recording: Uuid, expires_at: u64) -> Grant {
+fn discard_grant(tenant: TenantId, recording: RecordingId, expires_at: u64) -> Grant {
     Grant {
         operation: Operation::Discard,
         tenant: tenant.to_string(),
@@ -102,8 +102,8 @@ fn discard_grant(tenant: Uuid, recording: Uuid, expires_at: u64) -> Grant {
 /// function (or a copy checked against it), never by hand.
 pub fn upload_path(
     signer: &UrlSigner,
-    tenant: Uuid,
-    recording: Uuid,
+    tenant: TenantId,
+    recording: RecordingId,
     key_ref: &str,
     expires_at: u64,
 ) -> String {
@@ -116,7 +116,12 @@ pub fn upload_path(
 }
 
 /// The path (with query) of a signed discard URL.
-pub fn discard_path(signer: &UrlSigner, tenant: Uuid, recording: Uuid, expires_at: u64) -> String {
+pub fn discard_path(
+    signer: &UrlSigner,
+    tenant: TenantId,
+    recording: RecordingId,
+    expires_at: u64,
+) -> String {
     let grant = discard_grant(tenant, recording, expires_at);
     format!("/v1/objects/{tenant}/{recording}?{}", signer.query(&grant))
 }
@@ -199,15 +204,16 @@ impl Refusal {
 
 /// An object request's ids and signature, not yet verified.
 struct Signed {
-    tenant: Uuid,
-    recording: Uuid,
+    tenant: TenantId,
+    recording: RecordingId,
     key_ref: Option<String>,
     expires_at: u64,
     signature: String,
 }
 
 fn parse(request: &HttpRequest, path: (String, String)) -> Result<Signed, Refusal> {
-    let (Ok(tenant), Ok(recording)) = (Uuid::parse_str(&path.0), Uuid::parse_str(&path.1)) else {
+    let (Ok(tenant), Ok(recording)) = (path.0.parse::<TenantId>(), path.1.parse::<RecordingId>())
+    else {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
             "invalid_id",
@@ -349,6 +355,7 @@ async fn discard(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     fn signer() -> UrlSigner {
         UrlSigner::new(&[3u8; 32]).expect("secret")
@@ -356,7 +363,7 @@ mod tests {
 
     #[test]
     fn upload_path_encodes_the_key_ref_and_signs_it() {
-        let (tenant, recording) = (Uuid::nil(), Uuid::max());
+        let (tenant, recording) = (TenantId(Uuid::nil()), RecordingId(Uuid::max()));
         let path = upload_path(&signer(), tenant, recording, "local:t 1/k&x=y", 1_000);
         let grant = upload_grant(tenant, recording, "local:t 1/k&x=y", 1_000);
         assert_eq!(
@@ -373,7 +380,7 @@ mod tests {
 
     #[test]
     fn upload_and_discard_grants_are_not_interchangeable() {
-        let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+        let (tenant, recording) = (TenantId::new(), RecordingId::new());
         let discard = discard_grant(tenant, recording, 1_000);
         let sig = signer().sign(&discard);
         let as_upload = upload_grant(tenant, recording, "", 1_000);

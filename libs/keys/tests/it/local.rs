@@ -11,7 +11,7 @@ use callvault_keys::{EncryptionContext, KeyError, KeyProvider};
 
 use crate::conformance;
 
-fn keyring_path(dir: &tempfile::TempDir) -> PathBuf {
+pub(crate) fn keyring_path(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("data").join("keyring.json")
 }
 
@@ -24,7 +24,7 @@ fn mode(path: &Path) -> u32 {
 }
 
 /// Every master key the file holds, decoded.
-fn master_keys_in_file(path: &Path) -> Vec<Vec<u8>> {
+pub(crate) fn master_keys_in_file(path: &Path) -> Vec<Vec<u8>> {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(path).expect("read keyring")).expect("keyring json");
     let mut keys = Vec::new();

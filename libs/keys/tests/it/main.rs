@@ -1,8 +1,10 @@
 //! The one integration-test binary of callvault-keys: the provider
-//! conformance suite against every backend, plus backend-specific checks.
+//! conformance suite against every backend, plus backend-specific checks
+//! and the tracing decorator.
 
 mod conformance;
 mod fake_kms;
 mod kms_fake;
 mod kms_moto;
 mod local;
+mod traced;

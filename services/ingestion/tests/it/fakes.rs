@@ -143,7 +143,7 @@ impl RecordingSink for StorageSink {
         }
         let stored = self
             .store
-            .store(tenant.0, recording.0, &KeyRef(key_ref.to_owned()), body)
+            .store(tenant, recording, &KeyRef(key_ref.to_owned()), body)
             .await
             .map_err(sink_error)?;
         let delay = self
@@ -169,7 +169,7 @@ impl RecordingSink for StorageSink {
             ));
         }
         self.store
-            .discard(tenant.0, recording.0)
+            .discard(tenant, recording)
             .await
             .map_err(sink_error)
     }
@@ -182,8 +182,8 @@ impl RecordingSink for StorageSink {
     ) -> Result<Vec<StoredObject>, SinkError> {
         let after = after.map(|object| ListedRecord {
             created_at: object.created_at,
-            tenant_id: object.tenant.0,
-            recording_id: object.recording.0,
+            tenant_id: object.tenant,
+            recording_id: object.recording,
         });
         let page = self
             .store
@@ -194,8 +194,8 @@ impl RecordingSink for StorageSink {
             .into_iter()
             .map(|record| StoredObject {
                 created_at: record.created_at,
-                tenant: TenantId(record.tenant_id),
-                recording: RecordingId(record.recording_id),
+                tenant: record.tenant_id,
+                recording: record.recording_id,
             })
             .collect())
     }

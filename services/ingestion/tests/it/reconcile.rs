@@ -52,7 +52,7 @@ async fn store(app: &App, recorder: &Recorder, recording: RecordingId) {
         .expect("grant");
     let body = futures_util::stream::iter([Ok(Bytes::from_static(b"audio bytes"))]).boxed();
     app.store
-        .store(recorder.tenant.0, recording.0, &KeyRef(grant.key_ref), body)
+        .store(recorder.tenant, recording, &KeyRef(grant.key_ref), body)
         .await
         .expect("stored");
 }

@@ -85,7 +85,7 @@ impl Storage {
     async fn read_back(&self, tenant: TenantId, recording: RecordingId) -> Vec<u8> {
         let stream = self
             .store
-            .read(tenant.0, recording.0, None)
+            .read(tenant, recording, None)
             .await
             .expect("read the recording back");
         let chunks: Vec<Bytes> = stream.body.try_collect().await.expect("recording bytes");
@@ -151,7 +151,7 @@ fn audio(len: usize) -> Vec<u8> {
 
 #[tokio::test]
 async fn urls_are_built_exactly_as_storage_builds_them() {
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     for key_ref in [
         "local:tenant-1",
         "arn:aws:kms:ap-northeast-1:123456789012:key/1234abcd-12ab",
@@ -171,8 +171,8 @@ async fn urls_are_built_exactly_as_storage_builds_them() {
     let before = DateTime::from_timestamp(1_700_000_000, 123_456_789).expect("time");
     let after = StoredObject {
         created_at: DateTime::from_timestamp(1_600_000_000, 5_000).expect("time"),
-        tenant: TenantId(tenant),
-        recording: RecordingId(recording),
+        tenant,
+        recording,
     };
     let listed = ListedRecord {
         created_at: after.created_at,
@@ -227,8 +227,8 @@ async fn listing_over_http_pages_like_storage_itself() {
         .into_iter()
         .map(|record| StoredObject {
             created_at: record.created_at,
-            tenant: TenantId(record.tenant_id),
-            recording: RecordingId(record.recording_id),
+            tenant: record.tenant_id,
+            recording: record.recording_id,
         })
         .collect();
     assert_eq!(walked.len(), 6);
@@ -254,11 +254,7 @@ async fn store_then_discard_round_trips() {
         .await
         .expect("stored remotely");
     assert_eq!(stored.size, data.len() as u64);
-    let info = storage
-        .store
-        .info(tenant.0, recording.0)
-        .await
-        .expect("info");
+    let info = storage.store.info(tenant, recording).await.expect("info");
     assert_eq!(stored.sha256, info.sha256);
     assert!(storage.read_back(tenant, recording).await == data);
 
@@ -441,7 +437,7 @@ async fn an_ingestion_upload_lands_in_remote_storage() {
     assert!(storage.read_back(tenant, receipt.recording_id).await == audio);
     let info = storage
         .store
-        .info(tenant.0, receipt.recording_id.0)
+        .info(tenant, receipt.recording_id)
         .await
         .expect("info");
     assert_eq!(hex::encode(info.sha256), receipt.sha256);

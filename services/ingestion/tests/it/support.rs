@@ -211,7 +211,7 @@ impl App {
         use futures_util::TryStreamExt;
         let stream = self
             .store
-            .read(receipt.tenant_id.0, receipt.recording_id.0, None)
+            .read(receipt.tenant_id, receipt.recording_id, None)
             .await
             .expect("read the recording back");
         let chunks: Vec<bytes::Bytes> = stream.body.try_collect().await.expect("recording bytes");

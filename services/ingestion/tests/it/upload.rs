@@ -27,7 +27,7 @@ pub async fn good_upload_is_stored_and_announced(app: App) {
     assert_eq!(app.read_back(&receipt).await, audio, "stored bytes differ");
     let info = app
         .store
-        .info(receipt.tenant_id.0, receipt.recording_id.0)
+        .info(receipt.tenant_id, receipt.recording_id)
         .await
         .expect("info");
     assert_eq!(hex::encode(info.sha256), receipt.sha256);
@@ -140,7 +140,7 @@ async fn a_recorder_key_ingests_into_its_own_tenant_only() {
     assert_eq!(app.read_back(&from_a).await, audio);
     assert!(
         app.store
-            .info(app.tenant_b.tenant.0, from_a.recording_id.0)
+            .info(app.tenant_b.tenant, from_a.recording_id)
             .await
             .is_err(),
         "nothing under b"

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use callvault_contracts::{RecordingId, TenantId};
 use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
@@ -91,8 +92,8 @@ impl fmt::Debug for RecordState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ListedRecord {
     pub created_at: DateTime<Utc>,
-    pub tenant_id: Uuid,
-    pub recording_id: Uuid,
+    pub tenant_id: TenantId,
+    pub recording_id: RecordingId,
 }
 
 /// What [`super::StorageRecords::mark_shredded`] did.

@@ -1,5 +1,6 @@
 //! Tenant-scoped reads and writes of storage records.
 
+use callvault_contracts::{RecordingId, TenantId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -154,13 +155,13 @@ impl StorageRecords {
                     .add(
                         Condition::all()
                             .add(Column::CreatedAt.eq(created_at))
-                            .add(Column::TenantId.gt(after.tenant_id)),
+                            .add(Column::TenantId.gt(after.tenant_id.0)),
                     )
                     .add(
                         Condition::all()
                             .add(Column::CreatedAt.eq(created_at))
-                            .add(Column::TenantId.eq(after.tenant_id))
-                            .add(Column::RecordingId.gt(after.recording_id)),
+                            .add(Column::TenantId.eq(after.tenant_id.0))
+                            .add(Column::RecordingId.gt(after.recording_id.0)),
                     ),
             );
         }
@@ -176,8 +177,8 @@ impl StorageRecords {
             .into_iter()
             .map(|(created_at, tenant_id, recording_id)| ListedRecord {
                 created_at,
-                tenant_id,
-                recording_id,
+                tenant_id: TenantId(tenant_id),
+                recording_id: RecordingId(recording_id),
             })
             .collect())
     }

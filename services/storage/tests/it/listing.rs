@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use callvault_auth::signed_url::{Grant, Operation, UrlSigner};
+use callvault_contracts::{RecordingId, TenantId};
 use callvault_storage::listing::{self, DEFAULT_LIMIT, MAX_LIMIT};
 use callvault_storage::{ListedRecord, ObjectListing, list_path};
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::support::{Harness, audio, body, in_minutes, signer, spawn_objects};
 
@@ -97,11 +97,11 @@ async fn error_code(fixture: &Fixture, path: &str) -> (StatusCode, String) {
 async fn paging_sees_every_stored_object_of_every_tenant_once() {
     let fixture = Fixture::new().await;
     let store = &fixture.harness.store;
-    let tenants = [Uuid::new_v4(), Uuid::new_v4()];
+    let tenants = [TenantId::new(), TenantId::new()];
     let mut stored = BTreeSet::new();
     for index in 0..9 {
         let tenant = tenants[index % 2];
-        let recording = Uuid::new_v4();
+        let recording = RecordingId::new();
         fixture
             .harness
             .store_bytes(tenant, recording, &audio(1_000 + index))
@@ -116,14 +116,14 @@ async fn paging_sees_every_stored_object_of_every_tenant_once() {
     let cutoff = Utc::now();
     tokio::time::sleep(Duration::from_millis(20)).await;
     // Stored after the cutoff: not listed.
-    let late = Uuid::new_v4();
+    let late = RecordingId::new();
     fixture
         .harness
         .store_bytes(tenants[0], late, &audio(500))
         .await;
 
     let walked = fixture.walk(cutoff, 3).await;
-    let ids: BTreeSet<(Uuid, Uuid)> = walked
+    let ids: BTreeSet<(TenantId, RecordingId)> = walked
         .iter()
         .map(|record| (record.tenant_id, record.recording_id))
         .collect();
@@ -143,10 +143,10 @@ async fn paging_sees_every_stored_object_of_every_tenant_once() {
 #[tokio::test]
 async fn before_may_be_unix_seconds_and_limit_defaults() {
     let fixture = Fixture::new().await;
-    let tenant = Uuid::new_v4();
+    let tenant = TenantId::new();
     fixture
         .harness
-        .store_bytes(tenant, Uuid::new_v4(), &audio(100))
+        .store_bytes(tenant, RecordingId::new(), &audio(100))
         .await;
     let before = Utc::now().timestamp() + 1;
     let exp = in_minutes(1);
@@ -172,7 +172,7 @@ async fn unsigned_forged_altered_and_expired_listings_are_refused() {
     let fixture = Fixture::new().await;
     fixture
         .harness
-        .store_bytes(Uuid::new_v4(), Uuid::new_v4(), &audio(100))
+        .store_bytes(TenantId::new(), RecordingId::new(), &audio(100))
         .await;
     let before = Utc::now() + chrono::Duration::seconds(1);
     let good = list_path(&signer(), before, None, 10, in_minutes(1));
@@ -217,7 +217,7 @@ async fn unsigned_forged_altered_and_expired_listings_are_refused() {
 #[tokio::test]
 async fn no_other_operation_lists_and_a_listing_url_does_nothing_else() {
     let fixture = Fixture::new().await;
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     let key_ref = fixture.harness.tenant_key(tenant).await;
     fixture
         .harness
@@ -266,7 +266,7 @@ async fn no_other_operation_lists_and_a_listing_url_does_nothing_else() {
     let upload = format!(
         "{}/v1/objects/{tenant}/{}?key_ref={}&{signed}",
         fixture.base,
-        Uuid::new_v4(),
+        RecordingId::new(),
         key_ref.0
     );
     let response = fixture

@@ -3,6 +3,7 @@
 mod listing;
 mod playback;
 mod records;
+mod spans;
 mod store;
 mod support;
 mod sweep;

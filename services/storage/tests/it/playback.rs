@@ -2,19 +2,19 @@
 //! every way a URL can be wrong.
 
 use callvault_auth::signed_url::UrlSigner;
+use callvault_contracts::{RecordingId, TenantId};
 use callvault_storage::playback::playback_path;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::support::{Harness, audio, in_minutes, signer, spawn_playback};
 
 struct Fixture {
     _harness: Harness,
     base: String,
-    tenant: Uuid,
-    recording: Uuid,
+    tenant: TenantId,
+    recording: RecordingId,
     data: Vec<u8>,
     client: reqwest::Client,
 }
@@ -22,7 +22,7 @@ struct Fixture {
 impl Fixture {
     async fn new() -> Self {
         let harness = Harness::embedded().await;
-        let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+        let (tenant, recording) = (TenantId::new(), RecordingId::new());
         let data = audio(500_000);
         harness.store_bytes(tenant, recording, &data).await;
         let base = spawn_playback(harness.store.clone());
@@ -146,7 +146,10 @@ async fn an_altered_url_is_refused() {
         &format!("exp={}", in_minutes(5)),
         &format!("exp={}", in_minutes(600)),
     );
-    let other_recording = url.replace(&fixture.recording.to_string(), &Uuid::new_v4().to_string());
+    let other_recording = url.replace(
+        &fixture.recording.to_string(),
+        &RecordingId::new().to_string(),
+    );
     let mut bad_sig = url.clone();
     let last = bad_sig.pop().expect("non-empty");
     bad_sig.push(if last == 'A' { 'B' } else { 'A' });
@@ -186,7 +189,7 @@ async fn an_unsigned_or_malformed_url_is_refused() {
 async fn a_url_for_another_tenant_reaches_nothing() {
     let fixture = Fixture::new().await;
     // A perfectly signed URL, but for tenant B naming tenant A's recording.
-    let tenant_b = Uuid::new_v4();
+    let tenant_b = TenantId::new();
     let url = format!(
         "{}{}",
         fixture.base,

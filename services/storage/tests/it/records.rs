@@ -2,6 +2,7 @@
 //! every database backend the service supports: whatever passes here on
 //! SQLite behaves the same on PostgreSQL, and the other way round.
 
+use callvault_contracts::{RecordingId, TenantId};
 use callvault_storage::records::{
     self, ListedRecord, Migrator, NewRecord, RecordError, RecordState, ShredOutcome, StorageRecord,
     StorageRecords,
@@ -364,8 +365,8 @@ async fn listing_by_age_pages_over_every_tenant(records: &StorageRecords) {
         }
         expected.push(ListedRecord {
             created_at: record.created_at,
-            tenant_id,
-            recording_id: record.recording_id,
+            tenant_id: TenantId(tenant_id),
+            recording_id: RecordingId(record.recording_id),
         });
     }
     // At the cutoff and after it: not listed.
@@ -392,7 +393,7 @@ async fn listing_by_age_pages_over_every_tenant(records: &StorageRecords) {
         for (index, record) in page.into_iter().enumerate() {
             if index % 2 == 0 {
                 let removed = records
-                    .delete(record.tenant_id, record.recording_id)
+                    .delete(record.tenant_id.0, record.recording_id.0)
                     .await
                     .expect("delete");
                 assert!(removed);
@@ -523,7 +524,7 @@ async fn an_old_database_migrates_forward(url: String) {
         .await
         .expect("list");
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].recording_id, record.recording_id);
+    assert_eq!(listed[0].recording_id.0, record.recording_id);
     db.close().await.expect("close");
 }
 

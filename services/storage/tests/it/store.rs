@@ -3,18 +3,18 @@
 
 use bytes::Bytes;
 use callvault_blob::{BlobStore, ObjectKey};
+use callvault_contracts::{RecordingId, TenantId};
 use callvault_keys::KeyProvider;
 use callvault_storage::StorageError;
 use callvault_storage::records::RecordState;
 use futures_util::{StreamExt, TryStreamExt};
-use uuid::Uuid;
 
 use crate::support::{Harness, audio, body};
 
 async fn read_all(
     harness: &Harness,
-    tenant: Uuid,
-    recording: Uuid,
+    tenant: TenantId,
+    recording: RecordingId,
     range: Option<std::ops::Range<u64>>,
 ) -> Result<Vec<u8>, StorageError> {
     let stream = harness.store.read(tenant, recording, range).await?;
@@ -44,7 +44,7 @@ fn object_files(harness: &Harness) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn store_then_read_whole_and_ranges() {
     let harness = Harness::embedded().await;
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     let data = audio(300_001);
     let stored = harness.store_bytes(tenant, recording, &data).await;
     assert_eq!(stored.size, data.len() as u64);
@@ -74,7 +74,7 @@ async fn the_stored_object_holds_no_plaintext() {
     let harness = Harness::embedded().await;
     let marker = b"THIS-IS-A-CARD-NUMBER-4111111111111111".repeat(1000);
     harness
-        .store_bytes(Uuid::new_v4(), Uuid::new_v4(), &marker)
+        .store_bytes(TenantId::new(), RecordingId::new(), &marker)
         .await;
     let files = object_files(&harness);
     assert_eq!(files.len(), 1);
@@ -88,7 +88,7 @@ async fn the_stored_object_holds_no_plaintext() {
 #[tokio::test]
 async fn storing_a_recording_twice_is_refused_and_leaves_one_object() {
     let harness = Harness::embedded().await;
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     harness.store_bytes(tenant, recording, b"first").await;
     let key = harness.tenant_key(tenant).await;
     let again = harness
@@ -111,7 +111,7 @@ async fn storing_a_recording_twice_is_refused_and_leaves_one_object() {
 #[tokio::test]
 async fn a_failing_upload_stores_nothing() {
     let harness = Harness::embedded().await;
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     let key = harness.tenant_key(tenant).await;
     let broken = futures_util::stream::iter(vec![
         Ok(Bytes::from(audio(200_000))),
@@ -127,7 +127,7 @@ async fn a_failing_upload_stores_nothing() {
     assert!(
         harness
             .records
-            .get(tenant, recording)
+            .get(tenant.0, recording.0)
             .await
             .expect("db")
             .is_none(),
@@ -143,7 +143,7 @@ async fn an_unknown_master_key_is_refused_before_anything_is_written() {
     let missing = callvault_keys::KeyRef("tenant/nobody".into());
     let result = harness
         .store
-        .store(Uuid::new_v4(), Uuid::new_v4(), &missing, body(b"x", 1))
+        .store(TenantId::new(), RecordingId::new(), &missing, body(b"x", 1))
         .await;
     assert!(matches!(result, Err(StorageError::Key(_))), "{result:?}");
     assert!(object_files(&harness).is_empty());
@@ -152,7 +152,7 @@ async fn an_unknown_master_key_is_refused_before_anything_is_written() {
 #[tokio::test]
 async fn another_tenant_cannot_read_or_shred() {
     let harness = Harness::embedded().await;
-    let (tenant_a, tenant_b, recording) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let (tenant_a, tenant_b, recording) = (TenantId::new(), TenantId::new(), RecordingId::new());
     harness
         .store_bytes(tenant_a, recording, b"tenant a audio")
         .await;
@@ -179,7 +179,7 @@ async fn another_tenant_cannot_read_or_shred() {
 #[tokio::test]
 async fn ranges_past_the_end_are_range_errors() {
     let harness = Harness::embedded().await;
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     harness.store_bytes(tenant, recording, &audio(1_000)).await;
     for range in [1_000..1_001, 500..2_000, 10..10] {
         let result = harness
@@ -196,13 +196,13 @@ async fn ranges_past_the_end_are_range_errors() {
 #[tokio::test]
 async fn shredding_destroys_the_key_and_every_object_version() {
     let harness = Harness::embedded().await;
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     harness
         .store_bytes(tenant, recording, &audio(100_000))
         .await;
     let record = harness
         .records
-        .get(tenant, recording)
+        .get(tenant.0, recording.0)
         .await
         .expect("db")
         .expect("record");
@@ -221,7 +221,7 @@ async fn shredding_destroys_the_key_and_every_object_version() {
     assert!(object_files(&harness).is_empty());
     let record = harness
         .records
-        .get(tenant, recording)
+        .get(tenant.0, recording.0)
         .await
         .expect("db")
         .expect("record kept");
@@ -245,7 +245,7 @@ async fn shredding_destroys_the_key_and_every_object_version() {
 #[tokio::test]
 async fn a_tampered_object_fails_and_releases_nothing_from_the_bad_frame() {
     let harness = Harness::embedded().await;
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     let data = audio(200_000);
     harness.store_bytes(tenant, recording, &data).await;
     let path = object_files(&harness).remove(0);
@@ -275,7 +275,7 @@ async fn a_tampered_object_fails_and_releases_nothing_from_the_bad_frame() {
 #[tokio::test]
 async fn a_truncated_object_is_caught_by_the_stored_length() {
     let harness = Harness::embedded().await;
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     harness
         .store_bytes(tenant, recording, &audio(200_000))
         .await;
@@ -304,16 +304,16 @@ fn make_writable_and_write(path: &std::path::Path, bytes: &[u8]) {
 #[tokio::test]
 async fn rewrap_moves_every_data_key_and_bodies_stay_readable() {
     let harness = Harness::embedded().await;
-    let (tenant, other_tenant) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, other_tenant) = (TenantId::new(), TenantId::new());
     let mut recordings = Vec::new();
     for i in 0..5 {
-        let recording = Uuid::new_v4();
+        let recording = RecordingId::new();
         harness
             .store_bytes(tenant, recording, &audio(1_000 + i))
             .await;
         recordings.push(recording);
     }
-    let bystander = Uuid::new_v4();
+    let bystander = RecordingId::new();
     harness
         .store_bytes(other_tenant, bystander, b"other tenant")
         .await;
@@ -340,7 +340,7 @@ async fn rewrap_moves_every_data_key_and_bodies_stay_readable() {
     for (i, recording) in recordings[..4].iter().enumerate() {
         let record = harness
             .records
-            .get(tenant, *recording)
+            .get(tenant.0, recording.0)
             .await
             .expect("db")
             .expect("record");
@@ -354,7 +354,7 @@ async fn rewrap_moves_every_data_key_and_bodies_stay_readable() {
     }
     let bystander_record = harness
         .records
-        .get(other_tenant, bystander)
+        .get(other_tenant.0, bystander.0)
         .await
         .expect("db")
         .expect("record");
@@ -379,8 +379,8 @@ async fn rewrap_moves_every_data_key_and_bodies_stay_readable() {
 #[tokio::test]
 async fn rotation_keeps_old_recordings_readable_and_rewrap_moves_them_on() {
     let harness = Harness::embedded().await;
-    let tenant = Uuid::new_v4();
-    let recording = Uuid::new_v4();
+    let tenant = TenantId::new();
+    let recording = RecordingId::new();
     harness
         .store_bytes(tenant, recording, b"before rotation")
         .await;
@@ -409,14 +409,14 @@ async fn rotation_keeps_old_recordings_readable_and_rewrap_moves_them_on() {
 #[tokio::test]
 async fn discard_removes_object_and_record_without_a_tombstone() {
     let harness = Harness::embedded().await;
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     harness
         .store_bytes(tenant, recording, b"refused upload")
         .await;
     // Another tenant can't discard it.
     harness
         .store
-        .discard(Uuid::new_v4(), recording)
+        .discard(TenantId::new(), recording)
         .await
         .expect("no-op for another tenant");
     assert_eq!(object_files(&harness).len(), 1);
@@ -430,7 +430,7 @@ async fn discard_removes_object_and_record_without_a_tombstone() {
     assert!(
         harness
             .records
-            .get(tenant, recording)
+            .get(tenant.0, recording.0)
             .await
             .expect("db")
             .is_none()
@@ -452,7 +452,7 @@ async fn discard_removes_object_and_record_without_a_tombstone() {
 #[tokio::test]
 async fn discard_never_erases_a_shred_tombstone() {
     let harness = Harness::embedded().await;
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     harness
         .store_bytes(tenant, recording, b"to be shredded")
         .await;
@@ -464,7 +464,7 @@ async fn discard_never_erases_a_shred_tombstone() {
     );
     let record = harness
         .records
-        .get(tenant, recording)
+        .get(tenant.0, recording.0)
         .await
         .expect("db")
         .expect("tombstone kept");

@@ -9,13 +9,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use callvault_auth::signed_url::UrlSigner;
 use callvault_blob::{BlobStore, ByteStream, fs::FsBlobStore};
+use callvault_contracts::{RecordingId, TenantId};
 use callvault_keys::{KeyProvider, KeyRef, local::LocalKeyring};
 use callvault_storage::playback::{self, PlaybackState};
 use callvault_storage::records::{self, StorageRecords};
 use callvault_storage::upload::{self, UploadState};
 use callvault_storage::{RecordingStore, StoredRecording};
 use futures_util::StreamExt;
-use uuid::Uuid;
 
 pub struct Harness {
     pub dir: tempfile::TempDir,
@@ -46,14 +46,19 @@ impl Harness {
         }
     }
 
-    pub async fn tenant_key(&self, tenant: Uuid) -> KeyRef {
+    pub async fn tenant_key(&self, tenant: TenantId) -> KeyRef {
         self.keys
             .create_tenant_key(&tenant.to_string())
             .await
             .expect("tenant key")
     }
 
-    pub async fn store_bytes(&self, tenant: Uuid, recording: Uuid, data: &[u8]) -> StoredRecording {
+    pub async fn store_bytes(
+        &self,
+        tenant: TenantId,
+        recording: RecordingId,
+        data: &[u8],
+    ) -> StoredRecording {
         let key = self.tenant_key(tenant).await;
         self.store
             .store(tenant, recording, &key, body(data, 7_919))

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use callvault_blob::fs::FsBlobStore;
 use callvault_blob::{BlobError, BlobStore, ByteStream, ObjectKey, ObjectMeta};
+use callvault_contracts::{RecordingId, TenantId};
 use callvault_keys::{KeyProvider, KeyRef, local::LocalKeyring};
 use callvault_storage::records::{
     self, IntentState, Migrator, NewRecord, StorageRecords, WriteIntent, WriteIntents,
@@ -68,7 +69,7 @@ impl Env {
         self.store_over(self.fs.clone())
     }
 
-    pub(crate) async fn key(&self, tenant: Uuid) -> KeyRef {
+    pub(crate) async fn key(&self, tenant: TenantId) -> KeyRef {
         self.keys
             .create_tenant_key(&tenant.to_string())
             .await
@@ -159,7 +160,7 @@ fn report(abandoned: u64, removed: u64, failed: u64) -> SweepReport {
 async fn a_store_leaves_its_record_and_no_intent(url: String) {
     let env = Env::new(&url).await;
     let store = env.store();
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     let data = audio(150_000);
     let key = env.key(tenant).await;
     store
@@ -169,7 +170,7 @@ async fn a_store_leaves_its_record_and_no_intent(url: String) {
     assert_eq!(env.intent_count().await, 0);
     let record = env
         .records
-        .get(tenant, recording)
+        .get(tenant.0, recording.0)
         .await
         .expect("get")
         .expect("recorded");
@@ -193,7 +194,7 @@ async fn a_store_leaves_its_record_and_no_intent(url: String) {
         Err(std::io::Error::other("recorder disconnected")),
     ])
     .boxed();
-    let failed = store.store(tenant, Uuid::new_v4(), &key, broken).await;
+    let failed = store.store(tenant, RecordingId::new(), &key, broken).await;
     assert!(matches!(failed, Err(StorageError::Body(_))), "{failed:?}");
     assert_eq!(env.intent_count().await, 0);
     assert_eq!(env.objects().len(), 1);
@@ -274,7 +275,7 @@ async fn race(env: &Env, full_sweep: bool) {
         put_done,
         resume: resume.clone(),
     }));
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     let key = env.key(tenant).await;
     let storing = tokio::spawn({
         let paused = paused.clone();
@@ -305,7 +306,10 @@ async fn race(env: &Env, full_sweep: bool) {
         Err(error @ StorageError::Unavailable(_)) => assert_eq!(error.code(), "unavailable"),
         other => panic!("expected a retryable failure, got {other:?}"),
     }
-    assert_eq!(env.records.get(tenant, recording).await.expect("get"), None);
+    assert_eq!(
+        env.records.get(tenant.0, recording.0).await.expect("get"),
+        None
+    );
     assert_eq!(env.objects(), Vec::<String>::new());
     assert_eq!(env.intent_count().await, 0);
     // The recording can be stored again, as a retry would.
@@ -334,7 +338,7 @@ async fn the_loser_of_two_stores_leaves_nothing(url: String) {
         put_done,
         resume: resume.clone(),
     }));
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     let key = env.key(tenant).await;
     let stores: Vec<_> = [b"first".as_slice(), b"second".as_slice()]
         .into_iter()
@@ -358,7 +362,7 @@ async fn the_loser_of_two_stores_leaves_nothing(url: String) {
         .filter(|o| matches!(o, Err(StorageError::AlreadyExists)))
         .count();
     assert_eq!((won, lost), (1, 1), "{outcomes:?}");
-    let record = env.records.get(tenant, recording).await.expect("get");
+    let record = env.records.get(tenant.0, recording.0).await.expect("get");
     assert_eq!(env.objects(), vec![record.expect("recorded").object_key]);
     assert_eq!(env.intent_count().await, 0);
 }
@@ -369,12 +373,12 @@ async fn the_loser_of_two_stores_leaves_nothing(url: String) {
 async fn stores_and_sweeps_racing_leave_no_orphan(url: String) {
     let env = Env::new(&url).await;
     let store = env.store();
-    let tenant = Uuid::new_v4();
+    let tenant = TenantId::new();
     let key = env.key(tenant).await;
     let stores = futures_util::future::join_all((0..12).map(|i| {
         let (store, key) = (store.clone(), key.clone());
         async move {
-            let recording = Uuid::new_v4();
+            let recording = RecordingId::new();
             let data = audio(20_000 + i * 1_000);
             let result = store.store(tenant, recording, &key, body(&data, 997)).await;
             (recording, result)
@@ -390,7 +394,7 @@ async fn stores_and_sweeps_racing_leave_no_orphan(url: String) {
     sweep(&store, Duration::ZERO).await;
     let mut recorded = Vec::new();
     for (recording, result) in results {
-        let record = env.records.get(tenant, recording).await.expect("get");
+        let record = env.records.get(tenant.0, recording.0).await.expect("get");
         match (result, record) {
             (Ok(_), Some(record)) => {
                 store.info(tenant, recording).await.expect("readable");
@@ -460,7 +464,7 @@ async fn a_failed_delete_is_retried_by_the_next_sweep(url: String) {
 
     // A store whose own clean-up can't delete hands its object over: the
     // next sweep takes it at once, young as it is.
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     let cut = futures_util::stream::iter(vec![
         Ok(Bytes::from(audio(100_000))),
         Err(std::io::Error::other("recorder disconnected")),
@@ -485,10 +489,10 @@ async fn an_existing_database_migrates_forward(url: String) {
         .await
         .expect("connect");
     Migrator::up(&old, Some(2)).await.expect("the old schema");
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     let before = NewRecord {
-        tenant_id: tenant,
-        recording_id: recording,
+        tenant_id: tenant.0,
+        recording_id: recording.0,
         object_key: format!("tenants/{tenant}/recordings/{recording}/old.cvro"),
         key_ref: "key-old".into(),
         wrapped_key: vec![7; 40],
@@ -509,9 +513,9 @@ async fn an_existing_database_migrates_forward(url: String) {
         .await
         .expect("applied");
     assert_eq!(applied.len(), Migrator::migrations().len());
-    let kept = env.records.get(tenant, recording).await.expect("get");
+    let kept = env.records.get(tenant.0, recording.0).await.expect("get");
     assert_eq!(kept.map(|r| r.object_key), Some(before.object_key));
-    let next = Uuid::new_v4();
+    let next = RecordingId::new();
     let key = env.key(tenant).await;
     env.store()
         .store(tenant, next, &key, body(b"after the upgrade", 4))

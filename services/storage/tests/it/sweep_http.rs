@@ -6,11 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use callvault_contracts::{RecordingId, TenantId};
 use callvault_storage::upload::upload_path;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
-use uuid::Uuid;
 
 use crate::support::{audio, in_minutes, signer, spawn_objects};
 use crate::sweep::{Env, PausedAfterPut, sweep};
@@ -27,7 +27,7 @@ async fn an_upload_the_sweep_abandoned_is_a_retryable_503() {
         resume: resume.clone(),
     }));
     let base = spawn_objects(paused);
-    let (tenant, recording) = (Uuid::new_v4(), Uuid::new_v4());
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
     let key_ref = env.key(tenant).await.0;
     let expires = in_minutes(1);
     let url = format!(
@@ -49,7 +49,10 @@ async fn an_upload_the_sweep_abandoned_is_a_retryable_503() {
     assert!(response.headers().contains_key("retry-after"));
     let body: Value = serde_json::from_slice(&response.bytes().await.expect("body")).expect("json");
     assert_eq!(body["error"]["code"], "unavailable");
-    assert_eq!(env.records.get(tenant, recording).await.expect("get"), None);
+    assert_eq!(
+        env.records.get(tenant.0, recording.0).await.expect("get"),
+        None
+    );
     assert_eq!(env.objects(), Vec::<String>::new());
     assert_eq!(env.intent_count().await, 0);
 
@@ -64,7 +67,7 @@ async fn an_upload_the_sweep_abandoned_is_a_retryable_503() {
     assert_eq!(retried.status(), StatusCode::CREATED);
     assert!(
         env.records
-            .get(tenant, recording)
+            .get(tenant.0, recording.0)
             .await
             .expect("get")
             .is_some()

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use aws_lc_rs::digest;
 use bytes::Bytes;
+use callvault_contracts::{RecordingId, TenantId};
 use callvault_storage::StorageError;
 use callvault_storage::playback::playback_path;
 use callvault_storage::upload::{UploadedObject, discard_path, upload_path};
@@ -14,7 +15,6 @@ use futures_util::{StreamExt, TryStreamExt};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use uuid::Uuid;
 
 use crate::support::{Harness, audio, in_minutes, now, signer, spawn_objects};
 
@@ -24,14 +24,14 @@ struct Fixture {
     harness: Harness,
     base: String,
     client: reqwest::Client,
-    tenant: Uuid,
+    tenant: TenantId,
     key_ref: String,
 }
 
 impl Fixture {
     async fn new() -> Self {
         let harness = Harness::embedded().await;
-        let tenant = Uuid::new_v4();
+        let tenant = TenantId::new();
         let key_ref = harness.tenant_key(tenant).await.0;
         let base = spawn_objects(harness.store.clone());
         Self {
@@ -43,7 +43,7 @@ impl Fixture {
         }
     }
 
-    fn upload_url(&self, recording: Uuid) -> String {
+    fn upload_url(&self, recording: RecordingId) -> String {
         let path = upload_path(
             &signer(),
             self.tenant,
@@ -69,7 +69,7 @@ impl Fixture {
             .expect("put request")
     }
 
-    async fn read_back(&self, recording: Uuid) -> Vec<u8> {
+    async fn read_back(&self, recording: RecordingId) -> Vec<u8> {
         let stream = self
             .harness
             .store
@@ -80,7 +80,7 @@ impl Fixture {
         chunks.concat()
     }
 
-    async fn assert_absent(&self, tenant: Uuid, recording: Uuid) {
+    async fn assert_absent(&self, tenant: TenantId, recording: RecordingId) {
         assert!(
             matches!(
                 self.harness.store.info(tenant, recording).await,
@@ -91,7 +91,7 @@ impl Fixture {
         let record = self
             .harness
             .records
-            .get(tenant, recording)
+            .get(tenant.0, recording.0)
             .await
             .expect("records");
         assert!(record.is_none(), "no record for {recording}");
@@ -134,7 +134,7 @@ fn sha256_hex(data: &[u8]) -> String {
 #[tokio::test]
 async fn a_streamed_upload_is_stored_whole() {
     let fixture = Fixture::new().await;
-    let recording = Uuid::new_v4();
+    let recording = RecordingId::new();
     let data = audio(3 * MB);
     let response = fixture.put(&fixture.upload_url(recording), &data).await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -157,7 +157,7 @@ async fn a_streamed_upload_is_stored_whole() {
 #[tokio::test]
 async fn a_second_upload_of_a_recording_is_a_conflict_and_keeps_the_first() {
     let fixture = Fixture::new().await;
-    let recording = Uuid::new_v4();
+    let recording = RecordingId::new();
     let first = audio(200_000);
     let response = fixture.put(&fixture.upload_url(recording), &first).await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -177,7 +177,7 @@ async fn a_second_upload_of_a_recording_is_a_conflict_and_keeps_the_first() {
 #[tokio::test]
 async fn an_expired_url_stores_nothing() {
     let fixture = Fixture::new().await;
-    let recording = Uuid::new_v4();
+    let recording = RecordingId::new();
     let path = upload_path(
         &signer(),
         fixture.tenant,
@@ -197,21 +197,21 @@ async fn an_expired_url_stores_nothing() {
 #[tokio::test]
 async fn an_altered_url_stores_nothing() {
     let fixture = Fixture::new().await;
-    let recording = Uuid::new_v4();
+    let recording = RecordingId::new();
     let good = fixture.upload_url(recording);
 
     let (head, sig) = good.rsplit_once("sig=").expect("a signature");
     let flipped = if sig.starts_with('A') { "B" } else { "A" };
     let altered_sig = format!("{head}sig={flipped}{}", &sig[1..]);
 
-    let other_key = fixture.harness.tenant_key(Uuid::new_v4()).await.0;
+    let other_key = fixture.harness.tenant_key(TenantId::new()).await.0;
     let encoded: String = form_urlencoded::byte_serialize(fixture.key_ref.as_bytes()).collect();
     let other_encoded: String = form_urlencoded::byte_serialize(other_key.as_bytes()).collect();
     let altered_key = good.replace(&encoded, &other_encoded);
     assert_ne!(altered_key, good);
 
     // Tenant B's genuine URL, used on tenant A's path.
-    let tenant_b = Uuid::new_v4();
+    let tenant_b = TenantId::new();
     let b_path = upload_path(
         &signer(),
         tenant_b,
@@ -248,7 +248,7 @@ async fn an_altered_url_stores_nothing() {
 #[tokio::test]
 async fn a_body_cut_midway_stores_nothing() {
     let fixture = Fixture::new().await;
-    let recording = Uuid::new_v4();
+    let recording = RecordingId::new();
     let path = upload_path(
         &signer(),
         fixture.tenant,
@@ -288,7 +288,7 @@ async fn a_body_cut_midway_stores_nothing() {
 #[tokio::test]
 async fn delete_discards_and_the_id_can_be_stored_again() {
     let fixture = Fixture::new().await;
-    let recording = Uuid::new_v4();
+    let recording = RecordingId::new();
     let response = fixture
         .put(&fixture.upload_url(recording), &audio(300_000))
         .await;
@@ -317,7 +317,7 @@ async fn delete_discards_and_the_id_can_be_stored_again() {
 #[tokio::test]
 async fn delete_needs_a_discard_url() {
     let fixture = Fixture::new().await;
-    let recording = Uuid::new_v4();
+    let recording = RecordingId::new();
     let data = audio(300_000);
     let response = fixture.put(&fixture.upload_url(recording), &data).await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -360,7 +360,7 @@ async fn storage_starts_writing_before_the_body_ends() {
     // A body that trickles in: the store must see the first chunks before
     // the last is sent, i.e. it streams rather than buffering the request.
     let fixture = Fixture::new().await;
-    let recording = Uuid::new_v4();
+    let recording = RecordingId::new();
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(1);
     let body = reqwest::Body::wrap_stream(
         futures_util::stream::unfold(rx, |mut rx| async move {

@@ -134,7 +134,7 @@ impl Lab {
             .await
             .expect("tenant key");
         self.store
-            .store(tenant.0, id.0, &key, body(&audio(id)))
+            .store(tenant, id, &key, body(&audio(id)))
             .await
             .expect("audio stored");
         id
@@ -142,7 +142,7 @@ impl Lab {
 
     /// The recording's audio, read back from the storage service.
     pub async fn read(&self, tenant: TenantId, id: RecordingId) -> Result<Vec<u8>, StorageError> {
-        let stream = self.store.read(tenant.0, id.0, None).await?;
+        let stream = self.store.read(tenant, id, None).await?;
         let chunks: Vec<Bytes> = stream.body.try_collect().await?;
         Ok(chunks.concat())
     }
