@@ -9,7 +9,7 @@
 //! | get_tenant                         | any            | own BPO's        | own tenant   | own tenant | own tenant         | own tenant     | own tenant |
 //! | create_user, list_users            | anywhere       | own BPO's tenants, own BPO's admins | own tenant (tenant roles) | – | – | – | – |
 //! | create/list/revoke API keys        | –              | own BPO's tenants| own tenant   | –          | –                  | –              | –       |
-//! | search_recordings, get_recording   | –              | own BPO's tenants| own tenant   | own tenant | own tenant         | own calls only | –       |
+//! | search_recordings, get_recording, call_recordings | –              | own BPO's tenants| own tenant   | own tenant | own tenant         | own calls only | –       |
 //! | get_policy, set_policy, list/create/delete_retention_rule | – | own BPO's tenants | own tenant | – | own tenant | – | – |
 //! | recording_lifecycle, authorize_playback | –         | own BPO's tenants| own tenant   | own tenant | own tenant         | own calls only | –       |
 //! | place_hold, release_hold, list_holds | –            | –                | own tenant   | –          | own tenant         | –              | –       |
