@@ -6,37 +6,24 @@
 //! With no OpenTelemetry layer installed (tracing off) the spans have no
 //! context: the carrier stays empty and nothing else changes.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
-use opentelemetry::propagation::{Extractor, Injector};
 use tracing::Span;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::Message;
 
 /// `traceparent` and `tracestate`, when the span is traced.
-pub type TraceCarrier = BTreeMap<String, String>;
+pub type TraceCarrier = HashMap<String, String>;
 
 /// The carrier that continues `span`'s trace elsewhere.
 pub fn inject(span: &Span) -> TraceCarrier {
-    let context = span.context();
-    let mut carrier = Carrier(TraceCarrier::new());
-    opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.inject_context(&context, &mut carrier);
-    });
-    carrier.0
+    callvault_telemetry::inject(span)
 }
 
 /// Makes `span` a child of the trace `carrier` continues, if any.
 pub fn continue_trace(span: &Span, carrier: &TraceCarrier) {
-    if carrier.is_empty() {
-        return;
-    }
-    let carrier = Carrier(carrier.clone());
-    let parent =
-        opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&carrier));
-    // Fails only when the span is disabled: then there is nothing to parent.
-    let _ = span.set_parent(parent);
+    // Without a valid parent the span stays the root of a new trace.
+    callvault_telemetry::set_parent(span, carrier);
 }
 
 /// Stamps `message` with the current span's trace, unless it has one.
@@ -59,24 +46,6 @@ pub fn of_message(message: &Message) -> TraceCarrier {
         carrier.insert("tracestate".to_owned(), tracestate.clone());
     }
     carrier
-}
-
-struct Carrier(TraceCarrier);
-
-impl Injector for Carrier {
-    fn set(&mut self, key: &str, value: String) {
-        self.0.insert(key.to_owned(), value);
-    }
-}
-
-impl Extractor for Carrier {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(String::as_str).collect()
-    }
 }
 
 /// The span a consumer handles `message` in: a child of the trace that
