@@ -1,9 +1,11 @@
 //! The storage service's one integration-test binary.
 
+mod fuzz_corpus;
 mod listing;
 mod playback;
 mod records;
 mod spans;
+mod spec_decoder;
 mod store;
 mod support;
 mod sweep;
