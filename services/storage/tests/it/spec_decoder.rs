@@ -23,6 +23,7 @@ use callvault_keys::kms::{KmsKeyProvider, client_for};
 use callvault_storage::RecordingStore;
 use callvault_storage::records::{self, RecordState, StorageRecords};
 use callvault_testkit::MotoServer;
+use sea_orm::{ConnectionTrait, Statement};
 
 use crate::support::{audio, body};
 
@@ -118,7 +119,19 @@ async fn a_recording_stored_on_s3_and_kms_decrypts_with_the_spec_decoder() {
         .await
         .expect("stored");
 
-    // The record straight from storage's database.
+    // The record straight from storage's database, whose uuid columns are
+    // 16-byte blobs on SQLite, as the spec says.
+    let db = records.connection();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT typeof(tenant_id) AS kind, length(recording_id) AS len FROM storage_objects",
+        ))
+        .await
+        .expect("query")
+        .expect("one record");
+    assert_eq!(row.try_get::<String>("", "kind").expect("kind"), "blob");
+    assert_eq!(row.try_get::<i64>("", "len").expect("len"), 16);
     let out = dir.path().join("from-sqlite.bin");
     let (tenant_text, recording_text) = (tenant.to_string(), recording.to_string());
     let db = db_path.display().to_string();
