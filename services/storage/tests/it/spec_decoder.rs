@@ -33,11 +33,17 @@ fn spec_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/recording-object")
 }
 
-/// The venv `scripts/test` creates (`$MOTO_VENV`, else
-/// `~/.cache/callvault-venv`): moto brings boto3 and `cryptography`.
+/// The python of the venv `scripts/test` creates (`$MOTO_VENV`, else the
+/// one `$MOTO_SERVER` is in, else `~/.cache/callvault-venv`): moto brings
+/// boto3 and `cryptography`.
 fn python() -> PathBuf {
+    let beside_moto = std::env::var_os("MOTO_SERVER").and_then(|server| {
+        let bin = PathBuf::from(server).parent()?.to_path_buf();
+        Some(bin.parent()?.to_path_buf())
+    });
     let venv = std::env::var_os("MOTO_VENV")
         .map(PathBuf::from)
+        .or(beside_moto)
         .or_else(|| {
             std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/callvault-venv"))
         })
