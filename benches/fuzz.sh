@@ -53,33 +53,48 @@ results=()
 for target in "${targets[@]}"; do
   work="$work_root/$target"
   mkdir -p "$work/corpus" "$work/artifacts"
+  rm -f "$work"/run-*.log
+  # The seeds, read-only. Not the regressions: one not fixed yet would
+  # crash the fuzzer as it loads its corpus.
   inputs=("$work/corpus")
-  for dir in "fuzz/corpus/$target" "fuzz/regressions/$target"; do
-    [ -d "$dir" ] && inputs+=("$PWD/$dir")
+  [ -d "fuzz/corpus/$target" ] && inputs+=("$PWD/fuzz/corpus/$target")
+  echo "== $target: ${seconds}s (logs: $work/run-*.log)"
+  # libFuzzer stops at a crash: it is restarted on the grown corpus for the
+  # time left, so one crash doesn't end the target's run (at most
+  # $FUZZ_MAX_RUNS runs, default 200).
+  remaining=$seconds runs=0 executions=0 status=0
+  while [ "$remaining" -gt 0 ] && [ "$runs" -lt "${FUZZ_MAX_RUNS:-200}" ]; do
+    runs=$((runs + 1))
+    log="$work/run-$runs.log"
+    started=$(date +%s)
+    status=0
+    (cd fuzz && cargo +nightly fuzz run "${flags[@]}" "$target" "${inputs[@]}" -- \
+      -max_total_time="$remaining" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix="$work/artifacts/") >"$log" 2>&1 || status=$?
+    run_executions=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
+    executions=$((executions + ${run_executions:-0}))
+    took=$(($(date +%s) - started))
+    remaining=$((remaining - (took > 0 ? took : 1)))
+    [ "$status" -eq 0 ] && break
   done
-  log="$work/fuzz.log"
-  echo "== $target: ${seconds}s (log: $log)"
-  status=0
-  (cd fuzz && cargo +nightly fuzz run "${flags[@]}" "$target" "${inputs[@]}" -- \
-    -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
-    -artifact_prefix="$work/artifacts/") >"$log" 2>&1 || status=$?
-  executions=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
-  last=$(grep -E '^#[0-9]+.* cov: ' "$log" | tail -1 || true)
+  last=$(cat "$work"/run-*.log | grep -E '^#[0-9]+.* cov: ' | tail -1 || true)
   cov=$(grep -o 'cov: [0-9]*' <<<"$last" | grep -o '[0-9]*$' || true)
   ft=$(grep -o 'ft: [0-9]*' <<<"$last" | grep -o '[0-9]*$' || true)
-  corp=$(grep -o 'corp: [^ ]*' <<<"$last" | cut -d' ' -f2 || true)
+  corpus="$(find "$work/corpus" -type f | wc -l)/$(du -sh "$work/corpus" | cut -f1)"
   crashes=$(find "$work/artifacts" -type f | wc -l)
+  sites=$(cat "$work"/run-*.log | grep -o 'panicked at [^ ]*' | sort -u || true)
   if [ "$status" -ne 0 ] && [ "$crashes" -eq 0 ]; then
-    crashes="? (exit $status, see log)"
+    crashes="? (exit $status)"
   fi
-  results+=("$(printf '%-16s %12s %8s %8s %14s  %s' "$target" "${executions:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$crashes")")
-  if [ "$crashes" != 0 ]; then
-    echo "   crash: $(find "$work/artifacts" -type f | head -3 | tr '\n' ' ')"
-    grep -m1 -E "panicked at|ERROR: " "$log" | sed 's/^/   /' || true
+  results+=("$(printf '%-16s %12s %6s %8s %8s %16s  %s' "$target" "$executions" "$runs" "${cov:-?}" "${ft:-?}" "$corpus" "$crashes")")
+  if [ -n "$sites" ]; then
+    echo "   crashes in $work/artifacts/, at:"
+    sed 's/^/     /' <<<"$sites"
   fi
 done
 
 echo
-echo "fuzzing, ${seconds}s per target, sanitizer $sanitizer"
-printf '%-16s %12s %8s %8s %14s  %s\n' target executions cov ft corpus crashes
+echo "fuzzing, ${seconds}s per target, sanitizer $sanitizer; cov/ft from the last status line,"
+echo "corpus = files/size of the grown corpus, crashes = inputs saved (see the sites above)"
+printf '%-16s %12s %6s %8s %8s %16s  %s\n' target executions runs cov ft corpus crashes
 printf '%s\n' "${results[@]}"
