@@ -185,7 +185,7 @@ def kms_unwrap(kms, key_ref, wrapped, tenant, recording):
             CiphertextBlob=wrapped,
             EncryptionContext=encryption_context(tenant, recording),
         )
-    except kms.exceptions.InvalidCiphertextException as error:
+    except (kms.exceptions.InvalidCiphertextException, kms.exceptions.IncorrectKeyException) as error:
         raise InvalidWrappedKey(str(error)) from None
     return answer["Plaintext"]
 

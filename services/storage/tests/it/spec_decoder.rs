@@ -232,6 +232,33 @@ async fn a_recording_stored_on_s3_and_kms_decrypts_with_the_spec_decoder() {
     assert!(!out.exists(), "no plaintext from a damaged object");
 }
 
+/// The embedded mode's backends: the filesystem store and the local
+/// keyring file, read by the decoder as the spec describes them.
+#[tokio::test]
+async fn a_recording_stored_on_the_filesystem_and_keyring_decrypts_with_the_spec_decoder() {
+    let harness = crate::support::Harness::embedded().await;
+    let (tenant, recording) = (TenantId::new(), RecordingId::new());
+    let plaintext = audio(65_536 + 17);
+    harness.store_bytes(tenant, recording, &plaintext).await;
+    let root = harness.dir.path();
+    let out = root.join("plaintext.bin");
+    let output = run(Command::new(python())
+        .arg(spec_dir().join("decode.py"))
+        .arg("recording")
+        .arg("--sqlite")
+        .arg(root.join("storage.db"))
+        .args(["--tenant", &tenant.to_string()])
+        .args(["--recording", &recording.to_string()])
+        .arg("--fs-root")
+        .arg(root.join("blobs"))
+        .arg("--keyring")
+        .arg(root.join("keyring.json"))
+        .arg("--out")
+        .arg(&out));
+    assert!(output.status.success());
+    assert!(std::fs::read(&out).expect("plaintext written") == plaintext);
+}
+
 #[test]
 fn the_spec_decoder_passes_every_vector() {
     let output = run(Command::new(python())
