@@ -80,7 +80,7 @@ for target in "${targets[@]}"; do
   last=$(cat "$work"/run-*.log | grep -E '^#[0-9]+.* cov: ' | tail -1 || true)
   cov=$(grep -o 'cov: [0-9]*' <<<"$last" | grep -o '[0-9]*$' || true)
   ft=$(grep -o 'ft: [0-9]*' <<<"$last" | grep -o '[0-9]*$' || true)
-  corpus="$(find "$work/corpus" -type f | wc -l)/$(du -sh "$work/corpus" | cut -f1)"
+  corpus="$(find "$work/corpus" -type f | wc -l)/$(du -sh --apparent-size "$work/corpus" | cut -f1)"
   crashes=$(find "$work/artifacts" -type f | wc -l)
   sites=$(cat "$work"/run-*.log | grep -o 'panicked at [^ ]*' | sort -u || true)
   if [ "$status" -ne 0 ] && [ "$crashes" -eq 0 ]; then
