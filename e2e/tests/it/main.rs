@@ -6,6 +6,7 @@ mod distributed;
 mod distributed_traces;
 mod embedded;
 mod faults;
+mod hardening;
 mod isolation;
 mod key_change;
 mod lifecycle;

@@ -40,6 +40,8 @@ async fn storage(process: &mut Process) -> anyhow::Result<Module> {
         database_url: config.database_url("storage"),
         sweep_interval: Duration::from_secs(config.storage.sweep_interval_secs),
         sweep_grace: Duration::from_secs(config.storage.sweep_grace_secs),
+        scrub_interval: Duration::from_secs(config.storage.scrub_interval_secs),
+        scrub_share_percent: config.storage.scrub_share_percent,
     };
     let deps = StorageDependencies {
         blobs: blob_store(config).await?,
@@ -83,6 +85,7 @@ async fn ingestion(process: &mut Process) -> anyhow::Result<Module> {
     let settings = IngestionSettings {
         database_url: config.database_url("ingestion"),
         stale_after: Duration::from_secs(config.ingestion.stale_after_secs),
+        max_upload_bytes: config.ingestion.max_upload_bytes,
         reconcile_interval: Duration::from_secs(config.ingestion.reconcile_interval_secs),
         reconcile_grace: Duration::from_secs(config.ingestion.reconcile_grace_secs),
     };

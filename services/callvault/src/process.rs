@@ -148,7 +148,10 @@ impl Process {
             .collect();
         let server = HttpServer::new(move || {
             let mut app = App::new()
-                // Outermost: a server span and a duration for every request.
+                // A panic answers 500 with a JSON body, inside the span.
+                .wrap(callvault_runtime::panics::CatchPanic)
+                // Outermost (actix wraps last-first): a server span and a
+                // duration for every request.
                 .wrap(callvault_telemetry::http::RequestTracing)
                 .app_data(readiness.clone())
                 .route(

@@ -4,6 +4,7 @@
 //! sweep of objects a crash left unrecorded. [`module::start`] starts it.
 
 mod error;
+pub mod integrity;
 pub mod listing;
 pub mod module;
 pub mod operations;
@@ -14,6 +15,7 @@ pub mod sweep;
 pub mod upload;
 
 pub use error::StorageError;
+pub use integrity::{IntegrityAlarm, ScrubReport, Scrubber};
 pub use listing::{ListedObject, ObjectListing, list_path};
 pub use records::ListedRecord;
 pub use store::{

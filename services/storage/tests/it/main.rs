@@ -1,5 +1,6 @@
 //! The storage service's one integration-test binary.
 
+mod integrity;
 mod listing;
 mod playback;
 mod records;
