@@ -34,7 +34,7 @@ async fn tenant(cv: &Callvault, client: &reqwest::Client) -> Tenant {
 
 #[tokio::test]
 async fn bad_audio_is_refused_with_a_code_and_frees_the_call_segment() {
-    let cv = Callvault::start_with(&[("CALLVAULT_INGESTION__MAX_UPLOAD_BYTES", "200000")]).await;
+    let cv = Callvault::start_with(&[("CALLVAULT_INGESTION__MAX_UPLOAD_BYTES", "400000")]).await;
     let client = reqwest::Client::new();
     let tenant = tenant(&cv, &client).await;
     let segment = call("crash-1", "+819000000001", "a");
@@ -50,8 +50,8 @@ async fn bad_audio_is_refused_with_a_code_and_frees_the_call_segment() {
         code_of(response).await,
         (StatusCode::UNPROCESSABLE_ENTITY, "duration_mismatch".into())
     );
-    // 26 s of 8 kHz µ-law is 208 kB: over this site's 200 kB limit.
-    let response = upload(&cv, &client, &tenant.key, &segment, &mulaw_wav(26, 1)).await;
+    // 60 s of 8 kHz µ-law is 480 kB: over this site's 400 kB limit.
+    let response = upload(&cv, &client, &tenant.key, &segment, &mulaw_wav(60, 1)).await;
     assert_eq!(
         code_of(response).await,
         (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large".into())

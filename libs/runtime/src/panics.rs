@@ -138,8 +138,7 @@ mod tests {
         let error = app
             .call(test::TestRequest::get().uri("/boom").to_request())
             .await
-            .err()
-            .expect("the panic, as an error");
+            .expect_err("the panic, as an error");
         let response = error.error_response();
         assert_eq!(response.status(), 500);
         assert_eq!(

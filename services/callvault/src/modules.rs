@@ -102,6 +102,8 @@ async fn ingestion(process: &mut Process) -> anyhow::Result<Module> {
 async fn gateway(process: &mut Process) -> anyhow::Result<Module> {
     let config = &process.config;
     let mut auth = AuthConfig::new(issuer(config), audience(config));
+    auth.leeway_secs = config.auth.leeway_secs;
+    auth.max_lifetime_secs = config.auth.max_token_lifetime_secs;
     // Locally signed tokens (`callvault admin token`) are for the embedded
     // mode: behind an identity provider they are accepted only when an
     // HS256 secret is configured on purpose.
@@ -126,6 +128,7 @@ async fn gateway(process: &mut Process) -> anyhow::Result<Module> {
         verifier,
         links,
         rpc: process.rpc.clone(),
+        introspection: config.auth.introspection,
     }))
 }
 

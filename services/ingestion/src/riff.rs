@@ -133,7 +133,11 @@ pub fn check(layout: &WavLayout) -> Result<(), &'static str> {
     if layout.data_len == 0 {
         return Err("wav header: empty data chunk");
     }
-    if !bits_allowed.is_empty() && layout.data_len % u64::from(layout.block_align) != 0 {
+    if !bits_allowed.is_empty()
+        && !layout
+            .data_len
+            .is_multiple_of(u64::from(layout.block_align))
+    {
         return Err("wav header: data length is not a whole number of sample frames");
     }
     Ok(())

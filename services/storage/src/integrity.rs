@@ -176,8 +176,8 @@ impl Scrubber {
         let mut report = ScrubReport::default();
         let mut after: Option<ListedRecord> = None;
         loop {
-            let page = self.store.list_stored(now, after.clone(), PAGE).await?;
-            let Some(last) = page.last().cloned() else {
+            let page = self.store.list_stored(now, after, PAGE).await?;
+            let Some(last) = page.last().copied() else {
                 break;
             };
             for listed in page.iter().filter(|l| self.in_share(l.recording_id, day)) {

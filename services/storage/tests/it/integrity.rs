@@ -209,7 +209,7 @@ async fn verify_reads_the_whole_recording() {
         .expect("verified");
     assert!(!damaged.intact);
     // Whole frames only, and none past the damaged one.
-    assert!(damaged.bytes_checked <= 2 * 65_536 && damaged.bytes_checked % 65_536 == 0);
+    assert!(damaged.bytes_checked <= 2 * 65_536 && damaged.bytes_checked.is_multiple_of(65_536));
     assert!(damaged.failure.is_some());
     let seen = events.wait_for(1).await;
     assert_eq!(
