@@ -39,6 +39,13 @@ pub enum IngestError {
     Superseded,
     #[error("storage already holds this recording")]
     RecordingConflict,
+    /// The tenant's master key is missing, disabled or revoked: no retry
+    /// succeeds until an administrator fixes it. The detail is for the log
+    /// only.
+    #[error(
+        "the tenant's master key can't be used (missing, disabled or revoked); uploads fail until an administrator fixes it"
+    )]
+    TenantKeyUnusable(String),
     /// The detail is for the log only.
     #[error("{0}")]
     Unavailable(String),
@@ -57,9 +64,9 @@ impl IngestError {
             | IngestError::InvalidHeader(_)
             | IngestError::LengthMismatch { .. }
             | IngestError::BodyFailed(_) => StatusCode::BAD_REQUEST,
-            IngestError::NotAudio(_) | IngestError::TruncatedAudio { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            IngestError::NotAudio(_)
+            | IngestError::TruncatedAudio { .. }
+            | IngestError::TenantKeyUnusable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             IngestError::UploadInProgress
             | IngestError::KeyReused
             | IngestError::Superseded
@@ -84,6 +91,7 @@ impl IngestError {
             IngestError::KeyReused => "idempotency_key_reused",
             IngestError::Superseded => "upload_superseded",
             IngestError::RecordingConflict => "recording_conflict",
+            IngestError::TenantKeyUnusable(_) => "tenant_key_unusable",
             IngestError::Unavailable(_) => "unavailable",
             IngestError::Internal(_) => "internal",
         }
@@ -108,6 +116,10 @@ impl IngestError {
             IngestError::Internal(detail) => {
                 error!(code = self.code(), %detail, "upload failed");
                 "internal error".to_owned()
+            }
+            IngestError::TenantKeyUnusable(detail) => {
+                error!(code = self.code(), %detail, "upload refused: the tenant's key can't be used");
+                self.to_string()
             }
             other => other.to_string(),
         };

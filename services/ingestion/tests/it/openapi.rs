@@ -52,6 +52,7 @@ fn every_error_code_is_documented() {
         (400, "body_failed"),
         (422, "not_audio"),
         (422, "truncated_audio"),
+        (422, "tenant_key_unusable"),
         (409, "upload_in_progress"),
         (409, "idempotency_key_reused"),
         (409, "upload_superseded"),
