@@ -12,5 +12,6 @@ mod key_change;
 mod lifecycle;
 mod load;
 mod outage;
+mod shared_keyring;
 mod support;
 mod telemetry;

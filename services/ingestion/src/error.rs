@@ -45,6 +45,13 @@ pub enum IngestError {
     Superseded,
     #[error("storage already holds this recording")]
     RecordingConflict,
+    /// The tenant's master key is missing, disabled or revoked: no retry
+    /// succeeds until an administrator fixes it. The detail is for the log
+    /// only.
+    #[error(
+        "the tenant's master key can't be used (missing, disabled or revoked); uploads fail until an administrator fixes it"
+    )]
+    TenantKeyUnusable(String),
     /// The detail is for the log only.
     #[error("{0}")]
     Unavailable(String),
@@ -70,7 +77,8 @@ impl IngestError {
             IngestError::NotAudio(_)
             | IngestError::InvalidAudio(_)
             | IngestError::DurationMismatch { .. }
-            | IngestError::TruncatedAudio { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            | IngestError::TruncatedAudio { .. }
+            | IngestError::TenantKeyUnusable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             IngestError::UploadInProgress
             | IngestError::KeyReused
             | IngestError::Superseded
@@ -98,6 +106,7 @@ impl IngestError {
             IngestError::KeyReused => "idempotency_key_reused",
             IngestError::Superseded => "upload_superseded",
             IngestError::RecordingConflict => "recording_conflict",
+            IngestError::TenantKeyUnusable(_) => "tenant_key_unusable",
             IngestError::Unavailable(_) => "unavailable",
             IngestError::Internal(_) | IngestError::Panicked => "internal",
         }
@@ -122,6 +131,10 @@ impl IngestError {
             IngestError::Internal(detail) => {
                 error!(code = self.code(), %detail, "upload failed");
                 "internal error".to_owned()
+            }
+            IngestError::TenantKeyUnusable(detail) => {
+                error!(code = self.code(), %detail, "upload refused: the tenant's key can't be used");
+                self.to_string()
             }
             other => other.to_string(),
         };

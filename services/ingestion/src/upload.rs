@@ -411,6 +411,7 @@ fn sink_error(error: SinkError) -> IngestError {
         SinkError::Unavailable(why) => IngestError::Unavailable(format!("storage: {why}")),
         SinkError::Conflict => IngestError::RecordingConflict,
         SinkError::Body(why) => IngestError::BodyFailed(why),
+        SinkError::KeyUnusable(why) => IngestError::TenantKeyUnusable(why),
         SinkError::Internal(why) => IngestError::Internal(format!("storage: {why}")),
     }
 }

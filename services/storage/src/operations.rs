@@ -101,7 +101,13 @@ impl EventHandler for KeyChangeConsumer {
                 &KeyRef(event.to_key_ref),
             )
             .await
-            .map_err(|e| HandlerError::retryable(format!("re-wrap failed: {e}")))?;
+            .map_err(|e| match e {
+                // The new key (or the old one) doesn't exist for the key
+                // provider, which looked again before saying so: no retry
+                // helps, the message goes to the dead letters.
+                StorageError::Key(_) => HandlerError::permanent(format!("re-wrap failed: {e}")),
+                _ => HandlerError::retryable(format!("re-wrap failed: {e}")),
+            })?;
         tracing::info!(
             tenant_id = %event.tenant_id,
             rewrapped = report.rewrapped,

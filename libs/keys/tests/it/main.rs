@@ -7,4 +7,5 @@ mod fake_kms;
 mod kms_fake;
 mod kms_moto;
 mod local;
+mod local_shared;
 mod traced;

@@ -126,6 +126,7 @@ fn sink_error(error: StorageError) -> SinkError {
         StorageError::Unavailable(why) => SinkError::Unavailable(why),
         StorageError::AlreadyExists => SinkError::Conflict,
         StorageError::Body(why) => SinkError::Body(why),
+        StorageError::Key(why) => SinkError::KeyUnusable(why),
         other => SinkError::Internal(other.to_string()),
     }
 }
