@@ -1,8 +1,14 @@
 /// Why an object could not be sealed or opened.
 ///
-/// Readers should treat every `Integrity` error the same way: the object (or
-/// the key, or the context it is being opened under) is not the one that was
-/// sealed, and no byte of a frame that failed is ever returned.
+/// `Format` covers exactly the header checks made before any key is used
+/// (fewer than 75 header bytes, magic, version, suite, frame size bounds);
+/// every later check (commitment, object length, frame tags, stream
+/// completeness) is `Integrity`. schema/recording-object-format.md lists
+/// each check with its kind. Readers should treat every `Integrity` error
+/// the same way: the object (or the key, or the context it is being opened
+/// under) is not the one that was sealed, and no byte of a frame that
+/// failed is ever returned. A store that only holds objects it wrote (the
+/// storage service) reports both kinds as an integrity failure.
 #[derive(Debug, thiserror::Error)]
 pub enum EnvelopeError {
     /// The header is malformed or names something this reader doesn't speak.

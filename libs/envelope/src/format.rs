@@ -201,9 +201,12 @@ impl Layout {
     /// can't be a whole object (a partial frame or a cut header).
     pub fn for_object_len(frame_size: u32, object_len: u64) -> Result<Self, EnvelopeError> {
         let frame_size = u64::from(frame_size);
+        // The header itself was read and parsed (a short one is a format
+        // error there); a length that can't hold it is an impossible object
+        // length, like one ending inside a frame.
         let body = object_len
             .checked_sub(HEADER_LEN as u64)
-            .ok_or(EnvelopeError::Integrity("object shorter than its header"))?;
+            .ok_or(EnvelopeError::Integrity("object ends inside its header"))?;
         let sealed_frame = frame_size + TAG_LEN as u64;
         let full_frames = body / sealed_frame;
         let last = body % sealed_frame;

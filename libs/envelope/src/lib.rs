@@ -10,6 +10,8 @@
 
 mod error;
 mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 mod key;
 mod open;
 mod seal;

@@ -10,6 +10,8 @@
 mod body;
 pub mod call;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod headers;
 pub mod metrics;
 pub mod module;

@@ -4,6 +4,8 @@
 //! sweep of objects a crash left unrecorded. [`module::start`] starts it.
 
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod integrity;
 pub mod listing;
 pub mod module;

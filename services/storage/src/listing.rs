@@ -79,7 +79,7 @@ fn parse_before(text: &str) -> Option<DateTime<Utc>> {
 
 /// The grant over a listing's parameters. Both sides build it from parsed
 /// values, so `before=1700000000` and its RFC 3339 spelling sign the same.
-fn list_grant(
+pub(crate) fn list_grant(
     before: DateTime<Utc>,
     after: Option<&ListedRecord>,
     limit: u32,
@@ -135,19 +135,19 @@ struct ListQuery {
     sig: Option<String>,
 }
 
-struct Listing {
-    before: DateTime<Utc>,
-    after: Option<ListedRecord>,
-    limit: u32,
-    expires_at: u64,
-    signature: String,
+pub(crate) struct Listing {
+    pub(crate) before: DateTime<Utc>,
+    pub(crate) after: Option<ListedRecord>,
+    pub(crate) limit: u32,
+    pub(crate) expires_at: u64,
+    pub(crate) signature: String,
 }
 
 fn bad_query(code: &'static str, message: &'static str) -> Refusal {
     Refusal::new(StatusCode::BAD_REQUEST, code, message)
 }
 
-fn parse(request: &HttpRequest) -> Result<Listing, Refusal> {
+pub(crate) fn parse(request: &HttpRequest) -> Result<Listing, Refusal> {
     let Ok(query) = web::Query::<ListQuery>::from_query(request.query_string()) else {
         return Err(bad_query("invalid_query", "the listing query is malformed"));
     };

@@ -79,7 +79,12 @@ pub fn configure(state: web::Data<UploadState>) -> impl FnOnce(&mut web::Service
     }
 }
 
-fn upload_grant(tenant: TenantId, recording: RecordingId, key_ref: &str, expires_at: u64) -> Grant {
+pub(crate) fn upload_grant(
+    tenant: TenantId,
+    recording: RecordingId,
+    key_ref: &str,
+    expires_at: u64,
+) -> Grant {
     Grant {
         operation: Operation::Upload,
         tenant: tenant.to_string(),
@@ -89,7 +94,7 @@ fn upload_grant(tenant: TenantId, recording: RecordingId, key_ref: &str, expires
     }
 }
 
-fn discard_grant(tenant: TenantId, recording: RecordingId, expires_at: u64) -> Grant {
+pub(crate) fn discard_grant(tenant: TenantId, recording: RecordingId, expires_at: u64) -> Grant {
     Grant {
         operation: Operation::Discard,
         tenant: tenant.to_string(),
@@ -203,15 +208,15 @@ impl Refusal {
 }
 
 /// An object request's ids and signature, not yet verified.
-struct Signed {
-    tenant: TenantId,
-    recording: RecordingId,
-    key_ref: Option<String>,
-    expires_at: u64,
-    signature: String,
+pub(crate) struct Signed {
+    pub(crate) tenant: TenantId,
+    pub(crate) recording: RecordingId,
+    pub(crate) key_ref: Option<String>,
+    pub(crate) expires_at: u64,
+    pub(crate) signature: String,
 }
 
-fn parse(request: &HttpRequest, path: (String, String)) -> Result<Signed, Refusal> {
+pub(crate) fn parse(request: &HttpRequest, path: (String, String)) -> Result<Signed, Refusal> {
     let (Ok(tenant), Ok(recording)) = (path.0.parse::<TenantId>(), path.1.parse::<RecordingId>())
     else {
         return Err(Refusal::new(

@@ -1,6 +1,7 @@
 //! The envelope crate's one integration-test binary.
 
 mod bad_input;
+mod fuzz_corpus;
 mod kat;
 mod props;
 mod streaming;

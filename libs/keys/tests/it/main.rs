@@ -8,4 +8,5 @@ mod kms_fake;
 mod kms_moto;
 mod local;
 mod local_shared;
+mod spec_vectors;
 mod traced;

@@ -1,6 +1,7 @@
 //! The ingestion service's one integration-test binary.
 
 mod fakes;
+mod fuzz_corpus;
 mod hardening;
 mod idempotency;
 mod openapi;

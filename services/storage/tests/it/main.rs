@@ -1,10 +1,12 @@
 //! The storage service's one integration-test binary.
 
+mod fuzz_corpus;
 mod integrity;
 mod listing;
 mod playback;
 mod records;
 mod spans;
+mod spec_decoder;
 mod store;
 mod support;
 mod sweep;
