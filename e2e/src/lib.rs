@@ -2,10 +2,12 @@
 //! start it, call its GraphQL and HTTP endpoints, stop it by its PID.
 
 pub mod otlp;
+pub mod peers;
 mod process;
 mod wav;
 
 pub use otlp::{Collector, ReceivedSpan};
+pub use peers::{OwnPostgres, OwnRabbit};
 pub use process::Callvault;
 pub use wav::{mulaw_wav, pcm16_stereo_wav};
 

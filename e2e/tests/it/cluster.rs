@@ -1,7 +1,9 @@
 //! The distributed deployment in miniature: storage, metadata, ingestion
 //! and gateway each the real binary in its own process, on PostgreSQL (a
 //! fresh database per service), RabbitMQ (queues and exchanges under a
-//! prefix of the run's own) and S3 + KMS (moto).
+//! prefix of the run's own) and S3 + KMS (moto). The PostgreSQL and
+//! RabbitMQ are the machine's, shared by every test and only ever used,
+//! or a test's own ([`Cluster::start_on`]), which it may kill.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -46,6 +48,13 @@ impl Layout {
     }
 }
 
+/// Where the processes find PostgreSQL and RabbitMQ.
+pub struct Peers {
+    /// Storage's, metadata's and ingestion's databases.
+    pub database_urls: [String; 3],
+    pub amqp_url: String,
+}
+
 /// Any layout's processes, and which one runs each service.
 pub struct Deployment {
     /// In start order.
@@ -73,27 +82,17 @@ fn random_secret() -> String {
 /// runs `body` on it, and then, whether `body` passed or panicked, removes
 /// its databases and broker topology (the processes and moto are killed
 /// when `body` drops the cluster).
+///
+/// Mind that `|cluster| async move { .. }` captures only the fields of
+/// `cluster` the block names: the other processes are dropped, killed,
+/// before it runs. Name the whole cluster in the block, or pass a function.
 pub async fn with_cluster<F, Fut>(extra_env: &[(&str, &str)], body: F)
 where
     F: FnOnce(Cluster) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send,
 {
     with_deployment(Layout::OnePerService, extra_env, |deployment| async move {
-        let Deployment {
-            processes, moto, ..
-        } = deployment;
-        let Ok([storage, metadata, ingestion, gateway]) = <[Callvault; 4]>::try_from(processes)
-        else {
-            panic!("one process per service");
-        };
-        body(Cluster {
-            storage,
-            metadata,
-            ingestion,
-            gateway,
-            moto,
-        })
-        .await;
+        body(Cluster::from(deployment)).await;
     })
     .await;
 }
@@ -109,7 +108,10 @@ where
         PgTestDatabase::create().await,
         PgTestDatabase::create().await,
     ];
-    let urls = [0, 1, 2].map(|i| databases[i].url.clone());
+    let peers = Peers {
+        database_urls: [0, 1, 2].map(|i| databases[i].url.clone()),
+        amqp_url: AMQP_URL.to_owned(),
+    };
     let prefix = format!("e2e-{}.", uuid::Uuid::new_v4().simple());
     let extra_env: Vec<(String, String)> = extra_env
         .iter()
@@ -119,7 +121,7 @@ where
     // below still runs.
     let run_prefix = prefix.clone();
     let outcome = tokio::spawn(async move {
-        let deployment = Deployment::start(layout, urls, run_prefix, &extra_env).await;
+        let deployment = Deployment::start(layout, &peers, run_prefix, &extra_env).await;
         body(deployment).await;
     })
     .await;
@@ -135,11 +137,11 @@ where
 impl Deployment {
     async fn start(
         layout: Layout,
-        urls: [String; 3],
+        peers: &Peers,
         prefix: String,
         extra_env: &[(String, String)],
     ) -> Self {
-        let [storage_url, metadata_url, ingestion_url] = urls;
+        let [storage_url, metadata_url, ingestion_url] = &peers.database_urls;
         let moto = MotoServer::start();
         let client = reqwest::Client::new();
         create_bucket(&client, &moto.endpoint(), BUCKET).await;
@@ -152,15 +154,15 @@ impl Deployment {
         let endpoint = moto.endpoint();
         let mut common: Vec<(&str, &str)> = vec![
             ("CALLVAULT_BUS__KIND", "rabbitmq"),
-            ("CALLVAULT_BUS__URL", AMQP_URL),
+            ("CALLVAULT_BUS__URL", &peers.amqp_url),
             ("CALLVAULT_BUS__NAME_PREFIX", &prefix),
             ("CALLVAULT_AUTH__HS256_SECRET", &jwt),
             ("CALLVAULT_SECRETS__URL_SIGNING", &url_signing),
             ("CALLVAULT_SECRETS__PII", &pii),
             ("CALLVAULT_SECRETS__MANIFEST_SIGNING", &manifest_signing),
-            ("CALLVAULT_DATABASE__STORAGE_URL", &storage_url),
-            ("CALLVAULT_DATABASE__METADATA_URL", &metadata_url),
-            ("CALLVAULT_DATABASE__INGESTION_URL", &ingestion_url),
+            ("CALLVAULT_DATABASE__STORAGE_URL", storage_url),
+            ("CALLVAULT_DATABASE__METADATA_URL", metadata_url),
+            ("CALLVAULT_DATABASE__INGESTION_URL", ingestion_url),
             ("CALLVAULT_BLOB__BACKEND", "s3"),
             ("CALLVAULT_BLOB__S3_BUCKET", BUCKET),
             ("CALLVAULT_BLOB__S3_ENDPOINT", &endpoint),
@@ -214,6 +216,20 @@ impl Deployment {
 }
 
 impl Cluster {
+    /// One process per service on `peers` that the test owns (nothing to
+    /// clean up on them: they go with the test), with `extra_env` added to
+    /// every process's environment.
+    pub async fn start_on(peers: &Peers, extra_env: &[(&str, &str)]) -> Self {
+        let extra_env: Vec<(String, String)> = extra_env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let prefix = format!("e2e-{}.", uuid::Uuid::new_v4().simple());
+        Deployment::start(Layout::OnePerService, peers, prefix, &extra_env)
+            .await
+            .into()
+    }
+
     pub fn processes(&self) -> [&Callvault; 4] {
         [
             &self.storage,
@@ -221,6 +237,26 @@ impl Cluster {
             &self.ingestion,
             &self.gateway,
         ]
+    }
+}
+
+impl From<Deployment> for Cluster {
+    /// A [`Layout::OnePerService`] deployment's four processes.
+    fn from(deployment: Deployment) -> Self {
+        let Deployment {
+            processes, moto, ..
+        } = deployment;
+        let Ok([storage, metadata, ingestion, gateway]) = <[Callvault; 4]>::try_from(processes)
+        else {
+            panic!("one process per service");
+        };
+        Self {
+            storage,
+            metadata,
+            ingestion,
+            gateway,
+            moto,
+        }
     }
 }
 

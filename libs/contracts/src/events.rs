@@ -56,6 +56,39 @@ impl Event for TenantKeyChangedV1 {
     const VERSION: u32 = 1;
 }
 
+/// Which check found a damaged recording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrityCheck {
+    /// A playback (GET or HEAD) or another read of the recording.
+    Read,
+    /// `verifyRecording`: a whole read asked for by a person.
+    Verify,
+    /// The storage service's daily scrub.
+    Scrub,
+}
+
+/// The storage service found a stored recording damaged: its object
+/// missing, cut, extended, replaced or altered, or its digest not the one
+/// recorded at ingest. The metadata service appends it to the tenant's
+/// audit chain. `detail` names the check that failed, never a byte of the
+/// recording or a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordingIntegrityFailedV1 {
+    pub tenant_id: TenantId,
+    pub recording_id: RecordingId,
+    /// The blob store key of the object that failed.
+    pub object_key: String,
+    pub detected_by: IntegrityCheck,
+    pub detail: String,
+    pub detected_at: DateTime<Utc>,
+}
+
+impl Event for RecordingIntegrityFailedV1 {
+    const TOPIC: &'static str = "recording.integrity_failed";
+    const VERSION: u32 = 1;
+}
+
 /// The envelope every bus message travels in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Message {

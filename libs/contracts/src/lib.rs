@@ -8,6 +8,7 @@ pub mod call;
 pub mod events;
 pub mod ids;
 pub mod lifecycle_api;
+pub mod media;
 pub mod metadata_api;
 pub mod ops;
 pub mod permissions;

@@ -190,6 +190,9 @@ pub enum AuditAction {
     Deletion,
     KeyChange,
     RoleChange,
+    /// Storage found the recording damaged (a read, a verification or the
+    /// scrub); `details` say which check failed.
+    IntegrityFailure,
 }
 
 /// One audit entry. `hash` is SHA-256 over the entry's canonical encoding

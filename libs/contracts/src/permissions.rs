@@ -33,10 +33,14 @@ pub enum Permission {
     /// Change the tenant's master key: rotate it, or switch to the tenant's
     /// own.
     ManageKeys,
+    /// Read a whole recording to prove it is intact (`verifyRecording`):
+    /// every frame authenticated, the digest compared with ingest's. The
+    /// answer says intact or not; no audio leaves storage.
+    VerifyRecordings,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::ManageBpos,
         Permission::ViewTenants,
         Permission::OnboardTenants,
@@ -48,6 +52,7 @@ impl Permission {
         Permission::ManageDeletion,
         Permission::ReadAudit,
         Permission::ManageKeys,
+        Permission::VerifyRecordings,
     ];
 }
 
@@ -109,12 +114,14 @@ pub fn reach(role: Role, permission: Permission) -> Reach {
             | P::ManagePolicy
             | P::ManageHolds
             | P::ManageDeletion
-            | P::ReadAudit,
+            | P::ReadAudit
+            | P::VerifyRecordings,
         ) => Reach::OwnTenant,
         (Role::Supervisor | Role::Agent, P::ViewTenants | P::ReadRecordings) => Reach::OwnTenant,
         // Reading its own tenant's settings (name, time zone) is harmless and
         // every member needs the time zone to read dates.
-        (Role::Auditor, P::ViewTenants | P::ReadAudit) => Reach::OwnTenant,
+        // An auditor also proves recordings intact: it hears nothing.
+        (Role::Auditor, P::ViewTenants | P::ReadAudit | P::VerifyRecordings) => Reach::OwnTenant,
 
         _ => Reach::Nowhere,
     }

@@ -15,10 +15,11 @@
 
 use std::time::Duration;
 
+use sea_orm::sqlx::Error as SqlxError;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, Statement, TransactionTrait,
+    DbErr, RuntimeErr, Statement, TransactionTrait,
 };
 use sea_orm_migration::{MigratorTrait, MigratorTraitSelf};
 
@@ -118,4 +119,74 @@ async fn lock(txn: &DatabaseTransaction, lock_key: i64) -> Result<(), DbErr> {
     ))
     .await
     .map(|_| ())
+}
+
+/// Whether a database error says the database is out of reach for now (down,
+/// restarting, overloaded, a connection cut mid-statement, a pool
+/// exhausted): the caller answers "unavailable, retry later". Anything else
+/// (a constraint, a bad statement, a value that doesn't decode) won't pass
+/// by retrying.
+///
+/// A connection can pass sqlx's ping and then lose its server before the
+/// statement completes: that is an IO error inside `DbErr::Query` or
+/// `DbErr::Exec`, not a `DbErr::Conn`, and it is as transient.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    match err {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
+            sqlx_unavailable(error)
+        }
+        _ => false,
+    }
+}
+
+fn sqlx_unavailable(error: &SqlxError) -> bool {
+    match error {
+        SqlxError::Io(_)
+        | SqlxError::Tls(_)
+        | SqlxError::PoolTimedOut
+        | SqlxError::PoolClosed
+        | SqlxError::WorkerCrashed => true,
+        // PostgreSQL's connection exceptions (class 08), its shutdown and
+        // start-up refusals (57P01 admin_shutdown, 57P02 crash_shutdown,
+        // 57P03 cannot_connect_now) and too_many_connections (53300).
+        SqlxError::Database(error) => error.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn query(error: SqlxError) -> DbErr {
+        DbErr::Query(RuntimeErr::SqlxError(Arc::new(error)))
+    }
+
+    #[test]
+    fn a_cut_connection_or_an_exhausted_pool_is_unavailable() {
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(is_unavailable(&query(SqlxError::Io(reset))));
+        assert!(is_unavailable(&query(SqlxError::PoolTimedOut)));
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(is_unavailable(&DbErr::Conn(RuntimeErr::SqlxError(
+            Arc::new(SqlxError::Io(refused))
+        ))));
+    }
+
+    #[test]
+    fn a_bad_statement_or_value_is_not() {
+        assert!(!is_unavailable(&query(SqlxError::RowNotFound)));
+        assert!(!is_unavailable(&query(SqlxError::ColumnNotFound(
+            "x".to_owned()
+        ))));
+        assert!(!is_unavailable(&DbErr::Query(RuntimeErr::Internal(
+            "bad".to_owned()
+        ))));
+        assert!(!is_unavailable(&DbErr::RecordNotFound("x".to_owned())));
+    }
 }

@@ -223,6 +223,11 @@ impl Layout {
         self.plaintext_len
     }
 
+    /// Plaintext bytes per frame, as the header declares.
+    pub fn frame_size(&self) -> u64 {
+        self.frame_size
+    }
+
     pub fn frame_count(&self) -> u64 {
         self.plaintext_len / self.frame_size + 1
     }

@@ -5,6 +5,8 @@
 //! binary only resolves which modules a process runs, in which order, and
 //! runs what they hand back.
 
+pub mod panics;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

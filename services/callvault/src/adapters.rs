@@ -66,9 +66,9 @@ fn sink_error(error: StorageError) -> SinkError {
         StorageError::Unavailable(why) => SinkError::Unavailable(why),
         StorageError::AlreadyExists => SinkError::Conflict,
         StorageError::Body(why) => SinkError::Body(why),
-        // A tenant whose key is gone or disabled can't ingest; for the
-        // recorder that's an outage of the tenant's setup, so retry later.
-        StorageError::Key(why) => SinkError::Unavailable(why),
+        // A tenant whose key is gone or disabled can't ingest until an
+        // administrator fixes it: permanent, not an outage to retry.
+        StorageError::Key(why) => SinkError::KeyUnusable(why),
         other => SinkError::Internal(other.to_string()),
     }
 }

@@ -40,6 +40,8 @@ async fn storage(process: &mut Process) -> anyhow::Result<Module> {
         database_url: config.database_url("storage"),
         sweep_interval: Duration::from_secs(config.storage.sweep_interval_secs),
         sweep_grace: Duration::from_secs(config.storage.sweep_grace_secs),
+        scrub_interval: Duration::from_secs(config.storage.scrub_interval_secs),
+        scrub_share_percent: config.storage.scrub_share_percent,
     };
     let deps = StorageDependencies {
         blobs: blob_store(config).await?,
@@ -83,6 +85,7 @@ async fn ingestion(process: &mut Process) -> anyhow::Result<Module> {
     let settings = IngestionSettings {
         database_url: config.database_url("ingestion"),
         stale_after: Duration::from_secs(config.ingestion.stale_after_secs),
+        max_upload_bytes: config.ingestion.max_upload_bytes,
         reconcile_interval: Duration::from_secs(config.ingestion.reconcile_interval_secs),
         reconcile_grace: Duration::from_secs(config.ingestion.reconcile_grace_secs),
     };
@@ -99,6 +102,8 @@ async fn ingestion(process: &mut Process) -> anyhow::Result<Module> {
 async fn gateway(process: &mut Process) -> anyhow::Result<Module> {
     let config = &process.config;
     let mut auth = AuthConfig::new(issuer(config), audience(config));
+    auth.leeway_secs = config.auth.leeway_secs;
+    auth.max_lifetime_secs = config.auth.max_token_lifetime_secs;
     // Locally signed tokens (`callvault admin token`) are for the embedded
     // mode: behind an identity provider they are accepted only when an
     // HS256 secret is configured on purpose.
@@ -123,6 +128,7 @@ async fn gateway(process: &mut Process) -> anyhow::Result<Module> {
         verifier,
         links,
         rpc: process.rpc.clone(),
+        introspection: config.auth.introspection,
     }))
 }
 

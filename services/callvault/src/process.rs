@@ -36,8 +36,8 @@ pub struct Process {
     /// Calls any service's operations over `bus`.
     pub rpc: RpcClient,
     pub signer: UrlSigner,
-    /// One per process: the local keyring keeps its keys in memory, so two
-    /// instances over one file would not see each other's new tenant keys.
+    /// One per process, shared by its modules. Processes on the local
+    /// keyring share its file: each sees the others' changes at once.
     pub keys: Option<Arc<dyn KeyProvider>>,
     /// The storage service's store, once its module started here.
     pub store: Option<Arc<RecordingStore>>,
@@ -148,7 +148,10 @@ impl Process {
             .collect();
         let server = HttpServer::new(move || {
             let mut app = App::new()
-                // Outermost: a server span and a duration for every request.
+                // A panic answers 500 with a JSON body, inside the span.
+                .wrap(callvault_runtime::panics::CatchPanic)
+                // Outermost (actix wraps last-first): a server span and a
+                // duration for every request.
                 .wrap(callvault_telemetry::http::RequestTracing)
                 .app_data(readiness.clone())
                 .route(

@@ -19,8 +19,11 @@ pub fn service_name(targets: &[Target]) -> String {
     format!("callvault-{}", names.join("-"))
 }
 
-/// Installs logging and tracing; the guard flushes the spans not yet
-/// exported when `main` drops it, after the services have stopped.
+/// Installs logging and tracing, and makes a panic one structured error
+/// line; the guard flushes the spans not yet exported when `main` drops
+/// it, after the services have stopped.
 pub fn install(service_name: &str) -> callvault_telemetry::Telemetry {
-    callvault_telemetry::init(service_name)
+    let telemetry = callvault_telemetry::init(service_name);
+    callvault_runtime::panics::install_hook();
+    telemetry
 }

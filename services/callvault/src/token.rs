@@ -67,6 +67,14 @@ fn mint(config: &Config, args: &TokenArgs) -> anyhow::Result<String> {
     if role == Role::BpoAdmin && args.bpo.is_none() {
         bail!("role bpo_admin needs --bpo");
     }
+    // The gateway would refuse it: say so now, not at the first request.
+    if args.ttl > config.auth.max_token_lifetime_secs {
+        bail!(
+            "--ttl {} is longer than auth.max_token_lifetime_secs ({})",
+            args.ttl,
+            config.auth.max_token_lifetime_secs
+        );
+    }
     let secrets = Secrets::load_or_generate(config)?;
     let actor = Actor {
         subject: args.subject.clone(),

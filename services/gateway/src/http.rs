@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::AUTHORIZATION;
+use actix_web::http::header::{self, AUTHORIZATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use async_graphql::http::GraphiQLSource;
 use callvault_bus::RpcClient;
@@ -54,9 +54,19 @@ pub struct GatewayState {
 
 impl GatewayState {
     pub fn new(verifier: Arc<TokenVerifier>, rpc: RpcClient, playback: PlaybackLinks) -> Self {
+        Self::with_introspection(verifier, rpc, playback, true)
+    }
+
+    /// As [`GatewayState::new`], with introspection answered or refused.
+    pub fn with_introspection(
+        verifier: Arc<TokenVerifier>,
+        rpc: RpcClient,
+        playback: PlaybackLinks,
+        introspection: bool,
+    ) -> Self {
         Self {
             public: PublicLifecycle::new(rpc.clone()),
-            schema: build_schema(rpc, playback.clone()),
+            schema: build_schema(rpc, playback.clone(), introspection),
             verifier,
             playback,
         }
@@ -98,6 +108,20 @@ async fn graphql(
     http: HttpRequest,
     mut body: web::Payload,
 ) -> HttpResponse {
+    // A JSON body only: a form or text/plain POST is what a cross-site
+    // page can send without a preflight.
+    let json = http
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return request_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content-type must be application/json",
+        );
+    }
     let mut bytes = web::BytesMut::new();
     while let Some(chunk) = body.next().await {
         let Ok(chunk) = chunk else {

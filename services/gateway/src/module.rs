@@ -15,9 +15,16 @@ pub struct GatewayDependencies {
     pub links: PlaybackLinks,
     /// Reaches every service.
     pub rpc: RpcClient,
+    /// Whether GraphQL introspection is answered.
+    pub introspection: bool,
 }
 
 pub fn start(deps: GatewayDependencies) -> Module {
-    let state = web::Data::new(GatewayState::new(deps.verifier, deps.rpc, deps.links));
+    let state = web::Data::new(GatewayState::with_introspection(
+        deps.verifier,
+        deps.rpc,
+        deps.links,
+        deps.introspection,
+    ));
     Module::new("gateway").with_http(move |config| configure(state.clone())(config))
 }

@@ -9,7 +9,7 @@ use tracing::error;
 
 /// Every status the upload endpoint can answer with; the OpenAPI document
 /// must describe each (its test checks).
-pub const STATUSES: &[u16] = &[200, 201, 400, 401, 409, 411, 415, 422, 500, 503];
+pub const STATUSES: &[u16] = &[200, 201, 400, 401, 409, 411, 413, 415, 422, 500, 503];
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -29,6 +29,12 @@ pub enum IngestError {
     BodyFailed(String),
     #[error("{0}")]
     NotAudio(String),
+    #[error("{0}")]
+    InvalidAudio(String),
+    #[error("the audio lasts {audio_ms} ms but the call's started_at..ended_at spans {call_ms} ms")]
+    DurationMismatch { audio_ms: u64, call_ms: u64 },
+    #[error("the recording is {length} bytes; this site accepts at most {limit}")]
+    TooLarge { length: u64, limit: u64 },
     #[error("the wav header declares {declared} bytes but the body has {received}")]
     TruncatedAudio { declared: u64, received: u64 },
     #[error("this call segment is being uploaded by another request; retry later")]
@@ -39,12 +45,22 @@ pub enum IngestError {
     Superseded,
     #[error("storage already holds this recording")]
     RecordingConflict,
+    /// The tenant's master key is missing, disabled or revoked: no retry
+    /// succeeds until an administrator fixes it. The detail is for the log
+    /// only.
+    #[error(
+        "the tenant's master key can't be used (missing, disabled or revoked); uploads fail until an administrator fixes it"
+    )]
+    TenantKeyUnusable(String),
     /// The detail is for the log only.
     #[error("{0}")]
     Unavailable(String),
     /// The detail is for the log only.
     #[error("{0}")]
     Internal(String),
+    /// The request's code panicked; the panic hook has logged it.
+    #[error("internal error")]
+    Panicked,
 }
 
 impl IngestError {
@@ -57,15 +73,18 @@ impl IngestError {
             | IngestError::InvalidHeader(_)
             | IngestError::LengthMismatch { .. }
             | IngestError::BodyFailed(_) => StatusCode::BAD_REQUEST,
-            IngestError::NotAudio(_) | IngestError::TruncatedAudio { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::NotAudio(_)
+            | IngestError::InvalidAudio(_)
+            | IngestError::DurationMismatch { .. }
+            | IngestError::TruncatedAudio { .. }
+            | IngestError::TenantKeyUnusable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             IngestError::UploadInProgress
             | IngestError::KeyReused
             | IngestError::Superseded
             | IngestError::RecordingConflict => StatusCode::CONFLICT,
             IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            IngestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            IngestError::Internal(_) | IngestError::Panicked => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -79,13 +98,17 @@ impl IngestError {
             IngestError::LengthMismatch { .. } => "length_mismatch",
             IngestError::BodyFailed(_) => "body_failed",
             IngestError::NotAudio(_) => "not_audio",
+            IngestError::InvalidAudio(_) => "invalid_audio",
+            IngestError::DurationMismatch { .. } => "duration_mismatch",
+            IngestError::TooLarge { .. } => "payload_too_large",
             IngestError::TruncatedAudio { .. } => "truncated_audio",
             IngestError::UploadInProgress => "upload_in_progress",
             IngestError::KeyReused => "idempotency_key_reused",
             IngestError::Superseded => "upload_superseded",
             IngestError::RecordingConflict => "recording_conflict",
+            IngestError::TenantKeyUnusable(_) => "tenant_key_unusable",
             IngestError::Unavailable(_) => "unavailable",
-            IngestError::Internal(_) => "internal",
+            IngestError::Internal(_) | IngestError::Panicked => "internal",
         }
     }
 
@@ -108,6 +131,10 @@ impl IngestError {
             IngestError::Internal(detail) => {
                 error!(code = self.code(), %detail, "upload failed");
                 "internal error".to_owned()
+            }
+            IngestError::TenantKeyUnusable(detail) => {
+                error!(code = self.code(), %detail, "upload refused: the tenant's key can't be used");
+                self.to_string()
             }
             other => other.to_string(),
         };

@@ -28,6 +28,6 @@ pub use error::{IngestError, STATUSES};
 pub use headers::CALL_HEADER;
 pub use reconcile::{ReconcileError, ReconcileFailure, ReconcileReport, Reconciler};
 pub use sink::{AudioStream, RecordingSink, SinkError, StoredAudio, StoredObject};
-pub use state::{IngestionState, OutboxNotifier, PROBE_WINDOW, STALE_AFTER};
-pub use upload::{UploadReceipt, configure};
+pub use state::{IngestionState, MAX_UPLOAD_BYTES, OutboxNotifier, PROBE_WINDOW, STALE_AFTER};
+pub use upload::{DURATION_TOLERANCE_MS, DURATION_TOLERANCE_PERCENT, UploadReceipt, configure};
 pub use uploads::connect;

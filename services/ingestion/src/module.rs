@@ -17,6 +17,8 @@ pub struct IngestionSettings {
     pub database_url: String,
     /// An upload silent this long is abandoned.
     pub stale_after: Duration,
+    /// The largest upload accepted (413 above it).
+    pub max_upload_bytes: u64,
     /// How often the reconciler runs (zero: never).
     pub reconcile_interval: Duration,
     /// The reconciler only looks at recordings stored this long ago.
@@ -52,7 +54,8 @@ pub async fn start(
         deps.sink,
         Some(Arc::new(move || notifier.notify())),
     )
-    .with_stale_after(settings.stale_after);
+    .with_stale_after(settings.stale_after)
+    .with_max_upload_bytes(settings.max_upload_bytes);
     let reconciler = Arc::new(state.reconciler().with_grace(settings.reconcile_grace));
     let state = web::Data::new(state);
     let routes = state.clone();

@@ -228,13 +228,13 @@ async fn refusal(response: reqwest::Response) -> SinkError {
     match status {
         StatusCode::CONFLICT => SinkError::Conflict,
         StatusCode::BAD_REQUEST => SinkError::Body(detail),
-        // 422 is a key reference storage can't use (missing or disabled):
-        // as with the in-process adapter, an outage of the tenant's setup,
-        // so the recorder retries later.
-        StatusCode::SERVICE_UNAVAILABLE
-        | StatusCode::UNPROCESSABLE_ENTITY
-        | StatusCode::BAD_GATEWAY
-        | StatusCode::GATEWAY_TIMEOUT => SinkError::Unavailable(detail),
+        // 422 is a key reference storage can't use (missing or disabled),
+        // as the key provider answered after looking again: permanent, so
+        // never passed on as a retryable 503.
+        StatusCode::UNPROCESSABLE_ENTITY => SinkError::KeyUnusable(detail),
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT => {
+            SinkError::Unavailable(detail)
+        }
         _ => SinkError::Internal(format!("storage answered {status}: {detail}")),
     }
 }

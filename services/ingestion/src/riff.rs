@@ -5,7 +5,16 @@
 /// `WAVE_FORMAT_ALAW` and `WAVE_FORMAT_MULAW` in the `fmt ` chunk.
 pub const FORMAT_ALAW: u16 = 0x0006;
 pub const FORMAT_MULAW: u16 = 0x0007;
+const FORMAT_PCM: u16 = 0x0001;
+const FORMAT_IEEE_FLOAT: u16 = 0x0003;
 const FORMAT_EXTENSIBLE: u16 = 0xfffe;
+
+/// The probe's limits on what a header may declare: telephony runs at 8 or
+/// 16 kHz, studio audio at up to 384 kHz; a stereo call has two channels,
+/// a conference bridge a few more.
+pub const MIN_SAMPLE_RATE: u32 = 1_000;
+pub const MAX_SAMPLE_RATE: u32 = 384_000;
+pub const MAX_CHANNELS: u16 = 8;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WavLayout {
@@ -14,6 +23,7 @@ pub struct WavLayout {
     pub channels: u16,
     pub sample_rate: u32,
     pub block_align: u16,
+    pub bits_per_sample: u16,
     /// Offset of the first audio byte in the file.
     pub data_offset: u64,
     /// Audio bytes the `data` chunk header declares.
@@ -54,7 +64,8 @@ pub fn parse(window: &[u8]) -> Result<WavLayout, &'static str> {
         };
         let body = at + 8;
         if id == b"data" {
-            let Some((format_tag, channels, sample_rate, block_align)) = format else {
+            let Some((format_tag, channels, sample_rate, block_align, bits_per_sample)) = format
+            else {
                 return Err("wav header: data chunk before fmt chunk");
             };
             return Ok(WavLayout {
@@ -62,6 +73,7 @@ pub fn parse(window: &[u8]) -> Result<WavLayout, &'static str> {
                 channels,
                 sample_rate,
                 block_align,
+                bits_per_sample,
                 data_offset: body as u64,
                 data_len: u64::from(len),
             });
@@ -79,12 +91,56 @@ pub fn parse(window: &[u8]) -> Result<WavLayout, &'static str> {
             let channels = u16_at(fmt, 2).ok_or("wav header: short fmt chunk")?;
             let sample_rate = u32_at(fmt, 4).ok_or("wav header: short fmt chunk")?;
             let block_align = u16_at(fmt, 12).ok_or("wav header: short fmt chunk")?;
-            format = Some((tag, channels, sample_rate, block_align));
+            let bits = u16_at(fmt, 14).ok_or("wav header: short fmt chunk")?;
+            format = Some((tag, channels, sample_rate, block_align, bits));
         }
         // Chunks are padded to an even length.
         let padded = (len as usize).saturating_add(len as usize & 1);
         at = body.saturating_add(padded);
     }
+}
+
+/// Checks the values of a parsed header before anything computes with
+/// them: a sample rate of 0, say, would divide by zero further on. Fails
+/// with a reason safe to show.
+pub fn check(layout: &WavLayout) -> Result<(), &'static str> {
+    if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&layout.sample_rate) {
+        return Err("wav header: sample rate out of range (1000 to 384000 hz)");
+    }
+    if !(1..=MAX_CHANNELS).contains(&layout.channels) {
+        return Err("wav header: channel count out of range (1 to 8)");
+    }
+    let bits_allowed: &[u16] = match layout.format_tag {
+        FORMAT_PCM => &[8, 16, 24, 32],
+        FORMAT_IEEE_FLOAT => &[32, 64],
+        FORMAT_ALAW | FORMAT_MULAW => &[8],
+        // Compressed formats (ADPCM, GSM…) have their own layouts, which
+        // symphonia checks.
+        _ => &[],
+    };
+    if !bits_allowed.is_empty() {
+        if !bits_allowed.contains(&layout.bits_per_sample) {
+            return Err("wav header: bits per sample not valid for the format");
+        }
+        let frame = u32::from(layout.channels) * u32::from(layout.bits_per_sample / 8);
+        if u32::from(layout.block_align) != frame {
+            return Err("wav header: block alignment does not match channels and bits");
+        }
+    }
+    if layout.block_align == 0 {
+        return Err("wav header: block alignment of 0");
+    }
+    if layout.data_len == 0 {
+        return Err("wav header: empty data chunk");
+    }
+    if !bits_allowed.is_empty()
+        && !layout
+            .data_len
+            .is_multiple_of(u64::from(layout.block_align))
+    {
+        return Err("wav header: data length is not a whole number of sample frames");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -44,7 +44,12 @@ pub enum SinkError {
     /// short body); nothing was stored (400).
     #[error("upload body failed: {0}")]
     Body(String),
-    /// Anything else: a bug, a bad key reference, an integrity failure (500).
+    /// The tenant's master key can't be used: missing, disabled or revoked.
+    /// Permanent: no retry succeeds until an administrator fixes the
+    /// tenant's key (422, never 503).
+    #[error("the tenant's key can't be used: {0}")]
+    KeyUnusable(String),
+    /// Anything else: a bug, an integrity failure (500).
     #[error("storage failed: {0}")]
     Internal(String),
 }

@@ -27,6 +27,11 @@ pub const PROBE_WINDOW: usize = 64 * 1024;
 pub const STALE_AFTER: Duration = Duration::from_secs(10 * 60);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(60);
 
+/// The largest upload accepted (413 above it): a day-long call in 16-bit
+/// stereo at 16 kHz is 5.5 GB, a day of G.711 700 MB. The default; the
+/// binary's `ingestion.max_upload_bytes` sets another.
+pub const MAX_UPLOAD_BYTES: u64 = 8 * 1024 * 1024 * 1024;
+
 /// A body silent for this long is given up on.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -38,6 +43,7 @@ pub struct IngestionState {
     pub(crate) stale_after: Duration,
     pub(crate) heartbeat_every: Duration,
     pub(crate) idle_timeout: Duration,
+    pub(crate) max_upload_bytes: u64,
     pub(crate) metrics: Arc<UploadMetrics>,
 }
 
@@ -57,6 +63,7 @@ impl IngestionState {
             stale_after: STALE_AFTER,
             heartbeat_every: HEARTBEAT_EVERY,
             idle_timeout: IDLE_TIMEOUT,
+            max_upload_bytes: MAX_UPLOAD_BYTES,
             metrics: Arc::default(),
         }
     }
@@ -71,6 +78,12 @@ impl IngestionState {
     pub fn with_stale_after(mut self, stale_after: Duration) -> Self {
         self.stale_after = stale_after;
         self.heartbeat_every = self.heartbeat_every.min(stale_after / 4);
+        self
+    }
+
+    /// Overrides the largest upload accepted.
+    pub fn with_max_upload_bytes(mut self, max_upload_bytes: u64) -> Self {
+        self.max_upload_bytes = max_upload_bytes;
         self
     }
 

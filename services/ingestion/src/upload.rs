@@ -6,6 +6,7 @@
 //! a body of exactly `Content-Length` bytes, and any failure after storing
 //! began discards what was stored and releases the idempotency claim.
 
+use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -15,7 +16,7 @@ use callvault_contracts::events::RecordingIngestedV1;
 use callvault_contracts::metadata_api::ApiKeyGrant;
 use callvault_contracts::{RecordingId, TenantId};
 use chrono::Utc;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use sea_orm::{DbErr, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
@@ -84,6 +85,12 @@ async fn ingest(
     let grant = authenticate(request.headers(), state).await?;
     callvault_telemetry::http::record_tenant(request, &grant.tenant_id);
     let (container, length) = audio_headers(request.headers())?;
+    if length > state.max_upload_bytes {
+        return Err(IngestError::TooLarge {
+            length,
+            limit: state.max_upload_bytes,
+        });
+    }
     let call = call_metadata(request.headers())?;
     // The grant decides the tenant: nothing in the request can.
     let key = UploadKey {
@@ -115,7 +122,22 @@ async fn ingest(
         length,
         call,
     };
-    let (result, leftover) = upload.receive(payload).await;
+    let Ok((result, leftover)) = AssertUnwindSafe(upload.receive(payload))
+        .catch_unwind()
+        .await
+    else {
+        // A bug, logged by the panic hook. What the request held goes now,
+        // not when the claim goes stale: the claim if it is still ours
+        // (never a done upload's), then the recording it may have stored.
+        match state.uploads.release(&key, recording).await {
+            Ok(true) => discard(state, key.tenant, recording).await,
+            Ok(false) => {}
+            Err(error) => {
+                warn!(tenant = %key.tenant, %recording, %error, "could not release an upload claim");
+            }
+        }
+        return Err(IngestError::Panicked);
+    };
     if result.is_err() && leftover != Leftover::InDoubt {
         if leftover == Leftover::Stored {
             discard(state, key.tenant, recording).await;
@@ -185,7 +207,13 @@ impl Upload<'_> {
             Err(ProbeError::NotAudio(why)) => {
                 return (Err(IngestError::NotAudio(why)), Leftover::Nothing);
             }
+            Err(ProbeError::InvalidFormat(why)) => {
+                return (Err(IngestError::InvalidAudio(why)), Leftover::Nothing);
+            }
         };
+        if let Err(error) = check_duration(probed.info.duration_ms, &self.call) {
+            return (Err(error), Leftover::Nothing);
+        }
         // Checked against Content-Length up front, so a truncated WAV is
         // refused before anything is stored; storage then only commits
         // exactly Content-Length bytes, so the audio that lands is whole.
@@ -349,6 +377,25 @@ async fn discard(state: &IngestionState, tenant: TenantId, recording: RecordingI
     }
 }
 
+/// How much longer than its call a recording may be: recorders stamp
+/// `started_at` and `ended_at` to the second, and their clocks drift from
+/// the sample clock by a fraction of a percent.
+pub const DURATION_TOLERANCE_MS: u64 = 2_000;
+pub const DURATION_TOLERANCE_PERCENT: u64 = 1;
+
+/// Audio can't be longer than the call it records (`started_at` to
+/// `ended_at`), within the tolerance. It may be shorter: trigger recording
+/// starts mid-call, pauses cut stretches out, a segment covers part of
+/// the call. Formats that don't state a duration (0) are not checked.
+fn check_duration(audio_ms: u64, call: &CallMetadata) -> Result<(), IngestError> {
+    let call_ms = u64::try_from((call.ended_at - call.started_at).num_milliseconds()).unwrap_or(0);
+    let tolerance = DURATION_TOLERANCE_MS.max(call_ms * DURATION_TOLERANCE_PERCENT / 100);
+    if audio_ms > call_ms.saturating_add(tolerance) {
+        return Err(IngestError::DurationMismatch { audio_ms, call_ms });
+    }
+    Ok(())
+}
+
 fn body_error(failure: BodyFailure, expected: u64) -> IngestError {
     match failure {
         BodyFailure::Short { received } | BodyFailure::Long { received } => {
@@ -364,6 +411,7 @@ fn sink_error(error: SinkError) -> IngestError {
         SinkError::Unavailable(why) => IngestError::Unavailable(format!("storage: {why}")),
         SinkError::Conflict => IngestError::RecordingConflict,
         SinkError::Body(why) => IngestError::BodyFailed(why),
+        SinkError::KeyUnusable(why) => IngestError::TenantKeyUnusable(why),
         SinkError::Internal(why) => IngestError::Internal(format!("storage: {why}")),
     }
 }

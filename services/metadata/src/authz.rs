@@ -126,6 +126,7 @@ mod tests {
     fn lifecycle_actions_follow_the_matrix() {
         use Permission::{
             ManageDeletion, ManageHolds, ManageKeys, ManagePolicy, ReadAudit, ReadRecordings,
+            VerifyRecordings,
         };
         let tenant = TenantId::new();
         let bpo = BpoId::new();
@@ -139,7 +140,7 @@ mod tests {
             Role::Auditor,
         ];
         // Columns in the order of `roles`.
-        let table: [(Permission, [bool; 7]); 6] = [
+        let table: [(Permission, [bool; 7]); 7] = [
             (ManagePolicy, [false, true, true, false, true, false, false]),
             (ReadRecordings, [false, true, true, true, true, true, false]),
             (ManageHolds, [false, false, true, false, true, false, false]),
@@ -148,6 +149,10 @@ mod tests {
                 [false, false, true, false, true, false, false],
             ),
             (ReadAudit, [false, false, false, false, true, false, true]),
+            (
+                VerifyRecordings,
+                [false, false, false, false, true, false, true],
+            ),
             (ManageKeys, [false, true, true, false, false, false, false]),
         ];
         for (action, allowed) in table {

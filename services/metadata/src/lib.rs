@@ -18,6 +18,7 @@ mod cursor;
 mod db;
 pub mod ingest;
 mod input;
+pub mod integrity;
 pub mod manifest;
 pub mod module;
 mod phone;

@@ -8,11 +8,12 @@ use std::time::Duration;
 use anyhow::Context;
 use callvault_bus::outbox::OutboxRelay;
 use callvault_bus::{Bus, RpcClient};
-use callvault_contracts::events::{Event, RecordingIngestedV1};
+use callvault_contracts::events::{Event, RecordingIngestedV1, RecordingIntegrityFailedV1};
 use callvault_contracts::metadata_api::TenantKeys;
 use callvault_runtime::Module;
 use tracing::{info, warn};
 
+use crate::integrity::IntegrityConsumer;
 use crate::{Clock, IngestedConsumer, ManifestKeys, MetadataService, PiiKeys};
 
 /// The metadata module's settings.
@@ -61,6 +62,16 @@ pub async fn start(
         .subscribe("metadata", &[RecordingIngestedV1::TOPIC], consumer)
         .await
         .context("subscribing to recording.ingested")?;
+    // Its own queue: a burst of integrity events never waits behind a
+    // backlog of ingests, nor the other way round.
+    deps.bus
+        .subscribe(
+            crate::integrity::CONSUMER,
+            &[RecordingIntegrityFailedV1::TOPIC],
+            Arc::new(IntegrityConsumer::new(db.clone())),
+        )
+        .await
+        .context("subscribing to recording.integrity_failed")?;
     let relay = OutboxRelay::new(db.clone(), deps.bus).spawn();
     let module = Module::new("metadata")
         .with_outbox("metadata database", db, relay)

@@ -6,6 +6,7 @@
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod integrity;
 pub mod listing;
 pub mod module;
 pub mod operations;
@@ -16,6 +17,7 @@ pub mod sweep;
 pub mod upload;
 
 pub use error::StorageError;
+pub use integrity::{IntegrityAlarm, ScrubReport, Scrubber};
 pub use listing::{ListedObject, ObjectListing, list_path};
 pub use records::ListedRecord;
 pub use store::{

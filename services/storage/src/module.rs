@@ -1,6 +1,6 @@
 //! How the storage service starts: its records database, the store over the
 //! blob store and key provider the process chose, its bus operations and
-//! consumer, the sweep timer and the playback and upload routes.
+//! consumer, the sweep and scrub timers and the playback and upload routes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +19,7 @@ use crate::operations::{KeyChangeConsumer, router};
 use crate::playback::PlaybackState;
 use crate::records::StorageRecords;
 use crate::upload::UploadState;
-use crate::{RecordingStore, records};
+use crate::{IntegrityAlarm, RecordingStore, Scrubber, records};
 
 /// The storage module's settings.
 pub struct StorageSettings {
@@ -28,6 +28,10 @@ pub struct StorageSettings {
     pub sweep_interval: Duration,
     /// The sweep only takes writes started this long ago.
     pub sweep_grace: Duration,
+    /// How often the scrub runs (zero: never).
+    pub scrub_interval: Duration,
+    /// The share of the stored recordings each scrub reads whole, in %.
+    pub scrub_share_percent: u8,
 }
 
 /// What the storage module needs from the process.
@@ -51,11 +55,11 @@ pub async fn start(
     let db = records::connect(&settings.database_url)
         .await
         .context("storage database")?;
-    let store = Arc::new(RecordingStore::new(
-        deps.blobs,
-        deps.keys,
-        StorageRecords::new(db.clone()),
-    ));
+    crate::integrity::register_metrics();
+    let store = Arc::new(
+        RecordingStore::new(deps.blobs, deps.keys, StorageRecords::new(db.clone()))
+            .with_alarm(IntegrityAlarm::with_bus(deps.bus.clone())),
+    );
     // The metadata service's deletions reach the store over the bus, in one
     // process as across several.
     router(&store)
@@ -71,6 +75,7 @@ pub async fn start(
         .await
         .context("subscribing to key changes")?;
     let sweeper = Arc::new(store.sweeper().with_grace(settings.sweep_grace));
+    let scrubber = Arc::new(Scrubber::new(store.clone(), settings.scrub_share_percent));
     let playback = web::Data::new(PlaybackState {
         store: store.clone(),
         signer: deps.signer.clone(),
@@ -89,6 +94,16 @@ pub async fn start(
                 // A pass logs what it removed; a failed one is retried next time.
                 if let Err(error) = sweeper.run().await {
                     warn!(code = error.code(), %error, "sweep stopped");
+                }
+            }
+        })
+        // Reads a share of the recordings whole, so damage is found before
+        // anybody needs them; each damaged one is raised on the alarm.
+        .with_timer(settings.scrub_interval, move || {
+            let scrubber = scrubber.clone();
+            async move {
+                if let Err(error) = scrubber.run(chrono::Utc::now()).await {
+                    warn!(code = error.code(), %error, "scrub stopped");
                 }
             }
         })

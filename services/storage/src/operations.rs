@@ -1,14 +1,16 @@
 //! The storage service on the bus: the operations it serves (shredding, for
-//! the metadata service's deletions) and the events it consumes (a tenant's
+//! the metadata service's deletions; verifying a recording, for the
+//! gateway) and the events it consumes (a tenant's
 //! key changed: re-wrap its data keys).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use callvault_bus::{EventHandler, HandlerError, Message, Router};
-use callvault_contracts::events::TenantKeyChangedV1;
+use callvault_contracts::events::{IntegrityCheck, TenantKeyChangedV1};
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode};
-use callvault_contracts::ops::storage::Shred;
+use callvault_contracts::ops::storage::{Shred, Verification, VerifyRecording};
+use callvault_contracts::permissions::{self, Permission, Target};
 use callvault_keys::KeyRef;
 
 use crate::{RecordingStore, StorageError};
@@ -19,7 +21,44 @@ pub fn router(store: &Arc<RecordingStore>) -> Router {
     router.route(store, |store, request: Shred| async move {
         shred(&store, request).await
     });
+    router.route(store, |store, request: VerifyRecording| async move {
+        verify(&store, request).await
+    });
     router
+}
+
+async fn verify(store: &RecordingStore, request: VerifyRecording) -> ApiResult<Verification> {
+    let VerifyRecording {
+        actor,
+        tenant,
+        recording,
+    } = request;
+    // Defence in depth: the gateway checked the same table.
+    let target = Target::Tenant { tenant, bpo: None };
+    if !permissions::allows(&actor, Permission::VerifyRecordings, target) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "not allowed to verify this tenant's recordings",
+        ));
+    }
+    store
+        .verify(tenant, recording, IntegrityCheck::Verify)
+        .await
+        .map_err(|error| match error {
+            StorageError::NotFound => ApiError::new(ErrorCode::NotFound, "recording not found"),
+            StorageError::Shredded { .. } => ApiError::new(
+                ErrorCode::Conflict,
+                "the recording was shredded: there is nothing left to verify",
+            ),
+            StorageError::Unavailable(why) => {
+                tracing::warn!(%tenant, %recording, error = %why, "verification not done");
+                ApiError::new(ErrorCode::Unavailable, "storage unavailable")
+            }
+            other => {
+                tracing::error!(%tenant, %recording, error = %other, "verification failed");
+                ApiError::new(ErrorCode::Internal, "verification failed")
+            }
+        })
 }
 
 async fn shred(store: &RecordingStore, request: Shred) -> ApiResult<()> {
@@ -62,7 +101,13 @@ impl EventHandler for KeyChangeConsumer {
                 &KeyRef(event.to_key_ref),
             )
             .await
-            .map_err(|e| HandlerError::retryable(format!("re-wrap failed: {e}")))?;
+            .map_err(|e| match e {
+                // The new key (or the old one) doesn't exist for the key
+                // provider, which looked again before saying so: no retry
+                // helps, the message goes to the dead letters.
+                StorageError::Key(_) => HandlerError::permanent(format!("re-wrap failed: {e}")),
+                _ => HandlerError::retryable(format!("re-wrap failed: {e}")),
+            })?;
         tracing::info!(
             tenant_id = %event.tenant_id,
             rewrapped = report.rewrapped,

@@ -200,11 +200,19 @@ async fn play(
     };
     debug!(%tenant, %recording, ?range, "playback");
 
+    // GET and HEAD alike: the object's length, header, key commitment and
+    // the first frame the response needs are checked before the status
+    // line goes out, so a damaged recording is a 500 with a code, never a
+    // 200 cut off mid-body, and HEAD never promises what GET refuses.
+    let plaintext = match state.store.read(tenant, recording, range.clone()).await {
+        Ok(plaintext) => plaintext,
+        Err(error) => return storage_error(&error),
+    };
     let mut response = HttpResponse::build(status);
     response
         .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .insert_header((header::CONTENT_TYPE, "application/octet-stream"));
+        .insert_header((header::CONTENT_TYPE, plaintext.media_type));
     if let Some(range) = &range {
         response.insert_header((
             header::CONTENT_RANGE,
@@ -212,21 +220,17 @@ async fn play(
         ));
     }
     let body_len = range.as_ref().map_or(info.size, |r| r.end - r.start);
+    response.no_chunking(body_len);
     if request.method() == actix_web::http::Method::HEAD || body_len == 0 {
         // A sized body that is never polled: actix sends its length as
         // Content-Length and, for HEAD, no bytes.
-        response.no_chunking(body_len);
         return response.streaming(futures_util::stream::empty::<
             Result<bytes::Bytes, actix_web::Error>,
         >());
     }
-    let plaintext = match state.store.read(tenant, recording, range).await {
-        Ok(plaintext) => plaintext,
-        Err(error) => return storage_error(&error),
-    };
-    response.no_chunking(body_len);
-    // A failure mid-stream (integrity, backend) aborts the connection: the
-    // status line is gone, and a short body is what the client must see.
+    // A failure further on (a later frame, the digest at the end) can only
+    // abort the connection: the status line is gone, and a short body is
+    // what the client must see. It is raised on the integrity alarm.
     response.streaming(plaintext.body.map_err(|error| {
         error!(code = error.code(), %error, "playback stream failed");
         actix_web::error::ErrorInternalServerError(error.code())

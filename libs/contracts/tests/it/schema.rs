@@ -6,7 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use callvault_contracts::events::{Message, RecordingIngestedV1, TenantKeyChangedV1};
+use callvault_contracts::events::{
+    Message, RecordingIngestedV1, RecordingIntegrityFailedV1, TenantKeyChangedV1,
+};
 use callvault_contracts::lifecycle_api::{
     AuditEntry, AuditPage, ChainVerification, DeletionCertificate, LegalHold, RecordingLifecycle,
     RetentionRule, SignedManifest, TenantPolicy,
@@ -24,6 +26,10 @@ fn schemas() -> Vec<(&'static str, Schema)> {
         ("message", schema_for!(Message)),
         ("recording.ingested.v1", schema_for!(RecordingIngestedV1)),
         ("tenant.key_changed.v1", schema_for!(TenantKeyChangedV1)),
+        (
+            "recording.integrity_failed.v1",
+            schema_for!(RecordingIntegrityFailedV1),
+        ),
         ("metadata.error", schema_for!(ApiError)),
         ("metadata.bpo", schema_for!(Bpo)),
         ("metadata.tenant", schema_for!(Tenant)),

@@ -1,9 +1,10 @@
-//! The keyring file: its JSON shape, reading it and replacing it atomically.
+//! The keyring file: its JSON shape, reading it and replacing it atomically,
+//! and the advisory lock that orders the processes sharing it.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use base64::Engine;
@@ -140,6 +141,103 @@ fn write_temp_and_rename(
     File::open(directory)
         .and_then(|dir| dir.sync_all())
         .map_err(|error| io_error("cannot sync the keyring directory", &error))
+}
+
+/// Which version of the file a process last read: a writer replaces the
+/// file by a rename, so its inode changes, and so do, in practice, its
+/// length and times. Compared on every operation, at the cost of a `stat`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(metadata: &std::fs::Metadata) -> Self {
+        Self {
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+            len: metadata.len(),
+            mtime: (metadata.mtime(), metadata.mtime_nsec()),
+            ctime: (metadata.ctime(), metadata.ctime_nsec()),
+        }
+    }
+}
+
+/// The stamp of the file at `path` now.
+pub(super) fn stamp(path: &Path) -> Result<Stamp, KeyError> {
+    std::fs::metadata(path)
+        .map(|metadata| Stamp::of(&metadata))
+        .map_err(|error| io_error("cannot stat the keyring", &error))
+}
+
+/// Reads and parses the keyring, with the stamp of the very file read
+/// (taken from the open file, so a rename in between can't mix them up).
+pub(super) fn read_file(path: &Path) -> Result<(Keys, Stamp), KeyError> {
+    let mut file = File::open(path).map_err(|error| io_error("cannot read the keyring", &error))?;
+    let stamp = file
+        .metadata()
+        .map(|metadata| Stamp::of(&metadata))
+        .map_err(|error| io_error("cannot stat the keyring", &error))?;
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.read_to_end(&mut bytes)
+        .map_err(|error| io_error("cannot read the keyring", &error))?;
+    Ok((parse_file(&bytes)?, stamp))
+}
+
+/// An advisory lock (`flock`) on the keyring's lock file, `<keyring>.lock`,
+/// released when dropped. Exclusive around every read-modify-write of the
+/// keyring, shared around every read: two processes adding keys never
+/// lose each other's, and a reader never sees a writer half-way. The lock
+/// is on its own file because the keyring itself is replaced by a rename.
+pub(super) struct FileLock {
+    _file: Option<File>,
+}
+
+impl FileLock {
+    pub(super) fn exclusive(lock_path: &Path) -> Result<Self, KeyError> {
+        let file = open_lock_file(lock_path)
+            .map_err(|error| io_error("cannot open the keyring lock file", &error))?;
+        file.lock()
+            .map_err(|error| io_error("cannot lock the keyring", &error))?;
+        Ok(Self { _file: Some(file) })
+    }
+
+    /// Shared. A keyring on a read-only filesystem, where the lock file
+    /// can't be created, is read without one: nobody can write it either.
+    pub(super) fn shared(lock_path: &Path) -> Result<Self, KeyError> {
+        let file = match open_lock_file(lock_path) {
+            Ok(file) => file,
+            Err(error) if lock_file_unavailable(&error) => match File::open(lock_path) {
+                Ok(file) => file,
+                Err(_) => return Ok(Self { _file: None }),
+            },
+            Err(error) => return Err(io_error("cannot open the keyring lock file", &error)),
+        };
+        file.lock_shared()
+            .map_err(|error| io_error("cannot lock the keyring", &error))?;
+        Ok(Self { _file: Some(file) })
+    }
+}
+
+fn open_lock_file(lock_path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(lock_path)
+}
+
+fn lock_file_unavailable(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+    )
 }
 
 pub(super) fn warn_if_readable_by_others(path: &Path) {

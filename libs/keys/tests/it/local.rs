@@ -57,11 +57,17 @@ async fn keyring_file_is_private_from_creation() {
     keyring.rotate(&key).await.expect("rotate");
     assert_eq!(mode(&path), 0o600);
 
+    // The lock file the instances sharing the keyring lock: private and
+    // empty.
+    let lock = path.with_file_name("keyring.json.lock");
+    assert_eq!(mode(&lock), 0o600);
+    assert_eq!(std::fs::metadata(&lock).expect("lock file").len(), 0);
+
     let leftovers: Vec<_> = std::fs::read_dir(path.parent().expect("parent"))
         .expect("list data dir")
         .filter_map(Result::ok)
         .map(|entry| entry.file_name())
-        .filter(|name| name != "keyring.json")
+        .filter(|name| name != "keyring.json" && name != "keyring.json.lock")
         .collect();
     assert!(
         leftovers.is_empty(),

@@ -7,5 +7,6 @@ mod fake_kms;
 mod kms_fake;
 mod kms_moto;
 mod local;
+mod local_shared;
 mod spec_vectors;
 mod traced;

@@ -63,6 +63,13 @@ pub struct IngestionConfig {
         deserialize_with = "number_or_text"
     )]
     pub reconcile_grace_secs: u64,
+    /// The largest recording accepted, in bytes: a larger upload is
+    /// refused with 413 before a byte of it is read.
+    #[serde(
+        default = "default_max_upload_bytes",
+        deserialize_with = "number_or_text"
+    )]
+    pub max_upload_bytes: u64,
 }
 
 impl Default for IngestionConfig {
@@ -71,8 +78,13 @@ impl Default for IngestionConfig {
             stale_after_secs: default_stale_after(),
             reconcile_interval_secs: default_reconcile_interval(),
             reconcile_grace_secs: default_reconcile_grace(),
+            max_upload_bytes: default_max_upload_bytes(),
         }
     }
+}
+
+fn default_max_upload_bytes() -> u64 {
+    callvault_ingestion::MAX_UPLOAD_BYTES
 }
 
 fn default_stale_after() -> u64 {
@@ -118,6 +130,11 @@ impl IngestionConfig {
                 "ingestion.reconcile_grace_secs must be at most {MAX_GRACE_SECS}"
             )));
         }
+        if self.max_upload_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "ingestion.max_upload_bytes must be at least 1".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -135,6 +152,17 @@ pub struct StorageConfig {
     /// exceed the longest upload, or that upload fails (retryably).
     #[serde(default = "default_sweep", deserialize_with = "number_or_text")]
     pub sweep_grace_secs: u64,
+    /// How often the scrub runs (seconds; 0 turns it off): each run reads
+    /// `scrub_share_percent` % of the stored recordings whole.
+    #[serde(
+        default = "default_scrub_interval",
+        deserialize_with = "number_or_text"
+    )]
+    pub scrub_interval_secs: u64,
+    /// The share of the stored recordings each scrub reads (1 to 100): at
+    /// 10, every recording is read once every 10 runs.
+    #[serde(default = "default_scrub_share", deserialize_with = "number_or_text")]
+    pub scrub_share_percent: u8,
 }
 
 impl Default for StorageConfig {
@@ -142,12 +170,22 @@ impl Default for StorageConfig {
         Self {
             sweep_interval_secs: default_sweep(),
             sweep_grace_secs: default_sweep(),
+            scrub_interval_secs: default_scrub_interval(),
+            scrub_share_percent: default_scrub_share(),
         }
     }
 }
 
 fn default_sweep() -> u64 {
     3600
+}
+
+fn default_scrub_interval() -> u64 {
+    24 * 3600
+}
+
+fn default_scrub_share() -> u8 {
+    10
 }
 
 impl StorageConfig {
@@ -170,6 +208,17 @@ impl StorageConfig {
             return Err(ConfigError::Invalid(format!(
                 "storage.sweep_grace_secs must be at most {MAX_GRACE_SECS}"
             )));
+        }
+        if self.scrub_interval_secs > MAX_TIMER_INTERVAL_SECS {
+            return Err(ConfigError::Invalid(format!(
+                "storage.scrub_interval_secs must be at most {MAX_TIMER_INTERVAL_SECS} \
+                 (0 turns the scrub off)"
+            )));
+        }
+        if !(1..=100).contains(&self.scrub_share_percent) {
+            return Err(ConfigError::Invalid(
+                "storage.scrub_share_percent must be between 1 and 100".into(),
+            ));
         }
         Ok(())
     }

@@ -85,7 +85,7 @@ pub struct Config {
     pub storage_url: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     pub issuer: Option<String>,
@@ -97,6 +97,48 @@ pub struct AuthConfig {
     /// An OIDC provider's JWKS (RS256/ES256), by URL or file.
     pub jwks_url: Option<String>,
     pub jwks_file: Option<PathBuf>,
+    /// Clock skew tolerated on a token's `exp` and `nbf`, in seconds.
+    #[serde(default = "default_leeway", deserialize_with = "jobs::number_or_text")]
+    pub leeway_secs: u64,
+    /// The longest a token may be valid (`exp` − `iat`), in seconds; a
+    /// longer-lived token is refused, however well it is signed.
+    #[serde(
+        default = "default_max_token_lifetime",
+        deserialize_with = "jobs::number_or_text"
+    )]
+    pub max_token_lifetime_secs: u64,
+    /// Whether GraphQL introspection (`__schema`, `__type`) is answered;
+    /// GraphiQL needs it. The SDL is published in any case.
+    #[serde(default = "default_introspection")]
+    pub introspection: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            audience: None,
+            hs256_secret: None,
+            hs256_secret_file: None,
+            jwks_url: None,
+            jwks_file: None,
+            leeway_secs: default_leeway(),
+            max_token_lifetime_secs: default_max_token_lifetime(),
+            introspection: default_introspection(),
+        }
+    }
+}
+
+fn default_leeway() -> u64 {
+    callvault_gateway::auth::DEFAULT_LEEWAY_SECS
+}
+
+fn default_max_token_lifetime() -> u64 {
+    callvault_gateway::auth::DEFAULT_MAX_TOKEN_LIFETIME_SECS
+}
+
+fn default_introspection() -> bool {
+    true
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

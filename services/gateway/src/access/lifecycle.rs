@@ -23,7 +23,8 @@ use callvault_contracts::ops::lifecycle::{
     ListDeletionCertificates, ListHolds, ListRetentionRules, ManifestPublicKey, PlaceHold,
     ReleaseHold, RunDeletion, SetPolicy, VerifyAuditChain,
 };
-use callvault_contracts::{Role, TenantId};
+use callvault_contracts::ops::storage::{Verification, VerifyRecording};
+use callvault_contracts::{RecordingId, Role, TenantId};
 use chrono::NaiveDate;
 use tracing::error;
 use uuid::Uuid;
@@ -210,6 +211,20 @@ impl TenantScope<'_, perm::ManageDeletion> {
             self.check_tenant(certificate.tenant_id, "deletion certificate")?;
         }
         Ok(certificates)
+    }
+}
+
+impl TenantScope<'_, perm::VerifyRecordings> {
+    /// Has storage read the whole recording and check it.
+    pub async fn verify_recording(&self, recording: RecordingId) -> Result<Verification> {
+        self.rpc
+            .call(VerifyRecording {
+                actor: self.actor.clone(),
+                tenant: self.tenant,
+                recording,
+            })
+            .await
+            .map_err(from_api)
     }
 }
 

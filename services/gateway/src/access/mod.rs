@@ -90,4 +90,5 @@ pub mod perm {
     marker!(ManageDeletion);
     marker!(ReadAudit);
     marker!(ManageKeys);
+    marker!(VerifyRecordings);
 }

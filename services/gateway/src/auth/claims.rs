@@ -13,6 +13,11 @@ pub(super) struct Claims {
     /// a missing claim rather than as unparseable claims.
     #[serde(default)]
     sub: String,
+    /// Required and checked by the validation (defaulted for the same
+    /// reason as `sub`); read again for the lifetime.
+    #[serde(default)]
+    exp: u64,
+    iat: Option<u64>,
     role: Role,
     tenant_id: Option<TenantId>,
     bpo_id: Option<BpoId>,
@@ -20,6 +25,22 @@ pub(super) struct Claims {
 }
 
 impl Claims {
+    /// Refuses a token valid for longer than `max_secs`: counted from its
+    /// `iat` when it has one, else from now (a token without `iat` can't
+    /// claim a lifetime it hasn't got left).
+    pub(super) fn check_lifetime(&self, max_secs: u64, leeway_secs: u64) -> Result<(), AuthError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let from = self
+            .iat
+            .map_or(now, |iat| iat.min(now.saturating_add(leeway_secs)));
+        if self.exp.saturating_sub(from) > max_secs.saturating_add(leeway_secs) {
+            return Err(AuthError::LifetimeTooLong);
+        }
+        Ok(())
+    }
+
     /// The caller, if its role and scope agree: a token that names a role
     /// without the scope that role works in (or with a scope it can't have)
     /// is refused rather than guessed at.

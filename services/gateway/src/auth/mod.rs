@@ -35,6 +35,11 @@ use jwks::KeySet;
 /// The default clock skew tolerated on `exp` and `nbf`.
 pub const DEFAULT_LEEWAY_SECS: u64 = 30;
 
+/// The longest a token may be valid, from when it was issued (or, without
+/// `iat`, from now): a day, a working shift with room to spare. A stolen
+/// token valid for years is refused however well it is signed.
+pub const DEFAULT_MAX_TOKEN_LIFETIME_SECS: u64 = 24 * 3600;
+
 /// The shortest HS256 secret accepted: as long as the hash output, as
 /// RFC 7518 §3.2 asks.
 pub const MIN_HS256_SECRET_LEN: usize = 32;
@@ -64,7 +69,10 @@ pub struct AuthConfig {
     pub hs256_secret: Option<Vec<u8>>,
     /// RS256 / ES256 keys; both are refused without it.
     pub jwks: Option<JwksSource>,
+    /// Clock skew tolerated on `exp` and `nbf`.
     pub leeway_secs: u64,
+    /// The longest validity accepted (`exp` − `iat`, or `exp` − now).
+    pub max_lifetime_secs: u64,
 }
 
 impl AuthConfig {
@@ -76,6 +84,7 @@ impl AuthConfig {
             hs256_secret: None,
             jwks: None,
             leeway_secs: DEFAULT_LEEWAY_SECS,
+            max_lifetime_secs: DEFAULT_MAX_TOKEN_LIFETIME_SECS,
         }
     }
 }
@@ -91,6 +100,7 @@ impl std::fmt::Debug for AuthConfig {
             )
             .field("jwks", &self.jwks)
             .field("leeway_secs", &self.leeway_secs)
+            .field("max_lifetime_secs", &self.max_lifetime_secs)
             .finish()
     }
 }
@@ -122,6 +132,8 @@ pub enum AuthError {
     MissingClaim(String),
     #[error("token claims are invalid: {0}")]
     InvalidClaims(&'static str),
+    #[error("token is valid for longer than this site accepts")]
+    LifetimeTooLong,
     #[error("auth configuration is invalid: {0}")]
     Config(String),
     #[error("jwks is unavailable: {0}")]
@@ -142,6 +154,7 @@ pub struct TokenVerifier {
     issuer: String,
     audience: String,
     leeway_secs: u64,
+    max_lifetime_secs: u64,
     hmac: Option<DecodingKey>,
     jwks_source: Option<JwksSource>,
     jwks: RwLock<Arc<KeySet>>,
@@ -197,6 +210,7 @@ impl TokenVerifier {
             issuer: config.issuer,
             audience: config.audience,
             leeway_secs: config.leeway_secs,
+            max_lifetime_secs: config.max_lifetime_secs,
             hmac,
             jwks_source: config.jwks,
             jwks: RwLock::new(Arc::new(keys)),
@@ -232,6 +246,8 @@ impl TokenVerifier {
         };
         let data = jsonwebtoken::decode::<claims::Claims>(token, &key, &self.validation(algorithm))
             .map_err(|error| map_jwt_error(error.into_kind()))?;
+        data.claims
+            .check_lifetime(self.max_lifetime_secs, self.leeway_secs)?;
         data.claims.into_actor()
     }
 

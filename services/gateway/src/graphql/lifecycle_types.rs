@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use async_graphql::{Enum, Json, SimpleObject};
 use callvault_contracts::lifecycle_api as api;
 use callvault_contracts::metadata_api::RecordingFilter;
+use callvault_contracts::ops::storage::Verification;
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
@@ -300,6 +301,8 @@ pub enum AuditAction {
     Deletion,
     KeyChange,
     RoleChange,
+    /// Storage found the recording damaged; `details` say which check.
+    IntegrityFailure,
 }
 
 /// One entry of the tenant's hash-chained audit trail.
@@ -380,6 +383,33 @@ impl From<api::ChainVerification> for ChainVerification {
             entries_checked: verification.entries_checked,
             intact: verification.first_bad_seq.is_none(),
             first_bad_seq: verification.first_bad_seq,
+        }
+    }
+}
+
+/// What reading a whole recording found (`verifyRecording`).
+#[derive(SimpleObject)]
+pub struct RecordingVerification {
+    /// Every frame authenticated and the SHA-256 equal to ingest's.
+    pub intact: bool,
+    /// Audio bytes read and checked before the end or the first failure.
+    pub bytes_checked: u64,
+    /// Hex SHA-256 of the audio, recorded at ingest.
+    pub expected_sha256: String,
+    /// Which check failed, when one did (also in the audit trail, as an
+    /// `INTEGRITY_FAILURE` entry).
+    pub failure: Option<String>,
+    pub verified_at: DateTime<Utc>,
+}
+
+impl From<Verification> for RecordingVerification {
+    fn from(verification: Verification) -> Self {
+        Self {
+            intact: verification.intact,
+            bytes_checked: verification.bytes_checked,
+            expected_sha256: verification.expected_sha256,
+            failure: verification.failure,
+            verified_at: verification.verified_at,
         }
     }
 }

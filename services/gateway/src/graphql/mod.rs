@@ -46,9 +46,17 @@ pub const MAX_DEPTH: usize = 15;
 /// about 60.
 pub const MAX_COMPLEXITY: usize = 1000;
 
-/// The schema, wired to the services (over `rpc`) and the playback signer.
-pub fn build_schema(rpc: RpcClient, playback: PlaybackLinks) -> GatewaySchema {
-    Schema::build(Query, Mutation::default(), EmptySubscription)
+/// The schema, wired to the services (over `rpc`) and the playback signer;
+/// `introspection: false` refuses `__schema` and `__type` (the
+/// `auth.introspection` setting).
+pub fn build_schema(rpc: RpcClient, playback: PlaybackLinks, introspection: bool) -> GatewaySchema {
+    let builder = Schema::build(Query, Mutation::default(), EmptySubscription);
+    let builder = if introspection {
+        builder
+    } else {
+        builder.disable_introspection()
+    };
+    builder
         .data(PublicLifecycle::new(rpc.clone()))
         .data(Backend::new(rpc))
         .data(playback)

@@ -4,7 +4,10 @@
 use callvault_contracts::Role;
 use serde_json::json;
 
-use crate::support::{bpo_admin, error_codes, platform_admin, spawn_app, tenant_user, token};
+use crate::support::{
+    bpo_admin, error_codes, platform_admin, spawn_app, spawn_app_without_introspection,
+    tenant_user, token,
+};
 
 #[tokio::test]
 async fn metadata_errors_keep_their_code_and_internal_details_stay_inside() {
@@ -196,4 +199,54 @@ async fn graphiql_is_served_on_get() {
     let page = response.text().await.expect("body");
     assert!(page.to_lowercase().contains("graphiql"), "{page}");
     assert!(page.contains("/graphql"));
+}
+
+#[tokio::test]
+async fn graphql_posts_must_be_json() {
+    let app = spawn_app().await;
+    let admin = token(&platform_admin());
+    let body = json!({ "query": "{ bpos { id } }" }).to_string();
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/graphql", app.gateway.address))
+            .header("authorization", format!("Bearer {admin}"))
+            .body(body.clone());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.expect("request");
+        assert_eq!(response.status(), 415, "{content_type:?}");
+        let answer: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.expect("body")).expect("a json body");
+        assert_eq!(error_codes(&answer), ["BAD_USER_INPUT"]);
+    }
+    assert!(
+        app.metadata.methods().is_empty(),
+        "nothing reached a service"
+    );
+    // With parameters, in any case, it is JSON.
+    let response = reqwest::Client::new()
+        .post(format!("{}/graphql", app.gateway.address))
+        .header("authorization", format!("Bearer {admin}"))
+        .header("content-type", "Application/JSON; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn introspection_can_be_turned_off() {
+    let query = "{ __schema { queryType { name } } }";
+    let on = spawn_app().await;
+    let answer = on.gql(None, query, json!({})).await;
+    assert_eq!(answer["data"]["__schema"]["queryType"]["name"], "Query");
+    let off = spawn_app_without_introspection().await;
+    let answer = off.gql(None, query, json!({})).await;
+    assert!(answer["data"]["__schema"].is_null(), "{answer}");
 }

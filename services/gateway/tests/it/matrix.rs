@@ -20,7 +20,7 @@ const COLUMNS: &str = "PA BX BY TA SU CO AG AU TB";
 
 /// Operation, `Y` allowed / `n` FORBIDDEN per column, and the backend
 /// method an allowed call reaches.
-const EXPECTED: [(&str, &str, &str); 34] = [
+const EXPECTED: [(&str, &str, &str); 35] = [
     ("bpos", "Y n n n n n n n n", "list_bpos"),
     ("tenants", "Y Y n n n n n n n", "list_tenants"),
     ("tenant", "Y Y n Y Y Y Y Y n", "get_tenant"),
@@ -86,6 +86,8 @@ const EXPECTED: [(&str, &str, &str); 34] = [
         "verify_audit_chain",
     ),
     ("dailyManifest", "n n n n n Y n Y n", "daily_manifest"),
+    // storage's verify_recording
+    ("verifyRecording", "n n n n n Y n Y n", "verify_recording"),
     // change_tenant_key
     ("changeTenantKey", "n Y n Y n n n n n", "change_tenant_key"),
     // Public, but in GraphQL reached through `tenant`.
@@ -179,6 +181,9 @@ fn operation(name: &str) -> &'static str {
             "query($a: UUID!) { tenant(id: $a) { dailyManifest(date: \"2025-01-01\") { date body signature publicKey } } }"
         }
         "manifestPublicKey" => "query($a: UUID!) { tenant(id: $a) { manifestPublicKey } }",
+        "verifyRecording" => {
+            "mutation($a: UUID!, $r: UUID!) { verifyRecording(tenantId: $a, id: $r) { intact bytesChecked expectedSha256 failure verifiedAt } }"
+        }
         "changeTenantKey" => {
             "mutation($a: UUID!) { changeTenantKey(tenantId: $a, input: { mode: MANAGED, reason: \"annual rotation\" }) { id keyRef } }"
         }

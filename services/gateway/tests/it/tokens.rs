@@ -90,6 +90,45 @@ async fn expired_and_not_yet_valid_tokens_are_refused() {
 }
 
 #[tokio::test]
+async fn tokens_valid_for_longer_than_the_maximum_are_refused() {
+    let f = fixture().await;
+    let now = keys::now();
+    let ten_years = 10 * 366 * 24 * 3600;
+    // Issued now for ten years, or with no `iat` and ten years left.
+    let issued = with(
+        claims(f.tenant.0),
+        json!({ "iat": now, "exp": now + ten_years }),
+    );
+    let no_iat = with(claims(f.tenant.0), json!({ "exp": now + ten_years }));
+    for token in [
+        hs256(&issued),
+        f.keys.rs256(RSA_KID, &issued),
+        hs256(&no_iat),
+    ] {
+        assert_eq!(
+            f.verifier.verify(&token).await,
+            Err(AuthError::LifetimeTooLong)
+        );
+    }
+    // A day, the default maximum, passes; issued a week ago for eight days
+    // does not, though it has a day left.
+    let day = with(
+        claims(f.tenant.0),
+        json!({ "iat": now, "exp": now + 24 * 3600 }),
+    );
+    assert!(f.verifier.verify(&hs256(&day)).await.is_ok());
+    let week = 7 * 24 * 3600;
+    let old = with(
+        claims(f.tenant.0),
+        json!({ "iat": now - week, "exp": now - week + 8 * 24 * 3600 }),
+    );
+    assert_eq!(
+        f.verifier.verify(&hs256(&old)).await,
+        Err(AuthError::LifetimeTooLong)
+    );
+}
+
+#[tokio::test]
 async fn wrong_audience_or_issuer_is_refused() {
     let f = fixture().await;
     let wrong_aud = with(claims(f.tenant.0), json!({ "aud": "another-service" }));

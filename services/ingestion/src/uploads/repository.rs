@@ -262,13 +262,13 @@ impl Uploads {
 
     /// Gives the key up after a failed upload, so a retry starts over. Only
     /// our own in-progress claim is removed, never a take-over's nor a done
-    /// upload.
-    pub async fn release(&self, key: &UploadKey, recording: RecordingId) -> Result<(), DbErr> {
-        Entity::delete_many()
+    /// upload. True if it was still ours.
+    pub async fn release(&self, key: &UploadKey, recording: RecordingId) -> Result<bool, DbErr> {
+        let deleted = Entity::delete_many()
             .filter(key.held_by(recording)?)
             .exec(&self.db)
             .await?;
-        Ok(())
+        Ok(deleted.rows_affected == 1)
     }
 }
 

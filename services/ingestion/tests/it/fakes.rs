@@ -116,6 +116,9 @@ pub struct StorageSink {
     pub down: AtomicBool,
     pub discard_down: AtomicBool,
     pub slow_tenant: Mutex<Option<(TenantId, Duration)>>,
+    /// The next store panics: a bug, which no real storage can be made to
+    /// show on demand.
+    pub panic_once: AtomicBool,
 }
 
 fn sink_error(error: StorageError) -> SinkError {
@@ -123,6 +126,7 @@ fn sink_error(error: StorageError) -> SinkError {
         StorageError::Unavailable(why) => SinkError::Unavailable(why),
         StorageError::AlreadyExists => SinkError::Conflict,
         StorageError::Body(why) => SinkError::Body(why),
+        StorageError::Key(why) => SinkError::KeyUnusable(why),
         other => SinkError::Internal(other.to_string()),
     }
 }
@@ -136,6 +140,9 @@ impl RecordingSink for StorageSink {
         key_ref: &str,
         body: AudioStream,
     ) -> Result<StoredAudio, SinkError> {
+        if self.panic_once.swap(false, Ordering::SeqCst) {
+            panic!("a bug in storage (test)");
+        }
         if self.down.load(Ordering::SeqCst) {
             return Err(SinkError::Unavailable(
                 "blob store unreachable (test outage)".into(),

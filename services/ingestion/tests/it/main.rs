@@ -2,6 +2,7 @@
 
 mod fakes;
 mod fuzz_corpus;
+mod hardening;
 mod idempotency;
 mod openapi;
 mod reconcile;

@@ -330,14 +330,14 @@ async fn refusals_map_to_sink_errors() {
     let result = stranger.discard(tenant, recording).await;
     assert!(matches!(result, Err(SinkError::Internal(_))), "{result:?}");
 
-    // A key reference the keyring doesn't know: retry once the tenant's
-    // setup is fixed, as with the in-process adapter.
+    // A key reference the keyring doesn't know, even after reading its
+    // file again: permanent, never a retryable "unavailable".
     let result = storage
         .sink()
         .store(tenant, recording, "local:nope", chunks(&audio(1_000), 100))
         .await;
     assert!(
-        matches!(result, Err(SinkError::Unavailable(_))),
+        matches!(result, Err(SinkError::KeyUnusable(_))),
         "{result:?}"
     );
     assert!(storage.is_absent(tenant, recording).await);
@@ -459,6 +459,47 @@ async fn an_ingestion_upload_with_storage_down_is_503() {
         spawn_ingestion(dir.path(), sink, TenantId::new(), "local:k".into()).await;
     let (status, body) = post_recording(&ingestion, &secret, wav::mulaw_mono_8k(10)).await;
     assert_eq!((status, error_code(&body)), (503, "unavailable"), "{body}");
+}
+
+/// A key reference storage's key provider doesn't have (after looking
+/// again): permanent, so 422 `tenant_key_unusable` without `Retry-After`,
+/// never a 503 the recorder would retry forever; nothing is stored.
+#[tokio::test]
+async fn an_upload_under_a_key_storage_does_not_have_is_422_not_503() {
+    let storage = Storage::start().await;
+    let tenant = TenantId::new();
+    let (ingestion, secret) = spawn_ingestion(
+        storage.dir.path(),
+        storage.sink(),
+        tenant,
+        format!("tenant/{tenant}"),
+    )
+    .await;
+    let response = reqwest::Client::new()
+        .post(format!("{ingestion}/v1/recordings"))
+        .header("authorization", format!("Bearer {secret}"))
+        .header("content-type", "audio/wav")
+        .header("callvault-call", call("pbx-no-key").to_string())
+        .body(wav::mulaw_mono_8k(10))
+        .send()
+        .await
+        .expect("upload request");
+    assert!(response.headers().get("retry-after").is_none());
+    let (status, body) = read(response).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (422, "tenant_key_unusable"),
+        "{body}"
+    );
+    assert!(
+        storage
+            .store
+            .list_stored(Utc::now() + chrono::Duration::hours(1), None, 10)
+            .await
+            .expect("listing")
+            .is_empty(),
+        "nothing stored"
+    );
 }
 
 /// The distributed mode's reconciler: ingestion's database here, storage

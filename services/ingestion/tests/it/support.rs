@@ -74,6 +74,7 @@ impl App {
             down: AtomicBool::new(false),
             discard_down: AtomicBool::new(false),
             slow_tenant: std::sync::Mutex::new(None),
+            panic_once: AtomicBool::new(false),
         });
 
         let keys = Arc::new(KeyTable::default());

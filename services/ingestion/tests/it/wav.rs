@@ -57,6 +57,37 @@ fn chunk(out: &mut Vec<u8>, id: &[u8; 4], body: &[u8]) {
     }
 }
 
+/// A WAV whose `fmt ` chunk says exactly what it is given, consistent or
+/// not, around `data`.
+pub fn with_header(
+    format_tag: u16,
+    channels: u16,
+    sample_rate: u32,
+    bits: u16,
+    block_align: u16,
+    data: &[u8],
+) -> Vec<u8> {
+    let mut fmt_chunk = Vec::new();
+    fmt_chunk.extend_from_slice(&format_tag.to_le_bytes());
+    fmt_chunk.extend_from_slice(&channels.to_le_bytes());
+    fmt_chunk.extend_from_slice(&sample_rate.to_le_bytes());
+    fmt_chunk.extend_from_slice(
+        &sample_rate
+            .wrapping_mul(u32::from(block_align))
+            .to_le_bytes(),
+    );
+    fmt_chunk.extend_from_slice(&block_align.to_le_bytes());
+    fmt_chunk.extend_from_slice(&bits.to_le_bytes());
+    let mut chunks = Vec::new();
+    chunk(&mut chunks, b"fmt ", &fmt_chunk);
+    chunk(&mut chunks, b"data", data);
+    let mut wav = b"RIFF".to_vec();
+    wav.extend_from_slice(&(4 + chunks.len() as u32).to_le_bytes());
+    wav.extend_from_slice(b"WAVE");
+    wav.extend_from_slice(&chunks);
+    wav
+}
+
 /// A tone, as signed 16-bit samples.
 fn tone(frames: usize, sample_rate: u32, hz: f64) -> impl Iterator<Item = i16> {
     (0..frames).map(move |i| {

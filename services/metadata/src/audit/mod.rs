@@ -271,7 +271,7 @@ fn corrupt_head() -> DbErr {
     DbErr::Custom("the audit head holds a negative sequence number".to_owned())
 }
 
-const ACTIONS: [AuditAction; 11] = [
+const ACTIONS: [AuditAction; 12] = [
     AuditAction::Playback,
     AuditAction::Download,
     AuditAction::Export,
@@ -283,6 +283,7 @@ const ACTIONS: [AuditAction; 11] = [
     AuditAction::Deletion,
     AuditAction::KeyChange,
     AuditAction::RoleChange,
+    AuditAction::IntegrityFailure,
 ];
 
 /// The action as stored and hashed: its serde (snake_case) name.
@@ -299,6 +300,7 @@ fn action_str(action: AuditAction) -> &'static str {
         AuditAction::Deletion => "deletion",
         AuditAction::KeyChange => "key_change",
         AuditAction::RoleChange => "role_change",
+        AuditAction::IntegrityFailure => "integrity_failure",
     }
 }
 

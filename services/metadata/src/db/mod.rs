@@ -50,10 +50,9 @@ pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
 /// or secrets: those are only bound as ciphertext, indexes and hashes).
 pub(crate) fn internal(err: DbErr) -> ApiError {
     tracing::error!(error = %err, "metadata database error");
-    match err {
-        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => {
-            ApiError::new(ErrorCode::Unavailable, "metadata database unavailable")
-        }
-        _ => ApiError::new(ErrorCode::Internal, "internal error"),
+    if callvault_db::is_unavailable(&err) {
+        ApiError::new(ErrorCode::Unavailable, "metadata database unavailable")
+    } else {
+        ApiError::new(ErrorCode::Internal, "internal error")
     }
 }

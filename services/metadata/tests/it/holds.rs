@@ -221,7 +221,8 @@ async fn a_case_filter_covers_present_and_future_calls(env: Env) {
         other => panic!("expected a filter hold, got {other:?}"),
     }
     let raw = env.raw_contents("legal_holds").await;
-    for needle in ["90-1111-2222", "819011112222", "1111"] {
+    // Not a shorter piece: four digits turn up in hex ciphertext by chance.
+    for needle in ["90-1111-2222", "819011112222", "9011112222"] {
         assert!(
             !raw.contains(needle),
             "hold table holds {needle} in the clear"

@@ -1,6 +1,7 @@
 //! The storage service's one integration-test binary.
 
 mod fuzz_corpus;
+mod integrity;
 mod listing;
 mod playback;
 mod records;

@@ -9,7 +9,7 @@ use callvault_storage::StorageError;
 use callvault_storage::records::RecordState;
 use futures_util::{StreamExt, TryStreamExt};
 
-use crate::support::{Harness, audio, body};
+use crate::support::{Harness, audio, body, make_writable_and_write, object_files};
 
 async fn read_all(
     harness: &Harness,
@@ -20,25 +20,6 @@ async fn read_all(
     let stream = harness.store.read(tenant, recording, range).await?;
     let chunks: Vec<Bytes> = stream.body.try_collect().await?;
     Ok(chunks.concat())
-}
-
-fn object_files(harness: &Harness) -> Vec<std::path::PathBuf> {
-    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "cvro") {
-                out.push(path);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&harness.dir.path().join("blobs"), &mut out);
-    out
 }
 
 #[tokio::test]
@@ -291,14 +272,6 @@ async fn a_truncated_object_is_caught_by_the_stored_length() {
             result.err()
         );
     }
-}
-
-fn make_writable_and_write(path: &std::path::Path, bytes: &[u8]) {
-    let mut perms = std::fs::metadata(path).expect("meta").permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(path, perms).expect("chmod");
-    std::fs::write(path, bytes).expect("write");
 }
 
 #[tokio::test]

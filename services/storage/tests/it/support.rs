@@ -46,6 +46,18 @@ impl Harness {
         }
     }
 
+    /// Rebuilds the store with `alarm` (over the same backends).
+    pub fn alarm(&mut self, alarm: callvault_storage::IntegrityAlarm) {
+        self.store = Arc::new(
+            RecordingStore::new(
+                self.blobs.clone() as Arc<dyn BlobStore>,
+                self.keys.clone() as Arc<dyn KeyProvider>,
+                self.records.clone(),
+            )
+            .with_alarm(alarm),
+        );
+    }
+
     pub async fn tenant_key(&self, tenant: TenantId) -> KeyRef {
         self.keys
             .create_tenant_key(&tenant.to_string())
@@ -142,4 +154,33 @@ pub fn spawn_playback(store: Arc<RecordingStore>) -> String {
     .run();
     tokio::spawn(server);
     format!("http://127.0.0.1:{port}")
+}
+
+/// The object files under the harness's blob directory.
+pub fn object_files(harness: &Harness) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "cvro") {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&harness.dir.path().join("blobs"), &mut out);
+    out
+}
+
+/// Overwrites a (read-only) object file, as damage or an attacker would.
+pub fn make_writable_and_write(path: &std::path::Path, bytes: &[u8]) {
+    let mut perms = std::fs::metadata(path).expect("meta").permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(path, perms).expect("chmod");
+    std::fs::write(path, bytes).expect("write");
 }

@@ -4,6 +4,7 @@
 
 use callvault_bus::Router;
 use callvault_contracts::ops::lifecycle;
+use callvault_contracts::ops::storage::{Verification, VerifyRecording};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -392,6 +393,25 @@ impl FakeLifecycle {
         })
     }
 
+    /// Stands in for the storage service's `verify_recording` as well: the
+    /// gateway's part is the permission check and the mapping.
+    pub async fn verify_recording(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        recording: RecordingId,
+    ) -> ApiResult<Verification> {
+        self.record("verify_recording", tenant, Some(actor), None);
+        self.recording(tenant, recording)?;
+        Ok(Verification {
+            intact: true,
+            bytes_checked: 48_000,
+            expected_sha256: "00".repeat(32),
+            failure: None,
+            verified_at: at(),
+        })
+    }
+
     pub async fn daily_manifest(
         &self,
         actor: &Actor,
@@ -508,5 +528,8 @@ pub fn router(fake: &Arc<FakeLifecycle>) -> Router {
             f.change_tenant_key(&r.actor, r.tenant, r.mode, r.reason)
                 .await
         });
+    router.route(fake, |f, r: VerifyRecording| async move {
+        f.verify_recording(&r.actor, r.tenant, r.recording).await
+    });
     router
 }

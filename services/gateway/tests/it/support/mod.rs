@@ -57,7 +57,18 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(config).await
 }
 
+/// As `spawn_app`, with GraphQL introspection turned off.
+pub async fn spawn_app_without_introspection() -> TestApp {
+    let mut config = AuthConfig::new(ISSUER, AUDIENCE);
+    config.hs256_secret = Some(HS_SECRET.to_vec());
+    spawn(config, false).await
+}
+
 pub async fn spawn_app_with(config: AuthConfig) -> TestApp {
+    spawn(config, true).await
+}
+
+async fn spawn(config: AuthConfig, introspection: bool) -> TestApp {
     let metadata = Arc::new(FakeMetadata::new());
     let lifecycle = Arc::new(FakeLifecycle::new(metadata.world.clone()));
     let verifier = TokenVerifier::new(config).await.expect("verifier starts");
@@ -72,7 +83,12 @@ pub async fn spawn_app_with(config: AuthConfig) -> TestApp {
     router.serve(bus.as_ref()).await.expect("serve the doubles");
     let rpc = RpcClient::new(bus, Duration::from_secs(5));
     TestApp {
-        gateway: serve_gateway(verifier, rpc, links),
+        gateway: serve_state(GatewayState::with_introspection(
+            Arc::new(verifier),
+            rpc,
+            links,
+            introspection,
+        )),
         metadata,
         lifecycle,
         signer,
@@ -81,7 +97,11 @@ pub async fn spawn_app_with(config: AuthConfig) -> TestApp {
 
 /// Serves the gateway over `rpc` on 127.0.0.1.
 pub fn serve_gateway(verifier: TokenVerifier, rpc: RpcClient, links: PlaybackLinks) -> Gateway {
-    let state = web::Data::new(GatewayState::new(Arc::new(verifier), rpc, links));
+    serve_state(GatewayState::new(Arc::new(verifier), rpc, links))
+}
+
+fn serve_state(state: GatewayState) -> Gateway {
+    let state = web::Data::new(state);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let port = listener.local_addr().expect("local addr").port();
     let server = HttpServer::new(move || App::new().configure(configure(state.clone())))
