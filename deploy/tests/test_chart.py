@@ -1,0 +1,285 @@
+"""The Helm chart: renders for every value set in values/, passes
+`helm lint --strict`, matches its snapshot, validates strictly against the
+Kubernetes schemas of two minor versions, and refuses every file of
+bad-values/ through values.schema.json."""
+
+import base64
+import copy
+import os
+import re
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+import helm_python as helm
+
+from conftest import CHART, TESTS, documents, kind_named, load_values, render
+
+# Two minor versions the chart supports (EKS standard support at the time
+# of writing); kubernetes-validate ships their OpenAPI schemas.
+KUBERNETES_VERSIONS = ["1.33", "1.36"]
+# Custom resources: the Prometheus Operator's CRD is not a Kubernetes schema.
+CUSTOM_KINDS = {"ServiceMonitor"}
+SNAPSHOTS = TESTS / "snapshots"
+BAD_VALUES = sorted((TESTS / "bad-values").glob("*.yaml"))
+
+
+def snapshot_text(values):
+    """The rendered objects with what changes on every render (generated
+    secrets) replaced by a placeholder naming its length."""
+    out = []
+    for path, text in render(values).items():
+        for doc in yaml.safe_load_all(text):
+            if not doc:
+                continue
+            if doc["kind"] == "Secret":
+                doc["data"] = {
+                    key: f"<{len(base64.b64decode(value))} bytes>"
+                    for key, value in doc.get("data", {}).items()
+                }
+            out.append(f"# {path}\n" + yaml.safe_dump(doc, sort_keys=False))
+    return "---\n".join(out)
+
+
+def test_every_value_set_matches_its_snapshot(value_set):
+    actual = snapshot_text(load_values(value_set))
+    snapshot = SNAPSHOTS / f"{value_set.stem}.yaml"
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        snapshot.write_text(actual)
+    assert snapshot.exists(), f"no snapshot: run with UPDATE_SNAPSHOTS=1"
+    assert actual == snapshot.read_text(), (
+        f"{value_set.name} renders differently from {snapshot}: review the change, "
+        "then UPDATE_SNAPSHOTS=1 scripts/test-deploy"
+    )
+
+
+def test_helm_lint_strict(value_set):
+    report = helm.lint(CHART, load_values(value_set), strict=True, namespace="callvault")
+    problems = [m for m in report["messages"] if m["severity"] >= 2] + report["errors"]
+    assert not problems, problems
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_valid_against_kubernetes_schemas(value_set, version):
+    checked = 0
+    for doc in documents(load_values(value_set)):
+        if doc["kind"] in CUSTOM_KINDS:
+            continue
+        # strict: an unknown field is an error, as kubeconform -strict.
+        kubernetes_validate.validate(doc, version, strict=True)
+        checked += 1
+    assert checked > 0
+
+
+@pytest.mark.parametrize("bad", BAD_VALUES, ids=lambda p: p.stem)
+def test_schema_refuses_bad_values(bad):
+    expected = re.search(r"^# expect: (.+)$", bad.read_text(), re.M).group(1)
+    with pytest.raises(helm.HelmValuesError) as refused:
+        render(load_values(bad))
+    assert "values don't meet the specifications of the schema" in str(refused.value)
+    assert expected in str(refused.value)
+
+
+def pod_specs(docs):
+    for doc in docs:
+        kind = doc["kind"]
+        if kind in ("Deployment", "StatefulSet", "Job"):
+            yield doc["metadata"]["name"], doc["spec"]["template"]["spec"]
+        elif kind == "Pod":
+            yield doc["metadata"]["name"], doc["spec"]
+
+
+def test_every_pod_is_hardened(value_set):
+    specs = list(pod_specs(documents(load_values(value_set))))
+    assert specs
+    for name, spec in specs:
+        assert spec["automountServiceAccountToken"] is False, name
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
+        for container in spec["containers"]:
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True, name
+            assert context["allowPrivilegeEscalation"] is False, name
+            assert context["capabilities"]["drop"] == ["ALL"], name
+            assert "resources" in container, name
+
+
+def deployments(docs):
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+
+
+def env_of(doc):
+    return {e["name"]: e for e in doc["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def test_distributed_runs_one_deployment_per_target_with_its_companions():
+    docs = documents({})
+    found = deployments(docs)
+    assert sorted(found) == [f"cv-callvault-{t}" for t in ["gateway", "ingestion", "metadata", "storage"]]
+    for name, doc in found.items():
+        target = name.removeprefix("cv-callvault-")
+        container = doc["spec"]["template"]["spec"]["containers"][0]
+        assert container["args"] == ["serve", "--target", target]
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        for kind in ("Service", "ServiceAccount", "PodDisruptionBudget", "NetworkPolicy"):
+            kind_named(docs, kind, name)
+        assert doc["spec"]["template"]["spec"]["topologySpreadConstraints"]
+
+
+def test_adding_a_target_is_one_entry_in_values():
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    disclosure = copy.deepcopy(values["targets"]["metadata"])
+    disclosure["ingressPaths"] = ["/v1/disclosures"]
+    docs = documents({"targets": {"disclosure": disclosure}, "ingress": {"enabled": True}})
+    deployment = kind_named(docs, "Deployment", "cv-callvault-disclosure")
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "disclosure"
+    assert env_of(deployment)["CALLVAULT_DATABASE__DISCLOSURE_URL"]["valueFrom"]
+    for kind in ("Service", "ServiceAccount", "PodDisruptionBudget", "NetworkPolicy"):
+        kind_named(docs, kind, "cv-callvault-disclosure")
+    secret = kind_named(docs, "Secret", "cv-callvault-secrets")
+    assert "database-disclosure-url" in secret["data"]
+    ingress = kind_named(docs, "Ingress", "cv-callvault")
+    paths = {p["path"]: p["backend"]["service"]["name"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
+    assert paths["/v1/disclosures"] == "cv-callvault-disclosure"
+    migrate = kind_named(docs, "Job", "cv-callvault-migrate")
+    names = [e["name"] for e in migrate["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert "CALLVAULT_DATABASE__DISCLOSURE_URL" in names
+
+
+def test_groups_run_targets_in_one_process():
+    docs = documents(load_values(TESTS / "values" / "grouped.yaml"))
+    found = deployments(docs)
+    assert sorted(found) == ["cv-callvault-control", "cv-callvault-ingest-store"]
+    args = found["cv-callvault-ingest-store"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args == ["serve", "--target", "ingestion,storage"]
+    env = env_of(found["cv-callvault-ingest-store"])
+    assert {"CALLVAULT_DATABASE__INGESTION_URL", "CALLVAULT_DATABASE__STORAGE_URL"} <= set(env)
+
+
+def test_a_group_that_needs_two_storage_urls_is_refused():
+    with pytest.raises(helm.HelmError) as refused:
+        render({"groups": [{"name": "edge", "targets": ["ingestion", "gateway"]}]})
+    assert "storage URL both inside the cluster and public" in str(refused.value)
+
+
+def test_a_group_naming_an_unknown_target_is_refused():
+    with pytest.raises(helm.HelmError) as refused:
+        render({"groups": [{"name": "edge", "targets": ["ingestion", "billing"]}]})
+    assert '"billing" is not a target' in str(refused.value)
+
+
+def test_ingress_routes_only_the_clients_routes():
+    docs = documents(load_values(TESTS / "values" / "distributed-aws.yaml"))
+    ingress = kind_named(docs, "Ingress", "cv-callvault")
+    assert ingress["spec"]["ingressClassName"] == "alb"
+    paths = {p["path"]: p["backend"]["service"]["name"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
+    assert paths == {
+        "/graphql": "cv-callvault-gateway",
+        "/v1/recordings": "cv-callvault-ingestion",
+        "/v1/playback": "cv-callvault-storage",
+    }
+
+
+def test_network_policies_let_each_target_out_only_to_what_it_needs():
+    docs = documents(load_values(TESTS / "values" / "distributed-aws.yaml"))
+
+    def egress_ports(name):
+        policy = kind_named(docs, "NetworkPolicy", f"cv-callvault-{name}")
+        return {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
+
+    assert egress_ports("gateway") == {53, 5671, 5672, 443, 4317}  # JWKS over HTTPS
+    assert egress_ports("ingestion") == {53, 5671, 5672, 5432, "http", 4317}
+    assert egress_ports("storage") == {53, 5671, 5672, 5432, 443, 4317}
+    assert egress_ports("metadata") == {53, 5671, 5672, 5432, 443, 4317}
+    storage = kind_named(docs, "NetworkPolicy", "cv-callvault-storage")
+    callers = [
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        for rule in storage["spec"]["ingress"]
+        for peer in rule["from"]
+        if "podSelector" in peer
+    ]
+    assert sorted(callers) == ["ingestion", "test"]
+    metadata = kind_named(docs, "NetworkPolicy", "cv-callvault-metadata")
+    namespaces = [
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for rule in metadata["spec"]["ingress"]
+        for peer in rule["from"]
+        if "namespaceSelector" in peer
+    ]
+    assert namespaces == ["monitoring"], "metadata has no route through the Ingress"
+
+
+def test_irsa_role_annotations_reach_the_service_accounts():
+    docs = documents(load_values(TESTS / "values" / "distributed-aws.yaml"))
+    account = kind_named(docs, "ServiceAccount", "cv-callvault-storage")
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith("callvault-prod-storage")
+    assert account["automountServiceAccountToken"] is False
+
+
+def test_secrets_are_files_and_an_existing_secret_replaces_the_charts():
+    docs = documents(load_values(TESTS / "values" / "existing-secret.yaml"))
+    assert not [d for d in docs if d["kind"] == "Secret"]
+    storage = kind_named(docs, "Deployment", "cv-callvault-storage")
+    env = env_of(storage)
+    assert env["CALLVAULT_SECRETS__PII_FILE"]["value"] == "/run/secrets/callvault/pii"
+    assert env["CALLVAULT_BUS__URL_FILE"]["value"] == "/run/secrets/callvault/bus-url"
+    volumes = {v["name"]: v for v in storage["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["secrets"]["secret"]["secretName"] == "callvault-prod-secrets"
+    ref = env["CALLVAULT_DATABASE__STORAGE_URL"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "callvault-prod-secrets", "key": "database-storage-url"}
+
+
+def test_given_secrets_are_kept_and_missing_ones_generated():
+    secret = "p" * 40
+    docs = documents({"secrets": {"pii": secret, "busUrl": "amqps://u:p@mq:5671/%2f"}})
+    made = kind_named(docs, "Secret", "cv-callvault-secrets")
+    assert base64.b64decode(made["data"]["pii"]).decode() == secret
+    assert base64.b64decode(made["data"]["bus-url"]).decode() == "amqps://u:p@mq:5671/%2f"
+    assert len(base64.b64decode(made["data"]["url-signing"])) >= 32
+    assert made["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+
+
+def test_migrations_run_first_as_a_hook():
+    docs = documents({})
+    job = kind_named(docs, "Job", "cv-callvault-migrate")
+    annotations = job["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+    secret = kind_named(docs, "Secret", "cv-callvault-secrets")
+    assert int(secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(annotations["helm.sh/hook-weight"])
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
+
+
+def test_embedded_mode_is_one_statefulset_with_a_volume():
+    docs = documents(load_values(TESTS / "values" / "embedded.yaml"))
+    assert not [d for d in docs if d["kind"] in ("Deployment", "Job", "Secret")]
+    sts = kind_named(docs, "StatefulSet", "cv-callvault-embedded")
+    assert sts["spec"]["replicas"] == 1
+    assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "200Gi"
+    container = sts["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["serve", "--target", "all"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["CALLVAULT_BLOB__BACKEND"] == "fs" and env["CALLVAULT_KEYS__PROVIDER"] == "local"
+    assert "CALLVAULT_BUS__KIND" not in env, "one process: the in-process bus"
+
+
+def test_helm_test_checks_every_targets_readyz():
+    docs = documents({})
+    pod = kind_named(docs, "Pod", "cv-callvault-test-readyz")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    urls = [a for a in pod["spec"]["containers"][0]["args"] if a.startswith("http")]
+    assert sorted(urls) == [
+        f"http://cv-callvault-{t}:8080/readyz" for t in ["gateway", "ingestion", "metadata", "storage"]
+    ]
+
+
+def test_service_monitor_scrapes_metrics():
+    docs = documents(load_values(TESTS / "values" / "distributed-aws.yaml"))
+    monitor = kind_named(docs, "ServiceMonitor", "cv-callvault")
+    assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    services = [d for d in docs if d["kind"] == "Service"]
+    assert services and all(selector.items() <= d["metadata"]["labels"].items() for d in services)
