@@ -112,6 +112,8 @@ target needs comes from its entry in `targets`, so a new target is one entry.
 {{- end -}}
 {{- if $t.storageUrl -}}{{- $_ := set $needs $t.storageUrl true -}}{{- end -}}
 {{- end -}}
+- name: CALLVAULT_CONFIG
+  value: /etc/callvault/callvault.toml
 - name: CALLVAULT_DATA_DIR
   value: /data
 - name: CALLVAULT_LISTEN
@@ -199,8 +201,6 @@ target needs comes from its entry in `targets`, so a new target is one entry.
 - name: CALLVAULT_AUTH__JWKS_URL
   value: {{ $v.auth.jwksUrl | quote }}
 {{- end }}
-- name: CALLVAULT_AUTH__INTROSPECTION
-  value: {{ $v.auth.introspection | quote }}
 {{- end }}
 {{- range $name, $value := $v.env }}
 - name: {{ $name }}
