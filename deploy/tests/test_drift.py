@@ -191,6 +191,7 @@ def runnable_env(env, secret, config_map, tmp_path):
     variables resolved."""
     import base64
 
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "callvault.toml").write_text(config_map["data"]["callvault.toml"])
     files = tmp_path / "secrets"
     files.mkdir(exist_ok=True)
