@@ -283,3 +283,21 @@ def test_service_monitor_scrapes_metrics():
     selector = monitor["spec"]["selector"]["matchLabels"]
     services = [d for d in docs if d["kind"] == "Service"]
     assert services and all(selector.items() <= d["metadata"]["labels"].items() for d in services)
+
+
+def test_readme_values_table_is_generated_from_values_comments(tmp_path):
+    # The values table is the generator's output: a value without its
+    # `## @param` comment, or a README not regenerated, fails here.
+    import shutil
+    import subprocess
+
+    generator = os.environ.get("README_GENERATOR", "readme-generator")
+    readme = tmp_path / "README.md"
+    shutil.copy(CHART / "README.md", readme)
+    run = subprocess.run([generator, "-v", str(CHART / "values.yaml"), "-r", str(readme)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0 and "Metadata is correct" in run.stdout, run.stdout + run.stderr
+    assert readme.read_text() == (CHART / "README.md").read_text(), (
+        "charts/callvault/README.md is stale: run readme-generator -v charts/callvault/values.yaml "
+        "-r charts/callvault/README.md"
+    )
