@@ -301,3 +301,10 @@ def test_readme_values_table_is_generated_from_values_comments(tmp_path):
         "charts/callvault/README.md is stale: run readme-generator -v charts/callvault/values.yaml "
         "-r charts/callvault/README.md"
     )
+
+
+def test_a_target_can_be_recreated_instead_of_rolled():
+    docs = documents({"targets": {"metadata": {"strategy": "Recreate"}}})
+    assert kind_named(docs, "Deployment", "cv-callvault-metadata")["spec"]["strategy"] == {"type": "Recreate"}
+    rolled = kind_named(docs, "Deployment", "cv-callvault-storage")["spec"]["strategy"]
+    assert rolled["type"] == "RollingUpdate" and rolled["rollingUpdate"]["maxUnavailable"] == 0

@@ -15,10 +15,10 @@ when that code holds the trait at all."""
 import json
 import re
 
-import hcl2
 import pytest
 
 from conftest import ROOT
+from test_terraform import load_hcl
 from rust_source import block_after, crate_source, functions, production_source, trait_methods
 
 POLICIES = ROOT / "terraform" / "modules" / "identity" / "policies"
@@ -192,9 +192,12 @@ def test_wildcard_resources_are_held_by_conditions():
 
 
 def test_the_identity_module_loads_every_policy_file():
-    main = hcl2.load((ROOT / "terraform" / "modules" / "identity" / "main.tf").open())
-    text = json.dumps(main)
-    assert 'fileset(\\"${path.module}/policies\\", \\"*.json.tftpl\\")' in text or "fileset" in text
-    assert "templatefile" in text
-    roles = [r["aws_iam_role_policy"] for r in main["resource"] if "aws_iam_role_policy" in r]
-    assert roles and "local.policies" in json.dumps(roles)
+    main = load_hcl(ROOT / "terraform" / "modules" / "identity" / "main.tf")
+    policies = main["locals"][0]["policies"]
+    # Every file of policies/ becomes the policy of the role named after it.
+    assert 'fileset(\"${path.module}/policies\", \"*.json.tftpl\")' in policies, policies
+    assert "templatefile(" in policies
+    resources = {name: body for block in main["resource"] for name, body in block.items()}
+    assert resources["aws_iam_role"]["service"]["for_each"] == "${local.policies}"
+    attached = resources["aws_iam_role_policy"]["service"]
+    assert attached["for_each"] == "${local.policies}" and attached["policy"] == "${each.value}"

