@@ -55,8 +55,12 @@ def test_every_value_set_matches_its_snapshot(value_set):
     )
 
 
-def test_helm_lint_strict(value_set):
-    report = helm.lint(CHART, load_values(value_set), strict=True, namespace="callvault")
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_helm_lint_strict(value_set, version):
+    report = helm.lint(
+        CHART, load_values(value_set), strict=True, namespace="callvault", kube_version=f"v{version}.0"
+    )
+    assert report["total_charts_linted"] == 1
     problems = [m for m in report["messages"] if m["severity"] >= 2] + report["errors"]
     assert not problems, problems
 

@@ -65,6 +65,21 @@ def databases():
         subprocess.run(["dropdb", "-h", PG[0], "-U", "postgres", "--force", name], check=False)
 
 
+def delete_broker_topology(prefix):
+    """Removes the run's queues and exchanges from the machine's shared
+    broker (durable, they would outlive the test otherwise)."""
+    script = f"""
+        P = <<"{prefix}">>,
+        Match = fun(N) -> binary:longest_common_prefix([N, P]) =:= byte_size(P) end,
+        Qs = [rabbit_amqqueue:delete(Q, false, false, <<"cli">>) || Q <- rabbit_amqqueue:list(<<"/">>),
+              Match(element(4, amqqueue:get_name(Q)))],
+        Xs = [rabbit_exchange:delete(element(2, X), false, <<"cli">>) || X <- rabbit_exchange:list(<<"/">>),
+              Match(element(4, element(2, X)))],
+        {{length(Qs), length(Xs)}}."""
+    run = subprocess.run(["rabbitmqctl", "eval", script], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, f"cannot remove the test's broker topology: {run.stdout}{run.stderr}"
+
+
 def ready(port):
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
@@ -75,12 +90,13 @@ def ready(port):
 
 def test_every_deployment_becomes_ready_with_its_rendered_environment(tmp_path, moto, databases):
     bucket = f"cvdeploy-{secrets.token_hex(4)}"
+    prefix = f"cvdeploy-{secrets.token_hex(4)}-"
     urllib.request.urlopen(urllib.request.Request(f"{moto}/{bucket}", method="PUT")).close()
     values = {
         "publicUrl": "http://127.0.0.1:9",
         "blob": {"s3Bucket": bucket, "s3Region": "us-east-1", "s3Endpoint": moto},
         "keys": {"kmsRegion": "us-east-1", "kmsEndpoint": moto},
-        "bus": {"namePrefix": f"cvdeploy-{secrets.token_hex(4)}-"},
+        "bus": {"namePrefix": prefix},
         "secrets": {"busUrl": "amqp://guest:guest@127.0.0.1:5672/%2f", "databaseUrls": databases},
     }
     docs = documents(values)
@@ -129,3 +145,4 @@ def test_every_deployment_becomes_ready_with_its_rendered_environment(tmp_path, 
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        delete_broker_topology(prefix)
