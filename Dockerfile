@@ -17,7 +17,8 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p callvault \
- && install -D -m 0555 target/release/callvault /out/callvault
+ && install -D -m 0555 target/release/callvault /out/callvault \
+ && install -d -m 0700 -o 65532 -g 65532 /out/data
 
 # distroless cc: glibc, libgcc_s, CA certificates; no shell, no package
 # manager. `nonroot` runs as uid/gid 65532, which the chart also sets.
@@ -34,6 +35,8 @@ LABEL org.opencontainers.image.title="callvault" \
       org.opencontainers.image.licenses="UNLICENSED" \
       org.opencontainers.image.base.name="gcr.io/distroless/cc-debian12:nonroot"
 COPY --from=build /out/callvault /usr/local/bin/callvault
+# Owned by the runtime user, so that a volume Docker creates there is too.
+COPY --from=build --chown=65532:65532 /out/data /data
 USER 65532:65532
 # In a container the server listens on every interface; the data
 # directory is a volume (embedded mode) or scratch space (distributed).

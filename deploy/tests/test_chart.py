@@ -169,6 +169,12 @@ def test_a_group_that_needs_two_storage_urls_is_refused():
     assert "storage URL both inside the cluster and public" in str(refused.value)
 
 
+def test_ingestion_without_storage_is_refused():
+    with pytest.raises(helm.HelmError) as refused:
+        render({"targets": {"storage": {"enabled": False}}})
+    assert "which no process runs: enable targets.storage" in str(refused.value)
+
+
 def test_a_group_naming_an_unknown_target_is_refused():
     with pytest.raises(helm.HelmError) as refused:
         render({"groups": [{"name": "edge", "targets": ["ingestion", "billing"]}]})

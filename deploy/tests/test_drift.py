@@ -130,7 +130,7 @@ def required_by(target):
     needed = set()
     for service in re.findall(r'config\.database_url\("(\w+)"\)', raw_body):
         needed.add(f"DATABASE__{service.upper()}_URL")
-    if "config.storage_url()" in re.sub(r"\s+", "", body).replace("config.storage_url()", "config.storage_url()"):
+    if "config.storage_url()" in re.sub(r"\s+", "", body):
         needed.add("STORAGE_URL")
     if "blob_store(" in body:
         backends = (SRC / "backends.rs").read_text()

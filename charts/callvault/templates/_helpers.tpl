@@ -180,6 +180,9 @@ target needs comes from its entry in `targets`, so a new target is one entry.
 {{- if and $needs.internal $needs.public (not (has "storage" .targets)) }}
 {{- fail (printf "a process running %s needs the storage URL both inside the cluster and public: group it with storage, or split it" (join "," .targets)) }}
 {{- end }}
+{{- if and (not $embedded) $needs.internal (not (include "callvault.storageProcess" $root)) }}
+{{- fail (printf "%s uploads to the storage target, which no process runs: enable targets.storage" (join "," .targets)) }}
+{{- end }}
 {{- if and (not $embedded) (or $needs.public $needs.internal) }}
 - name: CALLVAULT_STORAGE_URL
 {{- if or $needs.public (has "storage" .targets) }}
