@@ -4,7 +4,8 @@ Deployment's environment exactly as rendered, against this machine's
 PostgreSQL and RabbitMQ and a moto S3/KMS, until every `/readyz` answers
 200. Only what a cluster provides is replaced: the Secret's files (written
 to a temporary directory), the pod's address (a free loopback port), the
-Service names (loopback addresses) and IRSA (moto's test credentials)."""
+Service names (loopback addresses) and IRSA (moto's test credentials). The
+embedded StatefulSet's environment runs the same way, on its own."""
 
 import os
 import secrets
@@ -146,3 +147,29 @@ def test_every_deployment_becomes_ready_with_its_rendered_environment(tmp_path, 
                 process.kill()
                 process.wait()
         delete_broker_topology(prefix)
+
+
+def test_the_embedded_statefulset_becomes_ready_with_its_rendered_environment(tmp_path):
+    from conftest import TESTS, load_values
+
+    docs = documents(load_values(TESTS / "values" / "embedded.yaml"))
+    config_map = kind_named(docs, "ConfigMap", "cv-callvault-config")
+    (doc, container), = [(d, c) for d, c in containers(docs) if d["kind"] == "StatefulSet"]
+    env = runnable_env({e["name"]: e for e in container["env"]}, None, config_map, tmp_path)
+    port = free_port()
+    env["CALLVAULT_LISTEN"] = f"127.0.0.1:{port}"
+    log = open(tmp_path / "embedded.log", "w")
+    process = subprocess.Popen([binary(), *container["args"]], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 90
+        while not ready(port):
+            if process.poll() is not None or time.time() > deadline:
+                pytest.fail("embedded never became ready:\n" + (tmp_path / "embedded.log").read_text()[-3000:])
+            time.sleep(0.3)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
