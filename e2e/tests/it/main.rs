@@ -6,6 +6,7 @@ mod distributed;
 mod distributed_traces;
 mod embedded;
 mod faults;
+mod graphql_limits;
 mod hardening;
 mod isolation;
 mod key_change;

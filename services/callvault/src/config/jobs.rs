@@ -224,6 +224,28 @@ impl StorageConfig {
     }
 }
 
+/// A boolean from a TOML file (`true`) or from the environment, where
+/// every value is text (`CALLVAULT_AUTH__INTROSPECTION=false`).
+pub(super) fn bool_or_text<'de, D>(deserializer: D) -> Result<bool, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Bool(bool),
+        Text(String),
+    }
+    match Raw::deserialize(deserializer)? {
+        Raw::Bool(value) => Ok(value),
+        Raw::Text(text) => match text.trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(serde::de::Error::custom("expected true or false")),
+        },
+    }
+}
+
 /// A number from the TOML file, or from an environment variable (always a
 /// string there).
 pub(super) fn number_or_text<'de, D, T>(deserializer: D) -> Result<T, D::Error>

@@ -109,7 +109,10 @@ pub struct AuthConfig {
     pub max_token_lifetime_secs: u64,
     /// Whether GraphQL introspection (`__schema`, `__type`) is answered;
     /// GraphiQL needs it. The SDL is published in any case.
-    #[serde(default = "default_introspection")]
+    #[serde(
+        default = "default_introspection",
+        deserialize_with = "jobs::bool_or_text"
+    )]
     pub introspection: bool,
 }
 

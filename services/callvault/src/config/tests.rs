@@ -337,3 +337,25 @@ fn a_key_is_a_value_or_a_section_not_both() {
         assert!(matches!(result, Err(ConfigError::Invalid(_))), "{vars:?}");
     }
 }
+
+#[test]
+fn booleans_come_from_the_environment_too() {
+    for (value, expected) in [("false", false), ("true", true), (" false ", false)] {
+        let config = load(None, &[("CALLVAULT_AUTH__INTROSPECTION", value)]).expect("config");
+        assert_eq!(config.auth.introspection, expected, "{value:?}");
+    }
+    assert!(load(None, &[]).expect("config").auth.introspection);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("callvault.toml");
+    std::fs::write(&file, "[auth]\nintrospection = false\n").expect("write");
+    assert!(!load(Some(&file), &[]).expect("config").auth.introspection);
+
+    for value in ["no", "0", "False", ""] {
+        let bad = load(None, &[("CALLVAULT_AUTH__INTROSPECTION", value)]);
+        assert!(
+            matches!(bad, Err(ConfigError::Invalid(_))),
+            "{value:?}: {bad:?}"
+        );
+    }
+}

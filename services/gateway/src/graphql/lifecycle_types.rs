@@ -10,6 +10,7 @@ use callvault_contracts::ops::storage::Verification;
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
+use super::scalars::Int64;
 use super::types::Direction;
 
 /// The tenant-wide lifecycle settings.
@@ -159,8 +160,8 @@ pub struct HoldFilter {
     pub direction: Option<Direction>,
     pub phone_number: Option<String>,
     pub tags: Vec<String>,
-    pub min_duration_ms: Option<u64>,
-    pub max_duration_ms: Option<u64>,
+    pub min_duration_ms: Option<Int64>,
+    pub max_duration_ms: Option<Int64>,
     pub notice_played: Option<bool>,
 }
 
@@ -174,8 +175,8 @@ impl From<RecordingFilter> for HoldFilter {
             direction: filter.direction.map(Into::into),
             phone_number: filter.phone_number,
             tags: filter.tags,
-            min_duration_ms: filter.min_duration_ms,
-            max_duration_ms: filter.max_duration_ms,
+            min_duration_ms: filter.min_duration_ms.map(Int64),
+            max_duration_ms: filter.max_duration_ms.map(Int64),
             notice_played: filter.notice_played,
         }
     }
@@ -310,7 +311,7 @@ pub enum AuditAction {
 pub struct AuditEntry {
     pub tenant_id: Uuid,
     /// 1, 2, 3… per tenant, without gaps.
-    pub seq: u64,
+    pub seq: Int64,
     pub at: DateTime<Utc>,
     /// Who: the caller's subject.
     pub actor: String,
@@ -333,7 +334,7 @@ impl From<api::AuditEntry> for AuditEntry {
     fn from(entry: api::AuditEntry) -> Self {
         Self {
             tenant_id: entry.tenant_id.0,
-            seq: entry.seq,
+            seq: Int64(entry.seq),
             at: entry.at,
             actor: entry.actor,
             role: entry.role,
@@ -353,7 +354,7 @@ impl From<api::AuditEntry> for AuditEntry {
 pub struct AuditPage {
     pub nodes: Vec<AuditEntry>,
     /// Pass as `after` for the next page.
-    pub end_seq: Option<u64>,
+    pub end_seq: Option<Int64>,
     pub has_next_page: bool,
 }
 
@@ -361,7 +362,7 @@ impl From<api::AuditPage> for AuditPage {
     fn from(page: api::AuditPage) -> Self {
         Self {
             nodes: page.items.into_iter().map(Into::into).collect(),
-            end_seq: page.end_seq,
+            end_seq: page.end_seq.map(Int64),
             has_next_page: page.has_next_page,
         }
     }
@@ -370,9 +371,9 @@ impl From<api::AuditPage> for AuditPage {
 /// The result of recomputing the tenant's whole chain.
 #[derive(SimpleObject)]
 pub struct ChainVerification {
-    pub entries_checked: u64,
+    pub entries_checked: Int64,
     /// The first entry that doesn't verify (or the first missing one).
-    pub first_bad_seq: Option<u64>,
+    pub first_bad_seq: Option<Int64>,
     /// Every entry verified.
     pub intact: bool,
 }
@@ -380,9 +381,9 @@ pub struct ChainVerification {
 impl From<api::ChainVerification> for ChainVerification {
     fn from(verification: api::ChainVerification) -> Self {
         Self {
-            entries_checked: verification.entries_checked,
+            entries_checked: Int64(verification.entries_checked),
             intact: verification.first_bad_seq.is_none(),
-            first_bad_seq: verification.first_bad_seq,
+            first_bad_seq: verification.first_bad_seq.map(Int64),
         }
     }
 }
@@ -393,7 +394,7 @@ pub struct RecordingVerification {
     /// Every frame authenticated and the SHA-256 equal to ingest's.
     pub intact: bool,
     /// Audio bytes read and checked before the end or the first failure.
-    pub bytes_checked: u64,
+    pub bytes_checked: Int64,
     /// Hex SHA-256 of the audio, recorded at ingest.
     pub expected_sha256: String,
     /// Which check failed, when one did (also in the audit trail, as an
@@ -406,7 +407,7 @@ impl From<Verification> for RecordingVerification {
     fn from(verification: Verification) -> Self {
         Self {
             intact: verification.intact,
-            bytes_checked: verification.bytes_checked,
+            bytes_checked: Int64(verification.bytes_checked),
             expected_sha256: verification.expected_sha256,
             failure: verification.failure,
             verified_at: verification.verified_at,
@@ -445,6 +446,6 @@ impl From<api::SignedManifest> for SignedManifest {
 /// milliseconds from the start.
 #[derive(SimpleObject)]
 pub struct PauseSpan {
-    pub start_ms: u64,
-    pub end_ms: u64,
+    pub start_ms: Int64,
+    pub end_ms: Int64,
 }

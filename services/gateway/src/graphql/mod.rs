@@ -13,7 +13,9 @@ mod mutation;
 mod operation_span;
 mod query;
 mod recordings;
+mod scalars;
 mod tenant_lifecycle;
+mod typename_budget;
 mod types;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
@@ -41,8 +43,8 @@ pub type GatewaySchema = Schema<Query, Mutation, EmptySubscription>;
 /// is public anyway; this limit is what bounds its nesting.
 pub const MAX_DEPTH: usize = 15;
 
-/// The most fields one query may select (each field counts 1), which stops
-/// alias-multiplied queries. A full page of recordings with every field is
+/// The most fields one query may select (each field counts 1, `__typename`
+/// included), which stops alias-multiplied queries. A full page of recordings with every field is
 /// about 60.
 pub const MAX_COMPLEXITY: usize = 1000;
 
@@ -63,6 +65,7 @@ pub fn build_schema(rpc: RpcClient, playback: PlaybackLinks, introspection: bool
         // Before the error codes: it reads the codes that one sets.
         .extension(operation_span::OperationSpan)
         .extension(error_codes::DefaultErrorCode)
+        .extension(typename_budget::TypenameBudget)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish()

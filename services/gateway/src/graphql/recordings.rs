@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::lifecycle_inputs::checked_text;
 use super::lifecycle_types::{Attribute, PauseSpan, RecordingLifecycle, attributes};
+use super::scalars::Int64;
 use super::types::{Channel, Direction};
 use crate::access::{ScopeExt, perm};
 use crate::error::bad_input;
@@ -92,12 +93,12 @@ impl Recording {
     async fn channels(&self) -> u16 {
         self.0.channels
     }
-    async fn duration_ms(&self) -> u64 {
-        self.0.duration_ms
+    async fn duration_ms(&self) -> Int64 {
+        Int64(self.0.duration_ms)
     }
     /// Size of the audio in bytes.
-    async fn size(&self) -> u64 {
-        self.0.size
+    async fn size(&self) -> Int64 {
+        Int64(self.0.size)
     }
     /// SHA-256 of the audio as received, hex.
     async fn sha256(&self) -> &str {
@@ -122,8 +123,8 @@ impl Recording {
             .pauses
             .iter()
             .map(|pause| PauseSpan {
-                start_ms: pause.start_ms,
-                end_ms: pause.end_ms,
+                start_ms: Int64(pause.start_ms),
+                end_ms: Int64(pause.end_ms),
             })
             .collect()
     }
@@ -253,8 +254,8 @@ pub struct RecordingFilter {
     /// Every tag listed must be present.
     #[graphql(default)]
     pub tags: Vec<String>,
-    pub min_duration_ms: Option<u64>,
-    pub max_duration_ms: Option<u64>,
+    pub min_duration_ms: Option<Int64>,
+    pub max_duration_ms: Option<Int64>,
     /// Whether the caller heard the recording announcement.
     pub notice_played: Option<bool>,
 }
@@ -299,8 +300,8 @@ impl RecordingFilter {
             direction: self.direction.map(Into::into),
             phone_number: self.phone_number,
             tags: self.tags,
-            min_duration_ms: self.min_duration_ms,
-            max_duration_ms: self.max_duration_ms,
+            min_duration_ms: self.min_duration_ms.map(|ms| ms.0),
+            max_duration_ms: self.max_duration_ms.map(|ms| ms.0),
             notice_played: self.notice_played,
         })
     }

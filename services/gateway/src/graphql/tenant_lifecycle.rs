@@ -11,6 +11,7 @@ use super::lifecycle_types::{
     AuditPage, ChainVerification, DeletionCertificate, LegalHold, RetentionRule, SignedManifest,
     TenantPolicy,
 };
+use super::scalars::Int64;
 use super::types::Tenant;
 use crate::access::{PublicLifecycle, ScopeExt, perm};
 use crate::error::from_api;
@@ -67,7 +68,7 @@ impl Tenant {
     async fn audit_trail(
         &self,
         ctx: &Context<'_>,
-        after: Option<u64>,
+        after: Option<Int64>,
         first: i32,
     ) -> Result<Option<AuditPage>> {
         let scope = ctx.scope()?;
@@ -75,7 +76,7 @@ impl Tenant {
         let page = scope
             .tenant(TenantId(self.id), perm::ReadAudit)
             .await?
-            .audit_trail(after, first)
+            .audit_trail(after.map(|seq| seq.0), first)
             .await?;
         Ok(Some(page.into()))
     }

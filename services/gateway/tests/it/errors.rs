@@ -119,6 +119,24 @@ async fn bad_input_is_refused_with_a_code_and_changes_nothing() {
         (
             &supervisor,
             format!(
+                "{{ recordings(tenantId: \"{a}\", filter: {{ minDurationMs: -1 }}) {{ nodes {{ id }} }} }}"
+            ),
+        ),
+        (
+            &supervisor,
+            format!(
+                "{{ recordings(tenantId: \"{a}\", filter: {{ maxDurationMs: 1.5 }}) {{ nodes {{ id }} }} }}"
+            ),
+        ),
+        (
+            &supervisor,
+            format!(
+                "{{ recordings(tenantId: \"{a}\", filter: {{ maxDurationMs: \"9223372036854775808\" }}) {{ nodes {{ id }} }} }}"
+            ),
+        ),
+        (
+            &supervisor,
+            format!(
                 "{{ recordings(tenantId: \"{a}\", filter: {{ startedAfter: \"2025-02-01T00:00:00Z\", startedBefore: \"2025-01-01T00:00:00Z\" }}) {{ nodes {{ id }} }} }}"
             ),
         ),

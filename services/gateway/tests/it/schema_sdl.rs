@@ -40,7 +40,7 @@ fn sdl_has_the_agreed_surface() {
         "retentionRules: [RetentionRule!]",
         "legalHolds: [LegalHold!]",
         "deletionCertificates: [DeletionCertificate!]",
-        "auditTrail(after: Int, first: Int!): AuditPage",
+        "auditTrail(after: Int64, first: Int!): AuditPage",
         "verifyAuditChain: ChainVerification",
         "dailyManifest(date: NaiveDate!): SignedManifest",
         "manifestPublicKey: String!",
