@@ -167,7 +167,7 @@ async fn answers_owed_on_the_connection_go_before_the_refusal() {
     assert_eq!(answers.len(), 1, "{answers:?}");
     assert_eq!(answers[0].0, 400);
     let body: Value = serde_json::from_slice(&answers[0].2).expect("json");
-    assert_eq!(body["errors"][0]["extensions"]["code"], "INVALID_INPUT");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
 }
 
 #[tokio::test]
@@ -200,5 +200,5 @@ async fn oversize_bodies_are_refused_with_json_before_they_are_read() {
     let answers = responses(&exchange(&cv, request.as_bytes()).await);
     assert_eq!(answers[0].0, 413);
     let body: Value = serde_json::from_slice(&answers[0].2).expect("json");
-    assert_eq!(body["errors"][0]["extensions"]["code"], "INVALID_INPUT");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
 }

@@ -137,13 +137,13 @@ async fn the_binary_serves_exactly_the_documented_methods() {
                     StatusCode::METHOD_NOT_ALLOWED,
                     "{method} {path} is documented"
                 );
-                // A handler's 404 (no such tenant) has a JSON body; the
-                // router's, for a path nothing serves, has none.
+                // A handler's 404 (no such tenant), not the router's.
                 if status == StatusCode::NOT_FOUND {
-                    let body: Value = serde_json::from_slice(&body).unwrap_or_else(|_| {
-                        panic!("{method} {path}: the router found no route")
-                    });
-                    assert_eq!(body["error"]["code"], "not_found", "{method} {path}");
+                    let body: Value = serde_json::from_slice(&body).expect("a json error");
+                    assert_ne!(
+                        body["error"]["message"], "no such route",
+                        "{method} {path}: the router found no route"
+                    );
                 }
             } else {
                 assert_eq!(

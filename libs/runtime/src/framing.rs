@@ -241,7 +241,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for CheckedStream<IO> {
     }
 }
 
-impl<IO: AsyncWrite + Unpin> AsyncWrite for CheckedStream<IO> {
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for CheckedStream<IO> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

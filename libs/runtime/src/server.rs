@@ -15,7 +15,6 @@ use actix_server::Server;
 use actix_service::{IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt, fn_service, map_config};
 use actix_web::dev::AppConfig;
 use actix_web::error::Error;
-use actix_web::ResponseError;
 use tokio::net::TcpStream;
 
 use crate::framing::CheckedStream;

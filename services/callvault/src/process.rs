@@ -160,16 +160,23 @@ impl Process {
                     // duration for every request.
                     .wrap(callvault_telemetry::http::RequestTracing)
                     .app_data(readiness.clone())
-                    .route(
-                        "/healthz",
-                        web::get().to(|| async {
-                            HttpResponse::Ok()
-                                .content_type("text/plain; charset=utf-8")
-                                .body("ok")
-                        }),
+                    // Resources, not `App::route`: another method gets 405
+                    // with `Allow`, not 404.
+                    .service(web::resource("/healthz").route(web::get().to(|| async {
+                        HttpResponse::Ok()
+                            .content_type("text/plain; charset=utf-8")
+                            .body("ok")
+                    })))
+                    .service(web::resource("/readyz").route(web::get().to(crate::readiness::readyz)))
+                    .service(
+                        web::resource("/metrics").route(web::get().to(crate::readiness::metrics)),
                     )
-                    .route("/readyz", web::get().to(crate::readiness::readyz))
-                    .route("/metrics", web::get().to(crate::readiness::metrics));
+                    // A path nothing serves: the JSON error body too.
+                    .default_service(web::to(|| async {
+                        HttpResponse::NotFound().json(serde_json::json!({
+                            "error": { "code": "not_found", "message": "no such route" }
+                        }))
+                    }));
                 for mount in &routes {
                     let mount = mount.clone();
                     app = app.configure(move |service| mount(service));

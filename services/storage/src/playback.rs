@@ -151,7 +151,7 @@ async fn play(
             "the playback url is malformed",
         );
     };
-    let (Some(expires_at), Some(signature)) = (query.exp, query.sig.as_deref()) else {
+    let (Some(expires_at), Some(signature)) = (query.exp.as_deref(), query.sig.as_deref()) else {
         return json_error(
             StatusCode::UNAUTHORIZED,
             "unsigned_url",
