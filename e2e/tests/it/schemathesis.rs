@@ -3,7 +3,8 @@
 //! against `/graphql` as a tenant admin. Any failure fails the test.
 //!
 //! `scripts/test` installs schemathesis (pinned) and names its CLI in
-//! `CALLVAULT_SCHEMATHESIS`; without it this test fails rather than skip.
+//! `SCHEMATHESIS_BIN` (not `CALLVAULT_…`: the binary reads those as its
+//! configuration); without it this test fails rather than skip.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,9 +28,9 @@ fn repo() -> PathBuf {
 }
 
 fn schemathesis() -> String {
-    std::env::var("CALLVAULT_SCHEMATHESIS").unwrap_or_else(|_| {
+    std::env::var("SCHEMATHESIS_BIN").unwrap_or_else(|_| {
         panic!(
-            "CALLVAULT_SCHEMATHESIS is not set: it names the schemathesis CLI \
+            "SCHEMATHESIS_BIN is not set: it names the schemathesis CLI \
              (scripts/test installs it and sets it)"
         )
     })
@@ -120,7 +121,9 @@ async fn schemathesis_finds_no_failure_in_the_rest_routes_or_graphql() {
     );
     // The hooks reached a stored object: ranges were served, not only
     // refused (the request metric counts answers by route and status).
-    let metrics = client
+    // A new client: the first one's pooled connections were closed by the
+    // server while the blocking run held this runtime, unnoticed.
+    let metrics = reqwest::Client::new()
         .get(format!("{}/metrics", cv.base_url))
         .send()
         .await
