@@ -61,7 +61,10 @@ async fn refused(cv: &Callvault, request: &[u8]) -> (u16, String) {
     );
     let body: Value = serde_json::from_slice(body).expect("a json body");
     assert!(body["error"]["message"].is_string(), "{body}");
-    (*status, body["error"]["code"].as_str().unwrap_or("").to_owned())
+    (
+        *status,
+        body["error"]["code"].as_str().unwrap_or("").to_owned(),
+    )
 }
 
 fn malformed() -> (u16, String) {

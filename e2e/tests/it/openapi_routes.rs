@@ -155,5 +155,8 @@ async fn the_binary_serves_exactly_the_documented_methods() {
             checked.insert(format!("{method} {path}"), status.as_u16());
         }
     }
-    assert_eq!(checked.len(), document["paths"].as_object().map_or(0, |p| p.len()) * METHODS.len());
+    assert_eq!(
+        checked.len(),
+        document["paths"].as_object().map_or(0, |p| p.len()) * METHODS.len()
+    );
 }

@@ -132,9 +132,7 @@ async fn schemathesis_finds_no_failure_in_the_rest_routes_or_graphql() {
         .await
         .expect("metrics text");
     for status in ["200", "206"] {
-        let served = format!(
-            "route=\"/v1/playback/{{tenant}}/{{recording}}\",status=\"{status}\""
-        );
+        let served = format!("route=\"/v1/playback/{{tenant}}/{{recording}}\",status=\"{status}\"");
         assert!(
             metrics.contains(&served),
             "schemathesis never got a {status} from playback"

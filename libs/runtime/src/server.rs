@@ -12,7 +12,9 @@ use std::time::Duration;
 use actix_http::body::MessageBody;
 use actix_http::{HttpService, KeepAlive, Request, Response};
 use actix_server::Server;
-use actix_service::{IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt, fn_service, map_config};
+use actix_service::{
+    IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt, fn_service, map_config,
+};
 use actix_web::dev::AppConfig;
 use actix_web::error::Error;
 use tokio::net::TcpStream;

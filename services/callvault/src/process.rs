@@ -148,11 +148,8 @@ impl Process {
             .collect();
         // Behind the runtime's framing check: malformed HTTP framing gets
         // the same JSON error body as every route.
-        let server = callvault_runtime::server::serve(
-            &config.listen,
-            config.http_workers,
-            30,
-            move || {
+        let server =
+            callvault_runtime::server::serve(&config.listen, config.http_workers, 30, move || {
                 let mut app = App::new()
                     // A panic answers 500 with a JSON body, inside the span.
                     .wrap(callvault_runtime::panics::CatchPanic)
@@ -167,7 +164,9 @@ impl Process {
                             .content_type("text/plain; charset=utf-8")
                             .body("ok")
                     })))
-                    .service(web::resource("/readyz").route(web::get().to(crate::readiness::readyz)))
+                    .service(
+                        web::resource("/readyz").route(web::get().to(crate::readiness::readyz)),
+                    )
                     .service(
                         web::resource("/metrics").route(web::get().to(crate::readiness::metrics)),
                     )
@@ -182,9 +181,8 @@ impl Process {
                     app = app.configure(move |service| mount(service));
                 }
                 app
-            },
-        )
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+            })
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
         info!(listen = %config.listen, "serving");
         // actix stops on SIGTERM/SIGINT after draining in-flight requests
         // (uploads included), then the rest stops in dependency order:

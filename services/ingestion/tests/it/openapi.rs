@@ -6,10 +6,7 @@ use callvault_contracts::RecordingId;
 use callvault_ingestion::{STATUSES, UploadReceipt};
 
 fn document() -> serde_json::Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../schema/openapi.yaml"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema/openapi.yaml");
     let text = std::fs::read_to_string(path).expect("read the openapi document");
     serde_norway::from_str(&text).expect("the openapi document is valid yaml")
 }
@@ -66,7 +63,9 @@ fn every_status_the_handler_returns_is_documented() {
     for (status, _) in FRAMING {
         let schema = &response(&document, status)["content"]["application/json"]["schema"]["$ref"];
         assert!(
-            schema.as_str().is_some_and(|schema| schema.ends_with("Error")),
+            schema
+                .as_str()
+                .is_some_and(|schema| schema.ends_with("Error")),
             "{status} uses the error body"
         );
     }
