@@ -20,7 +20,7 @@ const FRAMING: [(u16, &str); 3] = [
 ];
 
 /// A response, its `$ref` to `#/components/responses/…` followed.
-fn response<'a>(document: &'a serde_json::Value, status: u16) -> &'a serde_json::Value {
+fn response(document: &serde_json::Value, status: u16) -> &serde_json::Value {
     let response = &document["paths"]["/v1/recordings"]["post"]["responses"][status.to_string()];
     match response["$ref"].as_str() {
         Some(reference) => {
