@@ -5,7 +5,9 @@
 //! binary only resolves which modules a process runs, in which order, and
 //! runs what they hand back.
 
+pub mod framing;
 pub mod panics;
+pub mod server;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, web};
 use anyhow::{Context, bail};
 use callvault_auth::signed_url::UrlSigner;
 use callvault_bus::in_process::InProcessBus;
@@ -146,31 +146,43 @@ impl Process {
             .iter()
             .flat_map(|module| module.http().to_vec())
             .collect();
-        let server = HttpServer::new(move || {
-            let mut app = App::new()
-                // A panic answers 500 with a JSON body, inside the span.
-                .wrap(callvault_runtime::panics::CatchPanic)
-                // Outermost (actix wraps last-first): a server span and a
-                // duration for every request.
-                .wrap(callvault_telemetry::http::RequestTracing)
-                .app_data(readiness.clone())
-                .route(
-                    "/healthz",
-                    web::get().to(|| async { HttpResponse::Ok().body("ok") }),
-                )
-                .route("/readyz", web::get().to(crate::readiness::readyz))
-                .route("/metrics", web::get().to(crate::readiness::metrics));
-            for mount in &routes {
-                let mount = mount.clone();
-                app = app.configure(move |service| mount(service));
-            }
-            app
-        })
-        .workers(config.http_workers)
-        .bind(&config.listen)
-        .with_context(|| format!("cannot listen on {}", config.listen))?
-        .shutdown_timeout(30)
-        .run();
+        // Behind the runtime's framing check: malformed HTTP framing gets
+        // the same JSON error body as every route.
+        let server =
+            callvault_runtime::server::serve(&config.listen, config.http_workers, 30, move || {
+                let mut app = App::new()
+                    // A panic answers 500 with a JSON body, inside the span.
+                    .wrap(callvault_runtime::panics::CatchPanic)
+                    // Outermost (actix wraps last-first): a server span and a
+                    // duration for every request.
+                    .wrap(callvault_telemetry::http::RequestTracing)
+                    .app_data(readiness.clone())
+                    // Resources, not `App::route`: another method gets 405
+                    // with `Allow`, not 404.
+                    .service(web::resource("/healthz").route(web::get().to(|| async {
+                        HttpResponse::Ok()
+                            .content_type("text/plain; charset=utf-8")
+                            .body("ok")
+                    })))
+                    .service(
+                        web::resource("/readyz").route(web::get().to(crate::readiness::readyz)),
+                    )
+                    .service(
+                        web::resource("/metrics").route(web::get().to(crate::readiness::metrics)),
+                    )
+                    // A path nothing serves: the JSON error body too.
+                    .default_service(web::to(|| async {
+                        HttpResponse::NotFound().json(serde_json::json!({
+                            "error": { "code": "not_found", "message": "no such route" }
+                        }))
+                    }));
+                for mount in &routes {
+                    let mount = mount.clone();
+                    app = app.configure(move |service| mount(service));
+                }
+                app
+            })
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
         info!(listen = %config.listen, "serving");
         // actix stops on SIGTERM/SIGINT after draining in-flight requests
         // (uploads included), then the rest stops in dependency order:

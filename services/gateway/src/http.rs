@@ -137,6 +137,11 @@ async fn graphql(
     let Ok(request) = serde_json::from_slice::<async_graphql::Request>(&bytes) else {
         return request_error(StatusCode::BAD_REQUEST, "body is not a graphql request");
     };
+    // async-graphql reads a missing `query` as empty; GraphQL over HTTP
+    // requires one, so neither is a request to execute.
+    if request.query.is_empty() {
+        return request_error(StatusCode::BAD_REQUEST, "the request has no query");
+    }
     let caller = match bearer_token(&http) {
         Err(error) => Caller::rejected(error),
         Ok(token) => match state.verifier.verify(token).await {

@@ -52,9 +52,11 @@ pub fn playback_path(
     format!("/v1/playback/{tenant}/{recording}?{}", signer.query(&grant))
 }
 
+/// Text fields, read by hand: a malformed query gets this endpoint's JSON
+/// answer rather than the framework's plain-text 400.
 #[derive(Deserialize)]
 struct Signature {
-    exp: Option<u64>,
+    exp: Option<String>,
     sig: Option<String>,
 }
 
@@ -129,7 +131,6 @@ fn now() -> u64 {
 async fn play(
     request: HttpRequest,
     path: web::Path<(String, String)>,
-    query: web::Query<Signature>,
     state: web::Data<PlaybackState>,
 ) -> HttpResponse {
     let (tenant_raw, recording_raw) = path.into_inner();
@@ -143,11 +144,25 @@ async fn play(
             "tenant and recording must be uuids",
         );
     };
-    let (Some(expires_at), Some(signature)) = (query.exp, query.sig.as_deref()) else {
+    let Ok(query) = web::Query::<Signature>::from_query(request.query_string()) else {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "invalid_signature",
+            "the playback url is malformed",
+        );
+    };
+    let (Some(expires_at), Some(signature)) = (query.exp.as_deref(), query.sig.as_deref()) else {
         return json_error(
             StatusCode::UNAUTHORIZED,
             "unsigned_url",
             "playback urls must be signed",
+        );
+    };
+    let Ok(expires_at) = expires_at.parse::<u64>() else {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "invalid_signature",
+            "the playback url signature is invalid",
         );
     };
     let grant = Grant {

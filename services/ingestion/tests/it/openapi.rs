@@ -1,4 +1,4 @@
-//! schema/ingestion.openapi.yaml describes what the endpoint really does.
+//! schema/openapi.yaml describes what the upload endpoint really does.
 
 use std::collections::BTreeSet;
 
@@ -6,12 +6,31 @@ use callvault_contracts::RecordingId;
 use callvault_ingestion::{STATUSES, UploadReceipt};
 
 fn document() -> serde_json::Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../schema/ingestion.openapi.yaml"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema/openapi.yaml");
     let text = std::fs::read_to_string(path).expect("read the openapi document");
     serde_norway::from_str(&text).expect("the openapi document is valid yaml")
+}
+
+/// Statuses the process's HTTP layer answers before the handler runs
+/// (malformed framing: callvault_runtime::framing), with their codes.
+const FRAMING: [(u16, &str); 3] = [
+    (400, "malformed_request"),
+    (408, "request_timeout"),
+    (431, "headers_too_large"),
+];
+
+/// A response, its `$ref` to `#/components/responses/…` followed.
+fn response(document: &serde_json::Value, status: u16) -> &serde_json::Value {
+    let response = &document["paths"]["/v1/recordings"]["post"]["responses"][status.to_string()];
+    match response["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference
+                .strip_prefix("#/components/responses/")
+                .expect("a response reference");
+            &document["components"]["responses"][name]
+        }
+        None => response,
+    }
 }
 
 fn keys(value: &serde_json::Value) -> BTreeSet<String> {
@@ -27,13 +46,26 @@ fn every_status_the_handler_returns_is_documented() {
     assert_eq!(document["openapi"], "3.1.0");
     let responses = &document["paths"]["/v1/recordings"]["post"]["responses"];
     let documented = keys(responses);
-    let returned: BTreeSet<String> = STATUSES.iter().map(u16::to_string).collect();
+    let returned: BTreeSet<String> = STATUSES
+        .iter()
+        .chain(FRAMING.iter().map(|(status, _)| status))
+        .map(u16::to_string)
+        .collect();
     assert_eq!(documented, returned, "documented statuses vs the handler's");
     for status in STATUSES.iter().filter(|status| **status >= 400) {
         let schema =
             &responses[status.to_string()]["content"]["application/json"]["schema"]["$ref"];
         assert_eq!(
             schema, "#/components/schemas/Error",
+            "{status} uses the error body"
+        );
+    }
+    for (status, _) in FRAMING {
+        let schema = &response(&document, status)["content"]["application/json"]["schema"]["$ref"];
+        assert!(
+            schema
+                .as_str()
+                .is_some_and(|schema| schema.ends_with("Error")),
             "{status} uses the error body"
         );
     }
@@ -62,7 +94,9 @@ fn every_error_code_is_documented() {
         (409, "recording_conflict"),
         (503, "unavailable"),
         (500, "internal"),
-    ];
+    ]
+    .into_iter()
+    .chain(FRAMING);
     let document = document();
     let documented: BTreeSet<&str> = document["components"]["schemas"]["Error"]["properties"]["error"]
         ["properties"]["code"]["enum"]
@@ -71,10 +105,9 @@ fn every_error_code_is_documented() {
         .iter()
         .filter_map(|code| code.as_str())
         .collect();
-    assert_eq!(documented, codes.iter().map(|(_, code)| *code).collect());
+    assert_eq!(documented, codes.clone().map(|(_, code)| code).collect());
     for (status, code) in codes {
-        let description = document["paths"]["/v1/recordings"]["post"]["responses"]
-            [status.to_string()]["description"]
+        let description = response(&document, status)["description"]
             .as_str()
             .unwrap_or_default();
         assert!(description.contains(code), "{status} should mention {code}");
