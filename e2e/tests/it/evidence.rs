@@ -124,14 +124,8 @@ async fn signed_certificates_and_kept_manifests_catch_rewrites() {
     let a = onboard(&cv, &client, &admin, &bpo, "Bank A").await;
     let b = onboard(&cv, &client, &admin, &bpo, "Bank B").await;
     let token = |role: &str, tenant: &str| cv.admin_token(&["--role", role, "--tenant", tenant]);
-    let (compliance_a, auditor_a) = (
-        token("compliance_officer", &a.id),
-        token("auditor", &a.id),
-    );
-    let (compliance_b, auditor_b) = (
-        token("compliance_officer", &b.id),
-        token("auditor", &b.id),
-    );
+    let (compliance_a, auditor_a) = (token("compliance_officer", &a.id), token("auditor", &a.id));
+    let (compliance_b, auditor_b) = (token("compliance_officer", &b.id), token("auditor", &b.id));
     let supervisor_a = token("supervisor", &a.id);
     let base = cv.base_url.clone();
     let gql = |token: &str, query: &str, variables: Value| {
@@ -163,7 +157,10 @@ async fn signed_certificates_and_kept_manifests_catch_rewrites() {
     .expect("delete");
     let certificate = &deleted["deleteRecording"];
     let body = certificate["body"].as_str().expect("body").to_owned();
-    let signature = certificate["signature"].as_str().expect("signature").to_owned();
+    let signature = certificate["signature"]
+        .as_str()
+        .expect("signature")
+        .to_owned();
     let key_a = public_key(&client, &cv, &a.id).await;
     let key_b = public_key(&client, &cv, &b.id).await;
     assert!(verifies(&key_a, &body, &signature));
@@ -176,7 +173,10 @@ async fn signed_certificates_and_kept_manifests_catch_rewrites() {
     assert_eq!(content["tenant_id"], a.id);
     assert_eq!(content["certificate_id"], certificate["id"]);
     assert_eq!(content["deleted"][0]["recording_id"], recording);
-    assert_eq!(content["deleted"][0]["sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(
+        content["deleted"][0]["sha256"].as_str().map(str::len),
+        Some(64)
+    );
     // Listed verbatim, to A's officers only.
     let list = "query($t: UUID!) { tenant(id: $t) { deletionCertificates { id body signature } } }";
     let listed = gql(&compliance_a, list, json!({ "t": a.id }))
@@ -212,7 +212,10 @@ async fn signed_certificates_and_kept_manifests_catch_rewrites() {
     ));
     let manifest_content: Value = serde_json::from_str(&manifest_body).expect("json");
     let head_seq = manifest_content["audit_head"]["seq"].as_u64().expect("seq");
-    assert!(head_seq >= 2, "search and deletion audited: {manifest_content}");
+    assert!(
+        head_seq >= 2,
+        "search and deletion audited: {manifest_content}"
+    );
 
     let trail = gql(
         &auditor_a,

@@ -77,10 +77,8 @@ fn chain(config: &Config, tenant: TenantId) -> anyhow::Result<ChainVerification>
 
 /// The one line the command prints.
 fn report(tenant: TenantId, verification: &ChainVerification) -> String {
-    if let (Some(date), Some(seq)) = (
-        verification.mismatched_manifest,
-        verification.first_bad_seq,
-    ) {
+    if let (Some(date), Some(seq)) = (verification.mismatched_manifest, verification.first_bad_seq)
+    {
         return format!(
             "audit chain of tenant {tenant}: rewritten after the manifest of {date} was signed \
              (the chain no longer passes through its audit head; entry {seq} and every later \

@@ -33,9 +33,9 @@ use uuid::Uuid;
 use zeroize::Zeroize;
 
 use crate::audit::{self, ChainAnchor, timestamp};
-use crate::evidence::{self, SignedBody};
 use crate::db::db_time;
 use crate::db::entity::{daily_manifest, recording, recording_tombstone, tenant};
+use crate::evidence::{self, SignedBody};
 
 /// HKDF salt of every tenant's manifest key; the info is the tenant id's
 /// 16 bytes.

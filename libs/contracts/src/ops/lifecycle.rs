@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::lifecycle_api::{
-    Access, AuditPage, ChainVerification, DeletionCertificate, DeletionReason, KeptManifest, LegalHold,
-    NewLegalHold, NewRetentionRule, RecordingLifecycle, RetentionRule, SignedManifest,
+    Access, AuditPage, ChainVerification, DeletionCertificate, DeletionReason, KeptManifest,
+    LegalHold, NewLegalHold, NewRetentionRule, RecordingLifecycle, RetentionRule, SignedManifest,
     TenantPolicy,
 };
 use crate::metadata_api::{KeyMode, Recording, Tenant};

@@ -11,8 +11,7 @@
 use callvault_bus::RpcClient;
 use callvault_contracts::lifecycle_api::{
     Access, AuditPage, ChainVerification, DeletionCertificate, DeletionReason, KeptManifest,
-    LegalHold,
-    NewLegalHold, NewRetentionRule, RecordingLifecycle, RetentionRule, SignedManifest,
+    LegalHold, NewLegalHold, NewRetentionRule, RecordingLifecycle, RetentionRule, SignedManifest,
     TenantPolicy,
 };
 use callvault_contracts::metadata_api::{

@@ -132,12 +132,18 @@ async fn manifests_carry_the_audit_head_they_were_signed_with(env: Env) {
     let svc = signer(&env, nov(16, 9));
     let auditor = member(Role::Auditor, w.a);
     // An empty chain: seq 0 and the genesis hash.
-    let empty = svc.daily_manifest(&auditor, w.a, date(13)).await.expect("13");
+    let empty = svc
+        .daily_manifest(&auditor, w.a, date(13))
+        .await
+        .expect("13");
     let body: Value = serde_json::from_str(&empty.body).expect("json");
     assert_eq!(body["audit_head"], json!({"seq": 0, "hash": ZEROS}));
     append(&env, w.a, 3).await;
     append(&env, w.b, 1).await;
-    let manifest = svc.daily_manifest(&auditor, w.a, date(14)).await.expect("14");
+    let manifest = svc
+        .daily_manifest(&auditor, w.a, date(14))
+        .await
+        .expect("14");
     let body: Value = serde_json::from_str(&manifest.body).expect("json");
     let entries = env.audit_entries(w.a).await;
     assert_eq!(body["version"], 2);
@@ -147,12 +153,20 @@ async fn manifests_carry_the_audit_head_they_were_signed_with(env: Env) {
         body["audit_head"],
         json!({"seq": 3, "hash": entries[2].hash})
     );
-    assert!(body["signed_at"].as_str().expect("signed_at").ends_with('Z'));
+    assert!(
+        body["signed_at"]
+            .as_str()
+            .expect("signed_at")
+            .ends_with('Z')
+    );
     let public = svc.manifest_public_key(w.a).await.expect("key");
     assert!(verifies(&public, &manifest.body, &manifest.signature));
     // Signed once: later entries don't move a stored manifest's head.
     append(&env, w.a, 2).await;
-    let again = svc.daily_manifest(&auditor, w.a, date(14)).await.expect("14");
+    let again = svc
+        .daily_manifest(&auditor, w.a, date(14))
+        .await
+        .expect("14");
     assert_eq!(again, manifest);
     let verified = svc
         .verify_audit_chain(&auditor, w.a, &[kept(&manifest)])
@@ -170,16 +184,28 @@ async fn a_chain_rewritten_to_the_end_fails_against_a_kept_manifest(env: Env) {
     let svc = signer(&env, nov(20, 9));
     let auditor_a = member(Role::Auditor, w.a);
     append(&env, w.a, 3).await;
-    let day14 = svc.daily_manifest(&auditor_a, w.a, date(14)).await.expect("14");
+    let day14 = svc
+        .daily_manifest(&auditor_a, w.a, date(14))
+        .await
+        .expect("14");
     append(&env, w.a, 2).await;
-    let day15 = svc.daily_manifest(&auditor_a, w.a, date(15)).await.expect("15");
+    let day15 = svc
+        .daily_manifest(&auditor_a, w.a, date(15))
+        .await
+        .expect("15");
     append(&env, w.b, 4).await;
     let auditor_b = member(Role::Auditor, w.b);
-    let b14 = svc.daily_manifest(&auditor_b, w.b, date(14)).await.expect("b14");
+    let b14 = svc
+        .daily_manifest(&auditor_b, w.b, date(14))
+        .await
+        .expect("b14");
 
     // Rewritten from entry 2: the stored manifests already disagree.
     rewrite_chain(&env, w.a, 2).await;
-    let verified = svc.verify_audit_chain(&auditor_a, w.a, &[]).await.expect("verify");
+    let verified = svc
+        .verify_audit_chain(&auditor_a, w.a, &[])
+        .await
+        .expect("verify");
     assert_eq!(verified.mismatched_manifest, Some(date(14)));
     assert_eq!(verified.first_bad_seq, Some(1), "no manifest agreed before");
     assert_eq!(verified.entries_checked, 0);
@@ -194,8 +220,14 @@ async fn a_chain_rewritten_to_the_end_fails_against_a_kept_manifest(env: Env) {
         .and_where(Expr::col(Alias::new("tenant_id")).eq(w.a.0))
         .to_owned();
     env.db.execute(&hide).await.expect("hide manifests");
-    let alone = svc.verify_audit_chain(&auditor_a, w.a, &[]).await.expect("verify");
-    assert_eq!((alone.first_bad_seq, alone.mismatched_manifest), (None, None));
+    let alone = svc
+        .verify_audit_chain(&auditor_a, w.a, &[])
+        .await
+        .expect("verify");
+    assert_eq!(
+        (alone.first_bad_seq, alone.mismatched_manifest),
+        (None, None)
+    );
     assert_eq!(alone.manifests_checked, 0);
     let against = svc
         .verify_audit_chain(&auditor_a, w.a, &[kept(&day15), kept(&day14)])
@@ -206,15 +238,24 @@ async fn a_chain_rewritten_to_the_end_fails_against_a_kept_manifest(env: Env) {
     assert_eq!(against.manifests_checked, 1);
 
     // Tenant B's chain is its own: untouched by A's rewrite…
-    let b = svc.verify_audit_chain(&auditor_b, w.b, &[kept(&b14)]).await.expect("b");
+    let b = svc
+        .verify_audit_chain(&auditor_b, w.b, &[kept(&b14)])
+        .await
+        .expect("b");
     assert_eq!((b.first_bad_seq, b.mismatched_manifest), (None, None));
     assert_eq!(b.manifests_checked, 2);
     // …and rewritten after its manifest's head, only the later part is
     // suspect: the manifest of the 14th (head 4) agrees, the 15th's not.
     append(&env, w.b, 2).await;
-    let b15 = svc.daily_manifest(&auditor_b, w.b, date(15)).await.expect("b15");
+    let b15 = svc
+        .daily_manifest(&auditor_b, w.b, date(15))
+        .await
+        .expect("b15");
     rewrite_chain(&env, w.b, 5).await;
-    let b = svc.verify_audit_chain(&auditor_b, w.b, &[]).await.expect("b");
+    let b = svc
+        .verify_audit_chain(&auditor_b, w.b, &[])
+        .await
+        .expect("b");
     assert_eq!(b.mismatched_manifest, Some(date(15)));
     assert_eq!((b.first_bad_seq, b.entries_checked), (Some(5), 4));
     assert_eq!(b.manifests_checked, 2);
@@ -233,7 +274,10 @@ async fn a_chain_rewritten_to_the_end_fails_against_a_kept_manifest(env: Env) {
         .and_where(Expr::col(Alias::new("tenant_id")).eq(w.b.0))
         .to_owned();
     env.db.execute(&head).await.expect("head");
-    let b = svc.verify_audit_chain(&auditor_b, w.b, &[kept(&b15)]).await.expect("b");
+    let b = svc
+        .verify_audit_chain(&auditor_b, w.b, &[kept(&b15)])
+        .await
+        .expect("b");
     assert_eq!(b.mismatched_manifest, Some(date(15)));
     assert_eq!(b.first_bad_seq, Some(5));
 }
@@ -244,7 +288,10 @@ async fn kept_manifests_must_be_signed_daily_manifests_of_the_tenant(env: Env) {
     append(&env, w.a, 2).await;
     let auditor_a = member(Role::Auditor, w.a);
     let auditor_b = member(Role::Auditor, w.b);
-    let day14 = svc.daily_manifest(&auditor_a, w.a, date(14)).await.expect("14");
+    let day14 = svc
+        .daily_manifest(&auditor_a, w.a, date(14))
+        .await
+        .expect("14");
     let mut forged = kept(&day14);
     forged.body = forged.body.replace(r#""seq":2"#, r#""seq":1"#);
     assert_ne!(forged.body, day14.body);
@@ -253,7 +300,9 @@ async fn kept_manifests_must_be_signed_daily_manifests_of_the_tenant(env: Env) {
     // Signed with the right key but not a manifest: a certificate body
     // can't be passed off as one.
     let keys = ManifestKeys::new(MANIFEST_SECRET.to_vec());
-    let Value::Object(fields) = json!({"audit_head": {"seq": 0, "hash": ZEROS}, "date": "2023-11-14"}) else {
+    let Value::Object(fields) =
+        json!({"audit_head": {"seq": 0, "hash": ZEROS}, "date": "2023-11-14"})
+    else {
         unreachable!()
     };
     let other_kind = evidence::sign(&keys, w.a, evidence::DELETION_CERTIFICATE, 2, fields);
@@ -279,7 +328,10 @@ async fn kept_manifests_must_be_signed_daily_manifests_of_the_tenant(env: Env) {
     let outcome = svc.verify_audit_chain(&auditor_a, w.a, &too_many).await;
     assert_eq!(code(outcome), ErrorCode::InvalidInput);
     // Without signing keys the kept ones can't be checked.
-    let outcome = env.svc.verify_audit_chain(&auditor_a, w.a, &[kept(&day14)]).await;
+    let outcome = env
+        .svc
+        .verify_audit_chain(&auditor_a, w.a, &[kept(&day14)])
+        .await;
     assert_eq!(code(outcome), ErrorCode::Unavailable);
 }
 
@@ -337,14 +389,22 @@ async fn deletion_certificates_are_signed_and_verify_with_the_public_key(env: En
     assert!(!body.contains(": ") && !body.contains(", "), "{body}");
 
     let body = run.body.clone().expect("signed");
-    assert!(verifies(&public, &body, run.signature.as_deref().expect("signed")));
+    assert!(verifies(
+        &public,
+        &body,
+        run.signature.as_deref().expect("signed")
+    ));
     let content: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(content["deleted"][0]["recording_id"], r1.0.to_string());
     assert_eq!(content["deleted"].as_array().expect("deleted").len(), 1);
     assert_eq!(content["held_back"], json!([r3.0.to_string()]));
     // Any change to the body breaks the signature.
     let tampered = body.replace(&r1.0.to_string(), &r3.0.to_string());
-    assert!(!verifies(&public, &tampered, run.signature.as_deref().expect("signed")));
+    assert!(!verifies(
+        &public,
+        &tampered,
+        run.signature.as_deref().expect("signed")
+    ));
 
     // Listed with the same body and signature; another tenant reaches
     // neither the list nor (by its key) a valid signature.
@@ -397,7 +457,10 @@ async fn certificates_from_before_signing_are_signed_on_first_read(env: Env) {
     // (Ed25519 being deterministic) the same signature.
     assert_eq!(listed, vec![certificate.clone()]);
     assert_eq!(
-        lab.svc.list_deletion_certificates(&officer, t).await.expect("again"),
+        lab.svc
+            .list_deletion_certificates(&officer, t)
+            .await
+            .expect("again"),
         vec![certificate.clone()]
     );
 
@@ -416,7 +479,10 @@ async fn certificates_from_before_signing_are_signed_on_first_read(env: Env) {
         .await
         .expect("list");
     assert_eq!(listed.len(), 1);
-    assert_eq!((listed[0].body.clone(), listed[0].signature.clone()), (None, None));
+    assert_eq!(
+        (listed[0].body.clone(), listed[0].signature.clone()),
+        (None, None)
+    );
 }
 
 on_both_backends!(
