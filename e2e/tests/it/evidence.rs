@@ -219,7 +219,7 @@ async fn signed_certificates_and_kept_manifests_catch_rewrites() {
 
     let trail = gql(
         &auditor_a,
-        "query($t: UUID!) { tenant(id: $t) { auditTrail(first: 500) { nodes { tenantId seq at actor role action target origin reason details prevHash hash } } } }",
+        "query($t: UUID!) { tenant(id: $t) { auditTrail(first: 100) { nodes { tenantId seq at actor role action target origin reason details prevHash hash } } } }",
         json!({ "t": a.id }),
     )
     .await
