@@ -193,7 +193,7 @@ pub async fn verify_against<C: ConnectionTrait>(
     anchors: &[ChainAnchor],
 ) -> Result<ChainVerification, DbErr> {
     let mut anchors: Vec<&ChainAnchor> = anchors.iter().collect();
-    anchors.sort_by(|a, b| (a.seq, a.date).cmp(&(b.seq, b.date)));
+    anchors.sort_by_key(|anchor| (anchor.seq, anchor.date));
     let mut anchors = Anchors {
         pending: anchors.into_iter().peekable(),
         checked: 0,
