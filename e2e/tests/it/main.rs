@@ -5,6 +5,7 @@ mod cluster;
 mod distributed;
 mod distributed_traces;
 mod embedded;
+mod evidence;
 mod faults;
 mod framing;
 mod graphql_limits;

@@ -149,6 +149,15 @@ pub struct Tombstone {
 /// One run of the deletion worker (or one user deletion) for one tenant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DeletionCertificate {
+    /// The signed bytes: canonical JSON of the certificate (see
+    /// `services/metadata/AUDIT.md`); `None` while its run is unfinished
+    /// (in progress, or stopped before it could finish).
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Base64 (standard, padded) Ed25519 signature over `body` with the
+    /// tenant's manifest key.
+    #[serde(default)]
+    pub signature: Option<String>,
     pub id: Uuid,
     pub tenant_id: TenantId,
     pub started_at: DateTime<Utc>,
@@ -229,13 +238,33 @@ pub struct AuditPage {
     pub has_next_page: bool,
 }
 
-/// The result of recomputing a tenant's chain.
+/// The result of recomputing a tenant's chain and checking it against the
+/// audit heads signed into its daily manifests.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ChainVerification {
     pub entries_checked: u64,
     /// The first entry whose hash or link doesn't verify (or the first
-    /// missing sequence number); `None` when the whole chain verifies.
+    /// missing sequence number); when a manifest's audit head disagrees
+    /// with the chain, the first entry after the last manifest head that
+    /// agreed. `None` when the whole chain verifies.
     pub first_bad_seq: Option<u64>,
+    /// Manifests (stored, and those the caller kept) whose audit head was
+    /// compared with the chain.
+    #[serde(default)]
+    pub manifests_checked: u64,
+    /// The day of the first manifest (in audit head order) whose audit
+    /// head the chain no longer passes through: the chain was rewritten
+    /// after that manifest was signed.
+    #[serde(default)]
+    pub mismatched_manifest: Option<NaiveDate>,
+}
+
+/// A manifest the tenant kept, handed back to check the chain against:
+/// the body and signature exactly as `daily_manifest` returned them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KeptManifest {
+    pub body: String,
+    pub signature: String,
 }
 
 // ---- manifests ----

@@ -1,6 +1,7 @@
 //! `callvault audit verify --tenant <uuid>`: recomputes one tenant's audit
 //! chain straight from the metadata database, for an operator or an
-//! auditor's script. Exit status: 0 the chain verifies, 1 an entry does
+//! auditor's script, and checks it against the audit heads signed into the
+//! tenant's stored daily manifests. Exit status: 0 the chain verifies, 1 an entry does
 //! not verify, 2 the chain could not be checked (configuration, database).
 
 use std::process::ExitCode;
@@ -76,6 +77,14 @@ fn chain(config: &Config, tenant: TenantId) -> anyhow::Result<ChainVerification>
 
 /// The one line the command prints.
 fn report(tenant: TenantId, verification: &ChainVerification) -> String {
+    if let (Some(date), Some(seq)) = (verification.mismatched_manifest, verification.first_bad_seq)
+    {
+        return format!(
+            "audit chain of tenant {tenant}: rewritten after the manifest of {date} was signed \
+             (the chain no longer passes through its audit head; entry {seq} and every later \
+             entry are suspect)"
+        );
+    }
     match verification.first_bad_seq {
         None => format!(
             "audit chain of tenant {tenant}: {} entries verify",
@@ -112,6 +121,8 @@ mod tests {
         let verification = ChainVerification {
             entries_checked: 42,
             first_bad_seq: None,
+            manifests_checked: 3,
+            mismatched_manifest: None,
         };
         assert_eq!(
             report(tenant(), &verification),
@@ -124,11 +135,29 @@ mod tests {
         let verification = ChainVerification {
             entries_checked: 6,
             first_bad_seq: Some(7),
+            manifests_checked: 0,
+            mismatched_manifest: None,
         };
         assert_eq!(
             report(tenant(), &verification),
             "audit chain of tenant 0b7e4a4c-2f7d-4a39-9a57-1c7c1d3f0e11: entry 7 does not verify \
              (checked 6 entries before it, which verify; 7 and every later entry are suspect)"
+        );
+    }
+
+    #[test]
+    fn a_chain_rewritten_behind_a_manifest_names_the_manifest() {
+        let verification = ChainVerification {
+            entries_checked: 4,
+            first_bad_seq: Some(5),
+            manifests_checked: 2,
+            mismatched_manifest: chrono::NaiveDate::from_ymd_opt(2026, 3, 1),
+        };
+        assert_eq!(
+            report(tenant(), &verification),
+            "audit chain of tenant 0b7e4a4c-2f7d-4a39-9a57-1c7c1d3f0e11: rewritten after the \
+             manifest of 2026-03-01 was signed (the chain no longer passes through its audit \
+             head; entry 5 and every later entry are suspect)"
         );
     }
 

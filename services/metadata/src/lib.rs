@@ -14,8 +14,10 @@
 
 pub mod audit;
 pub mod authz;
+mod certificate;
 mod cursor;
 mod db;
+pub mod evidence;
 pub mod ingest;
 mod input;
 pub mod integrity;

@@ -9,35 +9,41 @@
 //! stored the first time it is asked for (or by the daily timer) and never
 //! changes afterwards: a later deletion shows in the day it happened, and
 //! the recording stays in the day it was added (read from its tombstone).
+//! Since body version 2 a manifest also carries the head of the tenant's
+//! audit chain when it was signed, so a chain rewritten afterwards no
+//! longer reaches a manifest the tenant kept ([`anchor`]).
 //! services/metadata/AUDIT.md tells a third party how to verify one.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lc_rs::hkdf::{HKDF_SHA256, KeyType, Prk, Salt};
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use callvault_contracts::TenantId;
 use callvault_contracts::lifecycle_api::SignedManifest;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect,
 };
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 use zeroize::Zeroize;
 
-use crate::audit::{canonical_json, timestamp};
+use crate::audit::{self, ChainAnchor, timestamp};
 use crate::db::db_time;
 use crate::db::entity::{daily_manifest, recording, recording_tombstone, tenant};
+use crate::evidence::{self, SignedBody};
 
 /// HKDF salt of every tenant's manifest key; the info is the tenant id's
 /// 16 bytes.
 const HKDF_SALT: &[u8] = b"callvault manifest v1";
 
-/// `version` in every body this code signs.
-const BODY_VERSION: u32 = 1;
+/// `version` of the bodies this code signs. Version 1 (no `kind`, no
+/// audit head) is still served as stored and still verifies.
+const BODY_VERSION: u32 = 2;
 
 /// Derives each tenant's Ed25519 signing key from one platform secret.
 #[derive(Clone)]
@@ -65,9 +71,21 @@ impl ManifestKeys {
         BASE64.encode(self.key_pair(tenant).public_key().as_ref())
     }
 
-    /// Base64 (standard, padded) Ed25519 signature of `tenant` over `body`.
-    fn sign(&self, tenant: TenantId, body: &[u8]) -> String {
+    /// Base64 (standard, padded) Ed25519 signature of `tenant` over `body`;
+    /// [`crate::evidence::sign`] is what signs a body.
+    pub(crate) fn sign(&self, tenant: TenantId, body: &[u8]) -> String {
         BASE64.encode(self.key_pair(tenant).sign(body).as_ref())
+    }
+
+    /// Whether `signature` (base64) is `tenant`'s signature over `body`.
+    pub(crate) fn verify(&self, tenant: TenantId, body: &[u8], signature: &str) -> bool {
+        let Ok(signature) = BASE64.decode(signature) else {
+            return false;
+        };
+        let pair = self.key_pair(tenant);
+        UnparsedPublicKey::new(&ED25519, pair.public_key().as_ref())
+            .verify(body, &signature)
+            .is_ok()
     }
 
     fn key_pair(&self, tenant: TenantId) -> Ed25519KeyPair {
@@ -105,13 +123,16 @@ pub async fn daily<C: ConnectionTrait>(
     if let Some(row) = stored(conn, tenant, date).await? {
         return Ok(signed(keys, row));
     }
-    let body = body(conn, tenant, date).await?;
+    let signed_at = db_time(Utc::now());
+    let fields = body_fields(conn, tenant, date, signed_at).await?;
+    let SignedBody { body, signature } =
+        evidence::sign(keys, tenant, evidence::DAILY_MANIFEST, BODY_VERSION, fields);
     let row = daily_manifest::Model {
         tenant_id: tenant.0,
         date,
-        signature: keys.sign(tenant, body.as_bytes()),
+        signature,
         body,
-        signed_at: db_time(Utc::now()),
+        signed_at,
     };
     // Two requests (or the timer and a request) may build the same day at
     // once; the first stored wins and both answer with it.
@@ -194,12 +215,15 @@ fn day_bounds(date: NaiveDate) -> Result<(DateTime<Utc>, DateTime<Utc>), DbErr> 
     Ok((start, end))
 }
 
-/// The canonical JSON body of the day's manifest (AUDIT.md has its shape).
-async fn body<C: ConnectionTrait>(
+/// The fields of the day's manifest body (AUDIT.md has its shape), but
+/// `kind`, `version` and `tenant_id`, which signing adds. The audit head is
+/// read last, so every deletion the body lists is at or before it.
+async fn body_fields<C: ConnectionTrait>(
     conn: &C,
     tenant: TenantId,
     date: NaiveDate,
-) -> Result<String, DbErr> {
+    signed_at: DateTime<Utc>,
+) -> Result<Map<String, Value>, DbErr> {
     let (start, end) = day_bounds(date)?;
     // Keyed by recording id: the body lists them in id order, and a
     // recording caught between catalogue and tombstone is listed once.
@@ -263,19 +287,61 @@ async fn body<C: ConnectionTrait>(
             })
         })
         .collect();
-    Ok(canonical_json(&json!({
-        "version": BODY_VERSION,
-        "tenant_id": tenant.0.hyphenated().to_string(),
+    let (head_seq, head_hash) = audit::head(conn, tenant).await?;
+    let Value::Object(fields) = json!({
         "date": date.format("%Y-%m-%d").to_string(),
         "added": added,
         "deleted": deleted,
-    })))
+        "signed_at": timestamp(signed_at),
+        "audit_head": {"seq": head_seq, "hash": head_hash},
+    }) else {
+        unreachable!("a JSON object literal")
+    };
+    Ok(fields)
+}
+
+/// The audit chain head a manifest body (version 2 on) was signed with, as
+/// an anchor to check the chain against; `None` for a version 1 body,
+/// which has none, and for a body that is not a manifest of `tenant`.
+pub fn anchor(tenant: TenantId, body: &str) -> Option<ChainAnchor> {
+    let content: Value = serde_json::from_str(body).ok()?;
+    if content.get("kind")?.as_str()? != evidence::DAILY_MANIFEST
+        || content.get("tenant_id")?.as_str()? != tenant.0.hyphenated().to_string()
+    {
+        return None;
+    }
+    let date = NaiveDate::parse_from_str(content.get("date")?.as_str()?, "%Y-%m-%d").ok()?;
+    let head = content.get("audit_head")?;
+    Some(ChainAnchor {
+        date,
+        seq: head.get("seq")?.as_u64()?,
+        hash: head.get("hash")?.as_str()?.to_owned(),
+    })
+}
+
+/// The anchors of every manifest stored for `tenant`, oldest day first.
+/// Taken as stored: the operator could rewrite these rows too, which is
+/// why a tenant also checks the manifests it kept (AUDIT.md).
+pub async fn stored_anchors<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+) -> Result<Vec<ChainAnchor>, DbErr> {
+    let bodies: Vec<String> = daily_manifest::Entity::find()
+        .select_only()
+        .column(daily_manifest::Column::Body)
+        .filter(daily_manifest::Column::TenantId.eq(tenant.0))
+        .order_by_asc(daily_manifest::Column::Date)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(bodies
+        .iter()
+        .filter_map(|body| anchor(tenant, body))
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
-    use aws_lc_rs::signature::{ED25519, UnparsedPublicKey};
-
     use super::*;
 
     #[test]

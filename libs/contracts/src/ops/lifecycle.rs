@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::lifecycle_api::{
-    Access, AuditPage, ChainVerification, DeletionCertificate, DeletionReason, LegalHold,
-    NewLegalHold, NewRetentionRule, RecordingLifecycle, RetentionRule, SignedManifest,
+    Access, AuditPage, ChainVerification, DeletionCertificate, DeletionReason, KeptManifest,
+    LegalHold, NewLegalHold, NewRetentionRule, RecordingLifecycle, RetentionRule, SignedManifest,
     TenantPolicy,
 };
 use crate::metadata_api::{KeyMode, Recording, Tenant};
@@ -213,6 +213,10 @@ impl Rpc for AuditTrail {
 pub struct VerifyAuditChain {
     pub actor: Actor,
     pub tenant: TenantId,
+    /// Manifests the tenant kept: the chain must pass through the audit
+    /// head each one was signed with (as through the stored manifests').
+    #[serde(default)]
+    pub kept_manifests: Vec<KeptManifest>,
 }
 
 impl Rpc for VerifyAuditChain {

@@ -10,8 +10,8 @@
 
 use callvault_bus::RpcClient;
 use callvault_contracts::lifecycle_api::{
-    Access, AuditPage, ChainVerification, DeletionCertificate, DeletionReason, LegalHold,
-    NewLegalHold, NewRetentionRule, RecordingLifecycle, RetentionRule, SignedManifest,
+    Access, AuditPage, ChainVerification, DeletionCertificate, DeletionReason, KeptManifest,
+    LegalHold, NewLegalHold, NewRetentionRule, RecordingLifecycle, RetentionRule, SignedManifest,
     TenantPolicy,
 };
 use callvault_contracts::metadata_api::{
@@ -246,11 +246,15 @@ impl TenantScope<'_, perm::ReadAudit> {
         Ok(page)
     }
 
-    pub async fn verify_audit_chain(&self) -> Result<ChainVerification> {
+    pub async fn verify_audit_chain(
+        &self,
+        kept_manifests: Vec<KeptManifest>,
+    ) -> Result<ChainVerification> {
         self.rpc
             .call(VerifyAuditChain {
                 actor: self.actor.clone(),
                 tenant: self.tenant,
+                kept_manifests,
             })
             .await
             .map_err(from_api)

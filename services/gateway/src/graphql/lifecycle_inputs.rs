@@ -29,6 +29,24 @@ pub(super) const MAX_AUDIT_PAGE: i32 = 100;
 /// limit too).
 const MAX_KEY_CHANGE_REASON_CHARS: usize = 500;
 
+/// A daily manifest the tenant kept, handed back so the audit chain is
+/// checked against the audit head it was signed with: `body` and
+/// `signature` exactly as `dailyManifest` returned them.
+#[derive(InputObject)]
+pub struct KeptManifestInput {
+    pub body: String,
+    pub signature: String,
+}
+
+impl From<KeptManifestInput> for api::KeptManifest {
+    fn from(input: KeptManifestInput) -> Self {
+        Self {
+            body: input.body,
+            signature: input.signature,
+        }
+    }
+}
+
 #[derive(InputObject)]
 pub struct TenantPolicyInput {
     pub default_retention_days: i32,

@@ -252,9 +252,21 @@ pub struct Tombstone {
 }
 
 /// One deletion run (or one user deletion): what it shredded, what a hold
-/// kept, what failed and will be retried.
+/// kept, what failed and will be retried. Once finished it is signed like
+/// the daily manifests: `body` and `signature` verify with
+/// `manifestPublicKey` (services/metadata/AUDIT.md defines the body).
 #[derive(SimpleObject)]
 pub struct DeletionCertificate {
+    /// The signed bytes, verbatim: canonical JSON with `kind`
+    /// `"deletion_certificate"`, the certificate id, its times, each deleted
+    /// recording (id, SHA-256, ingested and deleted at, reason, policy, by
+    /// whom), `held_back` and `failed`. Null while the run is unfinished
+    /// (in progress, or stopped before it could finish); never changes once
+    /// set.
+    pub body: Option<String>,
+    /// Base64 Ed25519 signature over `body` with the tenant's manifest key
+    /// (`manifestPublicKey`, `GET /v1/tenants/{tenantId}/manifest-key`).
+    pub signature: Option<String>,
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub started_at: DateTime<Utc>,
@@ -267,6 +279,8 @@ pub struct DeletionCertificate {
 impl From<api::DeletionCertificate> for DeletionCertificate {
     fn from(certificate: api::DeletionCertificate) -> Self {
         Self {
+            body: certificate.body,
+            signature: certificate.signature,
             id: certificate.id,
             tenant_id: certificate.tenant_id.0,
             started_at: certificate.started_at,
@@ -368,13 +382,23 @@ impl From<api::AuditPage> for AuditPage {
     }
 }
 
-/// The result of recomputing the tenant's whole chain.
+/// The result of recomputing the tenant's whole chain and checking that it
+/// passes through the audit head signed into each daily manifest (stored,
+/// and those passed as `manifests`).
 #[derive(SimpleObject)]
 pub struct ChainVerification {
     pub entries_checked: Int64,
-    /// The first entry that doesn't verify (or the first missing one).
+    /// The first entry that doesn't verify (or the first missing one). When
+    /// a manifest's audit head disagrees with the chain: the first entry
+    /// after the last manifest head that agreed (the rewrite is there or
+    /// later, up to that manifest's head).
     pub first_bad_seq: Option<Int64>,
-    /// Every entry verified.
+    /// Manifests whose audit head was compared with the chain.
+    pub manifests_checked: Int64,
+    /// The day of the first manifest (in head order) the chain no longer
+    /// passes through: the chain was rewritten after it was signed.
+    pub mismatched_manifest: Option<NaiveDate>,
+    /// Every entry verified and every manifest's head agreed.
     pub intact: bool,
 }
 
@@ -382,8 +406,11 @@ impl From<api::ChainVerification> for ChainVerification {
     fn from(verification: api::ChainVerification) -> Self {
         Self {
             entries_checked: Int64(verification.entries_checked),
-            intact: verification.first_bad_seq.is_none(),
+            intact: verification.first_bad_seq.is_none()
+                && verification.mismatched_manifest.is_none(),
             first_bad_seq: verification.first_bad_seq.map(Int64),
+            manifests_checked: Int64(verification.manifests_checked),
+            mismatched_manifest: verification.mismatched_manifest,
         }
     }
 }

@@ -6,7 +6,7 @@ use async_graphql::{ComplexObject, Context, Result};
 use callvault_contracts::TenantId;
 use chrono::NaiveDate;
 
-use super::lifecycle_inputs::audit_page_size;
+use super::lifecycle_inputs::{KeptManifestInput, audit_page_size};
 use super::lifecycle_types::{
     AuditPage, ChainVerification, DeletionCertificate, LegalHold, RetentionRule, SignedManifest,
     TenantPolicy,
@@ -81,13 +81,27 @@ impl Tenant {
         Ok(Some(page.into()))
     }
 
-    /// Recomputes the whole audit chain.
-    async fn verify_audit_chain(&self, ctx: &Context<'_>) -> Result<Option<ChainVerification>> {
+    /// Recomputes the whole audit chain and checks it passes through the
+    /// audit head of every stored daily manifest and of every manifest in
+    /// `manifests` (ones the tenant kept; at most 366, each a version 2
+    /// manifest of this tenant whose signature verifies, else
+    /// `BAD_USER_INPUT`). A chain rewritten consistently after a manifest
+    /// was signed fails here against that manifest.
+    async fn verify_audit_chain(
+        &self,
+        ctx: &Context<'_>,
+        manifests: Option<Vec<KeptManifestInput>>,
+    ) -> Result<Option<ChainVerification>> {
         let scope = ctx.scope()?;
+        let kept = manifests
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect();
         let verification = scope
             .tenant(TenantId(self.id), perm::ReadAudit)
             .await?
-            .verify_audit_chain()
+            .verify_audit_chain(kept)
             .await?;
         Ok(Some(verification.into()))
     }

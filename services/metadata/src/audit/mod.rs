@@ -6,14 +6,17 @@
 //! reordering an entry breaks the chain from that entry on. A head row per
 //! tenant holds the last sequence number and hash: appenders serialise on
 //! it (numbers stay gapless under concurrency), and [`verify`] compares it
-//! with the last entry, so cutting off the tail is noticed too.
+//! with the last entry, so cutting off the tail is noticed too. The signed
+//! daily manifests carry the head when they were signed ([`ChainAnchor`]),
+//! so even a chain rewritten consistently to the end is caught against
+//! them.
 
 mod chain;
 mod store;
 
 use callvault_contracts::lifecycle_api::{AuditAction, AuditEntry, AuditPage, ChainVerification};
 use callvault_contracts::{Actor, TenantId};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::db::db_time;
@@ -134,18 +137,68 @@ pub async fn page<C: ConnectionTrait>(
     })
 }
 
-/// Recomputes the whole chain of `tenant`.
+/// A point of the chain a signed manifest fixed: the head (`seq`, `hash`)
+/// when the manifest of `date` was signed. `seq` 0 is the empty chain
+/// (the genesis hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainAnchor {
+    pub date: NaiveDate,
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// The tenant's head now: the last sequence number (0 before the first
+/// entry) and its hash.
+pub(crate) async fn head<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+) -> Result<(u64, String), DbErr> {
+    match store::head(conn, tenant).await? {
+        Some(head) => Ok((
+            u64::try_from(head.seq).map_err(|_| corrupt_head())?,
+            head.hash,
+        )),
+        None => Ok((0, GENESIS_HASH.to_owned())),
+    }
+}
+
+/// Recomputes the whole chain of `tenant` and checks it against the
+/// manifests stored for it ([`verify_against`]).
+pub async fn verify<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+) -> Result<ChainVerification, DbErr> {
+    let anchors = crate::manifest::stored_anchors(conn, tenant).await?;
+    verify_against(conn, tenant, &anchors).await
+}
+
+/// Recomputes the whole chain of `tenant`, and checks that it still
+/// passes through every anchor (the entry at each anchor's `seq` has the
+/// anchor's hash), which a chain rewritten consistently from some entry to
+/// the end does not.
 ///
 /// `first_bad_seq` is the first sequence number that does not verify: a
 /// missing entry (the number the chain expected), an entry whose
 /// `prev_hash` is not its predecessor's hash or whose hash is not the hash
 /// of its fields, or the head disagreeing with the entries (a cut-off tail
-/// names its first missing number). `entries_checked` counts the entries
-/// that verified before it (all of them when the chain verifies).
-pub async fn verify<C: ConnectionTrait>(
+/// names its first missing number). When an anchor disagrees (its entry
+/// has another hash, or the chain ends before it), `mismatched_manifest`
+/// names its date and `first_bad_seq` is the first entry after the last
+/// anchor that agreed: the rewrite is at or after it. `entries_checked`
+/// counts the entries that verified before `first_bad_seq` (all of them
+/// when the chain verifies).
+pub async fn verify_against<C: ConnectionTrait>(
     conn: &C,
     tenant: TenantId,
+    anchors: &[ChainAnchor],
 ) -> Result<ChainVerification, DbErr> {
+    let mut anchors: Vec<&ChainAnchor> = anchors.iter().collect();
+    anchors.sort_by_key(|anchor| (anchor.seq, anchor.date));
+    let mut anchors = Anchors {
+        pending: anchors.into_iter().peekable(),
+        checked: 0,
+        last_agreed: 0,
+    };
     // Read before the walk: every entry up to this head was committed with
     // it, so the walk must find them all; appends racing the walk only add
     // entries after it.
@@ -153,13 +206,12 @@ pub async fn verify<C: ConnectionTrait>(
         Some(head) => (head.seq, head.hash),
         None => (0, GENESIS_HASH.to_owned()),
     };
+    if let Some(mismatch) = anchors.check(0, GENESIS_HASH) {
+        return Ok(mismatch);
+    }
     let mut expected: i64 = 1;
     let mut prev_hash = GENESIS_HASH.to_owned();
     let mut checked: u64 = 0;
-    let bad = |seq: i64, checked: u64| ChainVerification {
-        entries_checked: checked,
-        first_bad_seq: Some(u64::try_from(seq).unwrap_or(0)),
-    };
     loop {
         let rows = store::entries_after(conn, tenant, expected - 1, VERIFY_BATCH).await?;
         if rows.is_empty() {
@@ -168,27 +220,75 @@ pub async fn verify<C: ConnectionTrait>(
         for row in rows {
             let at_head_but_differs = row.seq == head_seq && row.hash != head_hash;
             if row.seq != expected || !row_verifies(&row, &prev_hash) || at_head_but_differs {
-                return Ok(bad(expected, checked));
+                return Ok(anchors.bad(expected, checked));
+            }
+            if let Some(mismatch) = anchors.check(checked + 1, &row.hash) {
+                return Ok(mismatch);
             }
             prev_hash = row.hash;
             checked += 1;
             expected += 1;
         }
     }
+    // An anchor beyond the last entry: the chain was cut back and (head
+    // included) rewritten to end before it.
+    if let Some(mismatch) = anchors.check(u64::MAX, "") {
+        return Ok(mismatch);
+    }
     let last = expected - 1;
     if head_seq > last {
-        return Ok(bad(last + 1, checked));
+        return Ok(anchors.bad(last + 1, checked));
     }
     // Entries beyond the head were not appended through it: read it again,
     // so an append that committed during the walk is not taken for one.
     let head_now = store::head(conn, tenant).await?.map_or(0, |head| head.seq);
     if head_now < last {
-        return Ok(bad(head_now + 1, checked));
+        return Ok(anchors.bad(head_now + 1, checked));
     }
     Ok(ChainVerification {
         entries_checked: checked,
         first_bad_seq: None,
+        manifests_checked: anchors.checked,
+        mismatched_manifest: None,
     })
+}
+
+/// The anchors still to check, in `seq` order, during one walk.
+struct Anchors<'a, I: Iterator<Item = &'a ChainAnchor>> {
+    pending: std::iter::Peekable<I>,
+    checked: u64,
+    /// The highest `seq` an anchor agreed with so far.
+    last_agreed: u64,
+}
+
+impl<'a, I: Iterator<Item = &'a ChainAnchor>> Anchors<'a, I> {
+    /// Checks the anchors at `seq` against the entry's `hash` (and, with
+    /// `seq` past every entry, fails those left); the verdict when one
+    /// disagrees.
+    fn check(&mut self, seq: u64, hash: &str) -> Option<ChainVerification> {
+        while let Some(anchor) = self.pending.next_if(|anchor| anchor.seq <= seq) {
+            self.checked += 1;
+            if anchor.seq < seq || anchor.hash != hash {
+                return Some(ChainVerification {
+                    entries_checked: self.last_agreed,
+                    first_bad_seq: Some(self.last_agreed + 1),
+                    manifests_checked: self.checked,
+                    mismatched_manifest: Some(anchor.date),
+                });
+            }
+            self.last_agreed = anchor.seq;
+        }
+        None
+    }
+
+    fn bad(&self, seq: i64, checked: u64) -> ChainVerification {
+        ChainVerification {
+            entries_checked: checked,
+            first_bad_seq: Some(u64::try_from(seq).unwrap_or(0)),
+            manifests_checked: self.checked,
+            mismatched_manifest: None,
+        }
+    }
 }
 
 /// The hash an entry must carry: SHA-256 over its canonical encoding

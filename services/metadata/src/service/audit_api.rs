@@ -2,7 +2,9 @@
 //! the tenant's auditors and compliance officers.
 
 use callvault_bus::Router;
-use callvault_contracts::lifecycle_api::{AuditPage, ChainVerification, SignedManifest};
+use callvault_contracts::lifecycle_api::{
+    AuditPage, ChainVerification, KeptManifest, SignedManifest,
+};
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode};
 use callvault_contracts::{Actor, TenantId};
 use chrono::NaiveDate;
@@ -11,8 +13,11 @@ use std::sync::Arc;
 use super::MetadataService;
 use crate::db::internal;
 use crate::manifest::ManifestKeys;
-use crate::{audit, manifest};
+use crate::{audit, evidence, manifest};
 use callvault_contracts::permissions::Permission;
+
+/// Kept manifests one verification accepts: a year of days.
+const MAX_KEPT_MANIFESTS: usize = 366;
 
 /// How long after midnight UTC a day becomes signable.
 const MANIFEST_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
@@ -41,14 +46,47 @@ impl MetadataService {
             .map_err(internal)
     }
 
+    /// Recomputes the chain and checks it passes through the audit head of
+    /// every stored manifest and of every manifest in `kept` (each must be
+    /// a version 2 manifest of the tenant whose signature verifies).
     pub async fn verify_audit_chain(
         &self,
         actor: &Actor,
         tenant: TenantId,
+        kept: &[KeptManifest],
     ) -> ApiResult<ChainVerification> {
         self.authorize_tenant(actor, Permission::ReadAudit, tenant)
             .await?;
-        audit::verify(&self.db, tenant).await.map_err(internal)
+        if kept.len() > MAX_KEPT_MANIFESTS {
+            return Err(ApiError::invalid(format!(
+                "at most {MAX_KEPT_MANIFESTS} kept manifests per verification"
+            )));
+        }
+        let mut anchors = Vec::with_capacity(kept.len());
+        if !kept.is_empty() {
+            let keys = self.manifest_keys()?;
+            for (i, manifest) in kept.iter().enumerate() {
+                if !evidence::verifies(keys, tenant, &manifest.body, &manifest.signature) {
+                    return Err(ApiError::invalid(format!(
+                        "kept manifest {i}: the signature does not verify with the tenant's manifest key"
+                    )));
+                }
+                let anchor = manifest::anchor(tenant, &manifest.body).ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "kept manifest {i} carries no audit head (a version 1 manifest, or not a daily manifest)"
+                    ))
+                })?;
+                anchors.push(anchor);
+            }
+        }
+        anchors.extend(
+            manifest::stored_anchors(&self.db, tenant)
+                .await
+                .map_err(internal)?,
+        );
+        audit::verify_against(&self.db, tenant, &anchors)
+            .await
+            .map_err(internal)
     }
 
     pub async fn daily_manifest(
@@ -111,7 +149,8 @@ pub(super) fn routes(router: &mut Router, service: &Arc<MetadataService>) {
                 .await
         })
         .route(service, |s, r: VerifyAuditChain| async move {
-            s.verify_audit_chain(&r.actor, r.tenant).await
+            s.verify_audit_chain(&r.actor, r.tenant, &r.kept_manifests)
+                .await
         })
         .route(service, |s, r: DailyManifest| async move {
             s.daily_manifest(&r.actor, r.tenant, r.date).await

@@ -34,6 +34,7 @@ use uuid::Uuid;
 use super::holds::{MAX_REASON_CHARS, free_text, holds_covering_on};
 use super::{MetadataService, corrupt};
 use crate::audit::{self, AuditRecord};
+use crate::certificate;
 use crate::db::entity::{deletion_certificate, recording, recording_tombstone};
 use crate::db::{db_time, internal};
 use crate::store;
@@ -105,6 +106,8 @@ impl MetadataService {
             storage,
         };
         let mut certificate = DeletionCertificate {
+            body: None,
+            signature: None,
             id: job.certificate,
             tenant_id: tenant,
             started_at,
@@ -160,7 +163,7 @@ impl MetadataService {
         };
         certificate.finished_at = db_time(self.now());
         certificate.deleted = vec![tombstone];
-        self.finish_certificate(&certificate).await?;
+        self.finish_certificate(&mut certificate).await?;
         Ok(certificate)
     }
 
@@ -190,6 +193,8 @@ impl MetadataService {
             storage,
         };
         let mut certificate = DeletionCertificate {
+            body: None,
+            signature: None,
             id: job.certificate,
             tenant_id: tenant,
             started_at,
@@ -243,7 +248,7 @@ impl MetadataService {
             .sort_by_key(|t| (t.deleted_at, t.recording_id));
         let changed = !certificate.deleted.is_empty() || !certificate.failed.is_empty();
         if changed || certify == Certify::Always {
-            self.finish_certificate(&certificate).await?;
+            self.finish_certificate(&mut certificate).await?;
         } else {
             // Nothing deleted, so no tombstone names it.
             store::deletion::delete_certificate(&self.db, tenant, certificate.id)
@@ -268,9 +273,21 @@ impl MetadataService {
     ) -> ApiResult<Vec<DeletionCertificate>> {
         self.authorize_tenant(actor, Permission::ManageDeletion, tenant)
             .await?;
-        let rows = store::deletion::certificates(&self.db, tenant)
+        let mut rows = store::deletion::certificates(&self.db, tenant)
             .await
             .map_err(internal)?;
+        // Finished but unsigned: made before certificates were signed, or
+        // its signing failed. Signed now, once.
+        if let Some(keys) = &self.manifest {
+            for row in rows.iter_mut().filter(|r| r.finished && r.body.is_none()) {
+                if let Some(sealed) = certificate::seal(&self.db, keys, tenant, row.id)
+                    .await
+                    .map_err(internal)?
+                {
+                    *row = sealed;
+                }
+            }
+        }
         let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
         let mut tombstones = store::deletion::tombstones_of(&self.db, tenant, &ids)
             .await
@@ -284,6 +301,8 @@ impl MetadataService {
                     .map(tombstone_from_row)
                     .collect::<ApiResult<Vec<_>>>()?;
                 Ok(DeletionCertificate {
+                    body: row.body,
+                    signature: row.signature,
                     id: row.id,
                     tenant_id: TenantId(row.tenant_id),
                     started_at: row.started_at,
@@ -452,10 +471,27 @@ impl MetadataService {
             .map_err(internal)
     }
 
-    async fn finish_certificate(&self, certificate: &DeletionCertificate) -> ApiResult<()> {
+    /// Writes the outcome and signs it (without manifest keys, or if
+    /// signing fails, the certificate is signed when next read).
+    async fn finish_certificate(&self, certificate: &mut DeletionCertificate) -> ApiResult<()> {
         store::deletion::finish_certificate(&self.db, certificate_row(certificate)?)
             .await
-            .map_err(internal)
+            .map_err(internal)?;
+        let Some(keys) = &self.manifest else {
+            return Ok(());
+        };
+        match certificate::seal(&self.db, keys, certificate.tenant_id, certificate.id).await {
+            Ok(Some(row)) => {
+                certificate.body = row.body;
+                certificate.signature = row.signature;
+            }
+            Ok(None) => {}
+            Err(err) => {
+                // Logged by `internal`; the deletion stands either way.
+                let _ = internal(err);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -469,6 +505,9 @@ fn certificate_row(certificate: &DeletionCertificate) -> ApiResult<deletion_cert
         finished_at: certificate.finished_at,
         held_back: id_json(&certificate.held_back)?,
         failed: id_json(&certificate.failed)?,
+        finished: false,
+        body: None,
+        signature: None,
     })
 }
 

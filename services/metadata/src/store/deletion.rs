@@ -164,7 +164,7 @@ pub(crate) async fn insert_certificate<C: ConnectionTrait>(
 }
 
 /// Writes a certificate's outcome into the row inserted when its run
-/// started.
+/// started, and marks it finished (signable).
 pub(crate) async fn finish_certificate<C: ConnectionTrait>(
     conn: &C,
     row: deletion_certificate::Model,
@@ -174,8 +174,11 @@ pub(crate) async fn finish_certificate<C: ConnectionTrait>(
         .col_expr(Column::FinishedAt, Expr::value(row.finished_at))
         .col_expr(Column::HeldBack, Expr::value(row.held_back))
         .col_expr(Column::Failed, Expr::value(row.failed))
+        .col_expr(Column::Finished, Expr::value(true))
         .filter(Column::TenantId.eq(row.tenant_id))
         .filter(Column::Id.eq(row.id))
+        // A signed certificate is final.
+        .filter(Column::Body.is_null())
         .exec(conn)
         .await?;
     Ok(())

@@ -57,7 +57,7 @@ async fn verify(env: &Env, tenant: TenantId) -> (u64, Option<u64>) {
     let auditor = member(Role::Auditor, tenant);
     let outcome = env
         .svc
-        .verify_audit_chain(&auditor, tenant)
+        .verify_audit_chain(&auditor, tenant, &[])
         .await
         .expect("verify");
     (outcome.entries_checked, outcome.first_bad_seq)
@@ -380,7 +380,7 @@ async fn only_auditors_and_compliance_officers_of_the_tenant_read_it(env: Env) {
     for actor in &allowed {
         let page = env.svc.audit_trail(actor, w.a, None, 10).await;
         assert_eq!(page.expect("trail").items.len(), 2, "{:?}", actor.role);
-        let outcome = env.svc.verify_audit_chain(actor, w.a).await;
+        let outcome = env.svc.verify_audit_chain(actor, w.a, &[]).await;
         assert_eq!(outcome.expect("verify").first_bad_seq, None);
     }
     let refused = [
@@ -398,7 +398,7 @@ async fn only_auditors_and_compliance_officers_of_the_tenant_read_it(env: Env) {
     for actor in &refused {
         let outcome = env.svc.audit_trail(actor, w.a, None, 10).await;
         assert_eq!(code(outcome), ErrorCode::Forbidden, "{:?}", actor.subject);
-        let outcome = env.svc.verify_audit_chain(actor, w.a).await;
+        let outcome = env.svc.verify_audit_chain(actor, w.a, &[]).await;
         assert_eq!(code(outcome), ErrorCode::Forbidden, "{:?}", actor.subject);
     }
 }

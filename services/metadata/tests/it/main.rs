@@ -30,6 +30,7 @@ mod audit;
 mod call_fields;
 mod catalogue;
 mod deletion;
+mod evidence;
 mod holds;
 mod ingest;
 mod key_change;

@@ -144,7 +144,8 @@ async fn manifest_lists_a_days_additions_and_deletions(env: Env) {
     let day14 = signer.manifest(w.a, date(14)).await;
     assert_eq!((day14.tenant_id, day14.date), (w.a, date(14)));
     let body: serde_json::Value = serde_json::from_str(&day14.body).expect("json body");
-    assert_eq!(body["version"], 1);
+    assert_eq!(body["version"], 2);
+    assert_eq!(body["kind"], "daily_manifest");
     assert_eq!(body["tenant_id"], w.a.0.to_string());
     assert_eq!(body["date"], "2023-11-14");
     assert_eq!(body["deleted"], serde_json::json!([]));
@@ -175,16 +176,24 @@ async fn manifest_lists_a_days_additions_and_deletions(env: Env) {
 
     // Byte for byte: sorted keys, no whitespace.
     let day15 = signer.manifest(w.a, date(15)).await;
+    let parsed: serde_json::Value = serde_json::from_str(&day15.body).expect("json");
+    let signed_at = parsed["signed_at"].as_str().expect("signed_at");
+    // Nothing was audited (ingest and hand deletions are not): the head is
+    // the empty chain's.
     let expected_body = format!(
         concat!(
             r#"{{"added":[{{"ingested_at":"2023-11-15T00:00:00.000000Z","recording_id":"{r3}","sha256":"{sha3}"}}],"#,
+            r#""audit_head":{{"hash":"{zeros}","seq":0}},"#,
             r#""date":"2023-11-15","#,
             r#""deleted":[{{"deleted_at":"2023-11-15T12:00:00.000000Z","reason":"retention","recording_id":"{r0}"}}],"#,
-            r#""tenant_id":"{tenant}","version":1}}"#
+            r#""kind":"daily_manifest","signed_at":"{signed_at}","#,
+            r#""tenant_id":"{tenant}","version":2}}"#
         ),
         r3 = r3.0,
         sha3 = "3d".repeat(32),
+        zeros = "0".repeat(64),
         r0 = r0.0,
+        signed_at = signed_at,
         tenant = w.a.0,
     );
     assert_eq!(day15.body, expected_body);

@@ -154,6 +154,8 @@ fn certificate(
     deleted: Option<(RecordingId, DeletionReason, String)>,
 ) -> DeletionCertificate {
     DeletionCertificate {
+        body: Some("{}".into()),
+        signature: Some("c2lnbmF0dXJl".into()),
         id: Uuid::new_v4(),
         tenant_id: tenant,
         started_at: at(),
@@ -385,11 +387,14 @@ impl FakeLifecycle {
         &self,
         actor: &Actor,
         tenant: TenantId,
+        kept: usize,
     ) -> ApiResult<ChainVerification> {
         self.record("verify_audit_chain", tenant, Some(actor), None);
         Ok(ChainVerification {
             entries_checked: 12,
             first_bad_seq: None,
+            manifests_checked: u64::try_from(kept).unwrap_or(u64::MAX),
+            mismatched_manifest: None,
         })
     }
 
@@ -516,7 +521,8 @@ pub fn router(fake: &Arc<FakeLifecycle>) -> Router {
                 .await
         })
         .route(fake, |f, r: lifecycle::VerifyAuditChain| async move {
-            f.verify_audit_chain(&r.actor, r.tenant).await
+            f.verify_audit_chain(&r.actor, r.tenant, r.kept_manifests.len())
+                .await
         })
         .route(fake, |f, r: lifecycle::DailyManifest| async move {
             f.daily_manifest(&r.actor, r.tenant, r.date).await

@@ -2,6 +2,8 @@ use sea_orm::entity::prelude::*;
 
 /// One deletion run (or user deletion). Its deleted recordings are the
 /// tombstones carrying its id; the lists here are JSON arrays of ids.
+/// Once finished it is signed (`body`, `signature`: `crate::certificate`),
+/// and the signed body never changes.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "deletion_certificates")]
 pub struct Model {
@@ -13,6 +15,13 @@ pub struct Model {
     pub finished_at: DateTimeUtc,
     pub held_back: String,
     pub failed: String,
+    /// False from the run's start until its outcome is written; rows from
+    /// before signing existed are finished.
+    pub finished: bool,
+    /// The signed canonical JSON; `None` until signed.
+    pub body: Option<String>,
+    /// Base64 Ed25519 signature over `body`.
+    pub signature: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

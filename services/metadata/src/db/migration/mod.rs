@@ -10,6 +10,7 @@ mod catalogue;
 mod holds_deletion;
 mod phone_e164;
 mod retention;
+mod signed_certificates;
 mod tenancy;
 
 use sea_orm_migration::MigratorTraitSelf;
@@ -50,6 +51,7 @@ impl MigratorTraitSelf for Migrator {
                 pii: self.pii.clone(),
             }),
             Box::new(call_lookup::AddCallLookup),
+            Box::new(signed_certificates::AddSignedCertificates),
         ]
     }
 

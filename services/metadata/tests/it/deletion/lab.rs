@@ -15,7 +15,7 @@ use callvault_contracts::metadata_api::{ApiError, ErrorCode, NewTenant, TenantKe
 use callvault_contracts::ops::storage::Shred;
 use callvault_contracts::{Actor, BpoId, RecordingId, Role, TenantId};
 use callvault_keys::{KeyProvider, local::LocalKeyring};
-use callvault_metadata::{MetadataService, PiiKeys};
+use callvault_metadata::{ManifestKeys, MetadataService, PiiKeys};
 use callvault_storage::records::{self, StorageRecords};
 use callvault_storage::{RecordingStore, StorageError};
 use chrono::{DateTime, Utc};
@@ -24,6 +24,9 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::support::{Env, PII_SECRET, at, member, onboard, platform};
+
+/// The platform secret the lab's certificates are signed with.
+pub const MANIFEST_SECRET: [u8; 32] = [0x3c; 32];
 
 /// Every lab tenant keeps calls for 30 days unless a rule says otherwise.
 pub const DEFAULT_DAYS: u32 = 30;
@@ -98,6 +101,7 @@ impl Lab {
             self.env_keys.clone(),
             PiiKeys::new(PII_SECRET),
         )
+        .with_manifest_keys(ManifestKeys::new(MANIFEST_SECRET.to_vec()))
         .with_clock(Arc::new(move || *clock.lock().expect("clock")));
         match storage {
             Some(storage) => svc.with_storage(storage),
