@@ -7,6 +7,7 @@
 mod audit;
 mod call_lookup;
 mod catalogue;
+mod catalogue_keys;
 mod holds_deletion;
 mod phone_e164;
 mod retention;
@@ -50,6 +51,7 @@ impl MigratorTraitSelf for Migrator {
                 pii: self.pii.clone(),
             }),
             Box::new(call_lookup::AddCallLookup),
+            Box::new(catalogue_keys::CreateCatalogueKeys),
         ]
     }
 
