@@ -163,8 +163,25 @@ impl CatalogueKeys {
         Ok(())
     }
 
-    /// Drops the tenant's key from memory (after a key change; offboarding
-    /// after [`store::tenancy::delete_catalogue_key`]).
+    /// Crypto-shreds the tenant's catalogue: deletes its wrapped catalogue
+    /// key (in the caller's transaction) and forgets it here, so none of
+    /// the tenant's stored phone numbers or blind indexes can be opened or
+    /// matched again, even with its master key. Other processes forget it
+    /// within their cache lifetime. True when there was one. A later use
+    /// of the catalogue would make a new, unrelated key: offboarding
+    /// deletes the rows too.
+    pub async fn destroy<C: ConnectionTrait>(&self, conn: &C, tenant: TenantId) -> ApiResult<bool> {
+        let deleted = store::tenancy::delete_catalogue_key(conn, tenant)
+            .await
+            .map_err(internal)?;
+        self.forget(tenant);
+        if deleted {
+            tracing::info!(tenant_id = %tenant, "catalogue key destroyed");
+        }
+        Ok(deleted)
+    }
+
+    /// Drops the tenant's key from memory (after a key change).
     pub(crate) fn forget(&self, tenant: TenantId) {
         self.lock().remove(&tenant);
     }

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 
 use callvault_contracts::metadata_api::ApiError;
 use callvault_contracts::{RecordingId, TenantId};
-use sea_orm::sea_query::{Cond, Expr, Order, Query};
+use sea_orm::sea_query::{Cond, Expr, ExprTrait, Order, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult, TransactionTrait};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -90,7 +90,7 @@ pub async fn rekey_catalogue(
         tenants: HashMap::new(),
         report: RekeyReport::default(),
     };
-    pass.recordings(batch.max(1)).await?;
+    pass.recordings(Ord::max(batch, 1)).await?;
     pass.holds().await?;
     let mut report = pass.report;
     report.skipped_tenants.sort_by_key(|tenant| tenant.0);
@@ -136,6 +136,14 @@ impl Pass<'_> {
                 return Ok(());
             };
             after = Some((last.try_get("", "tenant_id")?, last.try_get("", "id")?));
+            // Keys first, outside the batch's transaction: a tenant's first
+            // catalogue key is written on a connection of its own, which
+            // on SQLite would wait for this transaction's writer lock.
+            for row in &rows {
+                if is_v1(row, "caller_ciphertext")? || is_v1(row, "callee_ciphertext")? {
+                    self.tenant(TenantId(row.try_get("", "tenant_id")?)).await?;
+                }
+            }
             let txn = self.db.begin().await?;
             for row in &rows {
                 self.recording(&txn, row).await?;
@@ -268,6 +276,11 @@ impl Pass<'_> {
             region: input::stored_region(default_region.as_deref()),
         })
     }
+}
+
+fn is_v1(row: &QueryResult, column: &str) -> Result<bool, DbErr> {
+    let sealed: Vec<u8> = row.try_get("", column)?;
+    Ok(format_of(&sealed) == Some(FORMAT_V1))
 }
 
 /// One number sealed again under the tenant's key, with its new index

@@ -10,7 +10,7 @@ use callvault_contracts::metadata_api::{
     ErrorCode, KeyMode, PageRequest, RecordingFilter, RecordingPage,
 };
 use callvault_contracts::{RecordingId, Role, TenantId};
-use callvault_keys::{EncryptionContext, KeyProvider, KeyRef, WrappedKey};
+use callvault_keys::{EncryptionContext, KeyRef, WrappedKey};
 use sea_orm::{ConnectionTrait, Statement};
 
 use crate::support::{Env, code, event, member};
@@ -300,7 +300,25 @@ async fn a_wrapped_key_moved_to_another_tenant_does_not_open(env: Env) {
     search_by_phone(&env, w.a, NUMBER).await.expect("a unaffected");
 }
 
+/// Offboarding's crypto-shred: with the wrapped key gone, the tenant's
+/// stored numbers open under nothing, not even its master key.
+async fn destroying_the_catalogue_key_shreds_the_numbers(env: Env) {
+    let w = env.world().await;
+    let a = env.ingest(event(w.a, 0)).await;
+    env.ingest(event(w.b, 0)).await;
+    assert!(env.catalogue.destroy(&env.db, w.a).await.expect("destroy"));
+    assert!(stored_key(&env, w.a).await.is_none());
+    assert!(!env.catalogue.destroy(&env.db, w.a).await.expect("again"));
+    let read = env
+        .svc
+        .get_recording(&member(Role::Supervisor, w.a), w.a, a)
+        .await;
+    assert_eq!(code(read), ErrorCode::Internal, "sealed under a key that is gone");
+    search_by_phone(&env, w.b, NUMBER).await.expect("b unaffected");
+}
+
 on_both_backends!(
+    destroying_the_catalogue_key_shreds_the_numbers,
     numbers_are_sealed_and_indexed_under_the_tenants_data_key,
     a_shredded_master_key_fails_reads_and_searches_with_tenant_key_unusable,
     a_key_rotation_rewraps_the_catalogue_key,
