@@ -18,10 +18,7 @@ fn shred(cv: &Callvault, key_ref: &str) {
     let path = cv.data_dir.path().join("data").join("keyring.json");
     let mut file: Value =
         serde_json::from_slice(&std::fs::read(&path).expect("read keyring")).expect("json");
-    let removed = file["keys"]
-        .as_object_mut()
-        .expect("keys")
-        .remove(key_ref);
+    let removed = file["keys"].as_object_mut().expect("keys").remove(key_ref);
     assert!(removed.is_some(), "{key_ref} is in the keyring");
     let tmp = path.with_extension("shredding");
     std::fs::write(&tmp, serde_json::to_vec(&file).expect("json")).expect("write");
@@ -38,7 +35,14 @@ async fn phone_searches_follow_the_tenants_master_key() {
     let a = onboard(&cv, &client, &admin, &bpo, "Bank A").await;
     let b = onboard(&cv, &client, &admin, &bpo, "Bank B").await;
     let token = |tenant: &str, role: &str| {
-        cv.admin_token(&["--role", role, "--tenant", tenant, "--subject", "qa@example.com"])
+        cv.admin_token(&[
+            "--role",
+            role,
+            "--tenant",
+            tenant,
+            "--subject",
+            "qa@example.com",
+        ])
     };
     let (sup_a, sup_b) = (token(&a.id, "supervisor"), token(&b.id, "supervisor"));
     for (tenant, id) in [(&a, "keys-a"), (&b, "keys-b")] {

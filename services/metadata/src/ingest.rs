@@ -21,11 +21,11 @@ use callvault_contracts::events::RecordingIngestedV1;
 use callvault_contracts::metadata_api::ErrorCode;
 use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
 
+use crate::catalogue_keys::CatalogueKeys;
 use crate::db::db_time;
 use crate::db::entity::recording::{self, channel_str, direction_str};
 use crate::db::entity::recording_tombstone;
 use crate::phone::{self, Region};
-use crate::catalogue_keys::CatalogueKeys;
 use crate::pii::{Party, TenantPii};
 use crate::{input, store};
 

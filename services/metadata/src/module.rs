@@ -98,7 +98,11 @@ pub async fn start(
         .with_outbox("metadata database", db, relay)
         .with_timer(settings.deletion_interval, move || {
             let service = service.clone();
-            let rekey = (db_for_rekey.clone(), catalogue_keys.clone(), rekey_pending.clone());
+            let rekey = (
+                db_for_rekey.clone(),
+                catalogue_keys.clone(),
+                rekey_pending.clone(),
+            );
             async move {
                 lifecycle_pass(&service).await;
                 rekey_leftovers(&rekey.0, &rekey.1, &rekey.2).await;

@@ -249,7 +249,9 @@ mod tests {
         let tenant = TenantId::new();
         let recording = RecordingId::new();
         let v2 = TenantPii::from_data_key(tenant, &[1u8; 32]).expect("keys");
-        let sealed = v2.seal(recording, Party::Caller, "+15550100").expect("seal");
+        let sealed = v2
+            .seal(recording, Party::Caller, "+15550100")
+            .expect("seal");
         assert_eq!(format_of(&sealed), Some(FORMAT_V2));
         assert_eq!(
             v2.open(recording, Party::Caller, &sealed).expect("open"),
@@ -258,7 +260,9 @@ mod tests {
         let other_key = TenantPii::from_data_key(tenant, &[2u8; 32]).expect("keys");
         assert!(other_key.open(recording, Party::Caller, &sealed).is_err());
         let v1 = PiiKeys::new([1u8; 32]).for_tenant(tenant).expect("keys");
-        let old = v1.seal(recording, Party::Caller, "+15550100").expect("seal");
+        let old = v1
+            .seal(recording, Party::Caller, "+15550100")
+            .expect("seal");
         assert!(matches!(
             v2.open(recording, Party::Caller, &old),
             Err(PiiError::Format)

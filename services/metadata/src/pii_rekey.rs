@@ -111,12 +111,7 @@ impl Pass<'_> {
         loop {
             let mut select = Query::select();
             select
-                .columns([
-                    C::TenantId,
-                    C::Id,
-                    C::CallerCiphertext,
-                    C::CalleeCiphertext,
-                ])
+                .columns([C::TenantId, C::Id, C::CallerCiphertext, C::CalleeCiphertext])
                 .from(recording::Entity)
                 .order_by(C::TenantId, Order::Asc)
                 .order_by(C::Id, Order::Asc)

@@ -20,9 +20,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
 use crate::authz::{self, RecordingScope};
+use crate::catalogue_keys::CatalogueKeys;
 use crate::db::internal;
 use crate::manifest::ManifestKeys;
-use crate::catalogue_keys::CatalogueKeys;
 use crate::store;
 use callvault_contracts::permissions::Permission;
 

@@ -216,7 +216,10 @@ pub(crate) async fn rewrap_catalogue_key<C: ConnectionTrait>(
     at: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let updated = catalogue_key::Entity::update_many()
-        .col_expr(catalogue_key::Column::MasterKeyRef, Expr::value(master_key_ref))
+        .col_expr(
+            catalogue_key::Column::MasterKeyRef,
+            Expr::value(master_key_ref),
+        )
         .col_expr(
             catalogue_key::Column::WrappedKeyRef,
             Expr::value(wrapped_key_ref),

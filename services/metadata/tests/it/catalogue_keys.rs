@@ -120,10 +120,7 @@ pub(crate) fn shred_from_keyring(env: &Env, key_ref: &str) {
     let path = env.keyring_path.as_ref().expect("a local keyring");
     let mut file: serde_json::Value =
         serde_json::from_slice(&std::fs::read(path).expect("read keyring")).expect("json");
-    let removed = file["keys"]
-        .as_object_mut()
-        .expect("keys")
-        .remove(key_ref);
+    let removed = file["keys"].as_object_mut().expect("keys").remove(key_ref);
     assert!(removed.is_some(), "{key_ref} is in the keyring");
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, serde_json::to_vec(&file).expect("json")).expect("write keyring");
@@ -153,7 +150,10 @@ async fn numbers_are_sealed_and_indexed_under_the_tenants_data_key(env: Env) {
         assert!(
             env.keys
                 .provider
-                .decrypt(&wrapped, &EncryptionContext::for_catalogue(&other.to_string()))
+                .decrypt(
+                    &wrapped,
+                    &EncryptionContext::for_catalogue(&other.to_string())
+                )
                 .await
                 .is_err(),
             "bound to its tenant"
@@ -189,7 +189,11 @@ async fn numbers_are_sealed_and_indexed_under_the_tenants_data_key(env: Env) {
         .svc
         .search_recordings(&member(Role::Supervisor, w.b), w.a, filter, page)
         .await;
-    assert_eq!(code(across), ErrorCode::Forbidden, "another tenant's search");
+    assert_eq!(
+        code(across),
+        ErrorCode::Forbidden,
+        "another tenant's search"
+    );
     let read = env
         .svc
         .get_recording(&member(Role::Supervisor, w.b), w.a, a)
@@ -297,7 +301,9 @@ async fn a_wrapped_key_moved_to_another_tenant_does_not_open(env: Env) {
         code(search_by_phone(&env, w.b, NUMBER).await),
         ErrorCode::TenantKeyUnusable
     );
-    search_by_phone(&env, w.a, NUMBER).await.expect("a unaffected");
+    search_by_phone(&env, w.a, NUMBER)
+        .await
+        .expect("a unaffected");
 }
 
 /// Offboarding's crypto-shred: with the wrapped key gone, the tenant's
@@ -313,8 +319,14 @@ async fn destroying_the_catalogue_key_shreds_the_numbers(env: Env) {
         .svc
         .get_recording(&member(Role::Supervisor, w.a), w.a, a)
         .await;
-    assert_eq!(code(read), ErrorCode::Internal, "sealed under a key that is gone");
-    search_by_phone(&env, w.b, NUMBER).await.expect("b unaffected");
+    assert_eq!(
+        code(read),
+        ErrorCode::Internal,
+        "sealed under a key that is gone"
+    );
+    search_by_phone(&env, w.b, NUMBER)
+        .await
+        .expect("b unaffected");
 }
 
 on_both_backends!(

@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use callvault_contracts::metadata_api::{ErrorCode, KeyMode, PageRequest, RecordingFilter};
 use callvault_contracts::Role;
+use callvault_contracts::metadata_api::{ErrorCode, KeyMode, PageRequest, RecordingFilter};
 use callvault_keys::KeyProvider;
 use callvault_keys::kms::{KmsKeyProvider, client_for};
 use callvault_testkit::MotoServer;
@@ -39,7 +39,10 @@ async fn scenario(env: Env, provider: &KmsKeyProvider) {
     let (_, wrapped, master) = stored_key(&env, w.a).await.expect("a key");
     assert_eq!(master, format!("alias/callvault/tenant-{}", w.a));
     let found = search_by_phone(&env, w.a, NUMBER).await.expect("search");
-    assert_eq!(found.items.iter().map(|r| r.id).collect::<Vec<_>>(), vec![a]);
+    assert_eq!(
+        found.items.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![a]
+    );
 
     let arn = own_key_arn(provider).await;
     let admin = member(Role::TenantAdmin, w.a);
@@ -56,10 +59,16 @@ async fn scenario(env: Env, provider: &KmsKeyProvider) {
         .expect("switch to the tenant's key");
     let (wrapped_ref, rewrapped, master) = stored_key(&env, w.a).await.expect("a key");
     assert_eq!(master, arn, "re-wrapped for the tenant's key");
-    assert!(arn.ends_with(&wrapped_ref) || wrapped_ref == arn, "{wrapped_ref}");
+    assert!(
+        arn.ends_with(&wrapped_ref) || wrapped_ref == arn,
+        "{wrapped_ref}"
+    );
     assert_ne!(rewrapped, wrapped);
     let found = search_by_phone(&env, w.a, NUMBER).await.expect("search");
-    assert_eq!(found.items.iter().map(|r| r.id).collect::<Vec<_>>(), vec![a]);
+    assert_eq!(
+        found.items.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![a]
+    );
     assert_eq!(found.items[0].caller_number, "+1 201 555 0100");
 
     // Another tenant neither searches nor reads them.

@@ -89,11 +89,7 @@ async fn v1_rows_move_to_the_tenants_keys_in_batches(env: Env) {
     // The hold by number still covers the tenant's calls.
     let lifecycle = env
         .svc
-        .recording_lifecycle(
-            &member(Role::ComplianceOfficer, w.a),
-            w.a,
-            a_rows[0],
-        )
+        .recording_lifecycle(&member(Role::ComplianceOfficer, w.a), w.a, a_rows[0])
         .await
         .expect("lifecycle");
     assert_eq!(lifecycle.holds, vec![hold]);

@@ -18,10 +18,10 @@ use callvault_keys::KeyProvider;
 use callvault_keys::local::LocalKeyring;
 use callvault_metadata::pii_rekey::rekey_catalogue;
 use callvault_metadata::{CatalogueKeys, MetadataService, PiiKeys};
-use std::sync::Arc;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, StatementBuilder};
 use sea_orm_migration::MigratorTraitSelf;
+use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::support::{FakeKeys, PII_SECRET, at, member};
@@ -105,7 +105,12 @@ pub(crate) async fn insert(db: &DatabaseConnection, table: &str, values: Vec<(&s
     db.execute_raw(build(db, &statement)).await.expect("insert");
 }
 
-async fn old_tenant(db: &DatabaseConnection, keys: &Arc<dyn KeyProvider>, bpo: Uuid, zone: &str) -> Uuid {
+async fn old_tenant(
+    db: &DatabaseConnection,
+    keys: &Arc<dyn KeyProvider>,
+    bpo: Uuid,
+    zone: &str,
+) -> Uuid {
     let id = Uuid::new_v4();
     let key_ref = keys
         .create_tenant_key(&id.to_string())
@@ -130,7 +135,12 @@ async fn old_tenant(db: &DatabaseConnection, keys: &Arc<dyn KeyProvider>, bpo: U
 }
 
 /// A recording as the ingest consumer before E.164 wrote it.
-pub(crate) async fn old_recording(db: &DatabaseConnection, tenant: Uuid, caller: &str, callee: &str) -> Uuid {
+pub(crate) async fn old_recording(
+    db: &DatabaseConnection,
+    tenant: Uuid,
+    caller: &str,
+    callee: &str,
+) -> Uuid {
     let id = Uuid::new_v4();
     insert(
         db,
@@ -331,7 +341,6 @@ async fn run(db: DatabaseConnection) {
         .await
         .expect("lifecycle");
     assert!(lifecycle.holds.is_empty());
-
 }
 
 #[tokio::test]
