@@ -64,7 +64,7 @@ pub enum RekeyError {
 /// The keys a tenant's v1 rows move between, or why they can't now.
 enum TenantKeys {
     Ready {
-        v1: TenantPii,
+        v1: Box<TenantPii>,
         v2: Arc<TenantPii>,
         region: Option<phone::Region>,
     },
@@ -266,7 +266,7 @@ impl Pass<'_> {
             .await?
             .and_then(|row| row.default_region);
         Ok(TenantKeys::Ready {
-            v1,
+            v1: Box::new(v1),
             v2,
             region: input::stored_region(default_region.as_deref()),
         })
