@@ -26,6 +26,10 @@ pub enum ErrorCode {
     /// A dependency is down; retry.
     Unavailable,
     Internal,
+    /// The tenant's master key is disabled, deleted or not usable by the
+    /// platform: what it protects (recordings, the catalogue's phone
+    /// numbers) can't be read until the tenant's key is usable again.
+    TenantKeyUnusable,
 }
 
 impl ErrorCode {
@@ -39,6 +43,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::TenantKeyUnusable => "TENANT_KEY_UNUSABLE",
         }
     }
 }

@@ -45,7 +45,8 @@ impl std::fmt::Debug for WrappedKey {
 }
 
 /// The encryption context bound to a wrapped key: unwrapping with any other
-/// context fails. Always names the tenant, the recording and the purpose.
+/// context fails. Always names the tenant and the purpose, and for a
+/// recording's data key the recording.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EncryptionContext(BTreeMap<String, String>);
 
@@ -55,6 +56,16 @@ impl EncryptionContext {
         map.insert("tenant".to_owned(), tenant.to_owned());
         map.insert("recording".to_owned(), recording.to_owned());
         map.insert("purpose".to_owned(), "recording-body".to_owned());
+        Self(map)
+    }
+
+    /// The tenant's catalogue data key, which seals the personal fields of
+    /// its catalogue (phone numbers) and keys their blind index: one per
+    /// tenant, so no recording is named.
+    pub fn for_catalogue(tenant: &str) -> Self {
+        let mut map = BTreeMap::new();
+        map.insert("tenant".to_owned(), tenant.to_owned());
+        map.insert("purpose".to_owned(), "catalogue-pii".to_owned());
         Self(map)
     }
 

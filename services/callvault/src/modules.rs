@@ -60,9 +60,11 @@ async fn metadata(process: &mut Process) -> anyhow::Result<Module> {
         database_url: config.database_url("metadata"),
         deletion_interval: Duration::from_secs(config.lifecycle.deletion_interval_secs),
         clock: lifecycle_clock(config),
+        catalogue_key_cache: Duration::from_secs(config.keys.catalogue_key_cache_secs),
     };
     let deps = MetadataDependencies {
         keys: Arc::new(KeyProviderTenantKeys(process.keys()?)),
+        key_provider: process.keys()?,
         pii: PiiKeys::new(process.secrets.pii),
         manifest: ManifestKeys::new(process.secrets.manifest_signing.clone()),
         bus: process.bus.clone(),

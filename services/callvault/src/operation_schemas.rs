@@ -11,7 +11,7 @@ use std::sync::Arc;
 use callvault_blob::fs::FsBlobStore;
 use callvault_bus::Router;
 use callvault_keys::local::LocalKeyring;
-use callvault_metadata::{MetadataService, PiiKeys};
+use callvault_metadata::{CatalogueKeys, MetadataService, PiiKeys};
 use callvault_storage::RecordingStore;
 use callvault_storage::records::StorageRecords;
 use serde_json::{Map, Value, json};
@@ -36,8 +36,8 @@ async fn every_router(dir: &Path) -> Router {
         .expect("metadata database");
     let metadata = Arc::new(MetadataService::new(
         metadata_db,
-        Arc::new(KeyProviderTenantKeys(keys)),
-        pii,
+        Arc::new(KeyProviderTenantKeys(keys.clone())),
+        CatalogueKeys::new(keys),
     ));
     let mut router = metadata.router();
     router.merge(callvault_storage::operations::router(&store));

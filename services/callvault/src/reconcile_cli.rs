@@ -106,12 +106,11 @@ async fn catalogue(config: &Config) -> anyhow::Result<RpcClient> {
     // Embedded: the catalogue is this data directory's, asked in process.
     let db = open(config.database_url("metadata"), "metadata").await?;
     let secrets = Secrets::load_or_generate(config)?;
-    let keys = Arc::new(KeyProviderTenantKeys(key_provider(config).await?));
-    let service = Arc::new(callvault_metadata::MetadataService::new(
-        db,
-        keys,
-        callvault_metadata::PiiKeys::new(secrets.pii),
-    ));
+    let provider = key_provider(config).await?;
+    let pii = callvault_metadata::CatalogueKeys::new(provider.clone())
+        .with_legacy(callvault_metadata::PiiKeys::new(secrets.pii));
+    let keys = Arc::new(KeyProviderTenantKeys(provider));
+    let service = Arc::new(callvault_metadata::MetadataService::new(db, keys, pii));
     let bus = Arc::new(InProcessBus::new());
     service.router().serve(bus.as_ref()).await?;
     Ok(RpcClient::new(bus, RPC_TIMEOUT))

@@ -18,13 +18,15 @@
 use async_trait::async_trait;
 use callvault_bus::{EventHandler, HandlerError, Message, inbox};
 use callvault_contracts::events::RecordingIngestedV1;
+use callvault_contracts::metadata_api::ErrorCode;
 use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
 
+use crate::catalogue_keys::CatalogueKeys;
 use crate::db::db_time;
 use crate::db::entity::recording::{self, channel_str, direction_str};
 use crate::db::entity::recording_tombstone;
 use crate::phone::{self, Region};
-use crate::pii::{Party, PiiKeys, TenantPii};
+use crate::pii::{Party, TenantPii};
 use crate::{input, store};
 
 /// The consumer (durable queue) name the inbox deduplicates under.
@@ -32,11 +34,11 @@ pub const CONSUMER: &str = "metadata";
 
 pub struct IngestedConsumer {
     db: DatabaseConnection,
-    pii: PiiKeys,
+    pii: CatalogueKeys,
 }
 
 impl IngestedConsumer {
-    pub fn new(db: DatabaseConnection, pii: PiiKeys) -> Self {
+    pub fn new(db: DatabaseConnection, pii: CatalogueKeys) -> Self {
         Self { db, pii }
     }
 
@@ -46,10 +48,29 @@ impl IngestedConsumer {
         })?;
         let tenant_id = event.tenant_id;
         let recording_id = event.recording_id;
-        let pii = self
-            .pii
-            .for_tenant(tenant_id)
-            .map_err(|err| HandlerError::retryable(err.to_string()))?;
+        // Sealed under the tenant's catalogue key, through its master key.
+        // An unknown tenant is handled below (the inbox row rolls back); a
+        // key that is unusable now may be usable again by a redelivery.
+        let pii = match self.pii.for_tenant(&self.db, tenant_id).await {
+            Ok(pii) => pii,
+            Err(err) if err.code == ErrorCode::NotFound => {
+                tracing::warn!(
+                    message_id = %message.id,
+                    tenant_id = %tenant_id,
+                    recording_id = %recording_id,
+                    "recording for an unknown tenant"
+                );
+                return Err(HandlerError::permanent(format!(
+                    "unknown tenant {tenant_id}"
+                )));
+            }
+            Err(err) => {
+                return Err(HandlerError::retryable(format!(
+                    "tenant {tenant_id}'s catalogue key: {}",
+                    err.code.as_str()
+                )));
+            }
+        };
         let (mut row, tags) = self.row(&event, &pii)?;
 
         let txn = self.db.begin().await.map_err(db_error)?;

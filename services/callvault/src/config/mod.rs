@@ -182,7 +182,7 @@ pub enum KeyProviderKind {
     Kms,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeysConfig {
     #[serde(default)]
@@ -191,6 +191,31 @@ pub struct KeysConfig {
     pub keyring_file: Option<PathBuf>,
     pub kms_endpoint: Option<String>,
     pub kms_region: Option<String>,
+    /// How long the metadata service keeps a tenant's unwrapped catalogue
+    /// key (phone numbers) in memory, in seconds: the longest a disabled or
+    /// deleted master key still reads the tenant's phone numbers. 0 asks
+    /// the provider on every request.
+    #[serde(
+        default = "default_catalogue_key_cache",
+        deserialize_with = "jobs::number_or_text"
+    )]
+    pub catalogue_key_cache_secs: u64,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            provider: KeyProviderKind::default(),
+            keyring_file: None,
+            kms_endpoint: None,
+            kms_region: None,
+            catalogue_key_cache_secs: default_catalogue_key_cache(),
+        }
+    }
+}
+
+fn default_catalogue_key_cache() -> u64 {
+    60
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]

@@ -21,7 +21,7 @@ use crate::cursor::Cursor;
 use crate::db::entity::recording::{self, channel_str, direction_str};
 use crate::db::internal;
 use crate::phone::Region;
-use crate::pii::{Party, TenantPii};
+use crate::pii::{Party, PiiError, TenantPii};
 use crate::store::recordings::SearchQuery;
 use crate::{input, store};
 
@@ -37,7 +37,7 @@ impl MetadataService {
             .authorize_tenant_row(actor, Permission::ReadRecordings, tenant)
             .await?;
         let region = input::stored_region(row.and_then(|row| row.default_region).as_deref());
-        let pii = self.tenant_pii(tenant)?;
+        let pii = self.tenant_pii(tenant).await?;
         let mut query = search_query(&filter, &page, &pii, region)?;
         let mut details = search_details(&query);
         let first = query.limit;
@@ -108,7 +108,7 @@ impl MetadataService {
         let rows = store::recordings::of_call(&self.db, tenant, &call_id, only_agent)
             .await
             .map_err(internal)?;
-        let pii = self.tenant_pii(tenant)?;
+        let pii = self.tenant_pii(tenant).await?;
         let items = self.recordings_from_rows(tenant, &pii, rows).await?;
         let details = json!({ "call_lookup": true, "result_count": items.len() });
         self.audit_read(actor, tenant, AuditAction::Search, None, details)
@@ -164,7 +164,7 @@ impl MetadataService {
         tenant: TenantId,
         row: recording::Model,
     ) -> ApiResult<Recording> {
-        let pii = self.tenant_pii(tenant)?;
+        let pii = self.tenant_pii(tenant).await?;
         let mut items = self.recordings_from_rows(tenant, &pii, vec![row]).await?;
         items.pop().ok_or_else(|| ApiError::not_found("recording"))
     }
@@ -213,11 +213,10 @@ impl MetadataService {
         }
     }
 
-    fn tenant_pii(&self, tenant: TenantId) -> ApiResult<TenantPii> {
-        self.pii.for_tenant(tenant).map_err(|err| {
-            tracing::error!(tenant_id = %tenant, error = %err, "no pii keys for tenant");
-            ApiError::new(ErrorCode::Internal, "internal error")
-        })
+    /// The tenant's phone-number keys, through its master key:
+    /// `TENANT_KEY_UNUSABLE` when that key is disabled or gone.
+    pub(super) async fn tenant_pii(&self, tenant: TenantId) -> ApiResult<Arc<TenantPii>> {
+        self.pii.for_tenant(&self.db, tenant).await
     }
 
     async fn recordings_from_rows(
@@ -340,6 +339,19 @@ fn recording_from_row(
     let id = RecordingId(row.id);
     let open = |party: Party, sealed: &[u8]| {
         pii.open(id, party, sealed).map_err(|err| {
+            if matches!(err, PiiError::Format) {
+                // Still under the platform secret: the move to the
+                // tenant's key (`crate::pii_rekey`) hasn't reached it.
+                tracing::warn!(
+                    tenant_id = %row.tenant_id,
+                    recording_id = %row.id,
+                    "phone number not yet moved to the tenant's key"
+                );
+                return ApiError::new(
+                    ErrorCode::Unavailable,
+                    "the tenant's catalogue is being moved to its key; try again later",
+                );
+            }
             tracing::error!(
                 tenant_id = %row.tenant_id,
                 recording_id = %row.id,

@@ -16,7 +16,7 @@ use crate::db::entity::legal_hold;
 use crate::db::entity::recording::{self, direction_str};
 use crate::db::{db_time, internal};
 use crate::phone::Region;
-use crate::pii::{Party, PiiKeys, TenantPii};
+use crate::pii::{Party, TenantPii};
 use crate::store::holds::{SCOPE_FILTER, SCOPE_RECORDINGS};
 use crate::{input, store};
 use callvault_contracts::permissions::Permission;
@@ -38,7 +38,7 @@ impl MetadataService {
         let region = input::stored_region(tenant_row.and_then(|row| row.default_region).as_deref());
         let case_name = input::name(&hold.case_name, "case_name")?;
         let reason = free_text(&hold.reason, "reason", MAX_REASON_CHARS)?;
-        let pii = tenant_pii(&self.pii, tenant)?;
+        let pii = self.tenant_pii(tenant).await?;
         let id = Uuid::new_v4();
         let placed_at = db_time(self.now());
         let mut row = legal_hold::Model {
@@ -154,7 +154,7 @@ impl MetadataService {
         self.authorize_tenant(actor, Permission::ManageHolds, tenant)
             .await?;
         let reason = free_text(&reason, "reason", MAX_REASON_CHARS)?;
-        let pii = tenant_pii(&self.pii, tenant)?;
+        let pii = self.tenant_pii(tenant).await?;
         let released_at = db_time(self.now());
         let txn = self.db.begin().await.map_err(internal)?;
         // Writer first (see `place_hold_impl`): on SQLite a read before the
@@ -211,7 +211,7 @@ impl MetadataService {
     pub async fn list_holds(&self, actor: &Actor, tenant: TenantId) -> ApiResult<Vec<LegalHold>> {
         self.authorize_tenant(actor, Permission::ManageHolds, tenant)
             .await?;
-        let pii = tenant_pii(&self.pii, tenant)?;
+        let pii = self.tenant_pii(tenant).await?;
         let rows = store::holds::list(&self.db, tenant)
             .await
             .map_err(internal)?;
@@ -393,14 +393,6 @@ fn hold_ids(ids: Vec<RecordingId>) -> ApiResult<Vec<Uuid>> {
     ids.sort_unstable();
     ids.dedup();
     Ok(ids)
-}
-
-/// The tenant's keys for the phone number a case filter may carry.
-fn tenant_pii(keys: &PiiKeys, tenant: TenantId) -> ApiResult<TenantPii> {
-    keys.for_tenant(tenant).map_err(|err| {
-        tracing::error!(tenant_id = %tenant, error = %err, "no pii keys for tenant");
-        ApiError::new(ErrorCode::Internal, "internal error")
-    })
 }
 
 /// Free text a person writes (a reason, a note): trimmed, 1..=`max`

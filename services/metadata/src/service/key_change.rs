@@ -1,7 +1,8 @@
 //! Changing a tenant's master key: rotating its managed key, or switching to
 //! a key the tenant brings. The change, its audit entry and the
-//! `tenant.key_changed` event commit together; the storage service re-wraps
-//! the tenant's data keys when the event reaches it.
+//! `tenant.key_changed` event commit together, with the tenant's catalogue
+//! key (phone numbers) re-wrapped under the new key; the storage service
+//! re-wraps the tenant's recordings' data keys when the event reaches it.
 
 use callvault_bus::Message;
 use callvault_bus::Router;
@@ -98,6 +99,14 @@ impl MetadataService {
                 "the tenant's key changed meanwhile; try again",
             ));
         }
+        // Under the new key (a rotation: its new version) before the change
+        // commits: a catalogue key the old key can't unwrap, or the new one
+        // can't wrap, refuses the change rather than lose the catalogue.
+        if let Err(err) = self.pii.rewrap(&txn, tenant, &to).await {
+            txn.rollback().await.map_err(internal)?;
+            key_refused(tenant, mode_name, &err);
+            return Err(err);
+        }
         if to != from {
             store::tenancy::set_key_ref(&txn, tenant, &to)
                 .await
@@ -127,6 +136,7 @@ impl MetadataService {
         .await
         .map_err(internal)?;
         txn.commit().await.map_err(internal)?;
+        self.pii.forget(tenant);
         tracing::info!(tenant_id = %tenant, mode = mode_name, "tenant key changed");
         self.get_tenant(actor, tenant).await
     }

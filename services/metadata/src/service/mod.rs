@@ -20,9 +20,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
 use crate::authz::{self, RecordingScope};
+use crate::catalogue_keys::CatalogueKeys;
 use crate::db::internal;
 use crate::manifest::ManifestKeys;
-use crate::pii::PiiKeys;
 use crate::store;
 use callvault_contracts::permissions::Permission;
 
@@ -32,7 +32,7 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 pub struct MetadataService {
     db: DatabaseConnection,
     keys: Arc<dyn TenantKeys>,
-    pii: PiiKeys,
+    pii: CatalogueKeys,
     /// The storage service, which shreds; deletions are `Unavailable`
     /// without.
     storage: Option<RpcClient>,
@@ -44,8 +44,9 @@ pub struct MetadataService {
 impl MetadataService {
     /// Expects a database [`crate::connect`] has migrated. `keys` is the
     /// storage service's key provider (a tenant's master key is created at
-    /// onboarding); `pii` protects phone numbers at rest.
-    pub fn new(db: DatabaseConnection, keys: Arc<dyn TenantKeys>, pii: PiiKeys) -> Self {
+    /// onboarding); `pii` protects phone numbers at rest, through the same
+    /// provider.
+    pub fn new(db: DatabaseConnection, keys: Arc<dyn TenantKeys>, pii: CatalogueKeys) -> Self {
         Self {
             db,
             keys,

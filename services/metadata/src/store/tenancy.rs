@@ -1,13 +1,14 @@
 //! BPOs, tenants and users.
 
 use callvault_contracts::{BpoId, TenantId};
-use sea_orm::sea_query::Expr;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
 };
 
-use crate::db::entity::{bpo, tenant, user};
+use crate::db::entity::{bpo, catalogue_key, tenant, user};
 
 pub(crate) async fn insert_bpo<C: ConnectionTrait>(conn: &C, row: bpo::Model) -> Result<(), DbErr> {
     bpo::Entity::insert(row.into_active_model())
@@ -177,4 +178,73 @@ pub(crate) async fn list_users<C: ConnectionTrait>(
         .order_by_asc(user::Column::Id)
         .all(conn)
         .await
+}
+
+/// The tenant's wrapped catalogue data key, if one was made.
+pub(crate) async fn get_catalogue_key<C: ConnectionTrait>(
+    conn: &C,
+    id: TenantId,
+) -> Result<Option<catalogue_key::Model>, DbErr> {
+    catalogue_key::Entity::find_by_id(id.0).one(conn).await
+}
+
+/// Stores a tenant's first catalogue key; false when another process
+/// stored one first (the caller then uses that one).
+pub(crate) async fn insert_catalogue_key<C: ConnectionTrait>(
+    conn: &C,
+    row: catalogue_key::Model,
+) -> Result<bool, DbErr> {
+    let inserted = catalogue_key::Entity::insert(row.into_active_model())
+        .on_conflict(
+            OnConflict::column(catalogue_key::Column::TenantId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(inserted > 0)
+}
+
+/// Replaces the wrapped key with the same key re-wrapped, unless another
+/// process replaced `previous` first (false then).
+pub(crate) async fn rewrap_catalogue_key<C: ConnectionTrait>(
+    conn: &C,
+    previous: &catalogue_key::Model,
+    master_key_ref: &str,
+    wrapped_key_ref: &str,
+    wrapped_key: Vec<u8>,
+    at: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let updated = catalogue_key::Entity::update_many()
+        .col_expr(
+            catalogue_key::Column::MasterKeyRef,
+            Expr::value(master_key_ref),
+        )
+        .col_expr(
+            catalogue_key::Column::WrappedKeyRef,
+            Expr::value(wrapped_key_ref),
+        )
+        .col_expr(catalogue_key::Column::WrappedKey, Expr::value(wrapped_key))
+        .col_expr(catalogue_key::Column::WrappedAt, Expr::value(at))
+        .filter(catalogue_key::Column::TenantId.eq(previous.tenant_id))
+        .filter(catalogue_key::Column::WrappedKey.eq(previous.wrapped_key.clone()))
+        .exec(conn)
+        .await?;
+    Ok(updated.rows_affected > 0)
+}
+
+/// Destroys the tenant's wrapped catalogue data key: with it goes every
+/// phone number and blind index of the tenant's catalogue (sealed under
+/// keys only it yields), whatever copies of the rows remain, even while
+/// the tenant's master key still exists. For offboarding (crypto-shred);
+/// a later use of the catalogue would make a new, unrelated key. Callers
+/// should also forget the key in memory
+/// ([`crate::catalogue_keys::CatalogueKeys::forget`]). True when there
+/// was one.
+pub(crate) async fn delete_catalogue_key<C: ConnectionTrait>(
+    conn: &C,
+    id: TenantId,
+) -> Result<bool, DbErr> {
+    let deleted = catalogue_key::Entity::delete_by_id(id.0).exec(conn).await?;
+    Ok(deleted.rows_affected > 0)
 }

@@ -31,7 +31,7 @@ async fn create_verify_revoke(env: Env) {
         .expect("verify");
     assert_eq!(grant.key_id, created.key.id);
     assert_eq!(grant.tenant_id, w.a);
-    assert_eq!(grant.key_ref, format!("local:tenant/{}", w.a));
+    assert_eq!(grant.key_ref, format!("tenant/{}", w.a));
 
     assert_eq!(
         env.svc.list_api_keys(&admin, w.a).await.expect("list"),

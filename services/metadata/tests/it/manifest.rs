@@ -10,12 +10,12 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use callvault_contracts::lifecycle_api::SignedManifest;
 use callvault_contracts::metadata_api::{ErrorCode, TenantKeys};
 use callvault_contracts::{RecordingId, Role, TenantId};
-use callvault_metadata::{ManifestKeys, MetadataService, PiiKeys};
+use callvault_metadata::{ManifestKeys, MetadataService};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 
-use crate::support::{Env, PII_SECRET, bpo_admin, code, event, member, platform};
+use crate::support::{Env, bpo_admin, code, event, member, platform};
 
 const MANIFEST_SECRET: [u8; 32] = [0x3c; 32];
 
@@ -32,7 +32,7 @@ impl Signer {
         let svc = MetadataService::new(
             env.db.clone(),
             env.keys.clone() as Arc<dyn TenantKeys>,
-            PiiKeys::new(PII_SECRET),
+            env.catalogue.clone(),
         )
         .with_manifest_keys(ManifestKeys::new(MANIFEST_SECRET.to_vec()))
         .with_clock(Arc::new(move || *clock.lock().expect("clock")));

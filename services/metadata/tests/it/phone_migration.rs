@@ -6,17 +6,22 @@
 //! The old rows are sealed here by an independent writer of the stored
 //! format (HKDF-derived tenant keys, AES-256-GCM bound to tenant, row and
 //! party, HMAC-SHA256 index): what a deployed database holds, not what
-//! today's code would write.
+//! today's code would write. After the E.164 migration they move to the
+//! tenants' catalogue keys (`pii_rekey`), and the searches run on those.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::hkdf::{HKDF_SHA256, KeyType, Salt};
 use aws_lc_rs::hmac;
 use callvault_contracts::metadata_api::{PageRequest, RecordingFilter, TenantKeys};
 use callvault_contracts::{RecordingId, Role, TenantId};
-use callvault_metadata::{MetadataService, PiiKeys};
+use callvault_keys::KeyProvider;
+use callvault_keys::local::LocalKeyring;
+use callvault_metadata::pii_rekey::rekey_catalogue;
+use callvault_metadata::{CatalogueKeys, MetadataService, PiiKeys};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, StatementBuilder};
-use sea_orm_migration::MigratorTraitSelf;
+use sea_orm_migration::{MigrationName, MigratorTraitSelf};
+use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::support::{FakeKeys, PII_SECRET, at, member};
@@ -49,7 +54,7 @@ fn derive(tenant: Uuid, purpose: &[u8]) -> [u8; 32] {
 }
 
 /// `1 ‖ nonce ‖ ciphertext ‖ tag`, bound to tenant, row and party.
-fn seal(tenant: Uuid, row: Uuid, party: &str, number: &str) -> Vec<u8> {
+pub(crate) fn seal(tenant: Uuid, row: Uuid, party: &str, number: &str) -> Vec<u8> {
     let key = UnboundKey::new(&AES_256_GCM, &derive(tenant, b"phone-encryption"))
         .map(LessSafeKey::new)
         .expect("aead key");
@@ -72,7 +77,7 @@ fn seal(tenant: Uuid, row: Uuid, party: &str, number: &str) -> Vec<u8> {
 }
 
 /// The old index: HMAC over '+' and the digits, `None` without digits.
-fn old_index(tenant: Uuid, number: &str) -> Option<Vec<u8>> {
+pub(crate) fn old_index(tenant: Uuid, number: &str) -> Option<Vec<u8>> {
     let trimmed = number.trim();
     let mut form = String::new();
     if trimmed.starts_with('+') {
@@ -90,7 +95,7 @@ fn build<S: StatementBuilder>(db: &DatabaseConnection, statement: &S) -> Stateme
     db.get_database_backend().build(statement)
 }
 
-async fn insert(db: &DatabaseConnection, table: &str, values: Vec<(&str, SimpleExpr)>) {
+pub(crate) async fn insert(db: &DatabaseConnection, table: &str, values: Vec<(&str, SimpleExpr)>) {
     let (columns, values): (Vec<_>, Vec<_>) = values.into_iter().unzip();
     let statement = Query::insert()
         .into_table(Alias::new(table))
@@ -100,8 +105,18 @@ async fn insert(db: &DatabaseConnection, table: &str, values: Vec<(&str, SimpleE
     db.execute_raw(build(db, &statement)).await.expect("insert");
 }
 
-async fn old_tenant(db: &DatabaseConnection, bpo: Uuid, zone: &str) -> Uuid {
+async fn old_tenant(
+    db: &DatabaseConnection,
+    keys: &Arc<dyn KeyProvider>,
+    bpo: Uuid,
+    zone: &str,
+) -> Uuid {
     let id = Uuid::new_v4();
+    let key_ref = keys
+        .create_tenant_key(&id.to_string())
+        .await
+        .expect("tenant key")
+        .0;
     insert(
         db,
         "tenants",
@@ -111,7 +126,7 @@ async fn old_tenant(db: &DatabaseConnection, bpo: Uuid, zone: &str) -> Uuid {
             ("name", zone.into()),
             ("time_zone", zone.into()),
             ("default_retention_days", 365.into()),
-            ("key_ref", format!("local:tenant/{id}").into()),
+            ("key_ref", key_ref.into()),
             ("created_at", at(0).into()),
         ],
     )
@@ -120,7 +135,12 @@ async fn old_tenant(db: &DatabaseConnection, bpo: Uuid, zone: &str) -> Uuid {
 }
 
 /// A recording as the ingest consumer before E.164 wrote it.
-async fn old_recording(db: &DatabaseConnection, tenant: Uuid, caller: &str, callee: &str) -> Uuid {
+pub(crate) async fn old_recording(
+    db: &DatabaseConnection,
+    tenant: Uuid,
+    caller: &str,
+    callee: &str,
+) -> Uuid {
     let id = Uuid::new_v4();
     insert(
         db,
@@ -149,7 +169,7 @@ async fn old_recording(db: &DatabaseConnection, tenant: Uuid, caller: &str, call
             ("duration_ms", 60_000_i64.into()),
             ("size", 480_000_i64.into()),
             ("sha256", "ab".repeat(32).into()),
-            ("key_ref", format!("local:tenant/{tenant}").into()),
+            ("key_ref", format!("tenant/{tenant}").into()),
             ("ingested_at", at(90).into()),
             ("retain_until", (at(0) + chrono::Duration::days(365)).into()),
         ],
@@ -160,7 +180,7 @@ async fn old_recording(db: &DatabaseConnection, tenant: Uuid, caller: &str, call
 
 /// A case hold by number as `place_hold` before E.164 wrote it: the number
 /// sealed under the hold's id, as the caller.
-async fn old_phone_hold(db: &DatabaseConnection, tenant: Uuid, number: &str) -> Uuid {
+pub(crate) async fn old_phone_hold(db: &DatabaseConnection, tenant: Uuid, number: &str) -> Uuid {
     let id = Uuid::new_v4();
     insert(
         db,
@@ -191,6 +211,9 @@ async fn old_phone_hold(db: &DatabaseConnection, tenant: Uuid, number: &str) -> 
 }
 
 async fn run(db: DatabaseConnection) {
+    let dir = tempfile::tempdir().expect("keyring directory");
+    let keyring: Arc<dyn KeyProvider> =
+        Arc::new(LocalKeyring::open(dir.path().join("keyring.json")).expect("keyring"));
     let pii = PiiKeys::new(PII_SECRET);
     callvault_metadata::Migrator::new(pii.clone())
         .up(&db, Some(BEFORE_E164))
@@ -207,8 +230,8 @@ async fn run(db: DatabaseConnection) {
         ],
     )
     .await;
-    let tokyo = old_tenant(&db, bpo, "Asia/Tokyo").await;
-    let utc = old_tenant(&db, bpo, "UTC").await;
+    let tokyo = old_tenant(&db, &keyring, bpo, "Asia/Tokyo").await;
+    let utc = old_tenant(&db, &keyring, bpo, "UTC").await;
     let national = old_recording(&db, tokyo, "03-1234-5678", "+81 3 9876 5432").await;
     let international = old_recording(&db, tokyo, "anonymous", "+81312345678").await;
     let extension = old_recording(&db, tokyo, "+81 90 1111 2222", "100").await;
@@ -219,10 +242,53 @@ async fn run(db: DatabaseConnection) {
         .await
         .expect("the e164 migration");
 
+    // Down past it (and every migration after it): the indexes are the old
+    // code's once more; then up again.
+    let migrator = callvault_metadata::Migrator::new(PiiKeys::new(PII_SECRET));
+    let names: Vec<String> = migrator
+        .migrations()
+        .iter()
+        .map(|migration| migration.name().to_owned())
+        .collect();
+    let e164 = names
+        .iter()
+        .position(|name| name.contains("e164"))
+        .expect("the e164 migration is listed");
+    let steps = u32::try_from(names.len() - e164).expect("a few migrations");
+    migrator
+        .down(&db, Some(steps))
+        .await
+        .expect("down");
+    let select = Query::select()
+        .columns(["caller_index", "callee_index"].map(Alias::new))
+        .from(Alias::new("recordings"))
+        .and_where(Expr::col(Alias::new("id")).eq(national))
+        .to_owned();
+    let row = db
+        .query_one_raw(build(&db, &select))
+        .await
+        .expect("select")
+        .expect("a row");
+    let caller: Option<Vec<u8>> = row.try_get("", "caller_index").expect("caller");
+    let callee: Option<Vec<u8>> = row.try_get("", "callee_index").expect("callee");
+    assert_eq!(caller, old_index(tokyo, "03-1234-5678"));
+    assert_eq!(callee, old_index(tokyo, "+81 3 9876 5432"));
+    callvault_metadata::migrate(&db, &pii)
+        .await
+        .expect("the e164 migration, again");
+
+    // The numbers move to the tenants' keys, two rows a batch.
+    let catalogue = CatalogueKeys::new(keyring.clone()).with_legacy(pii);
+    let report = rekey_catalogue(&db, &catalogue, 2)
+        .await
+        .expect("the move to the tenants' keys");
+    assert_eq!(report.resealed, 5, "four recordings and a hold");
+    assert!(report.skipped_tenants.is_empty());
+
     let svc = MetadataService::new(
         db.clone(),
-        std::sync::Arc::new(FakeKeys::default()) as std::sync::Arc<dyn TenantKeys>,
-        pii,
+        Arc::new(FakeKeys::new(keyring)) as Arc<dyn TenantKeys>,
+        catalogue,
     );
     let officer = member(Role::ComplianceOfficer, TenantId(tokyo));
     let tenant = svc
@@ -286,27 +352,6 @@ async fn run(db: DatabaseConnection) {
         .await
         .expect("lifecycle");
     assert!(lifecycle.holds.is_empty());
-
-    // Down past it (and the call-lookup index after it): the indexes are
-    // the old code's once more.
-    callvault_metadata::Migrator::new(PiiKeys::new(PII_SECRET))
-        .down(&db, Some(2))
-        .await
-        .expect("down");
-    let select = Query::select()
-        .columns(["caller_index", "callee_index"].map(Alias::new))
-        .from(Alias::new("recordings"))
-        .and_where(Expr::col(Alias::new("id")).eq(national))
-        .to_owned();
-    let row = db
-        .query_one_raw(build(&db, &select))
-        .await
-        .expect("select")
-        .expect("a row");
-    let caller: Option<Vec<u8>> = row.try_get("", "caller_index").expect("caller");
-    let callee: Option<Vec<u8>> = row.try_get("", "callee_index").expect("callee");
-    assert_eq!(caller, old_index(tokyo, "03-1234-5678"));
-    assert_eq!(callee, old_index(tokyo, "+81 3 9876 5432"));
 }
 
 #[tokio::test]

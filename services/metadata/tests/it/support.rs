@@ -1,5 +1,6 @@
-//! A metadata service on a real database, a stand-in key provider, and a
-//! small world of BPOs, tenants and actors to test against.
+//! A metadata service on a real database, a stand-in for storage's tenant
+//! key operations over a real key provider (a local keyring by default),
+//! and a small world of BPOs, tenants and actors to test against.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,21 +15,34 @@ use callvault_contracts::metadata_api::{
     ApiError, ApiResult, ErrorCode, KeyMode, NewTenant, Tenant, TenantKeys,
 };
 use callvault_contracts::{Actor, BpoId, RecordingId, Role, TenantId};
-use callvault_metadata::{IngestedConsumer, MetadataService, PiiKeys};
+use callvault_keys::local::LocalKeyring;
+use callvault_keys::{KeyProvider, KeyRef};
+use callvault_metadata::{CatalogueKeys, IngestedConsumer, MetadataService, PiiKeys};
 use callvault_testkit::with_pg_database;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 pub const PII_SECRET: [u8; 32] = [0x5a; 32];
 
-/// Stands in for the storage service's key provider (whose real
-/// implementations are tested in libs/keys): managed keys are
-/// `local:tenant/<id>`, external keys must look like a KMS ARN, and it can
-/// be told to fail, to show a failed key call leaves no tenant behind.
-#[derive(Default)]
+/// Stands in for the binary's adapter over storage's key provider (whose
+/// real implementations are tested in libs/keys): managed keys are made in
+/// the real `provider` (the catalogue keys are wrapped under them), external
+/// keys must look like a KMS ARN, and it can be told to fail, to show a
+/// failed key call leaves no tenant behind.
 pub struct FakeKeys {
     pub fail: AtomicBool,
     /// Every key rotated, in order.
     pub rotated: std::sync::Mutex<Vec<String>>,
+    pub provider: Arc<dyn KeyProvider>,
+}
+
+impl FakeKeys {
+    pub fn new(provider: Arc<dyn KeyProvider>) -> Self {
+        Self {
+            fail: AtomicBool::new(false),
+            rotated: std::sync::Mutex::new(Vec::new()),
+            provider,
+        }
+    }
 }
 
 #[async_trait]
@@ -40,7 +54,12 @@ impl TenantKeys for FakeKeys {
                 "key provider unavailable",
             ));
         }
-        Ok(format!("local:tenant/{tenant}"))
+        let key = self
+            .provider
+            .create_tenant_key(&tenant.to_string())
+            .await
+            .map_err(|err| ApiError::new(ErrorCode::Unavailable, err.to_string()))?;
+        Ok(key.0)
     }
 
     async fn check_external_key(&self, key_arn: &str) -> ApiResult<String> {
@@ -52,9 +71,14 @@ impl TenantKeys for FakeKeys {
 
     /// Only managed keys rotate: a tenant's own key is rotated in its KMS.
     async fn rotate_tenant_key(&self, key_ref: &str) -> ApiResult<()> {
-        if self.fail.load(Ordering::SeqCst) || !key_ref.starts_with("local:tenant/") {
+        let managed = key_ref.starts_with("tenant/") || key_ref.starts_with("alias/callvault/");
+        if self.fail.load(Ordering::SeqCst) || !managed {
             return Err(ApiError::invalid("the key does not exist or is not usable"));
         }
+        self.provider
+            .rotate(&KeyRef(key_ref.to_owned()))
+            .await
+            .map_err(|err| ApiError::invalid(err.to_string()))?;
         self.rotated
             .lock()
             .expect("rotations lock")
@@ -67,29 +91,56 @@ pub struct Env {
     pub db: DatabaseConnection,
     pub svc: MetadataService,
     pub keys: Arc<FakeKeys>,
+    /// The service's catalogue keys (shared with the consumer).
+    pub catalogue: CatalogueKeys,
     pub consumer: IngestedConsumer,
     /// Set on SQLite: the database file, to scan its raw bytes.
     pub sqlite_path: Option<std::path::PathBuf>,
+    /// The local keyring's file, when the provider is one.
+    pub keyring_path: Option<std::path::PathBuf>,
+    _keyring_dir: tempfile::TempDir,
 }
 
 impl Env {
     async fn new(url: &str, sqlite_path: Option<std::path::PathBuf>) -> Self {
+        let dir = tempfile::tempdir().expect("keyring directory");
+        let path = dir.path().join("keyring.json");
+        let keyring = LocalKeyring::open(path.clone()).expect("keyring");
+        let mut env = Self::with_provider(url, sqlite_path, Arc::new(keyring)).await;
+        env.keyring_path = Some(path);
+        env._keyring_dir = dir;
+        env
+    }
+
+    /// The service with `provider` for the tenants' keys. Unwrapped
+    /// catalogue keys are not cached, so a key's state shows at once.
+    pub async fn with_provider(
+        url: &str,
+        sqlite_path: Option<std::path::PathBuf>,
+        provider: Arc<dyn KeyProvider>,
+    ) -> Self {
         let db = callvault_metadata::connect(url, &PiiKeys::new(PII_SECRET))
             .await
             .expect("connect and migrate");
-        let keys = Arc::new(FakeKeys::default());
+        let keys = Arc::new(FakeKeys::new(provider.clone()));
+        let catalogue = CatalogueKeys::new(provider)
+            .with_legacy(PiiKeys::new(PII_SECRET))
+            .with_cache_ttl(std::time::Duration::ZERO);
         let svc = MetadataService::new(
             db.clone(),
             keys.clone() as Arc<dyn TenantKeys>,
-            PiiKeys::new(PII_SECRET),
+            catalogue.clone(),
         );
-        let consumer = IngestedConsumer::new(db.clone(), PiiKeys::new(PII_SECRET));
+        let consumer = IngestedConsumer::new(db.clone(), catalogue.clone());
         Env {
             db,
             svc,
             keys,
+            catalogue,
             consumer,
             sqlite_path,
+            keyring_path: None,
+            _keyring_dir: tempfile::tempdir().expect("unused directory"),
         }
     }
 
@@ -283,7 +334,7 @@ pub fn event(tenant: TenantId, offset: i64) -> RecordingIngestedV1 {
         },
         size: 480_000,
         sha256: "ab".repeat(32),
-        key_ref: format!("local:tenant/{tenant}"),
+        key_ref: format!("tenant/{tenant}"),
         ingested_at: at(offset + 90),
     }
 }

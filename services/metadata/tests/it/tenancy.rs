@@ -38,7 +38,7 @@ async fn onboarding_flow(env: Env) {
         .onboard_tenant(&admin_actor, onboard(bpo.id, "Tenant One"))
         .await
         .expect("onboard managed");
-    assert_eq!(managed.key_ref, format!("local:tenant/{}", managed.id));
+    assert_eq!(managed.key_ref, format!("tenant/{}", managed.id));
     assert_eq!(managed.time_zone, "Asia/Tokyo");
     assert_eq!(managed.default_retention_days, 365);
     let arn = "arn:aws:kms:ap-northeast-1:123456789012:key/abcd".to_string();

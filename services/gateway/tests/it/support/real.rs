@@ -12,21 +12,30 @@ use callvault_bus::in_process::InProcessBus;
 use callvault_bus::{EventHandler, Message, RpcClient};
 use callvault_contracts::TenantId;
 use callvault_contracts::events::RecordingIngestedV1;
-use callvault_contracts::metadata_api::{ApiResult, TenantKeys};
+use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode, TenantKeys};
 use callvault_gateway::{AuthConfig, PlaybackLinks, TokenVerifier};
-use callvault_metadata::{IngestedConsumer, MetadataService, PiiKeys};
+use callvault_keys::KeyProvider;
+use callvault_keys::local::LocalKeyring;
+use callvault_metadata::{CatalogueKeys, IngestedConsumer, MetadataService, PiiKeys};
 
 use super::keys::{AUDIENCE, HS_SECRET, ISSUER};
 use super::{Gateway, PLAYBACK_BASE, PLAYBACK_TTL, URL_SECRET, serve_gateway};
 
-/// Tenants' master keys by name only: what the key provider does is tested
-/// in libs/keys and through the binary; here the gateway path is the point.
-struct NamedKeys;
+/// Tenants' master keys in a local keyring (the catalogue's phone numbers
+/// are sealed under them); rotations and external keys by name only: what
+/// the key provider does is tested in libs/keys and through the binary,
+/// here the gateway path is the point.
+struct NamedKeys(Arc<LocalKeyring>);
 
 #[async_trait]
 impl TenantKeys for NamedKeys {
     async fn create_tenant_key(&self, tenant: TenantId) -> ApiResult<String> {
-        Ok(format!("local:tenant/{tenant}"))
+        let key = self
+            .0
+            .create_tenant_key(&tenant.to_string())
+            .await
+            .map_err(|err| ApiError::new(ErrorCode::Unavailable, err.to_string()))?;
+        Ok(key.0)
     }
 
     async fn check_external_key(&self, key_arn: &str) -> ApiResult<String> {
@@ -67,10 +76,12 @@ pub async fn spawn() -> RealApp {
     let db = callvault_metadata::connect(&url, &pii)
         .await
         .expect("metadata database");
+    let keyring = Arc::new(LocalKeyring::open(dir.path().join("keyring.json")).expect("keyring"));
+    let catalogue = CatalogueKeys::new(keyring.clone()).with_legacy(pii);
     let service = Arc::new(MetadataService::new(
         db.clone(),
-        Arc::new(NamedKeys),
-        pii.clone(),
+        Arc::new(NamedKeys(keyring)),
+        catalogue.clone(),
     ));
     let bus = Arc::new(InProcessBus::new());
     service
@@ -86,7 +97,7 @@ pub async fn spawn() -> RealApp {
     let rpc = RpcClient::new(bus, Duration::from_secs(5));
     RealApp {
         gateway: serve_gateway(verifier, rpc, links),
-        consumer: IngestedConsumer::new(db, pii),
+        consumer: IngestedConsumer::new(db, catalogue),
         _dir: dir,
     }
 }

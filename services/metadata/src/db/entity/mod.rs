@@ -9,6 +9,7 @@ pub mod api_key;
 pub mod audit_entry;
 pub mod audit_head;
 pub mod bpo;
+pub mod catalogue_key;
 pub mod daily_manifest;
 pub mod deletion_certificate;
 pub mod legal_hold;

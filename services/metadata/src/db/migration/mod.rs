@@ -7,6 +7,7 @@
 mod audit;
 mod call_lookup;
 mod catalogue;
+mod catalogue_keys;
 mod holds_deletion;
 mod phone_e164;
 mod retention;
@@ -52,6 +53,7 @@ impl MigratorTraitSelf for Migrator {
             }),
             Box::new(call_lookup::AddCallLookup),
             Box::new(signed_certificates::AddSignedCertificates),
+            Box::new(catalogue_keys::CreateCatalogueKeys),
         ]
     }
 

@@ -15,7 +15,7 @@ use callvault_contracts::metadata_api::{ApiError, ErrorCode, NewTenant, TenantKe
 use callvault_contracts::ops::storage::Shred;
 use callvault_contracts::{Actor, BpoId, RecordingId, Role, TenantId};
 use callvault_keys::{KeyProvider, local::LocalKeyring};
-use callvault_metadata::{ManifestKeys, MetadataService, PiiKeys};
+use callvault_metadata::{CatalogueKeys, ManifestKeys, MetadataService};
 use callvault_storage::records::{self, StorageRecords};
 use callvault_storage::{RecordingStore, StorageError};
 use chrono::{DateTime, Utc};
@@ -23,7 +23,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-use crate::support::{Env, PII_SECRET, at, member, onboard, platform};
+use crate::support::{Env, at, member, onboard, platform};
 
 /// The platform secret the lab's certificates are signed with.
 pub const MANIFEST_SECRET: [u8; 32] = [0x3c; 32];
@@ -61,6 +61,7 @@ pub struct Lab {
     env_keys: Arc<dyn TenantKeys>,
     clock: Arc<Mutex<DateTime<Utc>>>,
     keyring: Arc<LocalKeyring>,
+    catalogue: CatalogueKeys,
     _dir: tempfile::TempDir,
 }
 
@@ -80,7 +81,8 @@ impl Lab {
         let clock = Arc::new(Mutex::new(at(0)));
         let env_keys = env.keys.clone() as Arc<dyn TenantKeys>;
         let mut lab = Lab {
-            svc: MetadataService::new(env.db.clone(), env_keys.clone(), PiiKeys::new(PII_SECRET)),
+            svc: MetadataService::new(env.db.clone(), env_keys.clone(), env.catalogue.clone()),
+            catalogue: env.catalogue.clone(),
             store: store.clone(),
             db: env.db.clone(),
             env_keys,
@@ -99,7 +101,7 @@ impl Lab {
         let svc = MetadataService::new(
             self.db.clone(),
             self.env_keys.clone(),
-            PiiKeys::new(PII_SECRET),
+            self.catalogue.clone(),
         )
         .with_manifest_keys(ManifestKeys::new(MANIFEST_SECRET.to_vec()))
         .with_clock(Arc::new(move || *clock.lock().expect("clock")));
