@@ -11,6 +11,7 @@ mod isolation;
 mod key_change;
 mod lifecycle;
 mod load;
+mod offboarding;
 mod outage;
 mod shared_keyring;
 mod support;

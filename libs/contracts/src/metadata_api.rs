@@ -26,6 +26,14 @@ pub enum ErrorCode {
     /// A dependency is down; retry.
     Unavailable,
     Internal,
+    /// The tenant is being offboarded, or was: it is frozen, nothing is
+    /// uploaded, played, searched or changed in it any more.
+    TenantOffboarded,
+    /// Offboarding refused: no export of the tenant's current state was
+    /// made (`exportTenant` first, after the last change).
+    ExportRequired,
+    /// Offboarding refused: a legal hold is active in the tenant.
+    LegalHoldActive,
 }
 
 impl ErrorCode {
@@ -39,6 +47,9 @@ impl ErrorCode {
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::TenantOffboarded => "TENANT_OFFBOARDED",
+            ErrorCode::ExportRequired => "EXPORT_REQUIRED",
+            ErrorCode::LegalHoldActive => "LEGAL_HOLD_ACTIVE",
         }
     }
 }

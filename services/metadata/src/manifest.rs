@@ -66,7 +66,7 @@ impl ManifestKeys {
     }
 
     /// Base64 (standard, padded) Ed25519 signature of `tenant` over `body`.
-    fn sign(&self, tenant: TenantId, body: &[u8]) -> String {
+    pub(crate) fn sign(&self, tenant: TenantId, body: &[u8]) -> String {
         BASE64.encode(self.key_pair(tenant).sign(body).as_ref())
     }
 

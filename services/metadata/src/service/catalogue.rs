@@ -213,7 +213,7 @@ impl MetadataService {
         }
     }
 
-    fn tenant_pii(&self, tenant: TenantId) -> ApiResult<TenantPii> {
+    pub(super) fn tenant_pii(&self, tenant: TenantId) -> ApiResult<TenantPii> {
         self.pii.for_tenant(tenant).map_err(|err| {
             tracing::error!(tenant_id = %tenant, error = %err, "no pii keys for tenant");
             ApiError::new(ErrorCode::Internal, "internal error")
@@ -332,7 +332,7 @@ fn search_details(query: &SearchQuery) -> serde_json::Value {
     })
 }
 
-fn recording_from_row(
+pub(super) fn recording_from_row(
     pii: &TenantPii,
     row: recording::Model,
     tags: Vec<String>,

@@ -8,6 +8,7 @@ mod audit;
 mod call_lookup;
 mod catalogue;
 mod holds_deletion;
+mod offboarding;
 mod phone_e164;
 mod retention;
 mod tenancy;
@@ -50,6 +51,7 @@ impl MigratorTraitSelf for Migrator {
                 pii: self.pii.clone(),
             }),
             Box::new(call_lookup::AddCallLookup),
+            Box::new(offboarding::CreateOffboarding),
         ]
     }
 
