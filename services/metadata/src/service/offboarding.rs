@@ -46,9 +46,13 @@ const PURGE_BATCH: u64 = 200;
 /// `version` of the certificate body.
 const CERTIFICATE_VERSION: u32 = 1;
 /// The tombstones' `reason` and `policy` for an offboarded tenant's
-/// recordings.
-const TOMBSTONE_REASON: &str = "offboarding";
+/// recordings: the tombstones' reasons are a closed set (a CHECK
+/// constraint, and the daily manifests' `reason`), and erasing everything
+/// of the tenant is what an offboarding is; the policy says which erasure.
+const TOMBSTONE_REASON: &str = "erasure";
 const TOMBSTONE_POLICY: &str = "tenant offboarding";
+/// The audit entries' `reason`.
+const AUDIT_REASON: &str = "offboarding";
 /// `details.kind` of the offboarding's audit entries.
 const AUDIT_KIND: &str = "tenant_offboarding";
 
@@ -263,7 +267,7 @@ impl MetadataService {
         let record = AuditRecord {
             action: AuditAction::Deletion,
             target: Some(tenant.to_string()),
-            reason: Some(TOMBSTONE_REASON.to_owned()),
+            reason: Some(AUDIT_REASON.to_owned()),
             details: json!({
                 "kind": AUDIT_KIND,
                 "phase": "started",
@@ -392,7 +396,7 @@ impl MetadataService {
             let record = AuditRecord {
                 action: AuditAction::Deletion,
                 target: Some(tenant.to_string()),
-                reason: Some(TOMBSTONE_REASON.to_owned()),
+                reason: Some(AUDIT_REASON.to_owned()),
                 details: json!({
                     "kind": AUDIT_KIND,
                     "phase": "finished",

@@ -67,7 +67,6 @@ pub struct Lab {
     pub svc: MetadataService,
     pub store: Arc<RecordingStore>,
     pub keyring: Arc<LocalKeyring>,
-    pub storage: RpcClient,
     db: sea_orm::DatabaseConnection,
     _dir: tempfile::TempDir,
 }
@@ -99,7 +98,6 @@ impl Lab {
             ),
             store,
             keyring,
-            storage: storage.clone(),
             db: env.db.clone(),
             _dir: dir,
         };
