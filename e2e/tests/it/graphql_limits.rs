@@ -8,7 +8,7 @@ use crate::support::{call, create_bpo, onboard, search_fields_until, upload};
 
 #[tokio::test]
 async fn sizes_and_durations_are_int64_and_typename_is_not_free() {
-    let cv = Callvault::start().await;
+    let cv = Callvault::start_with(&[]).await;
     let client = reqwest::Client::new();
     let admin = cv.admin_token(&[]);
     let bpo = create_bpo(&cv, &client, &admin, "Acme BPO").await;

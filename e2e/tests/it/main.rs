@@ -15,6 +15,7 @@ mod isolation;
 mod key_change;
 mod lifecycle;
 mod load;
+mod offboarding;
 mod openapi_routes;
 mod outage;
 mod schemathesis;

@@ -30,6 +30,14 @@ pub enum ErrorCode {
     /// platform: what it protects (recordings, the catalogue's phone
     /// numbers) can't be read until the tenant's key is usable again.
     TenantKeyUnusable,
+    /// The tenant is being offboarded, or was: it is frozen, nothing is
+    /// uploaded, played, searched or changed in it any more.
+    TenantOffboarded,
+    /// Offboarding refused: no export of the tenant's current state was
+    /// made (`exportTenant` first, after the last change).
+    ExportRequired,
+    /// Offboarding refused: a legal hold is active in the tenant.
+    LegalHoldActive,
 }
 
 impl ErrorCode {
@@ -44,6 +52,9 @@ impl ErrorCode {
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::TenantKeyUnusable => "TENANT_KEY_UNUSABLE",
+            ErrorCode::TenantOffboarded => "TENANT_OFFBOARDED",
+            ErrorCode::ExportRequired => "EXPORT_REQUIRED",
+            ErrorCode::LegalHoldActive => "LEGAL_HOLD_ACTIVE",
         }
     }
 }

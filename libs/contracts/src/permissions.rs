@@ -37,10 +37,16 @@ pub enum Permission {
     /// every frame authenticated, the digest compared with ingest's. The
     /// answer says intact or not; no audio leaves storage.
     VerifyRecordings,
+    /// Export a tenant's data and offboard it: freeze it, crypto-shred its
+    /// recordings, personal fields and keys, and read the signed
+    /// offboarding certificate afterwards. The operator's decision (the
+    /// contract with the client company ends), never the tenant's own
+    /// users'.
+    OffboardTenants,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::ManageBpos,
         Permission::ViewTenants,
         Permission::OnboardTenants,
@@ -53,6 +59,7 @@ impl Permission {
         Permission::ReadAudit,
         Permission::ManageKeys,
         Permission::VerifyRecordings,
+        Permission::OffboardTenants,
     ];
 }
 
@@ -74,16 +81,21 @@ pub enum Reach {
 pub fn reach(role: Role, permission: Permission) -> Reach {
     use Permission as P;
     match (role, permission) {
-        // The platform operator runs BPOs and onboarding, and can create
+        // The platform operator runs BPOs, onboarding and offboarding
+        // (export, then crypto-shred, with a signed certificate), and can create
         // users anywhere (to bootstrap a BPO), but sees no recordings, holds
         // no tenant's recorder keys and has no say in a tenant's lifecycle.
         (
             Role::PlatformAdmin,
-            P::ManageBpos | P::ViewTenants | P::OnboardTenants | P::ManageUsers,
+            P::ManageBpos
+            | P::ViewTenants
+            | P::OnboardTenants
+            | P::ManageUsers
+            | P::OffboardTenants,
         ) => Reach::Anywhere,
 
-        // A BPO configures its tenants (retention and their keys included)
-        // and works their calls, but legal holds, deletion and the audit
+        // A BPO configures its tenants (retention and their keys included),
+        // onboards and offboards them, and works their calls, but legal holds, deletion and the audit
         // trail are the client company's own business.
         (
             Role::BpoAdmin,
@@ -93,7 +105,8 @@ pub fn reach(role: Role, permission: Permission) -> Reach {
             | P::ManageApiKeys
             | P::ReadRecordings
             | P::ManagePolicy
-            | P::ManageKeys,
+            | P::ManageKeys
+            | P::OffboardTenants,
         ) => Reach::OwnBpo,
 
         (

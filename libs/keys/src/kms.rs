@@ -29,6 +29,10 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// lost a race for the alias.
 const ORPHAN_KEY_DELETION_DAYS: i32 = 7;
 
+/// The shortest pending window KMS allows for a key deletion: from the
+/// schedule on the key refuses every use, and KMS deletes it after.
+const MIN_DELETION_WINDOW_DAYS: i32 = 7;
+
 /// A KMS client for a local peer (moto, a test fake, LocalStack): static
 /// placeholder credentials, `endpoint` when given. Real AWS wants the
 /// default credential chain: use [`client_from_env`].
@@ -268,6 +272,36 @@ impl KeyProvider for KmsKeyProvider {
             .await
             .map_err(|error| map_error("rotate key on demand", &key.0, error))?;
         info!(key = %key.0, key_id = %key_id, "rotated kms key");
+        Ok(())
+    }
+
+    async fn destroy_key(&self, key: &KeyRef) -> Result<(), KeyError> {
+        // ScheduleKeyDeletion takes a key id or ARN, not an alias; the alias
+        // goes with the key when KMS deletes it.
+        let metadata = match self.describe(&key.0).await {
+            Ok(metadata) => metadata,
+            // Never created, or already deleted: nothing left to destroy.
+            Err(KeyError::NotFound(_)) => return Ok(()),
+            Err(error) => return Err(error),
+        };
+        if metadata.key_state() == Some(&KeyState::PendingDeletion) {
+            return Ok(());
+        }
+        let key_id = metadata.key_id;
+        let scheduled = self
+            .client
+            .schedule_key_deletion()
+            .key_id(&key_id)
+            .pending_window_in_days(MIN_DELETION_WINDOW_DAYS)
+            .send()
+            .await;
+        match scheduled {
+            Ok(_) => {}
+            // Scheduled by a concurrent call since the describe.
+            Err(error) if error.code() == Some("KMSInvalidStateException") => {}
+            Err(error) => return Err(map_error("schedule key deletion", &key.0, error)),
+        }
+        info!(key = %key.0, key_id = %key_id, days = MIN_DELETION_WINDOW_DAYS, "kms key scheduled for deletion");
         Ok(())
     }
 }

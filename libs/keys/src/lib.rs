@@ -157,6 +157,19 @@ pub trait KeyProvider: Send + Sync + 'static {
     /// Rotates the master key's backing material; keys wrapped before stay
     /// readable.
     async fn rotate(&self, key: &KeyRef) -> Result<(), KeyError>;
+
+    /// Destroys the master key, every version of it, so nothing wrapped
+    /// under it ever unwraps again (a tenant's offboarding: crypto-shredding
+    /// by key). KMS: `ScheduleKeyDeletion` with the shortest window KMS
+    /// allows (7 days), after which KMS deletes the key and its aliases;
+    /// from the call on, the key is `PendingDeletion` and refuses every
+    /// use. Local keyring: the key and its versions are removed from the
+    /// file at once.
+    ///
+    /// Idempotent: destroying a key already destroyed (or pending deletion),
+    /// or one the provider never had, succeeds, so a resumed offboarding
+    /// can repeat it.
+    async fn destroy_key(&self, key: &KeyRef) -> Result<(), KeyError>;
 }
 
 /// Tenant ids become part of key names and KMS aliases

@@ -420,6 +420,28 @@ impl KeyProvider for LocalKeyring {
         info!(key = %key.0, "rotated local master key");
         Ok(())
     }
+
+    async fn destroy_key(&self, key: &KeyRef) -> Result<(), KeyError> {
+        let name = key.0.clone();
+        // Under the file's exclusive lock, from the file: a copy of the key
+        // in another process's memory never writes it back (see `update`).
+        // The old file is replaced by rename, so its bytes are no longer
+        // reachable through the keyring's path.
+        let removed = self
+            .update(move |keys| {
+                let Some(mut versions) = keys.remove(&name) else {
+                    return Ok(false);
+                };
+                // Zeroizing wipes each version as it drops.
+                versions.clear();
+                Ok(true)
+            })
+            .await?;
+        if removed {
+            info!(key = %key.0, "destroyed local master key");
+        }
+        Ok(())
+    }
 }
 
 /// `label | len(name) | name | version | context`, lengths as u32 BE.

@@ -169,4 +169,16 @@ impl KeyProvider for Traced {
         let result = self.0.rotate(key).instrument(span.clone()).await;
         ended(&span, result)
     }
+
+    async fn destroy_key(&self, key: &KeyRef) -> Result<(), KeyError> {
+        let span = info_span!(
+            "keys.destroy_key",
+            key_ref = key.0.as_str(),
+            outcome = Empty,
+            error.kind = Empty,
+            otel.status_code = Empty,
+        );
+        let result = self.0.destroy_key(key).instrument(span.clone()).await;
+        ended(&span, result)
+    }
 }

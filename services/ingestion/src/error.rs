@@ -9,7 +9,7 @@ use tracing::error;
 
 /// Every status the upload endpoint can answer with; the OpenAPI document
 /// must describe each (its test checks).
-pub const STATUSES: &[u16] = &[200, 201, 400, 401, 409, 411, 413, 415, 422, 500, 503];
+pub const STATUSES: &[u16] = &[200, 201, 400, 401, 403, 409, 411, 413, 415, 422, 500, 503];
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -52,6 +52,10 @@ pub enum IngestError {
         "the tenant's master key can't be used (missing, disabled or revoked); uploads fail until an administrator fixes it"
     )]
     TenantKeyUnusable(String),
+    /// The key's tenant is being offboarded, or was: it takes nothing in
+    /// any more. Final, not retryable.
+    #[error("the tenant is offboarded: it accepts no more recordings")]
+    TenantOffboarded,
     /// The detail is for the log only.
     #[error("{0}")]
     Unavailable(String),
@@ -67,6 +71,7 @@ impl IngestError {
     pub fn status(&self) -> StatusCode {
         match self {
             IngestError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            IngestError::TenantOffboarded => StatusCode::FORBIDDEN,
             IngestError::LengthRequired(_) => StatusCode::LENGTH_REQUIRED,
             IngestError::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             IngestError::InvalidMetadata(_)
@@ -107,6 +112,7 @@ impl IngestError {
             IngestError::Superseded => "upload_superseded",
             IngestError::RecordingConflict => "recording_conflict",
             IngestError::TenantKeyUnusable(_) => "tenant_key_unusable",
+            IngestError::TenantOffboarded => "tenant_offboarded",
             IngestError::Unavailable(_) => "unavailable",
             IngestError::Internal(_) | IngestError::Panicked => "internal",
         }

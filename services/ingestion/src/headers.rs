@@ -41,6 +41,7 @@ pub(crate) async fn authenticate(
             ErrorCode::Internal | ErrorCode::Conflict => {
                 IngestError::Internal(format!("verifying an api key: {error}"))
             }
+            ErrorCode::TenantOffboarded => IngestError::TenantOffboarded,
             _ => IngestError::Unauthenticated,
         })
 }

@@ -17,6 +17,7 @@
 //! | change_tenant_key                  | –              | own BPO's tenants| own tenant   | –          | –                  | –              | –       |
 //! | audit_trail, verify_audit_chain, daily_manifest | –  | –                | –            | –          | own tenant         | –              | own tenant |
 //! | manifest_public_key                | public: no actor needed |||||||
+//! | export_tenant, offboard_tenant, offboarding_certificate | any | own BPO's tenants | – | – | – | – | – |
 //!
 //! - "–" is `Forbidden`. A tenant role acting on another tenant, or a BPO
 //!   admin on another BPO's tenant, is `Forbidden`; a BPO admin naming a
@@ -32,6 +33,9 @@
 //! - Holds, deletion and the audit trail are the tenant's own compliance
 //!   business: a BPO admin runs the tenant's retention settings for it, but
 //!   can neither hold, delete nor read the trail.
+//! - Offboarding is the operator's (platform, the tenant's BPO), never the
+//!   tenant's own users'; once it started, the tenant is frozen: every
+//!   other operation on it but `get_tenant` is `TenantOffboarded`.
 //! - An actor whose scope is incomplete (a BPO admin without a BPO, a tenant
 //!   role without a tenant, an agent without an agent id) reaches nothing.
 //!
@@ -125,8 +129,8 @@ mod tests {
     #[test]
     fn lifecycle_actions_follow_the_matrix() {
         use Permission::{
-            ManageDeletion, ManageHolds, ManageKeys, ManagePolicy, ReadAudit, ReadRecordings,
-            VerifyRecordings,
+            ManageDeletion, ManageHolds, ManageKeys, ManagePolicy, OffboardTenants, ReadAudit,
+            ReadRecordings, VerifyRecordings,
         };
         let tenant = TenantId::new();
         let bpo = BpoId::new();
@@ -140,7 +144,7 @@ mod tests {
             Role::Auditor,
         ];
         // Columns in the order of `roles`.
-        let table: [(Permission, [bool; 7]); 7] = [
+        let table: [(Permission, [bool; 7]); 8] = [
             (ManagePolicy, [false, true, true, false, true, false, false]),
             (ReadRecordings, [false, true, true, true, true, true, false]),
             (ManageHolds, [false, false, true, false, true, false, false]),
@@ -154,6 +158,10 @@ mod tests {
                 [false, false, false, false, true, false, true],
             ),
             (ManageKeys, [false, true, true, false, false, false, false]),
+            (
+                OffboardTenants,
+                [true, true, false, false, false, false, false],
+            ),
         ];
         for (action, allowed) in table {
             for (role, allowed) in roles.into_iter().zip(allowed) {

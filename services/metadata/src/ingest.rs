@@ -98,6 +98,23 @@ impl IngestedConsumer {
                 "unknown tenant {tenant_id}"
             )));
         };
+        // An offboarded tenant takes nothing in, and its key is destroyed:
+        // an upload that raced the freeze leaves no catalogue entry.
+        if store::offboarding::is_frozen(&txn, tenant_id)
+            .await
+            .map_err(db_error)?
+        {
+            txn.rollback().await.map_err(db_error)?;
+            tracing::warn!(
+                message_id = %message.id,
+                tenant_id = %tenant_id,
+                recording_id = %recording_id,
+                "recording for an offboarded tenant refused"
+            );
+            return Err(HandlerError::permanent(format!(
+                "tenant {tenant_id} is offboarded"
+            )));
+        }
         // A deleted recording stays deleted: an old event published again
         // (a replayed dead letter, a re-published outbox row) must not bring
         // back a catalogue entry whose audio is shredded.

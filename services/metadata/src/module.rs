@@ -123,9 +123,12 @@ async fn rekey_leftovers(db: &DatabaseConnection, keys: &CatalogueKeys, pending:
     }
 }
 
-/// Shreds what is due (except what is on hold) and signs yesterday's
-/// manifests.
+/// Finishes interrupted offboardings, shreds what is due (except what is
+/// on hold) and signs yesterday's manifests.
 async fn lifecycle_pass(service: &MetadataService) {
+    // An offboarding a crash interrupted is finished first: its tenant
+    // stays frozen until then.
+    service.resume_offboardings().await;
     // Each tenant's run logs its own outcome (certificate or error).
     service.run_due_deletions().await;
     match service.sign_yesterdays_manifests().await {

@@ -22,6 +22,7 @@ pub use listing::{ListedObject, ObjectListing, list_path};
 pub use records::ListedRecord;
 pub use store::{
     PlaintextStream, RecordingInfo, RecordingStore, RewrapReport, ShredReport, StoredRecording,
+    TenantShredReport,
 };
 pub use sweep::{SweepReport, Sweeper};
 pub use upload::{UploadState, UploadedObject, discard_path, upload_path};

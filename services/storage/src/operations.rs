@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use callvault_bus::{EventHandler, HandlerError, Message, Router};
 use callvault_contracts::events::{IntegrityCheck, TenantKeyChangedV1};
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode};
+use callvault_contracts::ops::offboarding::{ShredTenant, TenantShredded};
 use callvault_contracts::ops::storage::{Shred, Verification, VerifyRecording};
 use callvault_contracts::permissions::{self, Permission, Target};
 use callvault_keys::KeyRef;
@@ -23,6 +24,9 @@ pub fn router(store: &Arc<RecordingStore>) -> Router {
     });
     router.route(store, |store, request: VerifyRecording| async move {
         verify(&store, request).await
+    });
+    router.route(store, |store, request: ShredTenant| async move {
+        shred_tenant(&store, request).await
     });
     router
 }
@@ -78,6 +82,28 @@ async fn shred(store: &RecordingStore, request: Shred) -> ApiResult<()> {
         Err(other) => {
             tracing::error!(%tenant, %recording, error = %other, "shred failed");
             Err(ApiError::new(ErrorCode::Internal, "shred failed"))
+        }
+    }
+}
+
+/// Storage's part of an offboarding, for the metadata service (which
+/// checked the offboarding was allowed and froze the tenant first).
+async fn shred_tenant(store: &RecordingStore, request: ShredTenant) -> ApiResult<TenantShredded> {
+    let ShredTenant { tenant, key_ref } = request;
+    let key = key_ref.map(KeyRef);
+    match store.shred_tenant(tenant, key.as_ref()).await {
+        Ok(report) => Ok(TenantShredded {
+            shredded: report.shredded,
+            already_shredded: report.already_shredded,
+            key_destroyed: report.key_destroyed,
+        }),
+        Err(StorageError::Unavailable(why)) => {
+            tracing::warn!(%tenant, error = %why, "tenant shred interrupted, will be resumed");
+            Err(ApiError::new(ErrorCode::Unavailable, "storage unavailable"))
+        }
+        Err(other) => {
+            tracing::error!(%tenant, error = %other, "tenant shred failed");
+            Err(ApiError::new(ErrorCode::Internal, "tenant shred failed"))
         }
     }
 }

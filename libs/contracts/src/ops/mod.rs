@@ -5,5 +5,6 @@
 
 pub mod catalogue;
 pub mod lifecycle;
+pub mod offboarding;
 pub mod storage;
 pub mod tenancy;

@@ -16,6 +16,11 @@ pub struct Quirks {
     /// AccessDeniedException (real KMS: IncorrectKeyException), which the
     /// provider reports as NotFound. Still refused, under another name.
     pub foreign_key_is_not_found: bool,
+    /// moto marks a key whose deletion is scheduled `PendingDeletion` (so
+    /// `check_key` refuses it) but keeps decrypting and generating under it;
+    /// real KMS refuses both with KMSInvalidStateException, as the fake
+    /// does. With this set only the key's state is checked after destroy.
+    pub pending_deletion_still_decrypts: bool,
 }
 
 pub async fn run_suite(provider: &dyn KeyProvider) {
@@ -32,6 +37,7 @@ pub async fn run_suite_with(provider: &dyn KeyProvider, quirks: Quirks) {
     tenant_keys_are_idempotent_and_distinct(provider).await;
     unknown_key_is_not_found(provider).await;
     invalid_tenant_id_is_refused(provider).await;
+    destroyed_key_unwraps_nothing(provider, quirks).await;
 }
 
 fn context(tenant: &str, recording: &str) -> EncryptionContext {
@@ -245,5 +251,76 @@ async fn invalid_tenant_id_is_refused(provider: &dyn KeyProvider) {
             Err(KeyError::Other(_)) => {}
             other => panic!("create_tenant_key({tenant:?}): expected an error, got {other:?}"),
         }
+    }
+}
+
+/// A destroyed key (an offboarded tenant's) unwraps nothing wrapped under
+/// it, before or after a rotation, wraps nothing new and rotates no more;
+/// another tenant's key is untouched; destroying again, or a key never
+/// created, succeeds (a resumed offboarding repeats it).
+async fn destroyed_key_unwraps_nothing(provider: &dyn KeyProvider, quirks: Quirks) {
+    let doomed = tenant_key(provider, "offboarded").await;
+    let kept = tenant_key(provider, "staying").await;
+    let ctx = context("offboarded", "rec-1");
+    let kept_ctx = context("staying", "rec-1");
+    let (_, before_rotation) = generate(provider, &doomed, &ctx).await;
+    provider
+        .rotate(&doomed)
+        .await
+        .expect("rotate before destroy");
+    let (_, after_rotation) = generate(provider, &doomed, &ctx).await;
+    let (kept_key, kept_wrapped) = generate(provider, &kept, &kept_ctx).await;
+
+    provider
+        .destroy_key(&doomed)
+        .await
+        .expect("destroy the tenant key");
+
+    assert_gone(provider.check_key(&doomed).await, "check_key");
+    if !quirks.pending_deletion_still_decrypts {
+        assert_gone(
+            provider.decrypt(&before_rotation, &ctx).await,
+            "decrypt a key wrapped before the rotation",
+        );
+        assert_gone(
+            provider.decrypt(&after_rotation, &ctx).await,
+            "decrypt a key wrapped after the rotation",
+        );
+        assert_gone(
+            provider.generate_data_key(&doomed, &ctx).await,
+            "generate under the destroyed key",
+        );
+        assert_gone(
+            provider.rewrap(&before_rotation, &ctx, &kept).await,
+            "rewrap off the destroyed key",
+        );
+    }
+
+    assert!(
+        same_key(
+            &kept_key,
+            &decrypt(provider, &kept_wrapped, &kept_ctx).await
+        ),
+        "destroying one tenant's key touched another's"
+    );
+    provider
+        .check_key(&kept)
+        .await
+        .expect("the other key is usable");
+
+    provider
+        .destroy_key(&doomed)
+        .await
+        .expect("destroying twice succeeds");
+    provider
+        .destroy_key(&KeyRef(UNKNOWN_KEY.to_owned()))
+        .await
+        .expect("destroying a key never created succeeds");
+}
+
+fn assert_gone<T: std::fmt::Debug>(result: Result<T, KeyError>, what: &str) {
+    match result {
+        Err(KeyError::NotFound(_) | KeyError::Disabled(_)) => {}
+        other => panic!("{what} after destroy: expected NotFound or Disabled, got {other:?}"),
     }
 }

@@ -18,6 +18,7 @@ async fn kms_on_moto_conforms() {
     let moto = MotoServer::start();
     let quirks = conformance::Quirks {
         foreign_key_is_not_found: true,
+        pending_deletion_still_decrypts: true,
     };
     conformance::run_suite_with(&provider(&moto), quirks).await;
 }
@@ -80,5 +81,48 @@ async fn check_key_refuses_a_signing_key() {
     match provider.check_key(&KeyRef(key_id)).await {
         Err(KeyError::Other(message)) => assert!(message.contains("symmetric"), "{message}"),
         other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// `destroy_key` schedules the KMS key's deletion with the shortest window
+/// KMS allows (7 days): the key is `PendingDeletion` at once and due to go
+/// within the week.
+#[tokio::test]
+async fn destroy_key_schedules_deletion_in_the_minimum_window() {
+    let moto = MotoServer::start();
+    let provider = provider(&moto);
+    let key = provider
+        .create_tenant_key("leaving")
+        .await
+        .expect("create key");
+    let before = std::time::SystemTime::now();
+    provider.destroy_key(&key).await.expect("destroy key");
+    let metadata = provider
+        .client()
+        .describe_key()
+        .key_id(&key.0)
+        .send()
+        .await
+        .expect("describe key")
+        .key_metadata
+        .expect("metadata");
+    assert_eq!(
+        metadata.key_state(),
+        Some(&aws_sdk_kms::types::KeyState::PendingDeletion)
+    );
+    let deletion = metadata.deletion_date().expect("a deletion date");
+    let seconds = deletion.secs()
+        - before
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after epoch")
+            .as_secs() as i64;
+    let week = 7 * 86_400;
+    assert!(
+        (week - 120..=week + 120).contains(&seconds),
+        "deletion due in {seconds}s, expected 7 days"
+    );
+    match provider.check_key(&key).await {
+        Err(KeyError::Disabled(_)) => {}
+        other => panic!("a key pending deletion: expected Disabled, got {other:?}"),
     }
 }

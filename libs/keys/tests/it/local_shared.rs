@@ -71,6 +71,10 @@ impl KeyProvider for RoundRobin {
     async fn rotate(&self, key: &KeyRef) -> Result<(), KeyError> {
         self.pick().rotate(key).await
     }
+
+    async fn destroy_key(&self, key: &KeyRef) -> Result<(), KeyError> {
+        self.pick().destroy_key(key).await
+    }
 }
 
 fn open(path: &Path) -> LocalKeyring {

@@ -37,7 +37,7 @@ type Result<T> = async_graphql::Result<T>;
 
 impl<P> TenantScope<'_, P> {
     /// `returned` is the tenant an answer says it is about.
-    fn check_tenant(&self, returned: TenantId, what: &'static str) -> Result<()> {
+    pub(super) fn check_tenant(&self, returned: TenantId, what: &'static str) -> Result<()> {
         if returned == self.tenant {
             return Ok(());
         }

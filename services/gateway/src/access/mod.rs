@@ -45,6 +45,7 @@
 
 mod handles;
 mod lifecycle;
+mod offboarding;
 mod scope;
 
 pub use callvault_contracts::permissions::{Permission, Reach, Target, allows, reach};
@@ -91,4 +92,5 @@ pub mod perm {
     marker!(ReadAudit);
     marker!(ManageKeys);
     marker!(VerifyRecordings);
+    marker!(OffboardTenants);
 }

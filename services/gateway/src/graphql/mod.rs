@@ -10,6 +10,7 @@ mod lifecycle_inputs;
 mod lifecycle_mutation;
 mod lifecycle_types;
 mod mutation;
+mod offboarding;
 mod operation_span;
 mod query;
 mod recordings;
@@ -32,6 +33,7 @@ pub use query::Query;
 pub struct Mutation(
     mutation::TenancyMutation,
     lifecycle_mutation::LifecycleMutation,
+    offboarding::OffboardingMutation,
 );
 
 pub type GatewaySchema = Schema<Query, Mutation, EmptySubscription>;

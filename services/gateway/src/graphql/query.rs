@@ -35,6 +35,17 @@ impl Query {
         Ok(tenants.into_iter().map(Into::into).collect())
     }
 
+    /// The signed certificate of an offboarded tenant (platform admins; a
+    /// BPO's admins for its tenants). NOT_FOUND until the offboarding
+    /// finished.
+    async fn offboarding_certificate(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: Uuid,
+    ) -> Result<super::offboarding::OffboardingCertificate> {
+        super::offboarding::offboarding_certificate(ctx, tenant_id).await
+    }
+
     /// One tenant's settings.
     async fn tenant(&self, ctx: &Context<'_>, id: Uuid) -> Result<Tenant> {
         let scope = ctx.scope()?;

@@ -20,7 +20,7 @@ const COLUMNS: &str = "PA BX BY TA SU CO AG AU TB";
 
 /// Operation, `Y` allowed / `n` FORBIDDEN per column, and the backend
 /// method an allowed call reaches.
-const EXPECTED: [(&str, &str, &str); 35] = [
+const EXPECTED: [(&str, &str, &str); 38] = [
     ("bpos", "Y n n n n n n n n", "list_bpos"),
     ("tenants", "Y Y n n n n n n n", "list_tenants"),
     ("tenant", "Y Y n Y Y Y Y Y n", "get_tenant"),
@@ -90,6 +90,14 @@ const EXPECTED: [(&str, &str, &str); 35] = [
     ("verifyRecording", "n n n n n Y n Y n", "verify_recording"),
     // change_tenant_key
     ("changeTenantKey", "n Y n Y n n n n n", "change_tenant_key"),
+    // export_tenant, offboard_tenant, offboarding_certificate
+    ("exportTenant", "Y Y n n n n n n n", "export_tenant"),
+    ("offboardTenant", "Y Y n n n n n n n", "offboard_tenant"),
+    (
+        "offboardingCertificate",
+        "Y Y n n n n n n n",
+        "offboarding_certificate",
+    ),
     // Public, but in GraphQL reached through `tenant`.
     (
         "manifestPublicKey",
@@ -186,6 +194,15 @@ fn operation(name: &str) -> &'static str {
         }
         "changeTenantKey" => {
             "mutation($a: UUID!) { changeTenantKey(tenantId: $a, input: { mode: MANAGED, reason: \"annual rotation\" }) { id keyRef } }"
+        }
+        "exportTenant" => {
+            "mutation($a: UUID!) { exportTenant(tenantId: $a) { id tenantId sha256 sizeBytes recordings auditEntries content } }"
+        }
+        "offboardTenant" => {
+            "mutation($a: UUID!) { offboardTenant(tenantId: $a, confirm: \"confirmed by the test double\") { id tenantId exportSha256 recordingsShredded keyDestroyed body signature algorithm } }"
+        }
+        "offboardingCertificate" => {
+            "query($a: UUID!) { offboardingCertificate(tenantId: $a) { id tenantId bpoId requestedBy body signature } }"
         }
         other => panic!("no operation {other}"),
     }

@@ -76,6 +76,7 @@ fn every_error_code_is_documented() {
     // Every code `IngestError::code` can return, by status.
     let codes = [
         (401, "unauthenticated"),
+        (403, "tenant_offboarded"),
         (411, "length_required"),
         (415, "unsupported_media"),
         (400, "invalid_metadata"),

@@ -102,6 +102,10 @@ impl MetadataService {
             tracing::info!(tenant_id = %key.tenant_id, api_key_id = %key.id, "revoked api key used");
             return Err(unauthenticated());
         }
+        // An offboarded tenant takes nothing in: the recorder is told so,
+        // for good, rather than that its key is wrong.
+        self.refuse_if_frozen(TenantId(key.tenant_id), Permission::ManageApiKeys)
+            .await?;
         Ok(ApiKeyGrant {
             key_id: key.id,
             tenant_id: TenantId(key.tenant_id),

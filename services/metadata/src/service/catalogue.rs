@@ -331,7 +331,7 @@ fn search_details(query: &SearchQuery) -> serde_json::Value {
     })
 }
 
-fn recording_from_row(
+pub(super) fn recording_from_row(
     pii: &TenantPii,
     row: recording::Model,
     tags: Vec<String>,

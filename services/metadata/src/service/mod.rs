@@ -8,8 +8,10 @@ mod catalogue;
 mod deletion;
 mod holds;
 mod key_change;
+mod offboarding;
 mod retention;
 mod tenancy;
+mod tenant_export;
 
 use std::sync::Arc;
 
@@ -88,6 +90,7 @@ impl MetadataService {
         deletion::routes(&mut router, self);
         audit_api::routes(&mut router, self);
         key_change::routes(&mut router, self);
+        offboarding::routes(&mut router, self);
         router
     }
 
@@ -119,7 +122,13 @@ impl MetadataService {
             .await
             .map_err(internal)?;
         let bpo = row.as_ref().map(|row| BpoId(row.bpo_id));
-        let outcome = authz::tenant(actor, action, tenant, bpo).map(|scope| (scope, row));
+        let mut outcome = authz::tenant(actor, action, tenant, bpo).map(|scope| (scope, row));
+        if outcome.is_ok() {
+            // An offboarded (or offboarding) tenant is frozen.
+            if let Err(err) = self.refuse_if_frozen(tenant, action).await {
+                outcome = Err(err);
+            }
+        }
         if let Err(err) = &outcome {
             // Not the subject: in embedded mode it is an email address.
             tracing::info!(

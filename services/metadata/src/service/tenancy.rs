@@ -237,7 +237,7 @@ fn bpo_from_row(row: bpo::Model) -> Bpo {
     }
 }
 
-fn tenant_from_row(row: tenant::Model) -> ApiResult<Tenant> {
+pub(super) fn tenant_from_row(row: tenant::Model) -> ApiResult<Tenant> {
     Ok(Tenant {
         id: TenantId(row.id),
         bpo_id: BpoId(row.bpo_id),

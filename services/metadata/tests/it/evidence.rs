@@ -14,14 +14,14 @@ use callvault_contracts::lifecycle_api::{
 use callvault_contracts::metadata_api::{ErrorCode, TenantKeys};
 use callvault_contracts::{Role, TenantId};
 use callvault_metadata::audit::{self, AuditRecord};
-use callvault_metadata::{ManifestKeys, MetadataService, PiiKeys, evidence};
+use callvault_metadata::{ManifestKeys, MetadataService, evidence};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use serde_json::{Value, json};
 
 use crate::deletion::lab::{Lab, MANIFEST_SECRET};
-use crate::support::{Env, PII_SECRET, at, code, event, member};
+use crate::support::{Env, at, code, event, member};
 
 const ZEROS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -55,7 +55,7 @@ fn signer(env: &Env, now: DateTime<Utc>) -> MetadataService {
     MetadataService::new(
         env.db.clone(),
         env.keys.clone() as Arc<dyn TenantKeys>,
-        PiiKeys::new(PII_SECRET),
+        env.catalogue.clone(),
     )
     .with_manifest_keys(ManifestKeys::new(MANIFEST_SECRET.to_vec()))
     .with_clock(Arc::new(move || *now.lock().expect("clock")))

@@ -39,6 +39,7 @@ mod ingest;
 mod key_change;
 mod lifecycle_permissions;
 mod manifest;
+mod offboarding;
 mod pagination;
 mod permissions;
 mod phone_migration;

@@ -20,7 +20,7 @@ use callvault_metadata::pii_rekey::rekey_catalogue;
 use callvault_metadata::{CatalogueKeys, MetadataService, PiiKeys};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, StatementBuilder};
-use sea_orm_migration::{MigrationName, MigratorTraitSelf};
+use sea_orm_migration::MigratorTraitSelf;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -255,10 +255,7 @@ async fn run(db: DatabaseConnection) {
         .position(|name| name.contains("e164"))
         .expect("the e164 migration is listed");
     let steps = u32::try_from(names.len() - e164).expect("a few migrations");
-    migrator
-        .down(&db, Some(steps))
-        .await
-        .expect("down");
+    migrator.down(&db, Some(steps)).await.expect("down");
     let select = Query::select()
         .columns(["caller_index", "callee_index"].map(Alias::new))
         .from(Alias::new("recordings"))

@@ -225,6 +225,31 @@ impl StorageRecords {
             .await?;
         Ok(deleted.rows_affected > 0)
     }
+
+    /// One page of the recording ids of a tenant's records, stored and
+    /// shredded alike, in id order after `after`: an offboarding shreds
+    /// them all (again, for the shredded ones: their objects may have
+    /// survived an earlier failed deletion).
+    pub async fn list_tenant_ids(
+        &self,
+        tenant_id: Uuid,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<Uuid>, RecordError> {
+        let mut query = Entity::find()
+            .select_only()
+            .column(Column::RecordingId)
+            .filter(Column::TenantId.eq(tenant_id));
+        if let Some(after) = after {
+            query = query.filter(Column::RecordingId.gt(after));
+        }
+        Ok(query
+            .order_by_asc(Column::RecordingId)
+            .limit(limit)
+            .into_tuple::<Uuid>()
+            .all(&self.db)
+            .await?)
+    }
 }
 
 pub(super) fn is_unique_violation(err: &DbErr) -> bool {

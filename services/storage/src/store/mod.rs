@@ -7,6 +7,9 @@
 //! bodies or anything read from the recording.
 
 mod lifecycle;
+mod offboarding;
+
+pub use offboarding::TenantShredReport;
 mod read;
 mod write;
 

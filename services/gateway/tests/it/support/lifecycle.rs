@@ -4,6 +4,7 @@
 
 use callvault_bus::Router;
 use callvault_contracts::ops::lifecycle;
+use callvault_contracts::ops::offboarding;
 use callvault_contracts::ops::storage::{Verification, VerifyRecording};
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -398,6 +399,58 @@ impl FakeLifecycle {
         })
     }
 
+    /// `export_tenant`, `offboard_tenant` and `offboarding_certificate`:
+    /// what the gateway does is the permission check and the mapping.
+    pub async fn export_tenant(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+    ) -> ApiResult<offboarding::TenantExport> {
+        self.record("export_tenant", tenant, Some(actor), None);
+        if !self.known(tenant) {
+            return Err(ApiError::not_found("tenant"));
+        }
+        let content = "{\"type\":\"tenant\"}\n".to_owned();
+        Ok(offboarding::TenantExport {
+            id: Uuid::nil(),
+            tenant_id: self.answer_for(tenant),
+            created_at: at(),
+            sha256: "ab".repeat(32),
+            size_bytes: content.len() as u64,
+            recordings: 0,
+            audit_entries: 0,
+            content,
+        })
+    }
+
+    pub async fn offboard(
+        &self,
+        method: &'static str,
+        actor: &Actor,
+        tenant: TenantId,
+        confirm: Option<&str>,
+    ) -> ApiResult<offboarding::OffboardingCertificate> {
+        self.record(method, tenant, Some(actor), confirm);
+        if !self.known(tenant) {
+            return Err(ApiError::not_found("tenant"));
+        }
+        Ok(offboarding::OffboardingCertificate {
+            id: Uuid::nil(),
+            tenant_id: self.answer_for(tenant),
+            bpo_id: self.world.bpo_x,
+            requested_by: actor.subject.clone(),
+            started_at: at(),
+            finished_at: at(),
+            export_sha256: "ab".repeat(32),
+            recordings_shredded: 2,
+            key_ref: format!("tenant/{tenant}"),
+            key_destroyed: true,
+            body: "{}".to_owned(),
+            signature: "c2lnbmF0dXJl".to_owned(),
+            algorithm: "Ed25519".to_owned(),
+        })
+    }
+
     /// Stands in for the storage service's `verify_recording` as well: the
     /// gateway's part is the permission check and the mapping.
     pub async fn verify_recording(
@@ -537,5 +590,20 @@ pub fn router(fake: &Arc<FakeLifecycle>) -> Router {
     router.route(fake, |f, r: VerifyRecording| async move {
         f.verify_recording(&r.actor, r.tenant, r.recording).await
     });
+    router
+        .route(fake, |f, r: offboarding::ExportTenant| async move {
+            f.export_tenant(&r.actor, r.tenant).await
+        })
+        .route(fake, |f, r: offboarding::OffboardTenant| async move {
+            f.offboard("offboard_tenant", &r.actor, r.tenant, Some(&r.confirm))
+                .await
+        })
+        .route(
+            fake,
+            |f, r: offboarding::GetOffboardingCertificate| async move {
+                f.offboard("offboarding_certificate", &r.actor, r.tenant, None)
+                    .await
+            },
+        );
     router
 }

@@ -19,4 +19,6 @@ pub mod recording_tag;
 pub mod recording_tombstone;
 pub mod retention_rule;
 pub mod tenant;
+pub mod tenant_export;
+pub mod tenant_offboarding;
 pub mod user;

@@ -9,6 +9,7 @@ mod call_lookup;
 mod catalogue;
 mod catalogue_keys;
 mod holds_deletion;
+mod offboarding;
 mod phone_e164;
 mod retention;
 mod signed_certificates;
@@ -54,6 +55,7 @@ impl MigratorTraitSelf for Migrator {
             Box::new(call_lookup::AddCallLookup),
             Box::new(signed_certificates::AddSignedCertificates),
             Box::new(catalogue_keys::CreateCatalogueKeys),
+            Box::new(offboarding::CreateOffboarding),
         ]
     }
 
