@@ -58,7 +58,9 @@ impl MetadataService {
         };
         line(json!({"type": "tenant", "format": FORMAT, "tenant": tenant_from_row(row)?}));
 
-        let pii = self.tenant_pii(tenant).await?;
+        // Over `conn`: offboarding builds it inside its transaction, and
+        // SQLite has one writer (a first use creates the tenant's key).
+        let pii = self.pii.for_tenant(conn, tenant).await?;
         let mut recordings = 0u64;
         let mut after = None;
         loop {

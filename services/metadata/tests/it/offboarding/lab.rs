@@ -9,13 +9,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use callvault_blob::{BlobStore, fs::FsBlobStore};
+use callvault_bus::EventHandler;
 use callvault_bus::in_process::InProcessBus;
 use callvault_bus::{Router, RpcClient};
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode, TenantKeys};
 use callvault_contracts::ops::offboarding::ShredTenant;
 use callvault_contracts::{RecordingId, TenantId};
 use callvault_keys::{KeyProvider, KeyRef, local::LocalKeyring};
-use callvault_metadata::{CatalogueKeys, ManifestKeys, MetadataService};
+use callvault_metadata::{CatalogueKeys, IngestedConsumer, ManifestKeys, MetadataService};
 use callvault_storage::records::{self, StorageRecords};
 use callvault_storage::{RecordingStore, StorageError};
 use futures_util::{StreamExt, TryStreamExt};
@@ -70,6 +71,8 @@ pub struct Lab {
     /// The catalogue's keys under the lab's keyring, uncached: a destroyed
     /// key shows at once.
     catalogue: CatalogueKeys,
+    /// The ingest consumer over the lab's catalogue keys.
+    pub consumer: IngestedConsumer,
     db: sea_orm::DatabaseConnection,
     _dir: tempfile::TempDir,
 }
@@ -103,6 +106,7 @@ impl Lab {
             ),
             store,
             keyring,
+            consumer: IngestedConsumer::new(env.db.clone(), catalogue.clone()),
             catalogue,
             db: env.db.clone(),
             _dir: dir,
@@ -129,13 +133,13 @@ impl Lab {
     /// Catalogues the call and stores its audio under the tenant's key.
     pub async fn record(
         &self,
-        env: &Env,
         mut event: callvault_contracts::events::RecordingIngestedV1,
     ) -> RecordingId {
         let (tenant, id) = (event.tenant_id, event.recording_id);
         let key = KeyRef(format!("tenant/{tenant}"));
         event.key_ref = key.0.clone();
-        env.ingest(event).await;
+        let message = callvault_bus::Message::new(&event).expect("message");
+        self.consumer.handle(message).await.expect("ingest");
         self.store
             .store(tenant, id, &key, body(&audio(id)))
             .await

@@ -79,9 +79,9 @@ async fn offboarding_shreds_everything_and_signs_a_certificate(env: Env) {
         .await
         .expect("onboard")
         .id;
-    let r1 = lab.record(&env, event(a, 0)).await;
-    let r2 = lab.record(&env, event(a, 100)).await;
-    let kept = lab.record(&env, event(b, 0)).await;
+    let r1 = lab.record(event(a, 0)).await;
+    let r2 = lab.record(event(a, 100)).await;
+    let kept = lab.record(event(b, 0)).await;
     let key = lab
         .svc
         .create_api_key(&member(Role::TenantAdmin, a), a, "pbx".into())
@@ -215,7 +215,7 @@ async fn offboarding_shreds_everything_and_signs_a_certificate(env: Env) {
     // A late ingest event (an upload that raced the freeze) is refused.
     let late = callvault_bus::Message::new(&event(a, 500)).expect("message");
     use callvault_bus::EventHandler;
-    assert!(env.consumer.handle(late).await.is_err());
+    assert!(lab.consumer.handle(late).await.is_err());
 
     // Nothing personal is left of it in the database.
     assert_eq!(
@@ -308,7 +308,7 @@ async fn refusals_change_nothing(env: Env) {
         .await
         .expect("onboard")
         .id;
-    let r1 = lab.record(&env, event(a, 0)).await;
+    let r1 = lab.record(event(a, 0)).await;
     let confirm = a.to_string();
 
     // No export yet.
@@ -318,7 +318,7 @@ async fn refusals_change_nothing(env: Env) {
 
     // Exported, but the tenant changed since (a new recording).
     lab.svc.export_tenant(&platform(), a).await.expect("export");
-    let r2 = lab.record(&env, event(a, 100)).await;
+    let r2 = lab.record(event(a, 100)).await;
     let refused = lab.svc.offboard_tenant(&platform(), a, &confirm).await;
     assert_eq!(code(refused), ErrorCode::ExportRequired);
     assert_untouched(&lab, a, &[r1, r2]).await;
@@ -408,7 +408,7 @@ async fn an_interrupted_offboarding_stays_frozen_and_resumes(env: Env) {
         .await
         .expect("onboard")
         .id;
-    let r1 = lab.record(&env, event(a, 0)).await;
+    let r1 = lab.record(event(a, 0)).await;
     lab.svc.export_tenant(&platform(), a).await.expect("export");
 
     let broken = lab.service(Some(failing_storage().await));
