@@ -87,7 +87,7 @@ mod tests {
             Int64(8 * 1024 * 1024 * 1024)
                 .to_value()
                 .into_json()
-                .unwrap(),
+                .expect("a json number"),
             serde_json::json!(8_589_934_592u64)
         );
     }
