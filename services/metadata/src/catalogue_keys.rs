@@ -118,6 +118,17 @@ impl CatalogueKeys {
             .map_err(internal)?
         {
             Some(row) => row,
+            // Offboarding destroyed this tenant's key: a late event or read
+            // must not make it a fresh one.
+            None if store::offboarding::is_frozen(conn, tenant)
+                .await
+                .map_err(internal)? =>
+            {
+                return Err(ApiError::new(
+                    ErrorCode::TenantOffboarded,
+                    "the tenant is offboarded (or being offboarded)",
+                ));
+            }
             None => self.create(conn, tenant, &master).await?,
         };
         let row = if row.master_key_ref == master {

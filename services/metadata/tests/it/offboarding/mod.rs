@@ -216,6 +216,11 @@ async fn offboarding_shreds_everything_and_signs_a_certificate(env: Env) {
     let late = callvault_bus::Message::new(&event(a, 500)).expect("message");
     use callvault_bus::EventHandler;
     assert!(lab.consumer.handle(late).await.is_err());
+    assert_eq!(
+        rows(&env, "catalogue_keys", a, None).await,
+        0,
+        "no fresh catalogue key for an offboarded tenant"
+    );
 
     // Nothing personal is left of it in the database.
     assert_eq!(
