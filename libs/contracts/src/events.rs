@@ -1,11 +1,12 @@
 //! Events published on the bus's topic exchange.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::call::{AudioInfo, CallMetadata};
+use crate::disclosure_api::{Regime, RequestKind, RequestState};
 use crate::{RecordingId, TenantId};
 
 /// An event type: its routing key on the topic exchange and its version.
@@ -88,6 +89,63 @@ impl Event for RecordingIntegrityFailedV1 {
     const TOPIC: &'static str = "recording.integrity_failed";
     const VERSION: u32 = 1;
 }
+
+/// What a disclosure event says about its request: ids, kind, regime,
+/// state and dates, never the requester or the subject.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DisclosureRequestV1 {
+    pub tenant_id: TenantId,
+    pub request_id: Uuid,
+    pub kind: RequestKind,
+    pub regime: Regime,
+    pub state: RequestState,
+    pub received_at: DateTime<Utc>,
+    /// The deadline's last day, in the tenant's time zone.
+    pub due_date: NaiveDate,
+    pub at: DateTime<Utc>,
+}
+
+macro_rules! disclosure_event {
+    ($(#[$doc:meta])* $name:ident, $topic:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+        #[serde(transparent)]
+        pub struct $name(pub DisclosureRequestV1);
+
+        impl Event for $name {
+            const TOPIC: &'static str = $topic;
+            const VERSION: u32 = 1;
+        }
+    };
+}
+
+disclosure_event!(
+    /// A data-subject request was recorded.
+    DisclosureRequestCreatedV1,
+    "disclosure.request_created"
+);
+disclosure_event!(
+    /// An open request's deadline is near (the tenant's due-soon warning,
+    /// 3 working days by default); sent once per request.
+    DisclosureDueSoonV1,
+    "disclosure.due_soon"
+);
+disclosure_event!(
+    /// An open request is past its deadline; sent once per request.
+    DisclosureOverdueV1,
+    "disclosure.overdue"
+);
+disclosure_event!(
+    /// A request was answered: bundle handed over, erasure or restriction
+    /// done (billing counts these).
+    DisclosureDeliveredV1,
+    "disclosure.delivered"
+);
+disclosure_event!(
+    /// A request was closed, refused or withdrawn.
+    DisclosureClosedV1,
+    "disclosure.closed"
+);
 
 /// The envelope every bus message travels in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

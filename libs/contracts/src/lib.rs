@@ -5,6 +5,7 @@
 
 pub mod actor;
 pub mod call;
+pub mod disclosure_api;
 pub mod events;
 pub mod ids;
 pub mod lifecycle_api;

@@ -43,10 +43,16 @@ pub enum Permission {
     /// contract with the client company ends), never the tenant's own
     /// users'.
     OffboardTenants,
+    /// Handle data-subject requests (docs/disclosure.md): create them,
+    /// check identities, review and redact, approve (never one's own
+    /// review), deliver, refuse, and set the tenant's disclosure settings.
+    HandleDisclosure,
+    /// Read data-subject requests, their register and settings.
+    ReadDisclosure,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 15] = [
         Permission::ManageBpos,
         Permission::ViewTenants,
         Permission::OnboardTenants,
@@ -60,6 +66,8 @@ impl Permission {
         Permission::ManageKeys,
         Permission::VerifyRecordings,
         Permission::OffboardTenants,
+        Permission::HandleDisclosure,
+        Permission::ReadDisclosure,
     ];
 }
 
@@ -106,7 +114,10 @@ pub fn reach(role: Role, permission: Permission) -> Reach {
             | P::ReadRecordings
             | P::ManagePolicy
             | P::ManageKeys
-            | P::OffboardTenants,
+            | P::OffboardTenants
+            // A processor acting for its client companies (GDPR art. 28(3)(e)).
+            | P::HandleDisclosure
+            | P::ReadDisclosure,
         ) => Reach::OwnBpo,
 
         (
@@ -128,13 +139,19 @@ pub fn reach(role: Role, permission: Permission) -> Reach {
             | P::ManageHolds
             | P::ManageDeletion
             | P::ReadAudit
-            | P::VerifyRecordings,
+            | P::VerifyRecordings
+            | P::HandleDisclosure
+            | P::ReadDisclosure,
         ) => Reach::OwnTenant,
         (Role::Supervisor | Role::Agent, P::ViewTenants | P::ReadRecordings) => Reach::OwnTenant,
         // Reading its own tenant's settings (name, time zone) is harmless and
         // every member needs the time zone to read dates.
         // An auditor also proves recordings intact: it hears nothing.
-        (Role::Auditor, P::ViewTenants | P::ReadAudit | P::VerifyRecordings) => Reach::OwnTenant,
+        // It reads the data-subject requests too, and changes none.
+        (
+            Role::Auditor,
+            P::ViewTenants | P::ReadAudit | P::VerifyRecordings | P::ReadDisclosure,
+        ) => Reach::OwnTenant,
 
         _ => Reach::Nowhere,
     }

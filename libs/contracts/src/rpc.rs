@@ -12,10 +12,11 @@ use serde::de::DeserializeOwned;
 pub enum Service {
     Metadata,
     Storage,
+    Disclosure,
 }
 
 impl Service {
-    pub const ALL: [Service; 2] = [Service::Metadata, Service::Storage];
+    pub const ALL: [Service; 3] = [Service::Metadata, Service::Storage, Service::Disclosure];
 
     /// The request queue's name (prefixed per deployment on RabbitMQ) and
     /// the service's name in logs, spans and metrics.
@@ -23,6 +24,7 @@ impl Service {
         match self {
             Service::Metadata => "metadata",
             Service::Storage => "storage",
+            Service::Disclosure => "disclosure",
         }
     }
 }

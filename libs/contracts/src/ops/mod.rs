@@ -4,7 +4,9 @@
 //! gateway checked.
 
 pub mod catalogue;
+pub mod disclosure;
 pub mod lifecycle;
 pub mod offboarding;
 pub mod storage;
+pub mod subject;
 pub mod tenancy;

@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use callvault_contracts::events::{
-    Message, RecordingIngestedV1, RecordingIntegrityFailedV1, TenantKeyChangedV1,
+    DisclosureClosedV1, DisclosureDeliveredV1, DisclosureDueSoonV1, DisclosureOverdueV1,
+    DisclosureRequestCreatedV1, Message, RecordingIngestedV1, RecordingIntegrityFailedV1,
+    TenantKeyChangedV1,
 };
 use callvault_contracts::lifecycle_api::{
     AuditEntry, AuditPage, ChainVerification, DeletionCertificate, LegalHold, RecordingLifecycle,
@@ -30,6 +32,17 @@ fn schemas() -> Vec<(&'static str, Schema)> {
             "recording.integrity_failed.v1",
             schema_for!(RecordingIntegrityFailedV1),
         ),
+        (
+            "disclosure.request_created.v1",
+            schema_for!(DisclosureRequestCreatedV1),
+        ),
+        ("disclosure.due_soon.v1", schema_for!(DisclosureDueSoonV1)),
+        ("disclosure.overdue.v1", schema_for!(DisclosureOverdueV1)),
+        (
+            "disclosure.delivered.v1",
+            schema_for!(DisclosureDeliveredV1),
+        ),
+        ("disclosure.closed.v1", schema_for!(DisclosureClosedV1)),
         ("metadata.error", schema_for!(ApiError)),
         ("metadata.bpo", schema_for!(Bpo)),
         ("metadata.tenant", schema_for!(Tenant)),
