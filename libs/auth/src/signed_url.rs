@@ -23,6 +23,10 @@ pub enum Operation {
     /// reconciler. Its own operation so that no URL granted for one
     /// recording can enumerate others, and no listing URL can touch one.
     Reconcile,
+    /// Downloading a disclosure export bundle. Its own operation so that no
+    /// playback URL can fetch a bundle and no bundle URL can play a
+    /// recording.
+    Bundle,
 }
 
 impl Operation {
@@ -32,6 +36,7 @@ impl Operation {
             Operation::Upload => "upload",
             Operation::Discard => "discard",
             Operation::Reconcile => "reconcile",
+            Operation::Bundle => "bundle",
         }
     }
 }
