@@ -51,6 +51,23 @@ impl Step {
         }
     }
 
+    /// The step's name in the audit trail's details.
+    pub fn label(self) -> &'static str {
+        match self {
+            Step::AskForIdentity => "asked_for_identity",
+            Step::IdentityVerified => "identity_verified",
+            Step::IdentityFailedThreeTimes => "identity_not_verified",
+            Step::Reopen => "reopened",
+            Step::Submit => "submitted",
+            Step::SendBack => "sent_back",
+            Step::Approve => "approved",
+            Step::Deliver => "delivered",
+            Step::Close => "closed",
+            Step::Refuse => "refused",
+            Step::Withdraw => "withdrawn",
+        }
+    }
+
     pub fn to_state(self) -> RequestState {
         match self {
             Step::AskForIdentity | Step::Reopen => S::AwaitingIdentity,

@@ -213,7 +213,7 @@ impl DisclosureService {
             Ok(Change {
                 step: Some(step),
                 reason,
-                details: serde_json::json!({ "step": format!("{step:?}") }),
+                details: serde_json::json!({ "step": step.label() }),
             })
         })
         .await
