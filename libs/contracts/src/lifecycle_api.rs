@@ -51,6 +51,12 @@ pub struct NewRetentionRule {
     /// overriding: then the overriding rules alone decide (the longest of
     /// them).
     pub overriding: bool,
+    /// The legal duty to keep what the rule matches (e.g. "MiFID II art.
+    /// 16(7)"): set, the rule is statutory, and a data subject's erasure
+    /// request keeps (restricted) what it decides the retention of. 1 to
+    /// 500 characters when given.
+    #[serde(default)]
+    pub legal_basis: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -63,6 +69,9 @@ pub struct RetentionRule {
     pub overriding: bool,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
+    /// Set for a statutory rule (see [`NewRetentionRule::legal_basis`]).
+    #[serde(default)]
+    pub legal_basis: Option<String>,
 }
 
 /// The rule that decided a recording's retention.
@@ -169,6 +178,21 @@ pub struct DeletionCertificate {
     /// Due but not deleted this run because shredding failed; the next run
     /// retries them.
     pub failed: Vec<RecordingId>,
+    /// Due but kept because an open data-subject request preserves them
+    /// (one entry per recording and request).
+    #[serde(default)]
+    pub held_by_request: Vec<HeldByRequest>,
+    /// The data-subject erasure request this certificate's deletions were
+    /// made for.
+    #[serde(default)]
+    pub request_id: Option<Uuid>,
+}
+
+/// A due recording a data-subject request preserves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HeldByRequest {
+    pub recording_id: RecordingId,
+    pub request_id: Uuid,
 }
 
 // ---- access ----
@@ -202,6 +226,9 @@ pub enum AuditAction {
     /// Storage found the recording damaged (a read, a verification or the
     /// scrub); `details` say which check failed.
     IntegrityFailure,
+    /// A data-subject request's step (created, moved, restricted, erased…),
+    /// written by the disclosure service or by a restriction.
+    Disclosure,
 }
 
 /// One audit entry. `hash` is SHA-256 over the entry's canonical encoding

@@ -38,6 +38,10 @@ pub enum ErrorCode {
     ExportRequired,
     /// Offboarding refused: a legal hold is active in the tenant.
     LegalHoldActive,
+    /// The recording is restricted (a data-subject request, GDPR art. 18):
+    /// it is not played or downloaded, but by a compliance officer giving a
+    /// reason.
+    RecordingRestricted,
 }
 
 impl ErrorCode {
@@ -55,6 +59,7 @@ impl ErrorCode {
             ErrorCode::TenantOffboarded => "TENANT_OFFBOARDED",
             ErrorCode::ExportRequired => "EXPORT_REQUIRED",
             ErrorCode::LegalHoldActive => "LEGAL_HOLD_ACTIVE",
+            ErrorCode::RecordingRestricted => "RECORDING_RESTRICTED",
         }
     }
 }
@@ -258,6 +263,10 @@ pub struct Recording {
     pub size: u64,
     pub sha256: String,
     pub ingested_at: DateTime<Utc>,
+    /// Restricted by a data-subject request (GDPR art. 18): still listed,
+    /// but played or downloaded only by a compliance officer with a reason.
+    #[serde(default)]
+    pub restricted: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -18,6 +18,8 @@
 //! | audit_trail, verify_audit_chain, daily_manifest | –  | –                | –            | –          | own tenant         | –              | own tenant |
 //! | manifest_public_key                | public: no actor needed |||||||
 //! | export_tenant, offboard_tenant, offboarding_certificate | any | own BPO's tenants | – | – | – | – | – |
+//! | data-subject requests (the disclosure service checks `HandleDisclosure` / `ReadDisclosure`) | – | own BPO's tenants | – | – | own tenant (handle, read) | – | own tenant (read) |
+//! | index_subject_numbers, subject_tenant, find_subject_recordings, subject_recordings, preserve_for_request, restrict_recordings, erase_for_request, record_disclosure_audit, sign_disclosure_evidence | machine calls from the disclosure service: no actor checked, the tenant must exist and not be offboarded |||||||
 //!
 //! - "–" is `Forbidden`. A tenant role acting on another tenant, or a BPO
 //!   admin on another BPO's tenant, is `Forbidden`; a BPO admin naming a
@@ -36,6 +38,10 @@
 //! - Offboarding is the operator's (platform, the tenant's BPO), never the
 //!   tenant's own users'; once it started, the tenant is frozen: every
 //!   other operation on it but `get_tenant` is `TenantOffboarded`.
+//! - A recording restricted by a data-subject request is played or
+//!   downloaded (`authorize_playback`) by nobody but a compliance officer
+//!   giving a reason (`RecordingRestricted` otherwise); an auditor plays
+//!   nothing, restricted or not.
 //! - An actor whose scope is incomplete (a BPO admin without a BPO, a tenant
 //!   role without a tenant, an agent without an agent id) reaches nothing.
 //!
@@ -129,8 +135,8 @@ mod tests {
     #[test]
     fn lifecycle_actions_follow_the_matrix() {
         use Permission::{
-            ManageDeletion, ManageHolds, ManageKeys, ManagePolicy, OffboardTenants, ReadAudit,
-            ReadRecordings, VerifyRecordings,
+            HandleDisclosure, ManageDeletion, ManageHolds, ManageKeys, ManagePolicy,
+            OffboardTenants, ReadAudit, ReadDisclosure, ReadRecordings, VerifyRecordings,
         };
         let tenant = TenantId::new();
         let bpo = BpoId::new();
@@ -144,7 +150,7 @@ mod tests {
             Role::Auditor,
         ];
         // Columns in the order of `roles`.
-        let table: [(Permission, [bool; 7]); 8] = [
+        let table: [(Permission, [bool; 7]); 10] = [
             (ManagePolicy, [false, true, true, false, true, false, false]),
             (ReadRecordings, [false, true, true, true, true, true, false]),
             (ManageHolds, [false, false, true, false, true, false, false]),
@@ -161,6 +167,16 @@ mod tests {
             (
                 OffboardTenants,
                 [true, true, false, false, false, false, false],
+            ),
+            // Checked by the disclosure service; the metadata service
+            // serves it machine calls (`ops::subject`).
+            (
+                HandleDisclosure,
+                [false, true, false, false, true, false, false],
+            ),
+            (
+                ReadDisclosure,
+                [false, true, false, false, true, false, true],
             ),
         ];
         for (action, allowed) in table {

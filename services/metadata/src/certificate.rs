@@ -2,8 +2,13 @@
 //! finished, its certificate is written as canonical JSON and signed with
 //! the tenant's manifest key ([`crate::evidence::sign`]), once: the body
 //! and signature are stored and never change. AUDIT.md documents the body.
+//!
+//! Version 2 added `held_by_request` (always) and `request_id` (when the
+//! certificate is an erasure request's); version 1 bodies signed before
+//! stay stored, served and verifying as they are.
 
 use callvault_contracts::TenantId;
+use callvault_contracts::lifecycle_api::HeldByRequest;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use serde_json::{Map, Value, json};
@@ -16,7 +21,7 @@ use crate::manifest::ManifestKeys;
 use crate::store;
 
 /// `version` of the certificate bodies this code signs.
-const BODY_VERSION: u32 = 1;
+const BODY_VERSION: u32 = 2;
 
 /// Signs the certificate `id` if it is finished and not signed yet, and
 /// returns its row as it now is (`None`: no such certificate). Safe to race:
@@ -69,7 +74,8 @@ async fn find<C: ConnectionTrait>(
 
 /// The body's fields but `kind`, `version` and `tenant_id` (added by
 /// signing). `deleted` in (deleted_at, recording id) order, as the API
-/// lists them; `held_back` and `failed` in the run's order.
+/// lists them; `held_back`, `held_by_request` and `failed` in the run's
+/// order; `request_id` only on an erasure request's certificate.
 fn body_fields(
     row: &deletion_certificate::Model,
     tombstones: &[recording_tombstone::Model],
@@ -88,16 +94,35 @@ fn body_fields(
             })
         })
         .collect();
-    let Value::Object(fields) = json!({
+    let held: Vec<HeldByRequest> = serde_json::from_str(&row.held_by_request).map_err(|_| {
+        DbErr::Custom("a deletion certificate's held_by_request is unreadable".to_owned())
+    })?;
+    let held_by_request: Vec<Value> = held
+        .iter()
+        .map(|held| {
+            json!({
+                "recording_id": held.recording_id.0.hyphenated().to_string(),
+                "request_id": held.request_id.hyphenated().to_string(),
+            })
+        })
+        .collect();
+    let Value::Object(mut fields) = json!({
         "certificate_id": row.id.hyphenated().to_string(),
         "started_at": timestamp(row.started_at),
         "finished_at": timestamp(row.finished_at),
         "deleted": deleted,
         "held_back": ids(&row.held_back, "held_back")?,
+        "held_by_request": held_by_request,
         "failed": ids(&row.failed, "failed")?,
     }) else {
         unreachable!("a JSON object literal")
     };
+    if let Some(request) = row.request_id {
+        fields.insert(
+            "request_id".to_owned(),
+            Value::from(request.hyphenated().to_string()),
+        );
+    }
     Ok(fields)
 }
 

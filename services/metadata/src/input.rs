@@ -21,6 +21,7 @@ const MAX_RULE_CONDITIONS: usize = 20;
 /// with call fields, never shown at length.
 const MAX_RULE_TEXT_BYTES: usize = 100;
 const MAX_REASON_CHARS: usize = 500;
+const MAX_LEGAL_BASIS_CHARS: usize = 500;
 
 /// A display name: trimmed, 1..=200 characters, no control characters.
 pub(crate) fn name(raw: &str, field: &str) -> ApiResult<String> {
@@ -169,6 +170,34 @@ fn rule_text(raw: &str, field: &str, exact: bool) -> ApiResult<String> {
         )));
     }
     Ok(value.to_string())
+}
+
+/// A statutory rule's legal basis (e.g. "MiFID II art. 16(7)"): trimmed,
+/// 1 to 500 characters, line breaks allowed, no other control characters.
+pub(crate) fn legal_basis(raw: Option<&str>) -> ApiResult<Option<String>> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let basis = raw.trim();
+    if basis.is_empty() {
+        return Err(ApiError::invalid(
+            "legal_basis must not be empty when given (omit it for a rule that is not statutory)",
+        ));
+    }
+    if basis.chars().count() > MAX_LEGAL_BASIS_CHARS {
+        return Err(ApiError::invalid(format!(
+            "legal_basis must be at most {MAX_LEGAL_BASIS_CHARS} characters"
+        )));
+    }
+    if basis
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(ApiError::invalid(
+            "legal_basis must not contain control characters",
+        ));
+    }
+    Ok(Some(basis.to_string()))
 }
 
 /// Why someone plays a recording: trimmed, at most 500 characters; blank

@@ -111,8 +111,8 @@ impl IndexKey {
         self.e164
     }
 
-    #[cfg(test)]
-    fn as_str(&self) -> &str {
+    /// The text indexed: the E.164 form, or a short dial string's digits.
+    pub(crate) fn as_str(&self) -> &str {
         &self.text
     }
 }

@@ -371,7 +371,7 @@ fn corrupt_head() -> DbErr {
     DbErr::Custom("the audit head holds a negative sequence number".to_owned())
 }
 
-const ACTIONS: [AuditAction; 12] = [
+const ACTIONS: [AuditAction; 13] = [
     AuditAction::Playback,
     AuditAction::Download,
     AuditAction::Export,
@@ -384,6 +384,7 @@ const ACTIONS: [AuditAction; 12] = [
     AuditAction::KeyChange,
     AuditAction::RoleChange,
     AuditAction::IntegrityFailure,
+    AuditAction::Disclosure,
 ];
 
 /// The action as stored and hashed: its serde (snake_case) name.
@@ -401,6 +402,7 @@ fn action_str(action: AuditAction) -> &'static str {
         AuditAction::KeyChange => "key_change",
         AuditAction::RoleChange => "role_change",
         AuditAction::IntegrityFailure => "integrity_failure",
+        AuditAction::Disclosure => "disclosure",
     }
 }
 

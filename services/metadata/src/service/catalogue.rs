@@ -219,7 +219,9 @@ impl MetadataService {
         self.pii.for_tenant(&self.db, tenant).await
     }
 
-    async fn recordings_from_rows(
+    /// The API's view of rows of the tenant: numbers decrypted, tags
+    /// loaded, restrictions marked.
+    pub(super) async fn recordings_from_rows(
         &self,
         tenant: TenantId,
         pii: &TenantPii,
@@ -229,10 +231,15 @@ impl MetadataService {
         let mut tags = store::recordings::tags(&self.db, tenant, &ids)
             .await
             .map_err(internal)?;
+        let restricted = store::subject::restricted_among(&self.db, tenant, &ids)
+            .await
+            .map_err(internal)?;
         rows.into_iter()
             .map(|row| {
                 let row_tags = tags.remove(&row.id).unwrap_or_default();
-                recording_from_row(pii, row, row_tags)
+                let mut recording = recording_from_row(pii, row, row_tags)?;
+                recording.restricted = restricted.contains(&recording.id.0);
+                Ok(recording)
             })
             .collect()
     }
@@ -331,6 +338,8 @@ fn search_details(query: &SearchQuery) -> serde_json::Value {
     })
 }
 
+/// One row as the API shows it, `restricted` left false (see
+/// [`MetadataService::recordings_from_rows`]).
 pub(super) fn recording_from_row(
     pii: &TenantPii,
     row: recording::Model,
@@ -389,6 +398,8 @@ pub(super) fn recording_from_row(
         size: u64::try_from(row.size).map_err(|_| corrupt("size"))?,
         sha256: row.sha256,
         ingested_at: row.ingested_at,
+        // Filled by the callers that look restrictions up.
+        restricted: false,
     })
 }
 

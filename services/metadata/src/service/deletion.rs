@@ -5,8 +5,10 @@
 //! One recording goes in three steps, so no transaction stays open while
 //! the storage service works:
 //! 1. a transaction claims it (`deleting_since`) after checking no hold
-//!    covers it: a hold can't be placed on a claimed recording, and a
-//!    deletion can't claim a held one;
+//!    covers it and (but for an erasure request's own deletions) no open
+//!    data-subject request preserves it: a hold or a preservation can't be
+//!    placed on a claimed recording, and a deletion can't claim a held or
+//!    preserved one;
 //! 2. the storage service shreds it (idempotent);
 //! 3. a transaction purges the catalogue row, writes the tombstone and the
 //!    audit entry.
@@ -22,7 +24,7 @@ use std::sync::Arc;
 
 use callvault_bus::RpcClient;
 use callvault_contracts::lifecycle_api::{
-    AuditAction, DeletionCertificate, DeletionReason, Tombstone,
+    AuditAction, DeletionCertificate, DeletionReason, HeldByRequest, Tombstone,
 };
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode};
 use callvault_contracts::ops::storage::Shred;
@@ -32,10 +34,10 @@ use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
 use super::holds::{MAX_REASON_CHARS, free_text, holds_covering_on};
+use super::deletion_certificates::{new_certificate, reason_str, tombstone_from_row};
 use super::{MetadataService, corrupt};
 use crate::audit::{self, AuditRecord};
-use crate::certificate;
-use crate::db::entity::{deletion_certificate, recording, recording_tombstone};
+use crate::db::entity::{recording, recording_tombstone};
 use crate::db::{db_time, internal};
 use crate::store;
 use callvault_contracts::permissions::Permission;
@@ -48,25 +50,30 @@ const STALE_CLAIM: Duration = Duration::hours(1);
 const WORKER_SUBJECT: &str = "system:retention";
 
 /// Why a recording is being deleted and what the tombstone says of it.
-enum Policy {
+pub(super) enum Policy {
     /// The rule in force, looked up per recording.
     Retention { due_at: DateTime<Utc> },
     /// What the user wrote.
     Note(String),
 }
 
-struct Job<'a> {
-    actor: &'a Actor,
-    reason: DeletionReason,
-    policy: Policy,
-    certificate: Uuid,
-    storage: RpcClient,
+pub(super) struct Job<'a> {
+    pub actor: &'a Actor,
+    pub reason: DeletionReason,
+    pub policy: Policy,
+    pub certificate: Uuid,
+    pub storage: RpcClient,
+    /// The data-subject erasure request this deletion is for: the request
+    /// itself decides, so preservations don't hold it back.
+    pub erasure_request: Option<Uuid>,
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     Deleted(Tombstone),
     /// A hold covers it.
     HeldBack,
+    /// Open data-subject requests preserve it (these, in id order).
+    HeldByRequest(Vec<Uuid>),
     /// Shredding failed; the claim stays until it goes stale and a later
     /// run retries.
     Failed,
@@ -98,23 +105,14 @@ impl MetadataService {
             .ok_or_else(|| ApiError::not_found("recording"))?;
 
         let started_at = db_time(self.now());
+        let mut certificate = new_certificate(tenant, started_at, None);
         let job = Job {
             actor,
             reason,
             policy: Policy::Note(note),
-            certificate: Uuid::new_v4(),
+            certificate: certificate.id,
             storage,
-        };
-        let mut certificate = DeletionCertificate {
-            body: None,
-            signature: None,
-            id: job.certificate,
-            tenant_id: tenant,
-            started_at,
-            finished_at: started_at,
-            deleted: Vec::new(),
-            held_back: Vec::new(),
-            failed: Vec::new(),
+            erasure_request: None,
         };
         // Stored before the tombstone that names it (see `run_deletion_job`).
         self.store_certificate(&certificate).await?;
@@ -135,6 +133,12 @@ impl MetadataService {
                 return Err(ApiError::new(
                     ErrorCode::Conflict,
                     "recording is under legal hold",
+                ));
+            }
+            Outcome::HeldByRequest(_) => {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    "recording is preserved for an open data-subject request",
                 ));
             }
             Outcome::Failed => {
@@ -185,23 +189,14 @@ impl MetadataService {
             .await?;
         let storage = self.require_storage()?;
         let started_at = db_time(self.now());
+        let mut certificate = new_certificate(tenant, started_at, None);
         let job = Job {
             actor,
             reason: DeletionReason::Retention,
             policy: Policy::Retention { due_at: started_at },
-            certificate: Uuid::new_v4(),
+            certificate: certificate.id,
             storage,
-        };
-        let mut certificate = DeletionCertificate {
-            body: None,
-            signature: None,
-            id: job.certificate,
-            tenant_id: tenant,
-            started_at,
-            finished_at: started_at,
-            deleted: Vec::new(),
-            held_back: Vec::new(),
-            failed: Vec::new(),
+            erasure_request: None,
         };
         // Stored now, empty, and completed at the end: the tombstones name
         // it as they are written, so a run that crashes midway must not
@@ -228,6 +223,12 @@ impl MetadataService {
                 match self.delete_one(tenant, row.id, &job).await {
                     Ok(Outcome::Deleted(tombstone)) => certificate.deleted.push(tombstone),
                     Ok(Outcome::HeldBack) => certificate.held_back.push(id),
+                    Ok(Outcome::HeldByRequest(requests)) => certificate.held_by_request.extend(
+                        requests.into_iter().map(|request_id| HeldByRequest {
+                            recording_id: id,
+                            request_id,
+                        }),
+                    ),
                     Ok(Outcome::Failed) => certificate.failed.push(id),
                     Ok(Outcome::Skipped) => {}
                     // The database is failing: stop, but certify what was
@@ -260,59 +261,11 @@ impl MetadataService {
             certificate_id = %certificate.id,
             deleted = certificate.deleted.len(),
             held_back = certificate.held_back.len(),
+            held_by_request = certificate.held_by_request.len(),
             failed = certificate.failed.len(),
             "deletion run finished"
         );
         Ok(certificate)
-    }
-
-    pub async fn list_deletion_certificates(
-        &self,
-        actor: &Actor,
-        tenant: TenantId,
-    ) -> ApiResult<Vec<DeletionCertificate>> {
-        self.authorize_tenant(actor, Permission::ManageDeletion, tenant)
-            .await?;
-        let mut rows = store::deletion::certificates(&self.db, tenant)
-            .await
-            .map_err(internal)?;
-        // Finished but unsigned: made before certificates were signed, or
-        // its signing failed. Signed now, once.
-        if let Some(keys) = &self.manifest {
-            for row in rows.iter_mut().filter(|r| r.finished && r.body.is_none()) {
-                if let Some(sealed) = certificate::seal(&self.db, keys, tenant, row.id)
-                    .await
-                    .map_err(internal)?
-                {
-                    *row = sealed;
-                }
-            }
-        }
-        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-        let mut tombstones = store::deletion::tombstones_of(&self.db, tenant, &ids)
-            .await
-            .map_err(internal)?;
-        rows.into_iter()
-            .map(|row| {
-                let deleted = tombstones
-                    .remove(&row.id)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(tombstone_from_row)
-                    .collect::<ApiResult<Vec<_>>>()?;
-                Ok(DeletionCertificate {
-                    body: row.body,
-                    signature: row.signature,
-                    id: row.id,
-                    tenant_id: TenantId(row.tenant_id),
-                    started_at: row.started_at,
-                    finished_at: row.finished_at,
-                    deleted,
-                    held_back: id_list(&row.held_back, "held_back")?,
-                    failed: id_list(&row.failed, "failed")?,
-                })
-            })
-            .collect()
     }
 
     /// The deletion worker: one run for every tenant with recordings due
@@ -343,7 +296,7 @@ impl MetadataService {
         results
     }
 
-    fn require_storage(&self) -> ApiResult<RpcClient> {
+    pub(super) fn require_storage(&self) -> ApiResult<RpcClient> {
         self.storage.clone().ok_or_else(|| {
             ApiError::new(
                 ErrorCode::Unavailable,
@@ -353,7 +306,12 @@ impl MetadataService {
     }
 
     /// Deletes one recording (see the module comment for the steps).
-    async fn delete_one(&self, tenant: TenantId, id: Uuid, job: &Job<'_>) -> ApiResult<Outcome> {
+    pub(super) async fn delete_one(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        job: &Job<'_>,
+    ) -> ApiResult<Outcome> {
         let claimed_at = db_time(self.now());
         let txn = self.db.begin().await.map_err(internal)?;
         // The tenant's row lock comes first: every hold placed takes it too,
@@ -394,6 +352,15 @@ impl MetadataService {
             txn.rollback().await.map_err(internal)?;
             return Ok(Outcome::HeldBack);
         }
+        if job.erasure_request.is_none() {
+            let requests = store::subject::preserving(&txn, tenant, id)
+                .await
+                .map_err(internal)?;
+            if !requests.is_empty() {
+                txn.rollback().await.map_err(internal)?;
+                return Ok(Outcome::HeldByRequest(requests));
+            }
+        }
         let policy = match &job.policy {
             Policy::Note(note) => note.clone(),
             Policy::Retention { .. } => retention_policy(&txn, tenant, &row).await?,
@@ -429,6 +396,10 @@ impl MetadataService {
             txn.rollback().await.map_err(internal)?;
             return Ok(Outcome::Skipped);
         }
+        // What requests said of it goes with it.
+        store::subject::forget_recording(&txn, tenant, id)
+            .await
+            .map_err(internal)?;
         let tombstone = recording_tombstone::Model {
             tenant_id: tenant.0,
             recording_id: id,
@@ -452,10 +423,7 @@ impl MetadataService {
                 action: AuditAction::Deletion,
                 target: Some(id.to_string()),
                 reason: Some(reason_str(job.reason).to_string()),
-                details: serde_json::json!({
-                    "policy": tombstone.policy,
-                    "certificate_id": job.certificate,
-                }),
+                details: deletion_details(&tombstone.policy, job),
             },
         )
         .await
@@ -464,51 +432,19 @@ impl MetadataService {
         tracing::info!(tenant_id = %tenant, recording_id = %id, reason = reason_str(job.reason), "recording deleted");
         Ok(Outcome::Deleted(tombstone_from_row(tombstone)?))
     }
-
-    async fn store_certificate(&self, certificate: &DeletionCertificate) -> ApiResult<()> {
-        store::deletion::insert_certificate(&self.db, certificate_row(certificate)?)
-            .await
-            .map_err(internal)
-    }
-
-    /// Writes the outcome and signs it (without manifest keys, or if
-    /// signing fails, the certificate is signed when next read).
-    async fn finish_certificate(&self, certificate: &mut DeletionCertificate) -> ApiResult<()> {
-        store::deletion::finish_certificate(&self.db, certificate_row(certificate)?)
-            .await
-            .map_err(internal)?;
-        let Some(keys) = &self.manifest else {
-            return Ok(());
-        };
-        match certificate::seal(&self.db, keys, certificate.tenant_id, certificate.id).await {
-            Ok(Some(row)) => {
-                certificate.body = row.body;
-                certificate.signature = row.signature;
-            }
-            Ok(None) => {}
-            Err(err) => {
-                // Logged by `internal`; the deletion stands either way.
-                let _ = internal(err);
-            }
-        }
-        Ok(())
-    }
 }
 
-/// The certificate's row; its deleted recordings are the tombstones naming
-/// it.
-fn certificate_row(certificate: &DeletionCertificate) -> ApiResult<deletion_certificate::Model> {
-    Ok(deletion_certificate::Model {
-        tenant_id: certificate.tenant_id.0,
-        id: certificate.id,
-        started_at: certificate.started_at,
-        finished_at: certificate.finished_at,
-        held_back: id_json(&certificate.held_back)?,
-        failed: id_json(&certificate.failed)?,
-        finished: false,
-        body: None,
-        signature: None,
-    })
+/// The deletion's audit details: the policy and certificate, and the
+/// erasure request it was made for, if any.
+fn deletion_details(policy: &str, job: &Job<'_>) -> serde_json::Value {
+    let mut details = serde_json::json!({
+        "policy": policy,
+        "certificate_id": job.certificate,
+    });
+    if let Some(request) = job.erasure_request {
+        details["request_id"] = serde_json::json!(request);
+    }
+    details
 }
 
 /// The deletion worker's actor. There is no system role: it acts as a
@@ -545,44 +481,6 @@ async fn retention_policy<C: sea_orm::ConnectionTrait>(
         .ok_or_else(|| corrupt("tenant"))?
         .default_retention_days;
     Ok(format!("tenant default ({days} days)"))
-}
-
-fn reason_str(reason: DeletionReason) -> &'static str {
-    match reason {
-        DeletionReason::Retention => "retention",
-        DeletionReason::UserRequest => "user_request",
-        DeletionReason::Erasure => "erasure",
-    }
-}
-
-fn tombstone_from_row(row: recording_tombstone::Model) -> ApiResult<Tombstone> {
-    let reason = [
-        DeletionReason::Retention,
-        DeletionReason::UserRequest,
-        DeletionReason::Erasure,
-    ]
-    .into_iter()
-    .find(|r| reason_str(*r) == row.reason)
-    .ok_or_else(|| corrupt("reason"))?;
-    Ok(Tombstone {
-        recording_id: RecordingId(row.recording_id),
-        tenant_id: TenantId(row.tenant_id),
-        deleted_at: row.deleted_at,
-        reason,
-        policy: row.policy,
-        deleted_by: row.deleted_by,
-    })
-}
-
-fn id_json(ids: &[RecordingId]) -> ApiResult<String> {
-    serde_json::to_string(ids).map_err(|err| {
-        tracing::error!(error = %err, "encoding a certificate's ids failed");
-        ApiError::new(ErrorCode::Internal, "internal error")
-    })
-}
-
-fn id_list(raw: &str, field: &'static str) -> ApiResult<Vec<RecordingId>> {
-    serde_json::from_str(raw).map_err(|_| corrupt(field))
 }
 
 /// Whether a run that deleted nothing and failed nothing stores its

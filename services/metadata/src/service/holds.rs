@@ -287,6 +287,38 @@ pub(super) async fn holds_covering_on<C: ConnectionTrait>(
     Ok(holds)
 }
 
+/// [`holds_covering_on`] for many recordings at once (`tags` are each
+/// row's tags): the holds covering each row, in the same order.
+pub(super) async fn holds_covering_each<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    rows: &[(&recording::Model, &[String])],
+) -> ApiResult<Vec<Vec<Uuid>>> {
+    let ids: Vec<Uuid> = rows.iter().map(|(row, _)| row.id).collect();
+    let mut listed = store::holds::active_listing_many(conn, tenant, &ids)
+        .await
+        .map_err(internal)?;
+    let cases = store::holds::active_filters(conn, tenant)
+        .await
+        .map_err(internal)?;
+    let filters = cases
+        .iter()
+        .map(|case| Ok((case.id, stored_filter(case)?, case.filter_phone_index.as_deref())))
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(rows
+        .iter()
+        .map(|(row, tags)| {
+            let mut holds = listed.remove(&row.id).unwrap_or_default();
+            for (id, filter, phone_index) in &filters {
+                if filter_matches(filter, *phone_index, row, Some(tags)) && !holds.contains(id) {
+                    holds.push(*id);
+                }
+            }
+            holds
+        })
+        .collect())
+}
+
 /// Whether a case's filter matches the row, with the search's semantics:
 /// `started_after` inclusive, `started_before` exclusive, durations
 /// inclusive, text exact, every tag present, the number as caller or callee.

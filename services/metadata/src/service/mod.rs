@@ -6,10 +6,15 @@ mod api_keys;
 mod audit_api;
 mod catalogue;
 mod deletion;
+mod deletion_certificates;
+mod disclosure_evidence;
+mod erasure;
 mod holds;
 mod key_change;
 mod offboarding;
+mod restriction;
 mod retention;
+mod subject;
 mod tenancy;
 mod tenant_export;
 
@@ -91,6 +96,7 @@ impl MetadataService {
         audit_api::routes(&mut router, self);
         key_change::routes(&mut router, self);
         offboarding::routes(&mut router, self);
+        subject::routes(&mut router, self);
         router
     }
 

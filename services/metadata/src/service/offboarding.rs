@@ -350,6 +350,11 @@ impl MetadataService {
         store::offboarding::remove_personal_fields(&txn, tenant)
             .await
             .map_err(internal)?;
+        // Data-subject requests' preservations and restrictions (who
+        // restricted, and why) go with the recordings they named.
+        store::subject::forget_tenant(&txn, tenant)
+            .await
+            .map_err(internal)?;
         // The tenant's users' subjects are often email addresses.
         user::Entity::delete_many()
             .filter(user::Column::TenantId.eq(tenant.0))

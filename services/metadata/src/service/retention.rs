@@ -1,5 +1,6 @@
 //! Retention: the tenant's policy and rules, each recording's lifecycle,
-//! and playback authorization (which the policy can make need a reason).
+//! and playback authorization (which the policy can make need a reason, and
+//! a data-subject request's restriction can refuse).
 //!
 //! Every change of the default or of the rules recomputes the retain-until
 //! date of every recording of the tenant, in the transaction that makes the
@@ -114,6 +115,7 @@ impl MetadataService {
         let name = input::rule_name(&rule.name)?;
         input::days_in_range(rule.retention_days, "retention_days")?;
         let matches = input::retention_match(&rule.matches)?;
+        let legal_basis = input::legal_basis(rule.legal_basis.as_deref())?;
         let rule = RetentionRule {
             id: Uuid::new_v4(),
             tenant_id: tenant,
@@ -123,6 +125,7 @@ impl MetadataService {
             overriding: rule.overriding,
             created_by: actor.subject.clone(),
             created_at: db_time(self.now()),
+            legal_basis,
         };
 
         let txn = self.db.begin().await.map_err(internal)?;
@@ -244,7 +247,17 @@ impl MetadataService {
             ));
         }
         let row = self.visible_recording(&scope, tenant, recording).await?;
+        // A data-subject request restricted it: a compliance officer with a
+        // reason only, and the trail says the recording was restricted.
+        let restricted = self
+            .check_restriction(actor, tenant, recording, reason.as_deref())
+            .await?;
         let view = self.recording_view(tenant, row).await?;
+        let details = if restricted {
+            json!({ "restricted": true })
+        } else {
+            json!({})
+        };
         self.audit_read_with_reason(
             actor,
             tenant,
@@ -254,7 +267,7 @@ impl MetadataService {
             },
             Some(recording.to_string()),
             reason,
-            json!({}),
+            details,
         )
         .await?;
         Ok(view)
@@ -309,13 +322,18 @@ fn policy_from_row(row: &tenant::Model) -> ApiResult<TenantPolicy> {
 /// A rule as the trail records it (its conditions are business categories,
 /// never personal data: attributes are documented as not for it).
 fn rule_details(rule: &RetentionRule) -> serde_json::Value {
-    json!({
+    let mut details = json!({
         "id": rule.id,
         "name": rule.name,
         "matches": rule.matches,
         "retention_days": rule.retention_days,
         "overriding": rule.overriding,
-    })
+    });
+    // Only on statutory rules: the entries of the others stay as they were.
+    if let Some(basis) = &rule.legal_basis {
+        details["legal_basis"] = json!(basis);
+    }
+    details
 }
 
 /// Serves this module's operations.

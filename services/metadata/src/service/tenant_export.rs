@@ -73,9 +73,13 @@ impl MetadataService {
             let mut tags = store::recordings::tags(conn, tenant, &ids)
                 .await
                 .map_err(internal)?;
+            let restricted = store::subject::restricted_among(conn, tenant, &ids)
+                .await
+                .map_err(internal)?;
             for row in rows {
                 let row_tags = tags.remove(&row.id).unwrap_or_default();
-                let recording = recording_from_row(&pii, row, row_tags)?;
+                let mut recording = recording_from_row(&pii, row, row_tags)?;
+                recording.restricted = restricted.contains(&recording.id.0);
                 line(json!({"type": "recording", "recording": recording}));
                 recordings += 1;
             }
@@ -98,6 +102,8 @@ impl MetadataService {
                 "finished_at": certificate.finished_at,
                 "held_back": ids(&certificate.held_back, "held_back")?,
                 "failed": ids(&certificate.failed, "failed")?,
+                "held_by_request": ids(&certificate.held_by_request, "held_by_request")?,
+                "request_id": certificate.request_id,
             }));
         }
         for tombstone in recording_tombstone::Entity::find()

@@ -174,6 +174,7 @@ pub(crate) async fn finish_certificate<C: ConnectionTrait>(
         .col_expr(Column::FinishedAt, Expr::value(row.finished_at))
         .col_expr(Column::HeldBack, Expr::value(row.held_back))
         .col_expr(Column::Failed, Expr::value(row.failed))
+        .col_expr(Column::HeldByRequest, Expr::value(row.held_by_request))
         .col_expr(Column::Finished, Expr::value(true))
         .filter(Column::TenantId.eq(row.tenant_id))
         .filter(Column::Id.eq(row.id))

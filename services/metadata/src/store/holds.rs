@@ -132,6 +132,34 @@ pub(crate) async fn active_listing<C: ConnectionTrait>(
         .await
 }
 
+/// [`active_listing`] for many recordings at once: by recording, each
+/// list in hold id order.
+pub(crate) async fn active_listing_many<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    recordings: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<Uuid>>, DbErr> {
+    let mut by_recording: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for chunk in recordings.chunks(500) {
+        let rows = legal_hold::Entity::find()
+            .select_only()
+            .column(legal_hold_recording::Column::RecordingId)
+            .column(legal_hold::Column::Id)
+            .join(JoinType::InnerJoin, listed_recordings())
+            .filter(legal_hold::Column::TenantId.eq(tenant.0))
+            .filter(legal_hold::Column::ReleasedAt.is_null())
+            .filter(legal_hold_recording::Column::RecordingId.is_in(chunk.iter().copied()))
+            .order_by_asc(legal_hold::Column::Id)
+            .into_tuple::<(Uuid, Uuid)>()
+            .all(conn)
+            .await?;
+        for (recording, hold) in rows {
+            by_recording.entry(recording).or_default().push(hold);
+        }
+    }
+    Ok(by_recording)
+}
+
 /// `legal_holds` → `legal_hold_recordings` on (tenant, hold).
 fn listed_recordings() -> RelationDef {
     legal_hold::Entity::belongs_to(legal_hold_recording::Entity)

@@ -12,4 +12,5 @@ pub(crate) mod holds;
 pub(crate) mod offboarding;
 pub(crate) mod recordings;
 pub(crate) mod retention;
+pub(crate) mod subject;
 pub(crate) mod tenancy;

@@ -200,6 +200,7 @@ pub(crate) async fn insert<C: ConnectionTrait>(
         overriding: rule.overriding,
         created_by: rule.created_by.clone(),
         created_at: db_time(rule.created_at),
+        legal_basis: rule.legal_basis.clone(),
     };
     retention_rule::Entity::insert(row.into_active_model())
         .exec_without_returning(conn)
@@ -290,6 +291,7 @@ fn rule_from_row(row: retention_rule::Model) -> Result<RetentionRule, DbErr> {
         overriding: row.overriding,
         created_by: row.created_by,
         created_at: row.created_at,
+        legal_basis: row.legal_basis,
     })
 }
 
@@ -315,6 +317,7 @@ mod tests {
                 .single()
                 .expect("date")
                 + Duration::seconds(i64::try_from(n).expect("small")),
+            legal_basis: None,
         }
     }
 

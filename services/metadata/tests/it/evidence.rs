@@ -366,7 +366,7 @@ async fn deletion_certificates_are_signed_and_verify_with_the_public_key(env: En
         content,
         json!({
             "kind": "deletion_certificate",
-            "version": 1,
+            "version": 2,
             "tenant_id": t.0.to_string(),
             "certificate_id": single.id.to_string(),
             "started_at": stamp,
@@ -381,6 +381,7 @@ async fn deletion_certificates_are_signed_and_verify_with_the_public_key(env: En
                 "deleted_by": officer.subject,
             }],
             "held_back": [],
+            "held_by_request": [],
             "failed": [],
         })
     );

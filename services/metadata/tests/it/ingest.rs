@@ -93,6 +93,7 @@ async fn ingested_recording_round_trips(env: Env) {
         attributes: Default::default(),
         notice_played: None,
         pauses: Vec::new(),
+        restricted: false,
     };
     assert_eq!(read, expected);
     // Search returns the very same thing.

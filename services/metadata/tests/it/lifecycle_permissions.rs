@@ -108,6 +108,7 @@ fn new_rule(name: &str) -> NewRetentionRule {
         },
         retention_days: 400,
         overriding: false,
+        legal_basis: None,
     }
 }
 

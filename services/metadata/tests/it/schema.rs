@@ -19,9 +19,9 @@ async fn migrations_are_idempotent_and_serialised(env: Env) {
     second.expect("second migrator");
     let applied = env.count("metadata_migrations").await;
     assert_eq!(
-        applied, 12,
+        applied, 13,
         "tenancy, catalogue, outbox, inbox, retention, holds and deletion, audit, phone e164, \
-         call lookup, signed certificates, catalogue keys, offboarding"
+         call lookup, signed certificates, catalogue keys, offboarding, disclosure"
     );
     // The bus's tables came with them.
     assert_eq!(env.count("outbox").await, 0);

@@ -22,6 +22,11 @@ pub struct Model {
     pub body: Option<String>,
     /// Base64 Ed25519 signature over `body`.
     pub signature: Option<String>,
+    /// JSON array of `{recording_id, request_id}`: due recordings an open
+    /// data-subject request preserved.
+    pub held_by_request: String,
+    /// The erasure request the certificate's deletions were made for.
+    pub request_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,8 @@ pub struct Model {
     pub overriding: bool,
     pub created_by: String,
     pub created_at: DateTimeUtc,
+    /// Set for a statutory rule: the legal duty to keep what it matches.
+    pub legal_basis: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ mod audit;
 mod call_lookup;
 mod catalogue;
 mod catalogue_keys;
+mod disclosure;
 mod holds_deletion;
 mod offboarding;
 mod phone_e164;
@@ -56,6 +57,7 @@ impl MigratorTraitSelf for Migrator {
             Box::new(signed_certificates::AddSignedCertificates),
             Box::new(catalogue_keys::CreateCatalogueKeys),
             Box::new(offboarding::CreateOffboarding),
+            Box::new(disclosure::AddDisclosure),
         ]
     }
 

@@ -25,6 +25,7 @@ fn rule(name: &str, days: u32, overriding: bool, matches: RetentionMatch) -> New
         matches,
         retention_days: days,
         overriding,
+        legal_basis: None,
     }
 }
 
@@ -379,6 +380,19 @@ async fn bad_rules_and_policies_are_refused_and_change_nothing(env: Env) {
             matches: on_queue(""),
             ..good()
         },
+        // A statutory rule names its legal basis: not blank, not a document.
+        NewRetentionRule {
+            legal_basis: Some("  ".into()),
+            ..good()
+        },
+        NewRetentionRule {
+            legal_basis: Some("b".repeat(501)),
+            ..good()
+        },
+        NewRetentionRule {
+            legal_basis: Some("art.\u{7}1".into()),
+            ..good()
+        },
     ];
     for bad in bad_rules {
         let outcome = env.svc.create_retention_rule(&boss, w.a, bad.clone()).await;
@@ -401,10 +415,12 @@ async fn bad_rules_and_policies_are_refused_and_change_nothing(env: Env) {
                     ..RetentionMatch::default()
                 },
                 overriding: false,
+                legal_basis: Some("b".repeat(500)),
             },
         )
         .await
         .expect("rule at the limits");
+    assert_eq!(edge.legal_basis, Some("b".repeat(500)));
     env.svc
         .delete_retention_rule(&boss, w.a, edge.id)
         .await
