@@ -18,4 +18,7 @@ pub use access::{Permission, Reach};
 pub use auth::{AuthConfig, AuthError, JwksSource, TokenVerifier, issue_hs256};
 pub use graphql::{GatewaySchema, build_schema, sdl};
 pub use http::{GatewayState, MAX_BODY_BYTES, StateError, configure};
-pub use playback::{DEFAULT_PLAYBACK_TTL_SECS, PLAYBACK_PATH_FORMAT, PlaybackLinks, playback_path};
+pub use playback::{
+    DEFAULT_PLAYBACK_TTL_SECS, PLAYBACK_PATH_FORMAT, PlaybackLinks, SignedBundleUrl, bundle_path,
+    playback_path,
+};
