@@ -9,6 +9,7 @@
 //! INTERNAL and never passed on. (The settings, the register and its CSV
 //! carry no tenant to check; they are asked for this tenant only.)
 
+use callvault_contracts::RecordingId;
 use callvault_contracts::disclosure_api::{
     BundleDownload, DisclosureFilter, DisclosureRequest, DisclosureSettings, IdentityMethod,
     NewDisclosureRequest, RedactionSpan, Refusal, RegisterEntry,
@@ -23,7 +24,6 @@ use callvault_contracts::ops::disclosure::{
     SubmitForApproval, WithdrawRequest,
 };
 use callvault_contracts::rpc::Rpc;
-use callvault_contracts::RecordingId;
 use chrono::NaiveDate;
 use tracing::error;
 use uuid::Uuid;

@@ -61,10 +61,7 @@ pub(super) async fn disclosure_request(
     tenant_id: Uuid,
     id: Uuid,
 ) -> Result<DisclosureRequest> {
-    let request = reader(ctx, tenant_id)
-        .await?
-        .disclosure_request(id)
-        .await?;
+    let request = reader(ctx, tenant_id).await?.disclosure_request(id).await?;
     Ok(request.into())
 }
 
@@ -279,8 +276,9 @@ impl DisclosureMutation {
         #[graphql(desc = "The tenant.")] tenant_id: Uuid,
         #[graphql(desc = "The request.")] id: Uuid,
         #[graphql(desc = "One of the request's recordings.")] recording_id: Uuid,
-        #[graphql(desc = "Every span to redact (an empty list removes them all).")]
-        spans: Vec<RedactionSpanInput>,
+        #[graphql(desc = "Every span to redact (an empty list removes them all).")] spans: Vec<
+            RedactionSpanInput,
+        >,
     ) -> Result<DisclosureRequest> {
         ctx.scope()?;
         let spans = redaction_spans(spans)?;
@@ -332,10 +330,7 @@ impl DisclosureMutation {
         #[graphql(desc = "The tenant.")] tenant_id: Uuid,
         #[graphql(desc = "The request.")] id: Uuid,
     ) -> Result<DisclosureRequest> {
-        let request = handler(ctx, tenant_id)
-            .await?
-            .approve_request(id)
-            .await?;
+        let request = handler(ctx, tenant_id).await?.approve_request(id).await?;
         Ok(request.into())
     }
 
@@ -363,10 +358,7 @@ impl DisclosureMutation {
         #[graphql(desc = "The tenant.")] tenant_id: Uuid,
         #[graphql(desc = "The request.")] id: Uuid,
     ) -> Result<DisclosureRequest> {
-        let request = handler(ctx, tenant_id)
-            .await?
-            .deliver_request(id)
-            .await?;
+        let request = handler(ctx, tenant_id).await?.deliver_request(id).await?;
         Ok(request.into())
     }
 
@@ -471,7 +463,10 @@ impl DisclosureMutation {
             .ok()
             .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0))
             .ok_or_else(|| {
-                error!(expires_at = signed.expires_at, "bundle url expiry out of range");
+                error!(
+                    expires_at = signed.expires_at,
+                    "bundle url expiry out of range"
+                );
                 coded(ErrorCode::Internal, "internal error")
             })?;
         Ok(DisclosureBundleUrl {

@@ -278,7 +278,10 @@ mod tests {
     #[test]
     fn reasons_and_letters_are_not_blank() {
         assert!(required_reason("  ", "reason").is_err());
-        assert_eq!(required_reason(" ok ", "reason").ok().as_deref(), Some("ok"));
+        assert_eq!(
+            required_reason(" ok ", "reason").ok().as_deref(),
+            Some("ok")
+        );
         assert!(optional_reason(None, "reason").is_ok_and(|r| r.is_none()));
         assert!(optional_reason(Some(String::new()), "reason").is_err());
         assert!(letter("", "text").is_err());

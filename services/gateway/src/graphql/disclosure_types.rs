@@ -515,10 +515,11 @@ impl From<api::RegisterEntry> for RegisterEntry {
 /// A signed, short-lived link to download a request's export bundle (a ZIP).
 #[derive(SimpleObject)]
 pub struct DisclosureBundleUrl {
-    /// The link: a GET downloads the bundle until `expiresAt`, without a
-    /// token. Hand it to no one but the requester's handler.
+    /// The link: a GET downloads the bundle without a token, so whoever
+    /// holds it can; keep it to yourself. A download must start before
+    /// `expiresAt`; ask again for a fresh link.
     pub url: String,
-    /// When the link stops working (it is not the bundle's own expiry).
+    /// When the link stops working (not the bundle's own expiry).
     pub expires_at: DateTime<Utc>,
     /// The ZIP's file name.
     pub file_name: String,

@@ -160,9 +160,7 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The tenant.")] tenant_id: Uuid,
-        #[graphql(desc = "Which requests; all when null.")] filter: Option<
-            DisclosureRequestFilter,
-        >,
+        #[graphql(desc = "Which requests; all when null.")] filter: Option<DisclosureRequestFilter>,
     ) -> Result<Vec<DisclosureRequest>> {
         super::disclosure::disclosure_requests(ctx, tenant_id, filter).await
     }

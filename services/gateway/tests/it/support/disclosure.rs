@@ -227,12 +227,7 @@ pub fn sample_request(world: &World, id: Uuid, tenant: TenantId) -> DisclosureRe
             source: RecordingSource::Added,
             included: true,
             reason: Some("named by the requester".into()),
-            redactions: vec![span(
-                SpanChannel::Agent,
-                1_000,
-                2_500,
-                RedactionMode::Tone,
-            )],
+            redactions: vec![span(SpanChannel::Agent, 1_000, 2_500, RedactionMode::Tone)],
             pci_pauses: vec![span(
                 SpanChannel::Both,
                 2_600_000_000,
@@ -368,7 +363,10 @@ pub fn router(fake: &Arc<FakeDisclosure>) -> Router {
         .route(fake, |f, r: ops::AuthorizeBundleDownload| async move {
             f.record(&r);
             if r.id == CONFLICTING_REQUEST {
-                return Err(ApiError::new(ErrorCode::Conflict, "the bundle is not ready"));
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    "the bundle is not ready",
+                ));
             }
             Ok(BundleDownload {
                 bundle_id: BUNDLE,
