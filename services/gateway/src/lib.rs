@@ -2,9 +2,11 @@
 //!
 //! It verifies the caller's JWT ([`auth`]), decides what the caller may
 //! reach ([`access`]) and answers GraphQL ([`graphql`]) by calling the
-//! metadata service's operations ([`callvault_contracts::ops`]) over the bus.
+//! services' operations ([`callvault_contracts::ops`]) over the bus.
 //! It never touches a database, and audio never goes through it: recordings
-//! carry a short-lived signed playback URL served by the storage service.
+//! carry a short-lived signed playback URL served by the storage service,
+//! and a data-subject request's export bundle a signed download URL served
+//! by the disclosure service.
 
 pub mod access;
 pub mod auth;
