@@ -156,7 +156,8 @@ async fn gateway(process: &mut Process) -> anyhow::Result<Module> {
         process.signer.clone(),
         &config.storage_url(),
         callvault_gateway::DEFAULT_PLAYBACK_TTL_SECS,
-    )?;
+    )?
+    .with_bundle_base(&config.disclosure_url())?;
     Ok(callvault_gateway::module::start(GatewayDependencies {
         verifier,
         links,

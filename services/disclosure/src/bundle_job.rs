@@ -330,9 +330,21 @@ fn channel_map(recording: &Recording) -> ChannelMap {
 }
 
 fn call_row(job: &BundleJob, recording: &Recording) -> CallRow {
+    // The catalogue keeps numbers as the recorder sent them; the request
+    // holds them in E.164. The call matched one of the subject's numbers
+    // through the blind index, so with one number that is the one.
+    let digits = |number: &str| -> String { number.chars().filter(char::is_ascii_digit).collect() };
     let subject_number = [&recording.caller_number, &recording.callee_number]
         .into_iter()
-        .find(|number| job.numbers.contains(number))
+        .find_map(|number| {
+            job.numbers
+                .iter()
+                .find(|subject| digits(subject) == digits(number))
+        })
+        .or(match job.numbers.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        })
         .cloned()
         .unwrap_or_default();
     let agent = recording.agent.as_ref().map(|agent| {

@@ -69,10 +69,18 @@ pub(crate) fn compute(
         ),
         None => (base.clone(), None),
     };
+    // The deadline as it stood at receipt: no wait, no extension.
+    let original = if pauses.is_empty() {
+        base.due
+    } else {
+        deadline::due_date(regime_rule, received, &[], &rules(settings), &calendar)
+            .map_err(error)?
+            .due
+    };
     Ok(Deadline {
         due_date: computed.due,
         due_at: deadline::due_at_end_of_day(computed.due, tz).map_err(error)?,
-        original_due_date: base.due,
+        original_due_date: original,
         extended_by_months: computed.extended_by_months,
         extension_reasons: reasons,
         clock_stopped_days: u32::try_from(computed.paused_days.max(0)).unwrap_or(u32::MAX),
