@@ -276,20 +276,19 @@ fn spans_of(entry: &api::RequestRecording) -> Vec<(redact::RedactionSpan, Redact
             api::RedactionMode::Tone => redact::RedactionMode::Tone,
         },
     };
+    // A PCI pause is silenced on both channels whatever the reviewer did:
+    // reviewer spans are cut around the pauses so the two never overlap.
     let mut spans: Vec<_> = entry
-        .redactions
+        .pci_pauses
         .iter()
-        .map(|span| (convert(span), RedactionSource::Reviewer))
+        .map(|pause| (convert(pause), RedactionSource::PciPause))
         .collect();
-    // A pause overlapping a reviewer's span: the reviewer's span already
-    // silences or tones that stretch, on its channel; the pause covers
-    // both channels, so the overlap is cut out of the pause.
-    for pause in &entry.pci_pauses {
-        for (start_ms, end_ms) in outside(pause.start_ms, pause.end_ms, &entry.redactions) {
-            let mut span = convert(pause);
+    for reviewed in &entry.redactions {
+        for (start_ms, end_ms) in outside(reviewed.start_ms, reviewed.end_ms, &entry.pci_pauses) {
+            let mut span = convert(reviewed);
             span.start_ms = start_ms;
             span.end_ms = end_ms;
-            spans.push((span, RedactionSource::PciPause));
+            spans.push((span, RedactionSource::Reviewer));
         }
     }
     spans.sort_by_key(|(span, _)| span.start_ms);

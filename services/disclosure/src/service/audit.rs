@@ -5,6 +5,7 @@
 //! never lost.
 
 use callvault_contracts::TenantId;
+use callvault_contracts::disclosure_api::RequestState;
 use callvault_contracts::metadata_api::ApiResult;
 use callvault_contracts::ops::subject::{PreserveForRequest, RecordDisclosureAudit};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -55,13 +56,17 @@ impl DisclosureService {
     }
 
     /// Tells metadata exactly which recordings the request preserves: its
-    /// included ones while it is open, none after.
+    /// included ones until it is closed, refused or withdrawn, none after.
     pub(super) async fn sync_preservation(&self, tenant: TenantId, id: Uuid) -> ApiResult<()> {
         let (row, doc) = store::load(&self.db, tenant, id).await?;
         if row.preservation_synced {
             return Ok(());
         }
-        let ids = if store::state_of(&row)?.is_open() {
+        // Until the request is closed, refused or withdrawn: an answered one
+        // may still be questioned before it is closed.
+        let state = store::state_of(&row)?;
+        let preserving = state.is_open() || state == RequestState::Delivered;
+        let ids = if preserving {
             doc.included().map(|r| r.recording_id).collect()
         } else {
             Vec::new()

@@ -225,6 +225,18 @@ impl DisclosureService {
         Ok(())
     }
 
+    /// Shreds the bundle at the next timer pass.
+    pub(super) async fn expire_bundle(&self, tenant: TenantId, id: Uuid) -> ApiResult<()> {
+        bundle::Entity::update_many()
+            .col_expr(bundle::Column::ExpiresAt, Expr::value(db_time(self.now())))
+            .filter(bundle::Column::Id.eq(id))
+            .filter(bundle::Column::TenantId.eq(tenant.0))
+            .exec(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
     async fn authorize_download(
         &self,
         actor: &Actor,

@@ -104,9 +104,8 @@ impl DisclosureService {
             .seal(tenant_id, id, &tenant.key_ref, &personal)
             .await?;
         let fee = match (regime, new.kind) {
-            (Regime::Appi, RequestKind::Access | RequestKind::Portability) => {
-                settings.appi_fee.clone()
-            }
+            // APPI art. 38: a fee for disclosures only.
+            (Regime::Appi, RequestKind::Access) => settings.appi_fee.clone(),
             _ => None,
         };
         let doc = RequestDoc {
@@ -352,21 +351,37 @@ pub(super) fn request_recording(
         redactions: Vec::new(),
         // A card number may have been spoken in a pause that failed: the
         // pause is always redacted, on both channels.
-        pci_pauses: recording
-            .pauses
-            .iter()
-            .map(|pause| RedactionSpan {
+        pci_pauses: merged(&recording.pauses, recording.duration_ms)
+            .into_iter()
+            .map(|(start_ms, end_ms)| RedactionSpan {
                 channel: SpanChannel::Both,
-                start_ms: pause.start_ms,
-                end_ms: pause.end_ms.min(recording.duration_ms),
+                start_ms,
+                end_ms,
                 mode: RedactionMode::Silence,
             })
-            .filter(|span| span.start_ms < span.end_ms)
             .collect(),
         legal_holds: found.legal_holds.clone(),
         statutory: found.statutory.clone(),
         retain_until: found.retain_until,
     }
+}
+
+/// The pauses inside the recording, ordered, overlapping ones merged.
+fn merged(pauses: &[callvault_contracts::call::PauseSpan], duration_ms: u64) -> Vec<(u64, u64)> {
+    let mut spans: Vec<(u64, u64)> = pauses
+        .iter()
+        .map(|pause| (pause.start_ms, pause.end_ms.min(duration_ms)))
+        .filter(|(start, end)| start < end)
+        .collect();
+    spans.sort();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(spans.len());
+    for (start, end) in spans {
+        match out.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => out.push((start, end)),
+        }
+    }
+    out
 }
 
 fn check_new(new: &NewDisclosureRequest, now: chrono::DateTime<chrono::Utc>) -> ApiResult<()> {

@@ -47,7 +47,9 @@ impl DisclosureService {
             .authorize(actor, Permission::ReadDisclosure, tenant_id)
             .await?;
         let today = deadlines::today(self.now(), &tenant.time_zone)?;
-        let rows = store::list(&self.db, tenant_id, &DisclosureFilter::default(), None).await?;
+        let mut rows =
+            store::list(&self.db, tenant_id, &DisclosureFilter::default(), None).await?;
+        rows.sort_by_key(|row| (row.received_at, row.created_at, row.id));
         let mut entries = Vec::new();
         for row in rows {
             let received = deadlines::today(row.received_at, &tenant.time_zone)?;
@@ -88,7 +90,6 @@ impl DisclosureService {
                 on_time,
             });
         }
-        entries.sort_by_key(|entry| (entry.received_at, entry.request_id));
         Ok(entries)
     }
 }

@@ -162,9 +162,9 @@ impl DisclosureService {
         };
         let txn = self.db.begin().await.map_err(internal)?;
         store::update(&txn, &row, to, &doc, now).await?;
-        if from != to {
-            store::set_preservation_synced(&txn, id, false).await?;
-        }
+        // Any change may change what is preserved (a recording added or
+        // removed, a state left): the sync after commit settles it.
+        store::set_preservation_synced(&txn, id, false).await?;
         store::queue_audit(&txn, tenant.id, &audit, now).await?;
         match to {
             _ if from == to => {}
@@ -175,6 +175,12 @@ impl DisclosureService {
             _ => {}
         }
         txn.commit().await.map_err(internal)?;
+        if matches!(to, RequestState::Refused | RequestState::Withdrawn) {
+            if let Some(bundle) = doc.bundle_id {
+                // Never handed out: nothing to keep it for.
+                self.expire_bundle(tenant.id, bundle).await?;
+            }
+        }
         self.after_change(tenant.id, id).await;
         self.reply(tenant, id).await
     }
@@ -465,6 +471,14 @@ impl DisclosureService {
                     ));
                 }
             }
+            RequestKind::Erasure if ids.is_empty() => {
+                erasure = Some(callvault_contracts::ops::subject::ErasureOutcome {
+                    erased: Vec::new(),
+                    retained: Vec::new(),
+                    certificate_id: None,
+                });
+            }
+            RequestKind::Restriction if ids.is_empty() => restricted = true,
             RequestKind::Erasure => {
                 let outcome = self
                     .metadata
@@ -569,16 +583,19 @@ impl DisclosureService {
                 "no restriction of this request is in force",
             ));
         }
-        self.metadata
-            .call(RestrictRecordings {
-                actor: actor.clone(),
-                tenant: tenant_id,
-                request: id,
-                ids: doc.included().map(|r| r.recording_id).collect(),
-                restricted: false,
-                reason: reason.clone(),
-            })
-            .await?;
+        let ids: Vec<_> = doc.included().map(|r| r.recording_id).collect();
+        if !ids.is_empty() {
+            self.metadata
+                .call(RestrictRecordings {
+                    actor: actor.clone(),
+                    tenant: tenant_id,
+                    request: id,
+                    ids,
+                    restricted: false,
+                    reason: reason.clone(),
+                })
+                .await?;
+        }
         self.apply(actor, &tenant, id, move |_, _, doc| {
             doc.restriction_active = false;
             Ok(Change {

@@ -94,6 +94,13 @@ pub(super) async fn update<C: ConnectionTrait>(
     if answered {
         update = update.col_expr(request::Column::AnsweredAt, Expr::value(db_time(now)));
     }
+    if state.is_open() && row.answered_at.is_some() {
+        // Reopened: not answered any more.
+        update = update.col_expr(
+            request::Column::AnsweredAt,
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        );
+    }
     let result = update
         .filter(request::Column::Id.eq(row.id))
         .filter(request::Column::Version.eq(row.version))

@@ -32,5 +32,7 @@ mod access;
 mod audio;
 mod erasure;
 mod intake;
+mod permissions;
+mod register;
 mod lab;
 mod steps;
