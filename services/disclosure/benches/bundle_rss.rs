@@ -1,4 +1,5 @@
-//! Memory benchmark of the export: generates N five-minute dual-channel
+//! Memory benchmark of the export (`cargo bench -p callvault-disclosure
+//! --bench bundle_rss`): generates N five-minute dual-channel
 //! 8 kHz 16-bit PCM WAV recordings on disk, renders each with one span
 //! redacted into a bundle written to a file, signs the manifest with a
 //! throwaway Ed25519 key, and prints the bundle's size, the time taken and
@@ -24,6 +25,7 @@ use callvault_disclosure::bundle::{
 use callvault_disclosure::redact::{
     ChannelMap, Hint, RedactionMode, RedactionSpan, SpanChannel, prepare_render, wav,
 };
+use callvault_envelope::{DataKey, ObjectContext, Sealer};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
@@ -57,10 +59,58 @@ fn args() -> Result<Args, Box<dyn Error>> {
             }
             "--dir" => parsed.dir = Some(args.next().ok_or("--dir needs a path")?.into()),
             "--keep" => parsed.keep = true,
+            // `cargo bench` passes it to every bench target.
+            "--bench" => {}
             other => return Err(format!("unknown argument {other:?}").into()),
         }
     }
     Ok(parsed)
+}
+
+/// A file the bundle is sealed into as it is written.
+struct SealingFile {
+    sealer: Option<Sealer>,
+    file: BufWriter<File>,
+}
+
+impl SealingFile {
+    fn create(path: &Path) -> Result<Self, Box<dyn Error>> {
+        let (tenant, bundle) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
+        let sealer = Sealer::new(
+            &DataKey::generate(),
+            ObjectContext::new(&tenant, &bundle),
+            callvault_envelope::DEFAULT_FRAME_SIZE,
+        )?;
+        let mut file = BufWriter::with_capacity(1 << 16, File::create(path)?);
+        file.write_all(&sealer.header())?;
+        Ok(Self {
+            sealer: Some(sealer),
+            file,
+        })
+    }
+
+    fn finish(mut self) -> Result<(), Box<dyn Error>> {
+        let sealer = self.sealer.take().ok_or("finished twice")?;
+        self.file.write_all(&sealer.finish())?;
+        self.file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        Ok(())
+    }
+}
+
+impl Write for SealingFile {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let sealer = self
+            .sealer
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("finished"))?;
+        let sealed = sealer.update(data);
+        self.file.write_all(&sealed)?;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -103,7 +153,9 @@ fn run(args: &Args, dir: &Path) -> Result<(), Box<dyn Error>> {
     let bundle_path = dir.join("bundle.zip");
     let key =
         Ed25519KeyPair::from_pkcs8(Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())?.as_ref())?;
-    let mut bundle = BundleWriter::new(File::create(&bundle_path)?);
+    // Sealed as it is written, as the service's vault does (envelope
+    // format, 64 KiB frames, a fresh data key).
+    let mut bundle = BundleWriter::new(SealingFile::create(&bundle_path)?);
     let mut hint = Hint::new();
     hint.with_extension("wav");
     let map = ChannelMap {
@@ -164,7 +216,7 @@ fn run(args: &Args, dir: &Path) -> Result<(), Box<dyn Error>> {
         signed = Some((body.clone(), signature.as_ref().to_vec()));
         Ok::<_, serde_json::Error>((body, base64(signature.as_ref())))
     })?;
-    summary.out.sync_all()?;
+    summary.out.finish()?;
     let elapsed = bundling.elapsed();
     let rss = peak_rss_kib()?;
 
