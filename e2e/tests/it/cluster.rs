@@ -36,6 +36,9 @@ pub enum Layout {
     /// list): `ingestion,storage` (ingestion stores straight into the
     /// store) and `metadata,gateway`.
     Grouped,
+    /// Every service in its own process, the disclosure service included
+    /// (with a database of its own): what the Helm chart deploys.
+    EveryService,
 }
 
 impl Layout {
@@ -44,7 +47,15 @@ impl Layout {
         match self {
             Layout::OnePerService => &["storage", "metadata", "ingestion", "gateway"],
             Layout::Grouped => &["ingestion,storage", "metadata,gateway"],
+            // Disclosure before the gateway, which hands out links to it.
+            Layout::EveryService => &["storage", "metadata", "disclosure", "ingestion", "gateway"],
         }
+    }
+
+    fn runs_disclosure(self) -> bool {
+        self.targets()
+            .iter()
+            .any(|target| target.split(',').any(|t| t == "disclosure"))
     }
 }
 
@@ -52,6 +63,8 @@ impl Layout {
 pub struct Peers {
     /// Storage's, metadata's and ingestion's databases.
     pub database_urls: [String; 3],
+    /// The disclosure service's, for a layout that runs it.
+    pub disclosure_database_url: Option<String>,
     pub amqp_url: String,
 }
 
@@ -103,13 +116,17 @@ where
     F: FnOnce(Deployment) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send,
 {
-    let databases = [
+    let mut databases = vec![
         PgTestDatabase::create().await,
         PgTestDatabase::create().await,
         PgTestDatabase::create().await,
     ];
+    if layout.runs_disclosure() {
+        databases.push(PgTestDatabase::create().await);
+    }
     let peers = Peers {
         database_urls: [0, 1, 2].map(|i| databases[i].url.clone()),
+        disclosure_database_url: databases.get(3).map(|db| db.url.clone()),
         amqp_url: AMQP_URL.to_owned(),
     };
     let prefix = format!("e2e-{}.", uuid::Uuid::new_v4().simple());
@@ -173,6 +190,9 @@ impl Deployment {
             ("AWS_SECRET_ACCESS_KEY", "test"),
             ("AWS_REGION", "us-east-1"),
         ];
+        if let Some(url) = &peers.disclosure_database_url {
+            common.push(("CALLVAULT_DATABASE__DISCLOSURE_URL", url.as_str()));
+        }
         for (key, value) in extra_env {
             common.retain(|(k, _)| k != key);
             common.push((key, value));
@@ -180,17 +200,26 @@ impl Deployment {
         // Storage first: the others are told where it listens. Metadata
         // before ingestion, one process each: its queue must exist before
         // ingestion publishes (grouped, nothing is published before the
-        // test's first upload, after both are up).
+        // test's first upload, after both are up). Disclosure before the
+        // gateway, told where it listens for its bundle links.
         let mut processes: Vec<Callvault> = Vec::new();
         let mut storage_at: Option<String> = None;
+        let mut disclosure_at: Option<String> = None;
         for target in layout.targets() {
             let mut env = common.clone();
             if let Some(url) = &storage_at {
                 env.push(("CALLVAULT_STORAGE_URL", url.as_str()));
             }
+            if let Some(url) = &disclosure_at {
+                env.push(("CALLVAULT_DISCLOSURE_URL", url.as_str()));
+            }
             let process = Callvault::start_target(target, &env).await;
-            if target.split(',').any(|t| t == "storage") {
+            let runs = |service: &str| target.split(',').any(|t| t == service);
+            if runs("storage") {
                 storage_at = Some(process.base_url.clone());
+            }
+            if runs("disclosure") {
+                disclosure_at = Some(process.base_url.clone());
             }
             processes.push(process);
         }

@@ -3,6 +3,7 @@
 
 mod catalogue_keys;
 mod cluster;
+mod disclosure;
 mod distributed;
 mod distributed_traces;
 mod embedded;
