@@ -437,6 +437,15 @@ pub async fn scenario(system: &mut System) {
             .find(|r| r["recordingId"] == id)
             .unwrap_or_else(|| panic!("{id} not in the request"))
     };
+    let retain_until: DateTime<Utc> = by_id(&request, &due.id)["retainUntil"]
+        .as_str()
+        .expect("retainUntil")
+        .parse()
+        .expect("a time");
+    assert!(
+        retain_until > now && retain_until < now + chrono::Duration::days(2),
+        "the due call is due tomorrow: {retain_until}"
+    );
     assert_eq!(by_id(&request, &held.id)["legalHolds"], json!([hold_id]));
     assert_eq!(
         by_id(&request, &statutory.id)["statutory"]["ruleId"],
@@ -645,6 +654,19 @@ pub async fn scenario(system: &mut System) {
         json!([{ "recording_id": due.id, "request_id": access }]),
         "{body}"
     );
+    // Nor can anyone delete it by hand meanwhile.
+    let deleted = api
+        .call(
+            &officer_a,
+            "mutation($t: UUID!, $r: UUID!) { deleteRecording(tenantId: $t, id: $r, reason: USER_REQUEST, note: \"cleanup\") { id } }",
+            json!({ "t": t, "r": due.id }),
+        )
+        .await;
+    assert_eq!(
+        deleted,
+        Err("CONFLICT".to_owned()),
+        "a preserved call deleted"
+    );
     let due_url = playback_url(&api, &supervisor, &t, &due.id)
         .await
         .expect("the preserved call still plays");
@@ -736,6 +758,22 @@ pub async fn scenario(system: &mut System) {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let error: Value = response.json().await.expect("json error");
     assert_eq!(error["error"]["code"], "invalid_signature", "{error}");
+    // Nor does a bundle link play as a recording: its signature on the
+    // playback route, the bundle id in the recording's place.
+    let bundle_id = bundle["id"].as_str().expect("bundle id");
+    let (playback_path, _) = playback.split_once('?').expect("signed");
+    assert!(playback_path.contains(&statutory.id), "{playback}");
+    let (_, bundle_query) = url.split_once('?').expect("signed");
+    let as_playback = format!(
+        "{}?{bundle_query}",
+        playback_path.replace(&statutory.id, bundle_id)
+    );
+    let response = client
+        .get(&as_playback)
+        .send()
+        .await
+        .expect("bundle signature on the playback route");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "{as_playback}");
 
     // The audit trail holds the export; the chain is intact.
     let entries = audit_trail(&api, &auditor, &t).await;
