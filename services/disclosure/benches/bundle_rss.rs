@@ -92,7 +92,10 @@ impl SealingFile {
     fn finish(mut self) -> Result<(), Box<dyn Error>> {
         let sealer = self.sealer.take().ok_or("finished twice")?;
         self.file.write_all(&sealer.finish())?;
-        self.file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        self.file
+            .into_inner()
+            .map_err(|e| e.into_error())?
+            .sync_all()?;
         Ok(())
     }
 }

@@ -132,7 +132,6 @@ async fn download(
                 ErrorCode::NotFound => (StatusCode::NOT_FOUND, "not_found"),
                 ErrorCode::Conflict => (StatusCode::GONE, "bundle_gone"),
                 ErrorCode::TenantKeyUnusable => (StatusCode::FORBIDDEN, "tenant_key_unusable"),
-                ErrorCode::TenantOffboarded => (StatusCode::FORBIDDEN, "tenant_offboarded"),
                 _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             };
             json_error(status, code, &err.message)

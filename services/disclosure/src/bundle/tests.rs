@@ -9,7 +9,6 @@ use crate::redact::{self, ChannelMap, Hint, RedactionMode, RedactionSpan, SpanCh
 
 mod errors;
 mod files;
-mod zip64;
 
 /// 88 characters, as an Ed25519 signature in base64 is.
 const SIGNATURE: &str =

@@ -47,8 +47,7 @@ impl DisclosureService {
             .authorize(actor, Permission::ReadDisclosure, tenant_id)
             .await?;
         let today = deadlines::today(self.now(), &tenant.time_zone)?;
-        let mut rows =
-            store::list(&self.db, tenant_id, &DisclosureFilter::default(), None).await?;
+        let mut rows = store::list(&self.db, tenant_id, &DisclosureFilter::default(), None).await?;
         rows.sort_by_key(|row| (row.received_at, row.created_at, row.id));
         let mut entries = Vec::new();
         for row in rows {

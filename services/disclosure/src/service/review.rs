@@ -163,6 +163,21 @@ impl DisclosureService {
         let tenant = self
             .authorize(actor, Permission::HandleDisclosure, tenant_id)
             .await?;
+        // How the audio places the parties: checked now, so a bundle never
+        // fails on a span it can't place.
+        let layout = match spans.is_empty() {
+            true => None,
+            false => self
+                .metadata
+                .call(GetSubjectRecordings {
+                    tenant: tenant_id,
+                    ids: vec![recording],
+                })
+                .await?
+                .into_iter()
+                .next()
+                .map(|found| Layout::of(&found.recording)),
+        };
         self.apply(actor, &tenant, id, move |_, state, doc| {
             if state != RequestState::InReview {
                 return Err(ApiError::new(
@@ -181,6 +196,9 @@ impl DisclosureService {
                 ));
             };
             check_spans(&spans, target.duration_ms)?;
+            if let Some(layout) = layout {
+                layout.check(&spans)?;
+            }
             let count = spans.len();
             target.redactions = spans;
             Ok(Change {
@@ -235,6 +253,58 @@ pub(crate) fn check_spans(spans: &[RedactionSpan], duration_ms: u64) -> ApiResul
         }
     }
     Ok(())
+}
+
+/// Which channels of the audio carry whom.
+#[derive(Clone, Copy)]
+struct Layout {
+    mono: bool,
+    agent: bool,
+    customer: bool,
+}
+
+impl Layout {
+    fn of(recording: &callvault_contracts::metadata_api::Recording) -> Self {
+        use callvault_contracts::call::Channel;
+        let placed =
+            |channel: Option<Channel>| matches!(channel, Some(Channel::Left | Channel::Right));
+        Self {
+            mono: recording.channels <= 1,
+            agent: placed(recording.agent_channel),
+            customer: placed(recording.customer_channel),
+        }
+    }
+
+    /// On a mono recording every span silences the one channel, so no two
+    /// may overlap whatever side they name; on a multi-channel one a side
+    /// must be placed on a channel to be redacted alone.
+    fn check(self, spans: &[RedactionSpan]) -> ApiResult<()> {
+        for (index, span) in spans.iter().enumerate() {
+            if self.mono {
+                if index > 0
+                    && spans[..index]
+                        .iter()
+                        .any(|e| e.start_ms < span.end_ms && span.start_ms < e.end_ms)
+                {
+                    return Err(bad_input(format!(
+                        "span {index} overlaps an earlier span: the recording is mono, every span covers its one channel"
+                    )));
+                }
+                continue;
+            }
+            let placed = match span.channel {
+                SpanChannel::Agent => self.agent,
+                SpanChannel::Customer => self.customer,
+                SpanChannel::Both => true,
+            };
+            if !placed {
+                return Err(bad_input(format!(
+                    "span {index}: the recording doesn't say which channel carries that side; use BOTH"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 fn shares_channel(a: SpanChannel, b: SpanChannel) -> bool {

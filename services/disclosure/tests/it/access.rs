@@ -105,7 +105,9 @@ async fn an_access_request_ends_in_a_verified_redacted_bundle(lab: &Lab) {
     }];
     let paused = lab.record(&tenant, paused).await;
 
-    let request = lab.request(&tenant, RequestKind::Access, Regime::Appi).await;
+    let request = lab
+        .request(&tenant, RequestKind::Access, Regime::Appi)
+        .await;
     ask(lab, tenant.id, request.id).await;
     identity(lab, tenant.id, request.id, false).await;
     identity(lab, tenant.id, request.id, true).await;
@@ -114,7 +116,12 @@ async fn an_access_request_ends_in_a_verified_redacted_bundle(lab: &Lab) {
         tenant.id,
         request.id,
         plain,
-        vec![span(SpanChannel::Customer, 500, 1200, RedactionMode::Silence)],
+        vec![span(
+            SpanChannel::Customer,
+            500,
+            1200,
+            RedactionMode::Silence,
+        )],
     )
     .await
     .expect("spans set");
@@ -149,7 +156,10 @@ async fn an_access_request_ends_in_a_verified_redacted_bundle(lab: &Lab) {
         .expect("delivered");
     assert_eq!(delivered.state, RequestState::Delivered);
     let bundle = delivered.bundle.expect("bundle");
-    assert!(bundle.expires_at.is_some(), "its retention runs from delivery");
+    assert!(
+        bundle.expires_at.is_some(),
+        "its retention runs from delivery"
+    );
 
     let download = lab
         .rpc
@@ -192,7 +202,11 @@ async fn an_access_request_ends_in_a_verified_redacted_bundle(lab: &Lab) {
     // manifest.sig verifies against the tenant's published key.
     let manifest = entry(&mut archive, "manifest.json");
     let signature = STANDARD
-        .decode(String::from_utf8(entry(&mut archive, "manifest.sig")).expect("text").trim())
+        .decode(
+            String::from_utf8(entry(&mut archive, "manifest.sig"))
+                .expect("text")
+                .trim(),
+        )
         .expect("base64");
     let public = STANDARD
         .decode(lab.manifest.public_key(tenant.id))
@@ -243,7 +257,10 @@ async fn an_access_request_ends_in_a_verified_redacted_bundle(lab: &Lab) {
     let csv = String::from_utf8(entry(&mut archive, "calls.csv")).expect("utf-8");
     assert!(csv.contains(SUBJECT_E164), "{csv}");
     assert!(!csv.contains("+81399990000") && !csv.contains(COMPANY));
-    assert!(!csv.contains("agent-7,") && !csv.contains(",agent-7"), "{csv}");
+    assert!(
+        !csv.contains("agent-7,") && !csv.contains(",agent-7"),
+        "{csv}"
+    );
     let information = String::from_utf8(entry(&mut archive, "information.txt")).expect("utf-8");
     assert!(information.contains("品質向上と紛争解決"));
     assert!(information.contains("Quality and dispute resolution"));
@@ -285,7 +302,9 @@ async fn bad_spans_are_refused(lab: &Lab) {
     let call = lab
         .record(&tenant, Call::from_subject(lab.now() - Duration::days(1)))
         .await;
-    let request = lab.request(&tenant, RequestKind::Access, Regime::Gdpr).await;
+    let request = lab
+        .request(&tenant, RequestKind::Access, Regime::Gdpr)
+        .await;
     // Before the review: refused.
     let early = set_spans(lab, tenant.id, request.id, call, vec![]).await;
     assert_eq!(code(early), ErrorCode::Conflict);

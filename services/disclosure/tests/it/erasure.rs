@@ -29,7 +29,10 @@ on_both_backends!(
     restriction_refuses_playback_but_to_compliance_with_a_reason,
 );
 
-async fn run_deletion(lab: &Lab, tenant: TenantId) -> callvault_contracts::lifecycle_api::DeletionCertificate {
+async fn run_deletion(
+    lab: &Lab,
+    tenant: TenantId,
+) -> callvault_contracts::lifecycle_api::DeletionCertificate {
     lab.rpc
         .call(RunDeletion {
             actor: officer(tenant),
@@ -68,7 +71,13 @@ async fn through_to_delivery(lab: &Lab, tenant: &Tenant, request: Uuid) -> Discl
         .expect("delivered")
 }
 
-async fn play(lab: &Lab, role: Role, tenant: TenantId, id: RecordingId, reason: Option<&str>) -> ApiResult<Recording> {
+async fn play(
+    lab: &Lab,
+    role: Role,
+    tenant: TenantId,
+    id: RecordingId,
+    reason: Option<&str>,
+) -> ApiResult<Recording> {
     lab.rpc
         .call(AuthorizePlayback {
             actor: member(role, tenant, "player"),
@@ -89,7 +98,9 @@ async fn an_open_request_preserves_a_due_call_until_it_ends(lab: &Lab) {
             Call::from_subject(lab.now() - Duration::days(365) + Duration::hours(12)),
         )
         .await;
-    let request = lab.request(&tenant, RequestKind::Access, Regime::Gdpr).await;
+    let request = lab
+        .request(&tenant, RequestKind::Access, Regime::Gdpr)
+        .await;
     lab.set_clock(lab.now() + Duration::days(1));
     let certificate = run_deletion(lab, tenant.id).await;
     assert!(certificate.deleted.is_empty());
@@ -160,7 +171,9 @@ async fn erasure_shreds_what_it_may_and_lists_what_the_law_keeps(lab: &Lab) {
         .await
         .expect("hold");
 
-    let request = lab.request(&tenant, RequestKind::Erasure, Regime::Gdpr).await;
+    let request = lab
+        .request(&tenant, RequestKind::Erasure, Regime::Gdpr)
+        .await;
     let delivered = through_to_delivery(lab, &tenant, request.id).await;
     assert_eq!(delivered.state, RequestState::Delivered);
     let outcome = delivered.erasure.expect("an erasure outcome");
@@ -189,7 +202,11 @@ async fn erasure_shreds_what_it_may_and_lists_what_the_law_keeps(lab: &Lab) {
     for id in [held, statutory] {
         assert!(!shredded(lab, tenant.id, id).await, "{id} kept");
         let refused = play(lab, Role::Supervisor, tenant.id, id, Some("qa")).await;
-        assert_eq!(code(refused), ErrorCode::RecordingRestricted, "{id} restricted");
+        assert_eq!(
+            code(refused),
+            ErrorCode::RecordingRestricted,
+            "{id} restricted"
+        );
     }
     let certificates = lab
         .rpc
@@ -220,7 +237,11 @@ async fn restriction_refuses_playback_but_to_compliance_with_a_reason(lab: &Lab)
     let request = lab
         .request(&tenant, RequestKind::Restriction, Regime::Gdpr)
         .await;
-    assert!(play(lab, Role::Supervisor, tenant.id, call, None).await.is_ok());
+    assert!(
+        play(lab, Role::Supervisor, tenant.id, call, None)
+            .await
+            .is_ok()
+    );
     let delivered = through_to_delivery(lab, &tenant, request.id).await;
     assert!(delivered.restriction_active);
     for role in [Role::Supervisor, Role::TenantAdmin, Role::Agent] {
@@ -229,9 +250,15 @@ async fn restriction_refuses_playback_but_to_compliance_with_a_reason(lab: &Lab)
     }
     let no_reason = play(lab, Role::ComplianceOfficer, tenant.id, call, None).await;
     assert!(no_reason.is_err(), "a reason is required");
-    play(lab, Role::ComplianceOfficer, tenant.id, call, Some("the subject's complaint"))
-        .await
-        .expect("compliance plays with a reason");
+    play(
+        lab,
+        Role::ComplianceOfficer,
+        tenant.id,
+        call,
+        Some("the subject's complaint"),
+    )
+    .await
+    .expect("compliance plays with a reason");
     let empty = lab
         .rpc
         .call(LiftRestriction {

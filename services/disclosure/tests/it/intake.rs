@@ -13,9 +13,7 @@ use callvault_contracts::ops::disclosure::{
 use chrono::{Duration, NaiveDate};
 use sea_orm::{ConnectionTrait, Statement};
 
-use crate::lab::{
-    Call, Lab, SUBJECT_E164, bpo_admin, code, member, new_request, officer,
-};
+use crate::lab::{Call, Lab, SUBJECT_E164, bpo_admin, code, member, new_request, officer};
 
 on_both_backends!(
     a_request_is_recorded_with_its_deadline_and_the_subjects_calls,
@@ -52,7 +50,9 @@ async fn a_request_is_recorded_with_its_deadline_and_the_subjects_calls(lab: &La
     other.caller = "+81 6 5555 0000";
     lab.record(&tenant, other).await;
 
-    let request = lab.request(&tenant, RequestKind::Access, Regime::Gdpr).await;
+    let request = lab
+        .request(&tenant, RequestKind::Access, Regime::Gdpr)
+        .await;
     assert_eq!(request.state, RequestState::Received);
     assert_eq!(request.subject.numbers, vec![SUBJECT_E164.to_owned()]);
     assert_eq!(request.requester.name, "Hanako Yamada");
@@ -64,7 +64,11 @@ async fn a_request_is_recorded_with_its_deadline_and_the_subjects_calls(lab: &La
         NaiveDate::from_ymd_opt(2026, 5, 7).expect("date")
     );
     let ids: Vec<_> = request.recordings.iter().map(|r| r.recording_id).collect();
-    assert_eq!(ids, vec![first, second], "the subject's calls, oldest first");
+    assert_eq!(
+        ids,
+        vec![first, second],
+        "the subject's calls, oldest first"
+    );
     assert_eq!(request.transitions.len(), 1);
     assert_eq!(request.duplicate_of, None);
     assert!(!request.overdue);
@@ -72,7 +76,8 @@ async fn a_request_is_recorded_with_its_deadline_and_the_subjects_calls(lab: &La
 
 async fn personal_data_is_sealed_at_rest(lab: &Lab) {
     let tenant = lab.tenant(lab.bpo().await).await;
-    lab.request(&tenant, RequestKind::Access, Regime::Gdpr).await;
+    lab.request(&tenant, RequestKind::Access, Regime::Gdpr)
+        .await;
     let backend = lab.disclosure_db.get_database_backend();
     let rows = lab
         .disclosure_db
@@ -91,11 +96,17 @@ async fn personal_data_is_sealed_at_rest(lab: &Lab) {
 
 async fn a_second_open_request_is_flagged_as_a_duplicate(lab: &Lab) {
     let tenant = lab.tenant(lab.bpo().await).await;
-    let first = lab.request(&tenant, RequestKind::Access, Regime::Gdpr).await;
-    let second = lab.request(&tenant, RequestKind::Access, Regime::Gdpr).await;
+    let first = lab
+        .request(&tenant, RequestKind::Access, Regime::Gdpr)
+        .await;
+    let second = lab
+        .request(&tenant, RequestKind::Access, Regime::Gdpr)
+        .await;
     assert_eq!(second.duplicate_of, Some(first.id));
     // Another kind is not a duplicate.
-    let erasure = lab.request(&tenant, RequestKind::Erasure, Regime::Gdpr).await;
+    let erasure = lab
+        .request(&tenant, RequestKind::Erasure, Regime::Gdpr)
+        .await;
     assert_eq!(erasure.duplicate_of, None);
 }
 
@@ -115,7 +126,14 @@ async fn bad_requests_are_refused_and_write_nothing(lab: &Lab) {
     let mut empty_range = new_request(RequestKind::Access, Regime::Gdpr, now);
     empty_range.subject.from = Some(now);
     empty_range.subject.to = Some(now - Duration::days(1));
-    for bad in [future, bad_number, no_numbers, no_name, no_contact, empty_range] {
+    for bad in [
+        future,
+        bad_number,
+        no_numbers,
+        no_name,
+        no_contact,
+        empty_range,
+    ] {
         let result = lab
             .rpc
             .call(CreateDisclosureRequest {
@@ -138,8 +156,12 @@ async fn bad_requests_are_refused_and_write_nothing(lab: &Lab) {
 
 async fn requests_are_found_by_number_and_deadline(lab: &Lab) {
     let tenant = lab.tenant(lab.bpo().await).await;
-    let gdpr = lab.request(&tenant, RequestKind::Access, Regime::Gdpr).await;
-    let appi = lab.request(&tenant, RequestKind::Access, Regime::Appi).await;
+    let gdpr = lab
+        .request(&tenant, RequestKind::Access, Regime::Gdpr)
+        .await;
+    let appi = lab
+        .request(&tenant, RequestKind::Access, Regime::Appi)
+        .await;
     let list = |filter: DisclosureFilter| {
         let rpc = lab.rpc.clone();
         let tenant = tenant.id;

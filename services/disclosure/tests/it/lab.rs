@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use callvault_blob::{BlobStore, ByteStream, fs::FsBlobStore};
+use callvault_bus::EventHandler;
 use callvault_bus::RpcClient;
 use callvault_bus::in_process::InProcessBus;
 use callvault_contracts::call::{AudioInfo, CallMetadata, Channel, Direction, PauseSpan};
@@ -27,7 +28,6 @@ use callvault_keys::{KeyProvider, KeyRef, local::LocalKeyring};
 use callvault_metadata::{CatalogueKeys, IngestedConsumer, ManifestKeys, MetadataService, PiiKeys};
 use callvault_storage::RecordingStore;
 use callvault_storage::records::{self, StorageRecords};
-use callvault_bus::EventHandler;
 use callvault_testkit::PgTestDatabase;
 use chrono::{DateTime, TimeZone, Utc};
 use futures_util::{StreamExt, TryStreamExt};
@@ -47,11 +47,10 @@ pub struct Lab {
     pub metadata: Arc<MetadataService>,
     pub disclosure: Arc<DisclosureService>,
     pub store: Arc<RecordingStore>,
-    pub keyring: Arc<LocalKeyring>,
     pub manifest: ManifestKeys,
     pub disclosure_db: DatabaseConnection,
-    pub metadata_db: DatabaseConnection,
-    pub vault_blobs: Arc<FsBlobStore>,
+    /// Where the bundles' objects are.
+    pub bundles_dir: std::path::PathBuf,
     consumer: IngestedConsumer,
     clock: Arc<Mutex<DateTime<Utc>>>,
     pg: Vec<PgTestDatabase>,
@@ -216,11 +215,9 @@ impl Lab {
             metadata,
             disclosure,
             store,
-            keyring,
             manifest,
             disclosure_db,
-            metadata_db: metadata_db.clone(),
-            vault_blobs,
+            bundles_dir: dir.path().join("bundles"),
             consumer: IngestedConsumer::new(metadata_db, catalogue),
             clock,
             pg,

@@ -32,7 +32,7 @@ mod access;
 mod audio;
 mod erasure;
 mod intake;
+mod lab;
 mod permissions;
 mod register;
-mod lab;
 mod steps;

@@ -3,7 +3,9 @@
 //! auditors read them, nobody else touches them — and never in another
 //! tenant or another BPO's.
 
-use callvault_contracts::disclosure_api::{DisclosureFilter, DisclosureSettings, Regime, RequestKind};
+use callvault_contracts::disclosure_api::{
+    DisclosureFilter, DisclosureSettings, Regime, RequestKind,
+};
 use callvault_contracts::metadata_api::{ApiResult, ErrorCode};
 use callvault_contracts::ops::disclosure::{
     CreateDisclosureRequest, GetDisclosureRegister, GetDisclosureRequest, GetDisclosureSettings,
@@ -34,7 +36,10 @@ fn callers(tenant: TenantId, bpo: BpoId, other_tenant: TenantId) -> Vec<(&'stati
         ("tenant_admin", member(Role::TenantAdmin, tenant, "admin")),
         ("supervisor", member(Role::Supervisor, tenant, "supervisor")),
         ("agent", member(Role::Agent, tenant, "agent")),
-        ("compliance_officer", member(Role::ComplianceOfficer, tenant, "co")),
+        (
+            "compliance_officer",
+            member(Role::ComplianceOfficer, tenant, "co"),
+        ),
         (
             "other_tenants_officer",
             member(Role::ComplianceOfficer, other_tenant, "co"),
@@ -51,7 +56,11 @@ fn allowed<T>(result: &ApiResult<T>) -> bool {
     match result {
         Ok(_) => true,
         Err(err) => {
-            assert_eq!(err.code, ErrorCode::Forbidden, "refused as forbidden: {err:?}");
+            assert_eq!(
+                err.code,
+                ErrorCode::Forbidden,
+                "refused as forbidden: {err:?}"
+            );
             false
         }
     }
@@ -61,7 +70,9 @@ async fn every_role_on_every_kind_of_operation(lab: &Lab) {
     let bpo = lab.bpo().await;
     let tenant = lab.tenant(bpo).await;
     let other = lab.tenant(bpo).await;
-    let existing = lab.request(&tenant, RequestKind::Access, Regime::Gdpr).await;
+    let existing = lab
+        .request(&tenant, RequestKind::Access, Regime::Gdpr)
+        .await;
     for (name, actor) in callers(tenant.id, bpo, other.id) {
         let (read, handle) = expected(name);
         let rpc = &lab.rpc;

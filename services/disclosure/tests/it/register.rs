@@ -44,7 +44,9 @@ async fn topics(lab: &Lab) -> Vec<String> {
 
 async fn the_register_lists_every_request_with_its_outcome(lab: &Lab) {
     let tenant = lab.tenant(lab.bpo().await).await;
-    let answered = lab.request(&tenant, RequestKind::Erasure, Regime::Gdpr).await;
+    let answered = lab
+        .request(&tenant, RequestKind::Erasure, Regime::Gdpr)
+        .await;
     lab.rpc
         .call(WithdrawRequest {
             actor: officer(tenant.id),
@@ -55,7 +57,9 @@ async fn the_register_lists_every_request_with_its_outcome(lab: &Lab) {
         .await
         .expect("withdrawn");
     lab.set_clock(lab.now() + Duration::minutes(5));
-    let late = lab.request(&tenant, RequestKind::Access, Regime::Appi).await;
+    let late = lab
+        .request(&tenant, RequestKind::Access, Regime::Appi)
+        .await;
     lab.set_clock(lab.now() + Duration::days(30));
     let auditor = member(Role::Auditor, tenant.id, "auditor");
     let from = NaiveDate::from_ymd_opt(2026, 4, 1).expect("date");
@@ -112,7 +116,9 @@ async fn the_register_lists_every_request_with_its_outcome(lab: &Lab) {
 async fn the_timer_warns_once_before_and_once_after_the_deadline(lab: &Lab) {
     let tenant = lab.tenant(lab.bpo().await).await;
     // APPI: due Friday 17 April 2026.
-    let request = lab.request(&tenant, RequestKind::Access, Regime::Appi).await;
+    let request = lab
+        .request(&tenant, RequestKind::Access, Regime::Appi)
+        .await;
     assert_eq!(
         request.deadline.due_date,
         NaiveDate::from_ymd_opt(2026, 4, 17).expect("date")
@@ -139,7 +145,10 @@ async fn the_timer_warns_once_before_and_once_after_the_deadline(lab: &Lab) {
         ]
     );
     let metrics = callvault_telemetry::metrics::render();
-    assert!(metrics.contains("callvault_disclosure_requests_overdue"), "{metrics}");
+    assert!(
+        metrics.contains("callvault_disclosure_requests_overdue"),
+        "{metrics}"
+    );
 }
 
 async fn an_appi_fee_must_be_paid_before_delivery(lab: &Lab) {
@@ -161,9 +170,13 @@ async fn an_appi_fee_must_be_paid_before_delivery(lab: &Lab) {
         .expect("fee published");
     lab.record(&tenant, Call::from_subject(lab.now() - Duration::days(1)))
         .await;
-    let request = lab.request(&tenant, RequestKind::Access, Regime::Appi).await;
+    let request = lab
+        .request(&tenant, RequestKind::Access, Regime::Appi)
+        .await;
     assert_eq!(request.fee.as_ref().map(|f| f.amount), Some(1000));
-    let erasure = lab.request(&tenant, RequestKind::Erasure, Regime::Appi).await;
+    let erasure = lab
+        .request(&tenant, RequestKind::Erasure, Regime::Appi)
+        .await;
     assert_eq!(erasure.fee, None, "erasure is free");
     identity(lab, tenant.id, request.id, true).await;
     submit(lab, officer(tenant.id), tenant.id, request.id).await;
@@ -205,7 +218,9 @@ async fn officers_add_and_remove_recordings_with_a_reason(lab: &Lab) {
     let mut from_elsewhere = Call::from_subject(lab.now() - Duration::days(1));
     from_elsewhere.caller = "+81 6 5555 0000";
     let elsewhere = lab.record(&tenant, from_elsewhere).await;
-    let request = lab.request(&tenant, RequestKind::Access, Regime::Gdpr).await;
+    let request = lab
+        .request(&tenant, RequestKind::Access, Regime::Gdpr)
+        .await;
     let add = |recording: RecordingId, reason: &str| {
         lab.rpc.call(AddRequestRecording {
             actor: officer(tenant.id),
@@ -220,7 +235,9 @@ async fn officers_add_and_remove_recordings_with_a_reason(lab: &Lab) {
         code(add(RecordingId::new(), "unknown").await),
         ErrorCode::NotFound
     );
-    let added = add(elsewhere, "called from the office line").await.expect("added");
+    let added = add(elsewhere, "called from the office line")
+        .await
+        .expect("added");
     assert_eq!(added.recordings.len(), 2);
     assert_eq!(code(add(elsewhere, "twice").await), ErrorCode::Conflict);
     let removed = lab
@@ -247,7 +264,9 @@ async fn a_delivered_bundle_is_shredded_after_its_retention(lab: &Lab) {
     let tenant = lab.tenant(lab.bpo().await).await;
     lab.record(&tenant, Call::from_subject(lab.now() - Duration::days(1)))
         .await;
-    let request = lab.request(&tenant, RequestKind::Portability, Regime::Gdpr).await;
+    let request = lab
+        .request(&tenant, RequestKind::Portability, Regime::Gdpr)
+        .await;
     identity(lab, tenant.id, request.id, true).await;
     submit(lab, officer(tenant.id), tenant.id, request.id).await;
     lab.rpc
@@ -282,5 +301,28 @@ async fn a_delivered_bundle_is_shredded_after_its_retention(lab: &Lab) {
         .await
         .expect("read");
     assert_eq!(after.bundle.map(|b| b.state), Some(BundleState::Shredded));
-    assert!(lab.disclosure.open_bundle(tenant.id, bundle.id).await.is_err());
+    assert!(
+        lab.disclosure
+            .open_bundle(tenant.id, bundle.id)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        files_under(&lab.bundles_dir),
+        0,
+        "the sealed object is gone"
+    );
+}
+
+fn files_under(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| {
+            let path = entry.path();
+            if path.is_dir() { files_under(&path) } else { 1 }
+        })
+        .sum()
 }

@@ -4,8 +4,8 @@
 
 use callvault_contracts::Role;
 use callvault_contracts::disclosure_api::{
-    DisclosureRequest, DisclosureSettings, IdentityMethod, Regime, RequestKind, RequestState,
-    Refusal, RefusalGround,
+    DisclosureRequest, DisclosureSettings, IdentityMethod, Refusal, RefusalGround, Regime,
+    RequestKind, RequestState,
 };
 use callvault_contracts::lifecycle_api::AuditAction;
 use callvault_contracts::metadata_api::ErrorCode;
@@ -65,7 +65,9 @@ pub async fn submit(lab: &Lab, actor: Actor, tenant: TenantId, id: Uuid) -> Disc
 
 async fn identity_verified_at_the_second_attempt_moves_to_review(lab: &Lab) {
     let tenant = lab.tenant(lab.bpo().await).await;
-    let request = lab.request(&tenant, RequestKind::Access, Regime::Gdpr).await;
+    let request = lab
+        .request(&tenant, RequestKind::Access, Regime::Gdpr)
+        .await;
     ask(lab, tenant.id, request.id).await;
     // The proof arrives five days later: under GDPR the clock stood still.
     lab.set_clock(lab.now() + Duration::days(5));
@@ -88,7 +90,9 @@ async fn identity_verified_at_the_second_attempt_moves_to_review(lab: &Lab) {
 
 async fn three_failed_identity_checks_refuse_and_an_officer_can_reopen(lab: &Lab) {
     let tenant = lab.tenant(lab.bpo().await).await;
-    let request = lab.request(&tenant, RequestKind::Access, Regime::Appi).await;
+    let request = lab
+        .request(&tenant, RequestKind::Access, Regime::Appi)
+        .await;
     ask(lab, tenant.id, request.id).await;
     identity(lab, tenant.id, request.id, false).await;
     identity(lab, tenant.id, request.id, false).await;
@@ -137,7 +141,9 @@ async fn three_failed_identity_checks_refuse_and_an_officer_can_reopen(lab: &Lab
 
 async fn steps_out_of_order_are_refused_and_change_nothing(lab: &Lab) {
     let tenant = lab.tenant(lab.bpo().await).await;
-    let request = lab.request(&tenant, RequestKind::Access, Regime::Gdpr).await;
+    let request = lab
+        .request(&tenant, RequestKind::Access, Regime::Gdpr)
+        .await;
     let approve = lab
         .rpc
         .call(ApproveRequest {
@@ -182,7 +188,9 @@ async fn steps_out_of_order_are_refused_and_change_nothing(lab: &Lab) {
 
 async fn the_preparer_cannot_approve_their_own_review(lab: &Lab) {
     let tenant = lab.tenant(lab.bpo().await).await;
-    let request = lab.request(&tenant, RequestKind::Erasure, Regime::Gdpr).await;
+    let request = lab
+        .request(&tenant, RequestKind::Erasure, Regime::Gdpr)
+        .await;
     identity(lab, tenant.id, request.id, true).await;
     submit(lab, officer(tenant.id), tenant.id, request.id).await;
     let own = lab
@@ -204,8 +212,14 @@ async fn the_preparer_cannot_approve_their_own_review(lab: &Lab) {
         .await
         .expect("four eyes");
     assert_eq!(approved.state, RequestState::Approved);
-    assert_eq!(approved.prepared_by.as_deref(), Some(officer(tenant.id).subject.as_str()));
-    assert_eq!(approved.approved_by.as_deref(), Some(approver(tenant.id).subject.as_str()));
+    assert_eq!(
+        approved.prepared_by.as_deref(),
+        Some(officer(tenant.id).subject.as_str())
+    );
+    assert_eq!(
+        approved.approved_by.as_deref(),
+        Some(approver(tenant.id).subject.as_str())
+    );
 }
 
 async fn approval_needs_the_privacy_notice(lab: &Lab) {
@@ -218,7 +232,9 @@ async fn approval_needs_the_privacy_notice(lab: &Lab) {
         })
         .await
         .expect("settings cleared");
-    let request = lab.request(&tenant, RequestKind::Erasure, Regime::Gdpr).await;
+    let request = lab
+        .request(&tenant, RequestKind::Erasure, Regime::Gdpr)
+        .await;
     identity(lab, tenant.id, request.id, true).await;
     submit(lab, officer(tenant.id), tenant.id, request.id).await;
     let result = lab
@@ -234,7 +250,9 @@ async fn approval_needs_the_privacy_notice(lab: &Lab) {
 
 async fn a_gdpr_deadline_extends_once_within_the_first_month(lab: &Lab) {
     let tenant = lab.tenant(lab.bpo().await).await;
-    let request = lab.request(&tenant, RequestKind::Access, Regime::Gdpr).await;
+    let request = lab
+        .request(&tenant, RequestKind::Access, Regime::Gdpr)
+        .await;
     let extend = |months: u32, reasons: &str| {
         let (rpc, tenant, id, reasons) =
             (lab.rpc.clone(), tenant.id, request.id, reasons.to_owned());
@@ -251,7 +269,9 @@ async fn a_gdpr_deadline_extends_once_within_the_first_month(lab: &Lab) {
     };
     assert_eq!(code(extend(3, "too long").await), ErrorCode::InvalidInput);
     assert_eq!(code(extend(2, "").await), ErrorCode::InvalidInput);
-    let extended = extend(2, "two hundred recordings to review").await.expect("extended");
+    let extended = extend(2, "two hundred recordings to review")
+        .await
+        .expect("extended");
     assert_eq!(extended.deadline.extended_by_months, Some(2));
     assert_eq!(
         extended.deadline.extension_reasons.as_deref(),
@@ -265,7 +285,9 @@ async fn a_gdpr_deadline_extends_once_within_the_first_month(lab: &Lab) {
     assert_eq!(code(extend(1, "again").await), ErrorCode::InvalidInput);
 
     // Past the first month, too late.
-    let late = lab.request(&tenant, RequestKind::Erasure, Regime::Gdpr).await;
+    let late = lab
+        .request(&tenant, RequestKind::Erasure, Regime::Gdpr)
+        .await;
     lab.set_clock(lab.now() + Duration::days(40));
     let result = lab
         .rpc
@@ -279,7 +301,9 @@ async fn a_gdpr_deadline_extends_once_within_the_first_month(lab: &Lab) {
         .await;
     assert_eq!(code(result), ErrorCode::InvalidInput);
     // APPI has no extension.
-    let appi = lab.request(&tenant, RequestKind::Access, Regime::Appi).await;
+    let appi = lab
+        .request(&tenant, RequestKind::Access, Regime::Appi)
+        .await;
     let result = lab
         .rpc
         .call(ExtendDeadline {
@@ -295,7 +319,9 @@ async fn a_gdpr_deadline_extends_once_within_the_first_month(lab: &Lab) {
 
 async fn refusal_and_withdrawal_end_an_open_request(lab: &Lab) {
     let tenant = lab.tenant(lab.bpo().await).await;
-    let refused = lab.request(&tenant, RequestKind::Access, Regime::Gdpr).await;
+    let refused = lab
+        .request(&tenant, RequestKind::Access, Regime::Gdpr)
+        .await;
     let blank = lab
         .rpc
         .call(RefuseRequest {
@@ -325,7 +351,9 @@ async fn refusal_and_withdrawal_end_an_open_request(lab: &Lab) {
         .await
         .expect("refused");
     assert_eq!(done.state, RequestState::Refused);
-    let withdrawn = lab.request(&tenant, RequestKind::Erasure, Regime::Gdpr).await;
+    let withdrawn = lab
+        .request(&tenant, RequestKind::Erasure, Regime::Gdpr)
+        .await;
     let done = lab
         .rpc
         .call(WithdrawRequest {
@@ -351,7 +379,9 @@ async fn refusal_and_withdrawal_end_an_open_request(lab: &Lab) {
 
 async fn every_step_is_in_the_audit_chain(lab: &Lab) {
     let tenant = lab.tenant(lab.bpo().await).await;
-    let request = lab.request(&tenant, RequestKind::Erasure, Regime::Gdpr).await;
+    let request = lab
+        .request(&tenant, RequestKind::Erasure, Regime::Gdpr)
+        .await;
     ask(lab, tenant.id, request.id).await;
     identity(lab, tenant.id, request.id, true).await;
     submit(lab, officer(tenant.id), tenant.id, request.id).await;
@@ -371,11 +401,21 @@ async fn every_step_is_in_the_audit_chain(lab: &Lab) {
         .iter()
         .filter(|entry| entry.action == AuditAction::Disclosure)
         .filter(|entry| entry.target.as_deref() == Some(request.id.to_string().as_str()))
-        .map(|entry| entry.details["step"].as_str().unwrap_or_default().to_owned())
+        .map(|entry| {
+            entry.details["step"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect();
     assert_eq!(
         steps,
-        vec!["created", "asked_for_identity", "identity_attempt", "submitted"]
+        vec![
+            "created",
+            "asked_for_identity",
+            "identity_attempt",
+            "submitted"
+        ]
     );
     let verification = lab
         .rpc

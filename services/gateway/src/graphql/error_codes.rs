@@ -5,6 +5,13 @@
 //! complexity limits — are all the client's doing, so they get
 //! `BAD_USER_INPUT` here and a client can branch on `extensions.code`
 //! for every error.
+//!
+//! The codes (`ErrorCode::as_str`): `UNAUTHENTICATED`, `FORBIDDEN`,
+//! `NOT_FOUND`, `BAD_USER_INPUT`, `CONFLICT`, `UNAVAILABLE`, `INTERNAL`,
+//! `TENANT_KEY_UNUSABLE`, `TENANT_OFFBOARDED`, `EXPORT_REQUIRED`,
+//! `LEGAL_HOLD_ACTIVE` and `RECORDING_RESTRICTED` (`playbackUrl` /
+//! `downloadUrl` of a recording a data-subject request restricted, asked
+//! by anyone but a compliance officer giving a reason).
 
 use std::sync::Arc;
 

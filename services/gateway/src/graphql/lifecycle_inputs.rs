@@ -28,6 +28,9 @@ pub(super) const MAX_AUDIT_PAGE: i32 = 100;
 /// Why a tenant's key changes: a sentence or two (the metadata service's
 /// limit too).
 const MAX_KEY_CHANGE_REASON_CHARS: usize = 500;
+/// A statutory rule's legal basis: a citation, not a document (the
+/// metadata service's limit too).
+const MAX_LEGAL_BASIS_CHARS: usize = 500;
 
 /// A daily manifest the tenant kept, handed back so the audit chain is
 /// checked against the audit head it was signed with: `body` and
@@ -172,6 +175,12 @@ pub struct RetentionRuleInput {
     /// them), even against longer ordinary rules.
     #[graphql(default)]
     pub overriding: bool,
+    /// The legal duty to keep what the rule matches (e.g. "MiFID II art.
+    /// 16(7): records of telephone conversations"), 1 to 500 characters.
+    /// Given, the rule is statutory: a data subject's erasure request keeps
+    /// (restricted) the recordings whose retention it decides, until they
+    /// are due.
+    pub legal_basis: Option<String>,
 }
 
 impl RetentionRuleInput {
@@ -181,6 +190,11 @@ impl RetentionRuleInput {
             retention_days: retention_days(self.retention_days, "retentionDays")?,
             matches: self.matches.into_api()?,
             overriding: self.overriding,
+            legal_basis: self
+                .legal_basis
+                .as_deref()
+                .map(checked_legal_basis)
+                .transpose()?,
         })
     }
 }
@@ -265,6 +279,21 @@ pub(super) fn checked_text(text: &str, field: &str) -> async_graphql::Result<Str
     {
         return Err(bad_input(format!(
             "{field} must be 1 to {MAX_REASON_LEN} bytes of text"
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+/// A statutory rule's legal basis: trimmed, 1 to 500 characters (the
+/// metadata service's limit), line breaks allowed.
+fn checked_legal_basis(text: &str) -> async_graphql::Result<String> {
+    let text = text.trim();
+    if text.is_empty()
+        || text.chars().count() > MAX_LEGAL_BASIS_CHARS
+        || text.chars().any(|c| c.is_control() && c != '\n')
+    {
+        return Err(bad_input(format!(
+            "legalBasis must be 1 to {MAX_LEGAL_BASIS_CHARS} characters of text"
         )));
     }
     Ok(text.to_owned())

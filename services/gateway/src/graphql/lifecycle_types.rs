@@ -69,6 +69,13 @@ pub struct RetentionRule {
     pub overriding: bool,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
+    /// The legal duty to keep what the rule matches; null for a rule that
+    /// is not statutory.
+    pub legal_basis: Option<String>,
+    /// Whether the rule is statutory (it has a `legalBasis`): a data
+    /// subject's erasure request keeps, restricted, the recordings whose
+    /// retention it decides until they are due.
+    pub statutory: bool,
 }
 
 impl From<api::RetentionRule> for RetentionRule {
@@ -87,6 +94,8 @@ impl From<api::RetentionRule> for RetentionRule {
             overriding: rule.overriding,
             created_by: rule.created_by,
             created_at: rule.created_at,
+            statutory: rule.legal_basis.is_some(),
+            legal_basis: rule.legal_basis,
         }
     }
 }
@@ -318,6 +327,10 @@ pub enum AuditAction {
     RoleChange,
     /// Storage found the recording damaged; `details` say which check.
     IntegrityFailure,
+    /// A data-subject request's step (by the disclosure service), or a
+    /// recording restricted or released by one (`details.request_id`,
+    /// `details.restricted`).
+    Disclosure,
 }
 
 /// One entry of the tenant's hash-chained audit trail.

@@ -128,6 +128,12 @@ impl Recording {
             })
             .collect()
     }
+    /// Restricted by a data subject's request (GDPR art. 18): still listed,
+    /// but `playbackUrl` and `downloadUrl` answer RECORDING_RESTRICTED to
+    /// everyone but a compliance officer giving a `reason`.
+    async fn restricted(&self) -> bool {
+        self.0.restricted
+    }
     /// Until when the recording is kept, by which rule, and the legal holds
     /// that keep it longer.
     async fn lifecycle(&self, ctx: &Context<'_>) -> async_graphql::Result<RecordingLifecycle> {
@@ -142,7 +148,9 @@ impl Recording {
     /// A signed URL that streams the audio (HTTP Range supported), valid
     /// for a few minutes; query again for a fresh one. Every URL handed out
     /// is a playback in the audit trail, with `reason`; a tenant may
-    /// require one (BAD_USER_INPUT without it).
+    /// require one (BAD_USER_INPUT without it). A `restricted` recording
+    /// answers RECORDING_RESTRICTED, but to a compliance officer giving a
+    /// `reason`.
     async fn playback_url(
         &self,
         ctx: &Context<'_>,

@@ -134,7 +134,7 @@ async fn recording_fields_and_lifecycle_come_through() {
     let app = spawn_app().await;
     let w = &app.metadata.world;
     let agent = token(&tenant_user(Role::Agent, w.tenant_a));
-    let query = "query($t: UUID!, $r: UUID!) { recording(tenantId: $t, id: $r) { attributes { key value } noticePlayed pauses { startMs endMs } lifecycle { rule { source id name retentionDays } retainUntil holds } } }";
+    let query = "query($t: UUID!, $r: UUID!) { recording(tenantId: $t, id: $r) { attributes { key value } noticePlayed pauses { startMs endMs } restricted lifecycle { rule { source id name retentionDays } retainUntil holds } } }";
     let answer = app
         .gql(
             Some(&agent),
@@ -148,6 +148,7 @@ async fn recording_fields_and_lifecycle_come_through() {
             "attributes": [{ "key": "product", "value": "loans" }],
             "noticePlayed": true,
             "pauses": [{ "startMs": 10000, "endMs": 15000 }],
+            "restricted": true,
             "lifecycle": {
                 "rule": { "source": "RULE", "id": uuid::Uuid::nil(), "name": "securities", "retentionDays": 1825 },
                 "retainUntil": "2025-01-02T03:04:05+00:00",
@@ -189,12 +190,12 @@ async fn lifecycle_mutations_and_fields_carry_their_values() {
         }
     };
     let rule = run(format!(
-        "mutation {{ createRetentionRule(tenantId: \"{a}\", input: {{ name: \" securities \", matches: {{ queue: \"trading\", direction: OUTBOUND, tags: [\"mifid\"], attributes: [{{ key: \"product\", value: \"securities\" }}] }}, retentionDays: 2555, overriding: true }}) {{ tenantId name matches {{ queue direction tags attributes {{ key value }} }} retentionDays overriding }} }}"
+        "mutation {{ createRetentionRule(tenantId: \"{a}\", input: {{ name: \" securities \", matches: {{ queue: \"trading\", direction: OUTBOUND, tags: [\"mifid\"], attributes: [{{ key: \"product\", value: \"securities\" }}] }}, retentionDays: 2555, overriding: true, legalBasis: \" MiFID II art. 16(7)\\nrecords of telephone conversations \" }}) {{ tenantId name matches {{ queue direction tags attributes {{ key value }} }} retentionDays overriding legalBasis statutory }} }}"
     ))
     .await;
     assert_eq!(
         rule["createRetentionRule"],
-        json!({ "tenantId": a, "name": "securities", "matches": { "queue": "trading", "direction": "OUTBOUND", "tags": ["mifid"], "attributes": [{ "key": "product", "value": "securities" }] }, "retentionDays": 2555, "overriding": true })
+        json!({ "tenantId": a, "name": "securities", "matches": { "queue": "trading", "direction": "OUTBOUND", "tags": ["mifid"], "attributes": [{ "key": "product", "value": "securities" }] }, "retentionDays": 2555, "overriding": true, "legalBasis": "MiFID II art. 16(7)\nrecords of telephone conversations", "statutory": true })
     );
     let hold = run(format!(
         "mutation {{ placeLegalHold(tenantId: \"{a}\", input: {{ caseName: \"Case 8\", reason: \"regulator\", filter: {{ phoneNumber: \"+81312345678\", noticePlayed: false }} }}) {{ caseName recordingIds filter {{ phoneNumber noticePlayed }} active }} }}"
@@ -294,6 +295,11 @@ async fn bad_lifecycle_input_is_refused_before_any_call() {
         rule("name: \"\", retentionDays: 30"),
         rule("name: \"r\", retentionDays: -1"),
         rule("name: \"r\", retentionDays: 30, matches: { queue: \"\" }"),
+        rule("name: \"r\", retentionDays: 30, legalBasis: \"  \""),
+        rule(&format!(
+            "name: \"r\", retentionDays: 30, legalBasis: \"{}\"",
+            "é".repeat(501)
+        )),
         rule(&format!(
             "name: \"r\", retentionDays: 30, matches: {{ tags: [{}] }}",
             many_tags.join(",")

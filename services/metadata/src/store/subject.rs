@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use callvault_contracts::TenantId;
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect,
@@ -240,20 +241,36 @@ pub(crate) async fn tombstones<C: ConnectionTrait>(
     Ok(found)
 }
 
-/// The newest finished certificate naming the erasure request, if any
-/// certifies a deletion.
+/// The newest certificate naming the erasure request that certifies a
+/// deletion (a tombstone names it), if any.
 pub(crate) async fn latest_certificate_of_request<C: ConnectionTrait>(
     conn: &C,
     tenant: TenantId,
     request: Uuid,
 ) -> Result<Option<Uuid>, DbErr> {
     use deletion_certificate::Column;
+    let certifies = Query::select()
+        .expr(Expr::val(1))
+        .from(recording_tombstone::Entity)
+        .and_where(
+            Expr::col((recording_tombstone::Entity, recording_tombstone::Column::TenantId))
+                .equals((deletion_certificate::Entity, Column::TenantId)),
+        )
+        .and_where(
+            Expr::col((
+                recording_tombstone::Entity,
+                recording_tombstone::Column::CertificateId,
+            ))
+            .equals((deletion_certificate::Entity, Column::Id)),
+        )
+        .to_owned();
     deletion_certificate::Entity::find()
         .select_only()
         .column(Column::Id)
         .filter(Column::TenantId.eq(tenant.0))
         .filter(Column::RequestId.eq(request))
         .filter(Column::Finished.eq(true))
+        .filter(Expr::exists(certifies))
         .order_by_desc(Column::StartedAt)
         .order_by_desc(Column::Id)
         .into_tuple::<Uuid>()

@@ -48,6 +48,7 @@ mod pii_at_rest;
 mod retention;
 mod schema;
 mod search_input;
+mod subject;
 mod support;
 mod tenancy;
 mod tenancy_isolation;

@@ -132,6 +132,7 @@ fn rule(tenant: TenantId, id: Uuid, name: &str) -> RetentionRule {
         overriding: true,
         created_by: "co@example.test".into(),
         created_at: at(),
+        legal_basis: None,
     }
 }
 
@@ -174,6 +175,8 @@ fn certificate(
             .collect(),
         held_back: vec![],
         failed: vec![],
+        held_by_request: vec![],
+        request_id: None,
     }
 }
 
@@ -217,6 +220,7 @@ impl FakeLifecycle {
             matches: new.matches,
             retention_days: new.retention_days,
             overriding: new.overriding,
+            legal_basis: new.legal_basis,
             ..rule(tenant, Uuid::new_v4(), "")
         })
     }

@@ -151,6 +151,9 @@ pub fn recording(tenant: TenantId, id: RecordingId, agent: &str) -> Recording {
             start_ms: 10_000,
             end_ms: 15_000,
         }],
+        // Restricted by a data-subject request: the gateway passes the
+        // flag on (refusing playback is the metadata service's).
+        restricted: true,
     }
 }
 
