@@ -26,8 +26,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::cluster::{Deployment, Layout, with_deployment};
-use crate::support::{create_bpo, onboard};
+use crate::cluster::{BUCKET, Deployment, Layout, with_deployment};
+use crate::support::{create_bpo, object_versions, onboard};
 
 /// The data subject's number: every call of the scenario is from it.
 const SUBJECT: &str = "+819012345678";
@@ -94,6 +94,45 @@ impl System {
         match self {
             System::Embedded(cv) => vec![cv],
             System::Distributed(deployment) => deployment.processes.iter().collect(),
+        }
+    }
+
+    /// Every stored object (every S3 version) whose key names `id`.
+    async fn stored_objects(&self, client: &reqwest::Client, id: &str) -> Vec<Vec<u8>> {
+        match self {
+            System::Embedded(cv) => {
+                let mut found = Vec::new();
+                let mut dirs = vec![cv.data_dir.path().to_path_buf()];
+                while let Some(dir) = dirs.pop() {
+                    for entry in std::fs::read_dir(&dir).expect("data dir") {
+                        let path = entry.expect("entry").path();
+                        if path.is_dir() {
+                            dirs.push(path);
+                        } else if path.to_string_lossy().contains(id) {
+                            found.push(std::fs::read(&path).expect("blob"));
+                        }
+                    }
+                }
+                found
+            }
+            System::Distributed(deployment) => {
+                let endpoint = deployment.moto.endpoint();
+                let mut found = Vec::new();
+                for key in object_versions(client, &endpoint, BUCKET).await {
+                    if !key.contains(id) {
+                        continue;
+                    }
+                    let response = client
+                        .get(format!("{endpoint}/{BUCKET}/{key}"))
+                        .send()
+                        .await
+                        .expect("get object");
+                    // A delete marker's key lists, but reads 404: still a
+                    // trace of the bundle.
+                    found.push(response.bytes().await.expect("object").to_vec());
+                }
+                found
+            }
         }
     }
 
@@ -632,6 +671,23 @@ pub async fn scenario(system: &mut System) {
 
     let request = wait_for_bundle(&api, &officer_a, &t, &access).await;
     let bundle = request["bundle"].clone();
+    let bundle_id = bundle["id"].as_str().expect("bundle id").to_owned();
+    // At rest it is sealed: no ZIP, no manifest, no number in the store.
+    let stored = system.stored_objects(&client, &bundle_id).await;
+    assert!(!stored.is_empty(), "no object for bundle {bundle_id}");
+    for object in &stored {
+        assert!(
+            !object.starts_with(b"PK"),
+            "the bundle is stored as a plain ZIP"
+        );
+        for plain in [&b"disclosure_manifest"[..], b"819012345678", b"RIFF"] {
+            assert!(
+                !object.windows(plain.len()).any(|w| w == plain),
+                "the stored bundle shows {}",
+                String::from_utf8_lossy(plain)
+            );
+        }
+    }
 
     // ---- Two days later, the due call is still there: the open request
     // preserves it. ----
@@ -760,13 +816,12 @@ pub async fn scenario(system: &mut System) {
     assert_eq!(error["error"]["code"], "invalid_signature", "{error}");
     // Nor does a bundle link play as a recording: its signature on the
     // playback route, the bundle id in the recording's place.
-    let bundle_id = bundle["id"].as_str().expect("bundle id");
     let (playback_path, _) = playback.split_once('?').expect("signed");
     assert!(playback_path.contains(&statutory.id), "{playback}");
     let (_, bundle_query) = url.split_once('?').expect("signed");
     let as_playback = format!(
         "{}?{bundle_query}",
-        playback_path.replace(&statutory.id, bundle_id)
+        playback_path.replace(&statutory.id, &bundle_id)
     );
     let response = client
         .get(&as_playback)
@@ -935,6 +990,14 @@ pub async fn scenario(system: &mut System) {
     // Kept: restricted. A supervisor can't play them; a compliance officer
     // who gives a reason can.
     for id in [&held.id, &statutory.id] {
+        let listed = api
+            .ok(
+                &supervisor,
+                "query($t: UUID!, $r: UUID!) { recording(tenantId: $t, id: $r) { restricted } }",
+                json!({ "t": t, "r": id }),
+            )
+            .await;
+        assert_eq!(listed["recording"]["restricted"], true, "{id}");
         let refused = playback_url(&api, &supervisor, &t, id).await;
         assert_eq!(refused, Err("RECORDING_RESTRICTED".to_owned()), "{id}");
         let allowed = api
@@ -963,7 +1026,94 @@ pub async fn scenario(system: &mut System) {
         states,
         BTreeMap::from([(access.as_str(), "CLOSED"), (erasure.as_str(), "DELIVERED")])
     );
+    // Found by the subject's number (in the tenant's national format too),
+    // not by another.
+    let by_number = |number: &str| {
+        let (api, token) = (api.clone(), officer_a.clone());
+        let variables = json!({ "t": t, "n": number });
+        async move {
+            let found = api
+                .ok(
+                    &token,
+                    "query($t: UUID!, $n: String!) { disclosureRequests(tenantId: $t, filter: {number: $n}) { id } }",
+                    variables,
+                )
+                .await;
+            found["disclosureRequests"]
+                .as_array()
+                .expect("requests")
+                .iter()
+                .map(|r| r["id"].as_str().expect("id").to_owned())
+                .collect::<BTreeSet<String>>()
+        }
+    };
+    let both = BTreeSet::from([access.clone(), erasure.clone()]);
+    assert_eq!(by_number(SUBJECT).await, both);
+    assert_eq!(by_number("09012345678").await, both);
+    assert_eq!(by_number("+819099990000").await, BTreeSet::new());
+    // The register a regulator asks for: both, answered.
+    let register = api
+        .ok(
+            &auditor,
+            "query($t: UUID!, $f: NaiveDate!, $to: NaiveDate!) { disclosureRegister(tenantId: $t, from: $f, to: $to) { requestId kind regime state outcome answeredAt } }",
+            json!({
+                "t": t,
+                "f": (received_day - chrono::Days::new(1)).to_string(),
+                "to": (received_day + chrono::Days::new(3)).to_string(),
+            }),
+        )
+        .await;
+    let outcomes: BTreeMap<&str, (&str, &str, &str)> = register["disclosureRegister"]
+        .as_array()
+        .expect("register")
+        .iter()
+        .map(|entry| {
+            assert!(entry["answeredAt"].is_string(), "{entry}");
+            (
+                entry["requestId"].as_str().expect("id"),
+                (
+                    entry["kind"].as_str().expect("kind"),
+                    entry["regime"].as_str().expect("regime"),
+                    entry["outcome"].as_str().expect("outcome"),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        BTreeMap::from([
+            (access.as_str(), ("ACCESS", "APPI", "delivered")),
+            (erasure.as_str(), ("ERASURE", "GDPR", "delivered")),
+        ])
+    );
     assert_chain_intact(&api, &auditor, &t).await;
+
+    // Past its retention (30 days from delivery), the bundle is shredded by
+    // the disclosure timer, and its link fetches nothing.
+    system.move_clock(33 * DAY).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let request = read(&api, &officer_a, &t, &access).await;
+        if request["bundle"]["state"] == "SHREDDED" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the bundle outlived its retention: {}",
+            request["bundle"]
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let response = client.get(&url).send().await.expect("shredded bundle");
+    assert_eq!(response.status(), StatusCode::GONE, "{url}");
+    let error: Value = response.json().await.expect("json error");
+    assert_eq!(error["error"]["code"], "bundle_gone", "{error}");
+    let stored = system.stored_objects(&client, &bundle_id).await;
+    assert!(
+        stored.is_empty(),
+        "{} objects of the shredded bundle left",
+        stored.len()
+    );
 
     // Nothing personal reached any process's log.
     for process in system.processes() {
