@@ -27,6 +27,10 @@ const READY: &str = "READY";
 const FAILED: &str = "FAILED";
 const SHREDDED: &str = "SHREDDED";
 
+/// How long a build may run before another replica takes it over (its
+/// process is taken to have died).
+const BUILD_LEASE_MINUTES: i64 = 30;
+
 pub(super) fn routes(router: &mut Router, service: &Arc<DisclosureService>) {
     router.route(service, |s, r: AuthorizeBundleDownload| async move {
         s.authorize_download(&r.actor, r.tenant, r.id).await
@@ -115,6 +119,7 @@ impl DisclosureService {
             expires_at: Set(None),
             shredded_at: Set(None),
             downloads: Set(0),
+            building_until: Set(Some(self.lease_end())),
         };
         bundle::Entity::insert(row)
             .exec_without_returning(&self.db)
@@ -124,8 +129,31 @@ impl DisclosureService {
         Ok(())
     }
 
-    /// Builds in the background; the timer restarts a build whose process
-    /// died.
+    fn lease_end(&self) -> chrono::DateTime<chrono::Utc> {
+        db_time(self.now() + chrono::Duration::minutes(BUILD_LEASE_MINUTES))
+    }
+
+    /// Takes over a build whose lease lapsed (compare-and-set: of several
+    /// replicas, one wins).
+    async fn take_over(&self, row: &bundle::Model) -> ApiResult<bool> {
+        let now = db_time(self.now());
+        let result = bundle::Entity::update_many()
+            .col_expr(bundle::Column::BuildingUntil, Expr::value(self.lease_end()))
+            .filter(bundle::Column::Id.eq(row.id))
+            .filter(bundle::Column::State.eq(BUILDING))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(bundle::Column::BuildingUntil.is_null())
+                    .add(bundle::Column::BuildingUntil.lt(now)),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Builds in the background under the caller's lease; the timer of any
+    /// replica takes over a build whose lease lapsed.
     fn spawn_build(&self, tenant: TenantId, request: Uuid, id: Uuid) {
         let Some(builder) = self.bundles.clone() else {
             return;
@@ -336,7 +364,12 @@ impl DisclosureService {
         let mut shredded = 0;
         for row in rows {
             if let Some(object_key) = &row.object_key {
-                builder.vault().shred(object_key).await?;
+                // One that won't delete (a locked object, an outage) waits
+                // for the next pass; the others go now.
+                if let Err(err) = builder.vault().shred(object_key).await {
+                    tracing::warn!(bundle_id = %row.id, code = err.code.as_str(), "bundle not shredded yet");
+                    continue;
+                }
             }
             bundle::Entity::update_many()
                 .col_expr(bundle::Column::State, Expr::value(SHREDDED))
@@ -355,8 +388,8 @@ impl DisclosureService {
         Ok(shredded)
     }
 
-    /// Builds still marked building that no task of this process runs
-    /// (the process that started them died) start again.
+    /// Builds still marked building whose lease lapsed (the process that
+    /// held it died) start again, in one replica.
     pub(super) async fn restart_interrupted_bundles(&self) -> ApiResult<u64> {
         let Some(builder) = self.bundles.clone() else {
             return Ok(0);
@@ -368,7 +401,7 @@ impl DisclosureService {
             .map_err(internal)?;
         let mut restarted = 0;
         for row in rows {
-            if builder.is_running(row.id) {
+            if builder.is_running(row.id) || !self.take_over(&row).await? {
                 continue;
             }
             self.spawn_build(TenantId(row.tenant_id), row.request_id, row.id);

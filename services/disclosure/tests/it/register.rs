@@ -25,6 +25,7 @@ on_both_backends!(
     an_appi_fee_must_be_paid_before_delivery,
     officers_add_and_remove_recordings_with_a_reason,
     a_delivered_bundle_is_shredded_after_its_retention,
+    a_build_whose_lease_lapsed_is_taken_over_once,
 );
 
 async fn topics(lab: &Lab) -> Vec<String> {
@@ -325,4 +326,63 @@ fn files_under(dir: &std::path::Path) -> usize {
             if path.is_dir() { files_under(&path) } else { 1 }
         })
         .sum()
+}
+
+async fn a_build_whose_lease_lapsed_is_taken_over_once(lab: &Lab) {
+    let tenant = lab.tenant(lab.bpo().await).await;
+    lab.record(&tenant, Call::from_subject(lab.now() - Duration::days(1)))
+        .await;
+    let request = lab
+        .request(&tenant, RequestKind::Access, Regime::Gdpr)
+        .await;
+    identity(lab, tenant.id, request.id, true).await;
+    submit(lab, officer(tenant.id), tenant.id, request.id).await;
+    lab.rpc
+        .call(ApproveRequest {
+            actor: approver(tenant.id),
+            tenant: tenant.id,
+            id: request.id,
+        })
+        .await
+        .expect("approved");
+    let ready = wait_for_bundle(lab, tenant.id, request.id).await;
+    let bundle = ready.bundle.expect("bundle");
+    // As a process that died mid-build leaves it: still building, its
+    // lease held until a time that comes.
+    let backend = lab.disclosure_db.get_database_backend();
+    let crashed = |until: chrono::DateTime<chrono::Utc>| {
+        Statement::from_sql_and_values(
+            backend,
+            match backend {
+                sea_orm::DbBackend::Postgres => {
+                    "UPDATE disclosure_bundles SET state = 'BUILDING', building_until = $1 WHERE id = $2"
+                }
+                _ => {
+                    "UPDATE disclosure_bundles SET state = 'BUILDING', building_until = ? WHERE id = ?"
+                }
+            },
+            [until.into(), bundle.id.into()],
+        )
+    };
+    lab.disclosure_db
+        .execute_raw(crashed(lab.now() + Duration::minutes(10)))
+        .await
+        .expect("crash");
+    assert_eq!(
+        lab.disclosure.run_timer().await.bundles_restarted,
+        0,
+        "lease held"
+    );
+    lab.disclosure_db
+        .execute_raw(crashed(lab.now() - Duration::minutes(1)))
+        .await
+        .expect("lapse");
+    assert_eq!(lab.disclosure.run_timer().await.bundles_restarted, 1);
+    assert_eq!(
+        lab.disclosure.run_timer().await.bundles_restarted,
+        0,
+        "taken once"
+    );
+    let rebuilt = wait_for_bundle(lab, tenant.id, request.id).await;
+    assert_eq!(rebuilt.bundle.map(|b| b.id), Some(bundle.id));
 }

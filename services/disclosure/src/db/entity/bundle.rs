@@ -21,6 +21,8 @@ pub struct Model {
     pub expires_at: Option<DateTimeUtc>,
     pub shredded_at: Option<DateTimeUtc>,
     pub downloads: i32,
+    /// Until when a process holds the build (see `service::bundles`).
+    pub building_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -68,6 +68,7 @@ enum DisclosureBundles {
     ExpiresAt,
     ShreddedAt,
     Downloads,
+    BuildingUntil,
 }
 
 #[derive(DeriveIden)]
@@ -186,6 +187,11 @@ impl MigrationTrait for CreateRequests {
                     .col(timestamp_with_time_zone_null(DisclosureBundles::ExpiresAt))
                     .col(timestamp_with_time_zone_null(DisclosureBundles::ShreddedAt))
                     .col(integer(DisclosureBundles::Downloads))
+                    // The lease of the process building it: another takes
+                    // the build over only once it lapsed.
+                    .col(timestamp_with_time_zone_null(
+                        DisclosureBundles::BuildingUntil,
+                    ))
                     .to_owned(),
             )
             .await?;
