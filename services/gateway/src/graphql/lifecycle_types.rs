@@ -283,6 +283,20 @@ pub struct DeletionCertificate {
     pub deleted: Vec<Tombstone>,
     pub held_back: Vec<Uuid>,
     pub failed: Vec<Uuid>,
+    /// Due but kept because an open data-subject request preserves them
+    /// (docs/disclosure.md): one entry per recording and request.
+    pub held_by_request: Vec<HeldByRequest>,
+    /// The data-subject erasure request this certificate's deletions were
+    /// made for; null for retention runs and user deletions.
+    pub request_id: Option<Uuid>,
+}
+
+/// A due recording a data-subject request kept from deletion.
+#[derive(SimpleObject)]
+pub struct HeldByRequest {
+    pub recording_id: Uuid,
+    /// The disclosure request (`disclosureRequest(id:)`).
+    pub request_id: Uuid,
 }
 
 impl From<api::DeletionCertificate> for DeletionCertificate {
@@ -306,6 +320,15 @@ impl From<api::DeletionCertificate> for DeletionCertificate {
                 })
                 .collect(),
             held_back: certificate.held_back.into_iter().map(|id| id.0).collect(),
+            held_by_request: certificate
+                .held_by_request
+                .into_iter()
+                .map(|held| HeldByRequest {
+                    recording_id: held.recording_id.0,
+                    request_id: held.request_id,
+                })
+                .collect(),
+            request_id: certificate.request_id,
             failed: certificate.failed.into_iter().map(|id| id.0).collect(),
         }
     }
