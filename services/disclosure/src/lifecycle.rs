@@ -29,7 +29,7 @@ pub(crate) enum Step {
 
 impl Step {
     /// The states the step may start from.
-    fn from_states(self) -> &'static [RequestState] {
+    fn sources(self) -> &'static [RequestState] {
         const OPEN: &[RequestState] = &[
             S::Received,
             S::AwaitingIdentity,
@@ -84,7 +84,7 @@ impl Step {
     /// Checks the step may leave `from`; `CONFLICT` (nothing changes)
     /// otherwise.
     pub fn check(self, from: RequestState) -> ApiResult<RequestState> {
-        if self.from_states().contains(&from) {
+        if self.sources().contains(&from) {
             return Ok(self.to_state());
         }
         Err(ApiError::new(
@@ -92,7 +92,7 @@ impl Step {
             format!(
                 "the request is {}: this step needs it {}",
                 state_name(from),
-                self.from_states()
+                self.sources()
                     .iter()
                     .map(|state| state_name(*state))
                     .collect::<Vec<_>>()

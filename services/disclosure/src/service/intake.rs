@@ -407,10 +407,10 @@ fn check_new(new: &NewDisclosureRequest, now: chrono::DateTime<chrono::Utc>) -> 
             "at most {MAX_NUMBERS} numbers per request"
         )));
     }
-    if let (Some(from), Some(to)) = (new.subject.from, new.subject.to) {
-        if from >= to {
-            return Err(bad_input("the date range is empty: from must be before to"));
-        }
+    if let (Some(from), Some(to)) = (new.subject.from, new.subject.to)
+        && from >= to
+    {
+        return Err(bad_input("the date range is empty: from must be before to"));
     }
     Ok(())
 }

@@ -175,11 +175,11 @@ impl DisclosureService {
             _ => {}
         }
         txn.commit().await.map_err(internal)?;
-        if matches!(to, RequestState::Refused | RequestState::Withdrawn) {
-            if let Some(bundle) = doc.bundle_id {
-                // Never handed out: nothing to keep it for.
-                self.expire_bundle(tenant.id, bundle).await?;
-            }
+        if matches!(to, RequestState::Refused | RequestState::Withdrawn)
+            && let Some(bundle) = doc.bundle_id
+        {
+            // Never handed out: nothing to keep it for.
+            self.expire_bundle(tenant.id, bundle).await?;
         }
         self.after_change(tenant.id, id).await;
         self.reply(tenant, id).await

@@ -77,13 +77,13 @@ impl DisclosureService {
         let now = self.now();
         for row in rows {
             let tenant_id = TenantId(row.tenant_id);
-            if !tenants.contains_key(&tenant_id) {
+            if let std::collections::hash_map::Entry::Vacant(entry) = tenants.entry(tenant_id) {
                 let tenant = self
                     .metadata
                     .call(GetSubjectTenant { tenant: tenant_id })
                     .await
                     .ok();
-                tenants.insert(tenant_id, tenant);
+                entry.insert(tenant);
             }
             let Some(Some(tenant)) = tenants.get(&tenant_id) else {
                 continue;
