@@ -39,9 +39,14 @@ AUDIO_TYPES = (
 
 
 # The schema's own scalars schemathesis has no strategy for (UUID and
-# DateTime it has): `NaiveDate` is `YYYY-MM-DD`.
+# DateTime it has): `NaiveDate` is `YYYY-MM-DD`; `Int64` a non-negative
+# integer.
 schemathesis.graphql.scalar(
     "NaiveDate", st.dates().map(str).map(schemathesis.graphql.nodes.String)
+)
+# `Int64` (README): 0 to 2^63 - 1, sent as a JSON number.
+schemathesis.graphql.scalar(
+    "Int64", st.integers(0, 2**63 - 1).map(schemathesis.graphql.nodes.Int)
 )
 
 
