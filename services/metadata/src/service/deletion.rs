@@ -33,8 +33,8 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
-use super::holds::{MAX_REASON_CHARS, free_text, holds_covering_on};
 use super::deletion_certificates::{new_certificate, reason_str, tombstone_from_row};
+use super::holds::{MAX_REASON_CHARS, free_text, holds_covering_on};
 use super::{MetadataService, corrupt};
 use crate::audit::{self, AuditRecord};
 use crate::db::entity::{recording, recording_tombstone};
@@ -223,12 +223,14 @@ impl MetadataService {
                 match self.delete_one(tenant, row.id, &job).await {
                     Ok(Outcome::Deleted(tombstone)) => certificate.deleted.push(tombstone),
                     Ok(Outcome::HeldBack) => certificate.held_back.push(id),
-                    Ok(Outcome::HeldByRequest(requests)) => certificate.held_by_request.extend(
-                        requests.into_iter().map(|request_id| HeldByRequest {
-                            recording_id: id,
-                            request_id,
-                        }),
-                    ),
+                    Ok(Outcome::HeldByRequest(requests)) => {
+                        certificate
+                            .held_by_request
+                            .extend(requests.into_iter().map(|request_id| HeldByRequest {
+                                recording_id: id,
+                                request_id,
+                            }))
+                    }
                     Ok(Outcome::Failed) => certificate.failed.push(id),
                     Ok(Outcome::Skipped) => {}
                     // The database is failing: stop, but certify what was

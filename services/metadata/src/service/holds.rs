@@ -303,7 +303,13 @@ pub(super) async fn holds_covering_each<C: ConnectionTrait>(
         .map_err(internal)?;
     let filters = cases
         .iter()
-        .map(|case| Ok((case.id, stored_filter(case)?, case.filter_phone_index.as_deref())))
+        .map(|case| {
+            Ok((
+                case.id,
+                stored_filter(case)?,
+                case.filter_phone_index.as_deref(),
+            ))
+        })
         .collect::<ApiResult<Vec<_>>>()?;
     Ok(rows
         .iter()

@@ -240,9 +240,9 @@ fn subject_keys(numbers: &[String], region: Option<Region>) -> ApiResult<Vec<Ind
         .map(|(position, number)| {
             phone::search_key(number, region).map_err(|err| {
                 // The message names the field; here the field is a position.
-                let message = err
-                    .to_string()
-                    .replacen("phone_number", &format!("numbers[{position}]"), 1);
+                let message =
+                    err.to_string()
+                        .replacen("phone_number", &format!("numbers[{position}]"), 1);
                 ApiError::invalid(message)
             })
         })

@@ -253,8 +253,11 @@ pub(crate) async fn latest_certificate_of_request<C: ConnectionTrait>(
         .expr(Expr::val(1))
         .from(recording_tombstone::Entity)
         .and_where(
-            Expr::col((recording_tombstone::Entity, recording_tombstone::Column::TenantId))
-                .equals((deletion_certificate::Entity, Column::TenantId)),
+            Expr::col((
+                recording_tombstone::Entity,
+                recording_tombstone::Column::TenantId,
+            ))
+            .equals((deletion_certificate::Entity, Column::TenantId)),
         )
         .and_where(
             Expr::col((

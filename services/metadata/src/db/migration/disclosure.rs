@@ -114,7 +114,10 @@ impl MigrationTrait for AddDisclosure {
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_recording_restrictions_tenant")
-                            .from(RecordingRestrictions::Table, RecordingRestrictions::TenantId)
+                            .from(
+                                RecordingRestrictions::Table,
+                                RecordingRestrictions::TenantId,
+                            )
                             .to(Tenants::Table, Tenants::Id),
                     )
                     .to_owned(),

@@ -110,7 +110,8 @@ async fn erasure_keeps_held_and_statutory_recordings_and_shreds_the_rest(env: En
     assert_eq!(certificate.id, certificate_id);
     assert_eq!(certificate.request_id, Some(request));
     assert_eq!(certificate.held_back, vec![]);
-    let mut deleted: Vec<RecordingId> = certificate.deleted.iter().map(|t| t.recording_id).collect();
+    let mut deleted: Vec<RecordingId> =
+        certificate.deleted.iter().map(|t| t.recording_id).collect();
     deleted.sort();
     let mut expected = vec![first, second];
     expected.sort();
@@ -196,7 +197,10 @@ async fn erasure_keeps_held_and_statutory_recordings_and_shreds_the_rest(env: En
     lab.set_clock(days(31));
     let run = lab.run(t).await;
     assert_eq!(
-        run.deleted.iter().map(|t| t.recording_id).collect::<Vec<_>>(),
+        run.deleted
+            .iter()
+            .map(|t| t.recording_id)
+            .collect::<Vec<_>>(),
         vec![held]
     );
     assert_eq!(env.count("recording_restrictions").await, 1);
@@ -255,7 +259,13 @@ async fn an_interrupted_erasure_is_finished_by_calling_again(env: Env) {
     // erased too: nothing of it is left.
     let third = lab.record(&env, call(t, 200, E164, OTHER)).await;
     lab.svc
-        .delete_recording(&handler, t, third, DeletionReason::UserRequest, "dup".into())
+        .delete_recording(
+            &handler,
+            t,
+            third,
+            DeletionReason::UserRequest,
+            "dup".into(),
+        )
         .await
         .expect("delete");
     let outcome = lab

@@ -158,7 +158,11 @@ async fn disclosure_evidence_is_signed_with_the_tenants_manifest_key(env: Env) {
         serde_json::from_str::<Value>(&signed.body).expect("json"),
         Value::Object(expected)
     );
-    assert!(signed.body.starts_with(r#"{"files":[{"name""#), "{}", signed.body);
+    assert!(
+        signed.body.starts_with(r#"{"files":[{"name""#),
+        "{}",
+        signed.body
+    );
     assert!(!signed.body.contains(": "), "{}", signed.body);
 
     // Only disclosure evidence: never a deletion certificate, a manifest or
@@ -242,7 +246,10 @@ async fn certificates_signed_before_version_2_still_verify(env: Env) {
             old.signature.clone().into(),
         ])
         .to_owned();
-    env.db.execute(&insert).await.expect("insert old certificate");
+    env.db
+        .execute(&insert)
+        .await
+        .expect("insert old certificate");
     // And a new one.
     let r = lab.record(&env, call(t, 0, E164, OTHER)).await;
     lab.set_clock(days(31));
@@ -260,7 +267,10 @@ async fn certificates_signed_before_version_2_still_verify(env: Env) {
         .expect("certificates");
     let old_listed = listed.iter().find(|c| c.id == id).expect("old one listed");
     assert_eq!(old_listed.body.as_deref(), Some(old.body.as_str()));
-    assert_eq!(old_listed.signature.as_deref(), Some(old.signature.as_str()));
+    assert_eq!(
+        old_listed.signature.as_deref(),
+        Some(old.signature.as_str())
+    );
     assert!(verifies(&public, &old.body, &old.signature));
     assert!(old_listed.held_by_request.is_empty());
     assert_eq!(old_listed.request_id, None);
@@ -278,7 +288,10 @@ async fn certificates_signed_before_version_2_still_verify(env: Env) {
 
 /// Every machine call of `ops::subject` on `tenant`, by name, with its
 /// error code (`None`: it answered).
-async fn every_call(svc: &MetadataService, tenant: TenantId) -> Vec<(&'static str, Option<ErrorCode>)> {
+async fn every_call(
+    svc: &MetadataService,
+    tenant: TenantId,
+) -> Vec<(&'static str, Option<ErrorCode>)> {
     fn outcome<T>(result: ApiResult<T>) -> Option<ErrorCode> {
         result.err().map(|err| err.code)
     }
@@ -391,7 +404,11 @@ async fn machine_calls_never_reach_another_tenants_recordings(env: Env) {
         ErrorCode::NotFound
     );
     assert_eq!(
-        code(lab.svc.preserve_for_request(t, request, vec![ours, theirs]).await),
+        code(
+            lab.svc
+                .preserve_for_request(t, request, vec![ours, theirs])
+                .await
+        ),
         ErrorCode::NotFound
     );
     assert_eq!(

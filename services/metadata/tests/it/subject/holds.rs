@@ -2,9 +2,7 @@
 //! run keeps (and reports) until released, and restricted recordings
 //! nobody plays but a compliance officer with a reason.
 
-use callvault_contracts::lifecycle_api::{
-    Access, AuditAction, DeletionReason, HeldByRequest,
-};
+use callvault_contracts::lifecycle_api::{Access, AuditAction, DeletionReason, HeldByRequest};
 use callvault_contracts::metadata_api::{ErrorCode, PageRequest, RecordingFilter};
 use callvault_contracts::{Actor, RecordingId, Role};
 use serde_json::{Value, json};
@@ -74,10 +72,9 @@ async fn preservation_holds_due_recordings_back_until_released(env: Env) {
     assert_eq!(body["version"], 2);
     assert_eq!(body["held_by_request"].as_array().map(Vec::len), Some(2));
     assert!(
-        body["held_by_request"]
-            .as_array()
-            .expect("list")
-            .contains(&json!({"recording_id": kept.0.to_string(), "request_id": request.to_string()}))
+        body["held_by_request"].as_array().expect("list").contains(
+            &json!({"recording_id": kept.0.to_string(), "request_id": request.to_string()})
+        )
     );
     assert!(body.get("request_id").is_none());
     let listed = lab
@@ -89,7 +86,13 @@ async fn preservation_holds_due_recordings_back_until_released(env: Env) {
     // A user can't delete it either.
     let outcome = lab
         .svc
-        .delete_recording(&officer, t, kept, DeletionReason::UserRequest, "tidy".into())
+        .delete_recording(
+            &officer,
+            t,
+            kept,
+            DeletionReason::UserRequest,
+            "tidy".into(),
+        )
         .await;
     assert_eq!(code(outcome), ErrorCode::Conflict);
 
@@ -252,7 +255,14 @@ async fn restriction_refuses_playback_but_to_a_compliance_officer_with_a_reason(
     // Another request's lift leaves this restriction; the request's own
     // lift (all it restricts) ends it.
     lab.svc
-        .restrict_recordings(&handler, t, Uuid::new_v4(), Vec::new(), false, "done".into())
+        .restrict_recordings(
+            &handler,
+            t,
+            Uuid::new_v4(),
+            Vec::new(),
+            false,
+            "done".into(),
+        )
         .await
         .expect("lift nothing");
     assert_eq!(
@@ -260,13 +270,26 @@ async fn restriction_refuses_playback_but_to_a_compliance_officer_with_a_reason(
         Err(ErrorCode::RecordingRestricted)
     );
     lab.svc
-        .restrict_recordings(&handler, t, request, Vec::new(), false, "request closed".into())
+        .restrict_recordings(
+            &handler,
+            t,
+            request,
+            Vec::new(),
+            false,
+            "request closed".into(),
+        )
         .await
         .expect("lift");
     for actor in &players {
         assert_eq!(play(&lab, actor, id, Access::Download, None).await, Ok(()));
     }
-    assert!(!lab.svc.get_recording(&admin_t, t, id).await.expect("get").restricted);
+    assert!(
+        !lab.svc
+            .get_recording(&admin_t, t, id)
+            .await
+            .expect("get")
+            .restricted
+    );
     let entries = env.audit_of(t, AuditAction::Disclosure).await;
     assert_eq!(entries.len(), 2);
     assert_eq!(
@@ -285,10 +308,23 @@ async fn restriction_refuses_playback_but_to_a_compliance_officer_with_a_reason(
     }
     let outcome = lab
         .svc
-        .restrict_recordings(&handler, t, request, vec![id, RecordingId::new()], true, "x".into())
+        .restrict_recordings(
+            &handler,
+            t,
+            request,
+            vec![id, RecordingId::new()],
+            true,
+            "x".into(),
+        )
         .await;
     assert_eq!(code(outcome), ErrorCode::NotFound);
-    assert!(!lab.svc.get_recording(&admin_t, t, id).await.expect("get").restricted);
+    assert!(
+        !lab.svc
+            .get_recording(&admin_t, t, id)
+            .await
+            .expect("get")
+            .restricted
+    );
     assert_eq!(env.audit_of(t, AuditAction::Disclosure).await.len(), 2);
 }
 

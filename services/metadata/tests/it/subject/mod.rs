@@ -139,7 +139,9 @@ async fn finds_a_subjects_recordings_by_number_in_the_tenant_only(env: Env) {
     let t = lab.tenant(bpo, "acme").await;
     let u = lab.tenant(bpo, "other").await;
     let as_caller = lab.record(&env, call(t, 100, NATIONAL, OTHER)).await;
-    let as_callee = lab.record(&env, call(t, 200, OTHER, "+81 3 1234 5678")).await;
+    let as_callee = lab
+        .record(&env, call(t, 200, OTHER, "+81 3 1234 5678"))
+        .await;
     let unrelated = lab.record(&env, call(t, 300, OTHER, "+819099999999")).await;
     let later = lab.record(&env, call(t, 20 * 86_400, E164, OTHER)).await;
     let elsewhere = lab.record(&env, call(u, 150, E164, OTHER)).await;
@@ -325,7 +327,10 @@ async fn invalid_numbers_are_refused_by_position_and_never_logged(env: Env) {
     tracing::info!("end of the refused calls");
     let logged = logs.text();
     drop(logs);
-    assert!(logged.contains("end of the refused calls"), "the capture works");
+    assert!(
+        logged.contains("end of the refused calls"),
+        "the capture works"
+    );
     for digits in ["9876", "98765", "1234-5678", "12345678"] {
         assert!(!logged.contains(digits), "{digits} logged:\n{logged}");
     }
@@ -371,14 +376,7 @@ async fn subject_recordings_tell_what_stands_in_the_way_of_erasure(env: Env) {
         .await;
     let request = Uuid::new_v4();
     lab.svc
-        .restrict_recordings(
-            &officer,
-            t,
-            request,
-            vec![trading],
-            true,
-            "art. 18".into(),
-        )
+        .restrict_recordings(&officer, t, request, vec![trading], true, "art. 18".into())
         .await
         .expect("restrict");
 
