@@ -24,6 +24,9 @@ KUBERNETES_VERSIONS = ["1.33", "1.36"]
 CUSTOM_KINDS = {"ServiceMonitor"}
 SNAPSHOTS = TESTS / "snapshots"
 BAD_VALUES = sorted((TESTS / "bad-values").glob("*.yaml"))
+# The default targets, sorted: every target of the binary but `all`
+# (test_drift.py checks this list against the binary's `Target`).
+TARGETS = ["disclosure", "gateway", "ingestion", "metadata", "storage"]
 
 
 def snapshot_text(values):
@@ -121,7 +124,7 @@ def env_of(doc):
 def test_distributed_runs_one_deployment_per_target_with_its_companions():
     docs = documents({})
     found = deployments(docs)
-    assert sorted(found) == [f"cv-callvault-{t}" for t in ["gateway", "ingestion", "metadata", "storage"]]
+    assert sorted(found) == [f"cv-callvault-{t}" for t in TARGETS]
     for name, doc in found.items():
         target = name.removeprefix("cv-callvault-")
         container = doc["spec"]["template"]["spec"]["containers"][0]
@@ -135,38 +138,98 @@ def test_distributed_runs_one_deployment_per_target_with_its_companions():
 
 def test_adding_a_target_is_one_entry_in_values():
     values = yaml.safe_load((CHART / "values.yaml").read_text())
-    disclosure = copy.deepcopy(values["targets"]["metadata"])
-    disclosure["ingressPaths"] = ["/v1/disclosures"]
-    docs = documents({"targets": {"disclosure": disclosure}, "ingress": {"enabled": True}})
-    deployment = kind_named(docs, "Deployment", "cv-callvault-disclosure")
-    assert deployment["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "disclosure"
-    assert env_of(deployment)["CALLVAULT_DATABASE__DISCLOSURE_URL"]["valueFrom"]
+    billing = copy.deepcopy(values["targets"]["metadata"])
+    billing["ingressPaths"] = ["/v1/invoices"]
+    docs = documents({"targets": {"billing": billing}, "ingress": {"enabled": True}})
+    deployment = kind_named(docs, "Deployment", "cv-callvault-billing")
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "billing"
+    assert env_of(deployment)["CALLVAULT_DATABASE__BILLING_URL"]["valueFrom"]
     for kind in ("Service", "ServiceAccount", "PodDisruptionBudget", "NetworkPolicy"):
-        kind_named(docs, kind, "cv-callvault-disclosure")
+        kind_named(docs, kind, "cv-callvault-billing")
     secret = kind_named(docs, "Secret", "cv-callvault-secrets")
-    assert "database-disclosure-url" in secret["data"]
+    assert "database-billing-url" in secret["data"]
     ingress = kind_named(docs, "Ingress", "cv-callvault")
     paths = {p["path"]: p["backend"]["service"]["name"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
-    assert paths["/v1/disclosures"] == "cv-callvault-disclosure"
+    assert paths["/v1/invoices"] == "cv-callvault-billing"
+    migrate = kind_named(docs, "Job", "cv-callvault-migrate")
+    names = [e["name"] for e in migrate["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert "CALLVAULT_DATABASE__BILLING_URL" in names
+
+
+def test_disclosure_runs_with_its_database_the_bucket_the_keys_and_storage_inside_the_cluster():
+    docs = documents(load_values(TESTS / "values" / "distributed-aws.yaml"))
+    env = env_of(kind_named(docs, "Deployment", "cv-callvault-disclosure"))
+    ref = env["CALLVAULT_DATABASE__DISCLOSURE_URL"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "cv-callvault-secrets", "key": "database-disclosure-url"}
+    assert env["CALLVAULT_BLOB__BACKEND"]["value"] == "s3"
+    assert env["CALLVAULT_BLOB__S3_BUCKET"]["value"] == "acme-callvault-recordings"
+    assert env["CALLVAULT_KEYS__PROVIDER"]["value"] == "kms"
+    # Audio is read with signed playback URLs from the storage Service.
+    assert env["CALLVAULT_STORAGE_URL"]["value"] == "http://cv-callvault-storage:8080"
+    # It builds no links: only the gateway needs the bundles' public base.
+    assert "CALLVAULT_DISCLOSURE_URL" not in env
+    assert not {"CALLVAULT_AUTH__ISSUER", "CALLVAULT_AUTH__JWKS_URL"} & set(env)
+    secret = kind_named(documents({}), "Secret", "cv-callvault-secrets")
+    assert "database-disclosure-url" in secret["data"]
     migrate = kind_named(docs, "Job", "cv-callvault-migrate")
     names = [e["name"] for e in migrate["spec"]["template"]["spec"]["containers"][0]["env"]]
     assert "CALLVAULT_DATABASE__DISCLOSURE_URL" in names
 
 
+def test_the_gateway_builds_bundle_links_on_the_public_url():
+    docs = documents(load_values(TESTS / "values" / "distributed-aws.yaml"))
+    for name, doc in deployments(docs).items():
+        env = env_of(doc)
+        if name == "cv-callvault-gateway":
+            assert env["CALLVAULT_DISCLOSURE_URL"]["value"] == "https://calls.example.com"
+        else:
+            assert "CALLVAULT_DISCLOSURE_URL" not in env, name
+    # Without publicUrl, the Ingress host is the public base.
+    env = env_of(kind_named(documents({}), "Deployment", "cv-callvault-gateway"))
+    assert env["CALLVAULT_DISCLOSURE_URL"]["value"] == "https://calls.example.com"
+
+
+def test_the_embedded_mode_keeps_the_disclosure_database_on_its_volume():
+    docs = documents(load_values(TESTS / "values" / "embedded.yaml"))
+    sts = kind_named(docs, "StatefulSet", "cv-callvault-embedded")
+    env = {e["name"] for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
+    # SQLite under CALLVAULT_DATA_DIR, as every service's database there;
+    # one process serves the bundles itself (disclosure_url = public_url).
+    assert "CALLVAULT_DATA_DIR" in env
+    assert not {e for e in env if e.startswith("CALLVAULT_DATABASE__")}
+    assert "CALLVAULT_DISCLOSURE_URL" not in env
+
+
 def test_groups_run_targets_in_one_process():
     docs = documents(load_values(TESTS / "values" / "grouped.yaml"))
     found = deployments(docs)
-    assert sorted(found) == ["cv-callvault-control", "cv-callvault-ingest-store"]
+    # A target no group names runs on its own, next to the groups.
+    assert sorted(found) == ["cv-callvault-control", "cv-callvault-disclosure", "cv-callvault-ingest-store"]
     args = found["cv-callvault-ingest-store"]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args == ["serve", "--target", "ingestion,storage"]
     env = env_of(found["cv-callvault-ingest-store"])
     assert {"CALLVAULT_DATABASE__INGESTION_URL", "CALLVAULT_DATABASE__STORAGE_URL"} <= set(env)
 
 
-def test_a_group_that_needs_two_storage_urls_is_refused():
+@pytest.mark.parametrize("internal", ["ingestion", "disclosure"])
+def test_a_group_that_needs_two_storage_urls_is_refused(internal):
     with pytest.raises(helm.HelmError) as refused:
-        render({"groups": [{"name": "edge", "targets": ["ingestion", "gateway"]}]})
+        render({"groups": [{"name": "edge", "targets": [internal, "gateway"]}]})
     assert "storage URL both inside the cluster and public" in str(refused.value)
+
+
+def test_disclosure_grouped_with_storage_reads_audio_in_process():
+    docs = documents({"groups": [{"name": "vault", "targets": ["storage", "disclosure"]}]})
+    env = env_of(kind_named(docs, "Deployment", "cv-callvault-vault"))
+    assert {"CALLVAULT_DATABASE__STORAGE_URL", "CALLVAULT_DATABASE__DISCLOSURE_URL"} <= set(env)
+    storage = kind_named(docs, "NetworkPolicy", "cv-callvault-vault")
+    callers = [
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        for rule in storage["spec"]["ingress"]
+        for peer in rule["from"]
+        if "podSelector" in peer
+    ]
+    assert sorted(callers) == ["ingestion", "test"]
 
 
 def test_ingestion_without_storage_is_refused():
@@ -190,6 +253,7 @@ def test_ingress_routes_only_the_clients_routes():
         "/graphql": "cv-callvault-gateway",
         "/v1/recordings": "cv-callvault-ingestion",
         "/v1/playback": "cv-callvault-storage",
+        "/v1/disclosure/bundles": "cv-callvault-disclosure",
     }
 
 
@@ -204,6 +268,16 @@ def test_network_policies_let_each_target_out_only_to_what_it_needs():
     assert egress_ports("ingestion") == {53, 5671, 5672, 5432, "http", 4317}
     assert egress_ports("storage") == {53, 5671, 5672, 5432, 443, 4317}
     assert egress_ports("metadata") == {53, 5671, 5672, 5432, 443, 4317}
+    # The bucket and KMS, its database, the broker (metadata) and storage's HTTP (audio).
+    assert egress_ports("disclosure") == {53, 5671, 5672, 5432, 443, "http", 4317}
+    disclosure = kind_named(docs, "NetworkPolicy", "cv-callvault-disclosure")
+    to_storage = [
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        for rule in disclosure["spec"]["egress"]
+        for peer in rule["to"]
+        if "podSelector" in peer
+    ]
+    assert to_storage == ["storage"]
     storage = kind_named(docs, "NetworkPolicy", "cv-callvault-storage")
     callers = [
         peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
@@ -211,21 +285,34 @@ def test_network_policies_let_each_target_out_only_to_what_it_needs():
         for peer in rule["from"]
         if "podSelector" in peer
     ]
-    assert sorted(callers) == ["ingestion", "test"]
-    metadata = kind_named(docs, "NetworkPolicy", "cv-callvault-metadata")
-    namespaces = [
-        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-        for rule in metadata["spec"]["ingress"]
+    assert sorted(callers) == ["disclosure", "ingestion", "test"]
+
+    def ingress_namespaces(name):
+        policy = kind_named(docs, "NetworkPolicy", f"cv-callvault-{name}")
+        return sorted(
+            peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+            for rule in policy["spec"]["ingress"]
+            for peer in rule["from"]
+            if "namespaceSelector" in peer
+        )
+
+    assert ingress_namespaces("metadata") == ["monitoring"], "metadata has no route through the Ingress"
+    # Bundle downloads come through the Ingress; no other target calls disclosure's HTTP.
+    assert ingress_namespaces("disclosure") == ["ingress-nginx", "monitoring"]
+    pods = [
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        for rule in disclosure["spec"]["ingress"]
         for peer in rule["from"]
-        if "namespaceSelector" in peer
+        if "podSelector" in peer
     ]
-    assert namespaces == ["monitoring"], "metadata has no route through the Ingress"
+    assert pods == ["test"]
 
 
-def test_irsa_role_annotations_reach_the_service_accounts():
+@pytest.mark.parametrize("target", ["storage", "metadata", "disclosure"])
+def test_irsa_role_annotations_reach_the_service_accounts(target):
     docs = documents(load_values(TESTS / "values" / "distributed-aws.yaml"))
-    account = kind_named(docs, "ServiceAccount", "cv-callvault-storage")
-    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith("callvault-prod-storage")
+    account = kind_named(docs, "ServiceAccount", f"cv-callvault-{target}")
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(f"callvault-prod-{target}")
     assert account["automountServiceAccountToken"] is False
 
 
@@ -280,9 +367,7 @@ def test_helm_test_checks_every_targets_readyz():
     pod = kind_named(docs, "Pod", "cv-callvault-test-readyz")
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     urls = [a for a in pod["spec"]["containers"][0]["args"] if a.startswith("http")]
-    assert sorted(urls) == [
-        f"http://cv-callvault-{t}:8080/readyz" for t in ["gateway", "ingestion", "metadata", "storage"]
-    ]
+    assert sorted(urls) == [f"http://cv-callvault-{t}:8080/readyz" for t in TARGETS]
 
 
 def test_service_monitor_scrapes_metrics():

@@ -4,11 +4,13 @@ code rather than from a list kept by hand:
 - every CALLVAULT_* variable the chart sets names a key of the binary's
   configuration types (services/callvault/src/config/), and every OTEL_*
   one is read by libs/telemetry;
+- every target of the binary (its `Target` enum, less `all`) is a target
+  of the chart, and the other way round;
 - every setting a target needs in a process of its own is set for it: the
   secrets `Secrets::require_configured` demands, the bus its refusal names,
   and what the target's module in modules.rs reads whose default is the
-  embedded mode's (its database URL, the storage URL, the blob store and the
-  key provider);
+  embedded mode's (its database URL, the storage and disclosure URLs, the
+  blob store and the key provider);
 - and the real binary accepts each process's environment as the chart
   renders it (its configuration refuses unknown keys)."""
 
@@ -132,6 +134,8 @@ def required_by(target):
         needed.add(f"DATABASE__{service.upper()}_URL")
     if "config.storage_url()" in re.sub(r"\s+", "", body):
         needed.add("STORAGE_URL")
+    if "config.disclosure_url()" in re.sub(r"\s+", "", body):
+        needed.add("DISCLOSURE_URL")
     if "blob_store(" in body:
         backends = (SRC / "backends.rs").read_text()
         needed.add("BLOB__BACKEND")
@@ -158,6 +162,8 @@ def test_every_setting_a_target_requires_is_set(value_set):
     docs = documents(load_values(TESTS / "values" / f"{value_set}.yaml"))
     processes = process_env(docs)
     assert processes
+    # Every target of the binary runs in some process.
+    assert {t for targets, _ in processes.values() for t in targets} == binary_targets()
     for name, (targets, env) in processes.items():
         needed = set(required_everywhere())
         for target in targets:
@@ -173,7 +179,36 @@ def test_each_target_requires_what_its_module_reads():
     assert required_by("storage") >= {"DATABASE__STORAGE_URL", "BLOB__BACKEND", "BLOB__S3_BUCKET", "KEYS__PROVIDER"}
     assert required_by("metadata") >= {"DATABASE__METADATA_URL", "KEYS__PROVIDER"}
     assert required_by("ingestion") >= {"DATABASE__INGESTION_URL", "STORAGE_URL"}
-    assert required_by("gateway") >= {"STORAGE_URL"}
+    assert required_by("gateway") >= {"STORAGE_URL", "DISCLOSURE_URL"}
+    assert required_by("disclosure") >= {
+        "DATABASE__DISCLOSURE_URL",
+        "STORAGE_URL",
+        "BLOB__BACKEND",
+        "BLOB__S3_BUCKET",
+        "KEYS__PROVIDER",
+    }
+
+
+def binary_targets():
+    """The targets `callvault serve --target` takes, from the `Target` enum
+    and its names, less `all`."""
+    main = production_source(SRC / "main.rs")
+    variants = re.findall(r"\b(\w+),", block_after(main, r"pub enum Target\b"))
+    raw = (SRC / "main.rs").read_text()
+    names = dict(re.findall(r'Target::(\w+) => "([a-z]+)"', raw))
+    assert variants and set(variants) == set(names), (variants, names)
+    return {names[v] for v in variants} - {"all"}
+
+
+def test_the_chart_knows_every_target_of_the_binary():
+    import yaml
+
+    from conftest import CHART
+
+    chart = set(yaml.safe_load((CHART / "values.yaml").read_text())["targets"])
+    binary = binary_targets()
+    assert "disclosure" in binary
+    assert chart == binary, f"only in the binary: {sorted(binary - chart)}; only in the chart: {sorted(chart - binary)}"
     assert {"AUTH__HS256_SECRET", "SECRETS__PII", "BUS__KIND", "BUS__URL"} <= required_everywhere()
 
 

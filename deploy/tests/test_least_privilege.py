@@ -22,7 +22,7 @@ from test_terraform import load_hcl
 from rust_source import block_after, crate_source, functions, production_source, trait_methods
 
 POLICIES = ROOT / "terraform" / "modules" / "identity" / "policies"
-TARGETS = ["gateway", "ingestion", "metadata", "storage"]
+TARGETS = ["disclosure", "gateway", "ingestion", "metadata", "storage"]
 
 # The SDK crates: (wrapper crate, its abstraction trait, IAM service prefix).
 SDKS = {
@@ -108,7 +108,7 @@ def target_sources(target):
         definition = re.search(rf"\bstruct {adapter}\b[^;{{]*[;{{]", adapters)
         if definition:
             sources.append(definition.group(0))
-            sources.append(block_after(adapters, rf"impl\s+\w+\s+for\s+{adapter}\b"))
+            sources.append(block_after(adapters, rf"impl\s+[\w:]+\s+for\s+{adapter}\b"))
     return sources
 
 
@@ -201,3 +201,65 @@ def test_the_identity_module_loads_every_policy_file():
     assert resources["aws_iam_role"]["service"]["for_each"] == "${local.policies}"
     attached = resources["aws_iam_role_policy"]["service"]
     assert attached["for_each"] == "${local.policies}" and attached["policy"] == "${each.value}"
+
+
+def statements(service):
+    return rendered_policy(service)["Statement"]
+
+
+def data_key_purposes(target):
+    """The `purpose` of every encryption context the target's code builds
+    (`EncryptionContext::for_…` in libs/keys)."""
+    keys = (ROOT / "libs" / "keys" / "src" / "lib.rs").read_text()
+    purposes = set()
+    for source in target_sources(target):
+        for constructor in re.findall(r"\bEncryptionContext::(for_\w+)\s*\(", source):
+            body = block_after(keys, rf"pub fn {constructor}\(")
+            found = re.search(r'"purpose"\.to_owned\(\),\s*"([^"]+)"', body)
+            assert found, f"EncryptionContext::{constructor} names no purpose"
+            purposes.add(found.group(1))
+    return purposes
+
+
+@pytest.mark.parametrize("target", ["metadata", "disclosure"])
+def test_tenant_data_keys_are_limited_to_the_purposes_the_code_uses(target):
+    # A role that unwraps tenants' data keys for a purpose of its own may
+    # unwrap no other's (a recording's, the catalogue's, a bundle's).
+    needed = data_key_purposes(target)
+    assert needed, f"{target} builds no encryption context"
+    granting = [
+        s
+        for s in statements(target)
+        if s["Resource"] == "<key_arn_prefix>*" and {"kms:Decrypt", "kms:GenerateDataKey"} & set(s["Action"])
+    ]
+    assert granting, f"{target} is granted no data key"
+    for statement in granting:
+        allowed = statement["Condition"]["StringEquals"]["kms:EncryptionContext:purpose"]
+        allowed = {allowed} if isinstance(allowed, str) else set(allowed)
+        assert allowed == needed, f"{target} {statement['Sid']}: allows {sorted(allowed)}, the code uses {sorted(needed)}"
+        # Tenant keys only, as everywhere else.
+        assert statement["Condition"]["ForAnyValue:StringLike"]["kms:ResourceAliases"] == "<tenant_alias_prefix>*"
+
+
+def test_disclosure_purposes_are_found():
+    assert data_key_purposes("disclosure") == {"disclosure-request", "disclosure-bundle"}
+
+
+def object_key_prefixes(target):
+    """The first segment of every object key the target's code makes
+    (`ObjectKey::parse(&format!("prefix/…"))`)."""
+    raw = "".join(path.read_text() for path in sorted((ROOT / "services" / target / "src").rglob("*.rs")))
+    return set(re.findall(r'ObjectKey::parse\(\s*&format!\(\s*"([^"/{]+)/', raw))
+
+
+def test_disclosure_reaches_only_its_prefix_of_the_bucket():
+    prefixes = object_key_prefixes("disclosure")
+    assert prefixes == {"disclosure"}, prefixes
+    s3 = [s for s in statements("disclosure") if any(a.startswith("s3:") for a in s["Action"])]
+    assert s3
+    for statement in s3:
+        if statement["Resource"] == "<bucket_arn>":
+            # Listing (versions, and 404 for a missing key) under the prefix only.
+            assert statement["Condition"] == {"StringLike": {"s3:prefix": "disclosure/*"}}, statement["Sid"]
+        else:
+            assert statement["Resource"] == "<bucket_arn>/disclosure/*", statement["Sid"]

@@ -87,11 +87,27 @@ def test_the_rendered_chart_values_are_accepted_by_the_chart():
         lambda m: {
             "storage_role_arn": "arn:aws:iam::123456789012:role/p-storage",
             "metadata_role_arn": "arn:aws:iam::123456789012:role/p-metadata",
+            "disclosure_role_arn": "arn:aws:iam::123456789012:role/p-disclosure",
             "public_host": "calls.example.com",
             "region": "eu-west-1",
         }.get(m.group(1), "x-" + m.group(1).replace("_", "-")),
         template,
     )
     docs = documents(yaml.safe_load(rendered))
-    account = kind_named(docs, "ServiceAccount", "cv-callvault-storage")
-    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith("p-storage")
+    assert roles == {"storage", "metadata", "disclosure"}
+    for service in roles:
+        account = kind_named(docs, "ServiceAccount", f"cv-callvault-{service}")
+        assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(f"p-{service}")
+
+
+def test_every_target_with_a_database_gets_one_from_the_database_module():
+    variables = load_hcl(TERRAFORM / "modules" / "database" / "variables.tf")
+    services = next(v["services"] for v in variables["variable"] if "services" in v)
+    chart = yaml.safe_load((ROOT / "charts" / "callvault" / "values.yaml").read_text())["targets"]
+    with_database = {name for name, target in chart.items() if target["database"]}
+    assert "disclosure" in with_database
+    assert {s.strip('"') for s in services["default"]} == with_database
+    # The example takes the module's default: one instance per service.
+    example = load_hcl(TERRAFORM / "examples" / "eks" / "main.tf")
+    database = next(block["database"] for block in example["module"] if "database" in block)
+    assert "services" not in database

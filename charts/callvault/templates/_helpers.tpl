@@ -104,13 +104,14 @@ target needs comes from its entry in `targets`, so a new target is one entry.
 {{- $root := .root -}}
 {{- $v := $root.Values -}}
 {{- $embedded := eq $v.mode "embedded" -}}
-{{- $needs := dict "blobs" false "keys" false "auth" false "internal" false "public" false -}}
+{{- $needs := dict "blobs" false "keys" false "auth" false "internal" false "public" false "bundleLinks" false -}}
 {{- range .targets -}}
 {{- $t := index $v.targets . -}}
 {{- range list "blobs" "keys" "auth" -}}
 {{- if index $t . -}}{{- $_ := set $needs . true -}}{{- end -}}
 {{- end -}}
 {{- if $t.storageUrl -}}{{- $_ := set $needs $t.storageUrl true -}}{{- end -}}
+{{- if eq ($t.disclosureUrl | default "") "public" -}}{{- $_ := set $needs "bundleLinks" true -}}{{- end -}}
 {{- end -}}
 - name: CALLVAULT_CONFIG
   value: /etc/callvault/callvault.toml
@@ -190,6 +191,11 @@ target needs comes from its entry in `targets`, so a new target is one entry.
 {{- else }}
   value: {{ printf "http://%s-%s:%d" (include "callvault.fullname" $root) (include "callvault.storageProcess" $root) (int $v.service.port) | quote }}
 {{- end }}
+{{- end }}
+{{- if and (not $embedded) $needs.bundleLinks }}
+{{- /* Bundle download links: the Ingress routes /v1/disclosure/bundles to the disclosure target. */}}
+- name: CALLVAULT_DISCLOSURE_URL
+  value: {{ include "callvault.publicUrl" $root | quote }}
 {{- end }}
 {{- if or $needs.auth $embedded }}
 {{- if $v.auth.issuer }}

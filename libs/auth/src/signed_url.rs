@@ -1,4 +1,4 @@
-//! Short-lived signed URLs for audio transfers.
+//! Short-lived signed URLs for audio transfers (and disclosure bundles).
 //!
 //! Audio never crosses the bus: the gateway hands a client a URL naming the
 //! operation, the tenant, the recording and an expiry, signed with
@@ -23,6 +23,11 @@ pub enum Operation {
     /// reconciler. Its own operation so that no URL granted for one
     /// recording can enumerate others, and no listing URL can touch one.
     Reconcile,
+    /// Downloading a data-subject request's export bundle from the
+    /// disclosure service (the grant's `recording` carries the bundle id).
+    /// Its own operation so that no playback URL can fetch a bundle, and no
+    /// bundle URL can play a recording.
+    Bundle,
 }
 
 impl Operation {
@@ -32,6 +37,7 @@ impl Operation {
             Operation::Upload => "upload",
             Operation::Discard => "discard",
             Operation::Reconcile => "reconcile",
+            Operation::Bundle => "bundle",
         }
     }
 }
@@ -192,6 +198,7 @@ mod tests {
             Operation::Upload,
             Operation::Discard,
             Operation::Reconcile,
+            Operation::Bundle,
         ];
         for signed_for in operations {
             let sig = signer().sign(&Grant {
@@ -210,6 +217,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_bundle_url_is_not_a_playback_url_and_vice_versa() {
+        // Same tenant, same id in the `recording` slot, same expiry: only
+        // the operation differs, and that alone must break the signature.
+        let bundle = Grant {
+            operation: Operation::Bundle,
+            ..grant()
+        };
+        let playback = grant();
+        let bundle_sig = signer().sign(&bundle);
+        let playback_sig = signer().sign(&playback);
+        assert_eq!(signer().verify(&bundle, &bundle_sig, 0), Ok(()));
+        assert_eq!(
+            signer().verify(&playback, &bundle_sig, 0),
+            Err(UrlError::BadSignature)
+        );
+        assert_eq!(
+            signer().verify(&bundle, &playback_sig, 0),
+            Err(UrlError::BadSignature)
+        );
     }
 
     #[test]

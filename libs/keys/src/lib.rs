@@ -69,6 +69,26 @@ impl EncryptionContext {
         Self(map)
     }
 
+    /// A data-subject request's data key, which seals the requester's
+    /// contact details and the subject's numbers (disclosure service).
+    pub fn for_disclosure_request(tenant: &str, request: &str) -> Self {
+        let mut map = BTreeMap::new();
+        map.insert("tenant".to_owned(), tenant.to_owned());
+        map.insert("request".to_owned(), request.to_owned());
+        map.insert("purpose".to_owned(), "disclosure-request".to_owned());
+        Self(map)
+    }
+
+    /// An export bundle's data key (disclosure service): the bundle is
+    /// sealed like a recording, under its own key.
+    pub fn for_disclosure_bundle(tenant: &str, bundle: &str) -> Self {
+        let mut map = BTreeMap::new();
+        map.insert("tenant".to_owned(), tenant.to_owned());
+        map.insert("bundle".to_owned(), bundle.to_owned());
+        map.insert("purpose".to_owned(), "disclosure-bundle".to_owned());
+        Self(map)
+    }
+
     pub fn entries(&self) -> &BTreeMap<String, String> {
         &self.0
     }

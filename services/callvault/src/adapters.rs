@@ -12,6 +12,7 @@ use callvault_ingestion::{AudioStream, RecordingSink, SinkError, StoredAudio, St
 use callvault_keys::{KeyError, KeyProvider, KeyRef};
 use callvault_storage::{ListedRecord, RecordingStore, StorageError};
 use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, TryStreamExt};
 
 /// The metadata service's onboarding and key changes go to the storage
 /// side's key provider for a tenant's master key.
@@ -121,5 +122,121 @@ impl RecordingSink for StorageSink {
                 recording: record.recording_id,
             })
             .collect())
+    }
+}
+
+/// The disclosure service reads recordings' audio from the store, in the
+/// storage process.
+pub struct StoreAudio(pub Arc<RecordingStore>);
+
+fn audio_error(error: StorageError) -> ApiError {
+    match error {
+        StorageError::NotFound | StorageError::Shredded { .. } => {
+            ApiError::new(ErrorCode::NotFound, "the recording is gone")
+        }
+        StorageError::Key(_) => ApiError::new(
+            ErrorCode::TenantKeyUnusable,
+            "the tenant's master key is not usable",
+        ),
+        StorageError::Unavailable(_) => {
+            ApiError::new(ErrorCode::Unavailable, "storage unavailable")
+        }
+        other => {
+            tracing::warn!(error = %other, "reading a recording for a bundle failed");
+            ApiError::new(ErrorCode::Internal, "reading the recording failed")
+        }
+    }
+}
+
+#[async_trait]
+impl callvault_disclosure::AudioSource for StoreAudio {
+    async fn open(
+        &self,
+        tenant: TenantId,
+        recording: RecordingId,
+        from: u64,
+    ) -> ApiResult<callvault_blob::ByteStream> {
+        let info = self.0.info(tenant, recording).await.map_err(audio_error)?;
+        if from >= info.size {
+            return Ok(futures_util::stream::empty().boxed());
+        }
+        let stream = self
+            .0
+            .read(tenant, recording, Some(from..info.size))
+            .await
+            .map_err(audio_error)?;
+        Ok(stream.body.map_err(std::io::Error::other).boxed())
+    }
+}
+
+/// The disclosure service reads recordings' audio from the storage
+/// service over HTTP, with a signed playback URL and a Range.
+pub struct RemoteAudio {
+    base_url: String,
+    signer: callvault_auth::signed_url::UrlSigner,
+    client: reqwest::Client,
+}
+
+impl RemoteAudio {
+    pub fn new(
+        base_url: String,
+        signer: callvault_auth::signed_url::UrlSigner,
+        client: reqwest::Client,
+    ) -> Self {
+        Self {
+            base_url,
+            signer,
+            client,
+        }
+    }
+}
+
+/// Long enough for the slowest bundle build to read one recording.
+const AUDIO_URL_TTL_SECS: u64 = 3600;
+
+#[async_trait]
+impl callvault_disclosure::AudioSource for RemoteAudio {
+    async fn open(
+        &self,
+        tenant: TenantId,
+        recording: RecordingId,
+        from: u64,
+    ) -> ApiResult<callvault_blob::ByteStream> {
+        let expires_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|now| now.as_secs() + AUDIO_URL_TTL_SECS)
+            .unwrap_or(0);
+        let path =
+            callvault_storage::playback::playback_path(&self.signer, tenant, recording, expires_at);
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base_url))
+            .header(reqwest::header::RANGE, format!("bytes={from}-"))
+            .send()
+            .await
+            .map_err(|_| ApiError::new(ErrorCode::Unavailable, "storage unavailable"))?;
+        match response.status() {
+            reqwest::StatusCode::OK | reqwest::StatusCode::PARTIAL_CONTENT => {}
+            reqwest::StatusCode::RANGE_NOT_SATISFIABLE => {
+                return Ok(futures_util::stream::empty().boxed());
+            }
+            reqwest::StatusCode::NOT_FOUND | reqwest::StatusCode::GONE => {
+                return Err(ApiError::new(ErrorCode::NotFound, "the recording is gone"));
+            }
+            status => {
+                tracing::warn!(%status, "storage refused a bundle's audio read");
+                return Err(ApiError::new(ErrorCode::Unavailable, "storage unavailable"));
+            }
+        }
+        if response.status() == reqwest::StatusCode::OK && from > 0 {
+            return Err(ApiError::new(
+                ErrorCode::Internal,
+                "storage ignored the range of a bundle's audio read",
+            ));
+        }
+        Ok(response
+            .bytes_stream()
+            .map_err(std::io::Error::other)
+            .boxed())
     }
 }

@@ -72,6 +72,7 @@ pub enum Target {
     Ingestion,
     Storage,
     Metadata,
+    Disclosure,
 }
 
 impl Target {
@@ -82,6 +83,7 @@ impl Target {
             Target::Ingestion => "ingestion",
             Target::Storage => "storage",
             Target::Metadata => "metadata",
+            Target::Disclosure => "disclosure",
         }
     }
 }

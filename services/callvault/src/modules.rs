@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use callvault_disclosure::AudioSource;
+use callvault_disclosure::module::{DisclosureDependencies, DisclosureSettings};
 use callvault_gateway::module::GatewayDependencies;
 use callvault_gateway::{AuthConfig, JwksSource, PlaybackLinks, TokenVerifier};
 use callvault_ingestion::RecordingSink;
@@ -18,7 +20,7 @@ use callvault_storage::module::{StorageDependencies, StorageSettings};
 use tracing::warn;
 
 use crate::Target;
-use crate::adapters::{KeyProviderTenantKeys, StorageSink};
+use crate::adapters::{KeyProviderTenantKeys, RemoteAudio, StorageSink, StoreAudio};
 use crate::backends::blob_store;
 use crate::config::Config;
 use crate::process::Process;
@@ -30,6 +32,7 @@ pub async fn start(target: Target, process: &mut Process) -> anyhow::Result<Modu
         Target::Metadata => metadata(process).await,
         Target::Ingestion => ingestion(process).await,
         Target::Gateway => gateway(process).await,
+        Target::Disclosure => disclosure(process).await,
         Target::All => anyhow::bail!("`all` is not a module"),
     }
 }
@@ -71,6 +74,34 @@ async fn metadata(process: &mut Process) -> anyhow::Result<Module> {
         rpc: process.rpc.clone(),
     };
     callvault_metadata::module::start(settings, deps).await
+}
+
+async fn disclosure(process: &mut Process) -> anyhow::Result<Module> {
+    let config = &process.config;
+    // In the storage process, from its store; elsewhere over HTTP, with
+    // signed playback URLs.
+    let audio: Arc<dyn AudioSource> = match &process.store {
+        Some(store) => Arc::new(StoreAudio(store.clone())),
+        None => Arc::new(RemoteAudio::new(
+            config.storage_url(),
+            process.signer.clone(),
+            reqwest::Client::new(),
+        )),
+    };
+    let settings = DisclosureSettings {
+        database_url: config.database_url("disclosure"),
+        timer_interval: Duration::from_secs(config.disclosure.timer_interval_secs),
+        clock: lifecycle_clock(config),
+    };
+    let deps = DisclosureDependencies {
+        bus: process.bus.clone(),
+        rpc: process.rpc.clone(),
+        keys: process.keys()?,
+        blobs: blob_store(config).await?,
+        audio,
+        signer: process.signer.clone(),
+    };
+    callvault_disclosure::module::start(settings, deps).await
 }
 
 async fn ingestion(process: &mut Process) -> anyhow::Result<Module> {
@@ -125,7 +156,8 @@ async fn gateway(process: &mut Process) -> anyhow::Result<Module> {
         process.signer.clone(),
         &config.storage_url(),
         callvault_gateway::DEFAULT_PLAYBACK_TTL_SECS,
-    )?;
+    )?
+    .with_bundle_base(&config.disclosure_url())?;
     Ok(callvault_gateway::module::start(GatewayDependencies {
         verifier,
         links,

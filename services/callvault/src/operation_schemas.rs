@@ -37,10 +37,20 @@ async fn every_router(dir: &Path) -> Router {
     let metadata = Arc::new(MetadataService::new(
         metadata_db,
         Arc::new(KeyProviderTenantKeys(keys.clone())),
-        CatalogueKeys::new(keys),
+        CatalogueKeys::new(keys.clone()),
+    ));
+    let disclosure_db = callvault_disclosure::connect(&url("disclosure.db"))
+        .await
+        .expect("disclosure database");
+    let bus = Arc::new(callvault_bus::in_process::InProcessBus::new());
+    let disclosure = Arc::new(callvault_disclosure::DisclosureService::new(
+        disclosure_db,
+        callvault_bus::RpcClient::new(bus, std::time::Duration::from_secs(1)),
+        keys,
     ));
     let mut router = metadata.router();
     router.merge(callvault_storage::operations::router(&store));
+    router.merge(disclosure.router());
     router
 }
 

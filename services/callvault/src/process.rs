@@ -62,7 +62,10 @@ impl Process {
         };
         let (bus, broker) = bus(&config, modules, everything).await?;
         let signer = UrlSigner::new(&secrets.url_signing)?;
-        let keys = if modules.contains(&Target::Storage) || modules.contains(&Target::Metadata) {
+        let keys = if modules.contains(&Target::Storage)
+            || modules.contains(&Target::Metadata)
+            || modules.contains(&Target::Disclosure)
+        {
             Some(key_provider(&config).await?)
         } else {
             None
@@ -85,7 +88,7 @@ impl Process {
         })
     }
 
-    /// The key provider; only storage and metadata ask for it.
+    /// The key provider; only storage, metadata and disclosure ask for it.
     pub fn keys(&self) -> anyhow::Result<Arc<dyn KeyProvider>> {
         self.keys
             .clone()

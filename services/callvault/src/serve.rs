@@ -17,9 +17,12 @@ use crate::secrets::Secrets;
 /// the process publishes to its topic (across processes: start metadata
 /// before ingestion), and storage's store exists before ingestion, in the
 /// same process, stores through it directly instead of over HTTP.
-pub const MODULES: [(Target, &[Target]); 4] = [
+pub const MODULES: [(Target, &[Target]); 5] = [
     (Target::Storage, &[]),
     (Target::Metadata, &[]),
+    // After storage: in the same process it reads audio from the store
+    // directly instead of over HTTP.
+    (Target::Disclosure, &[Target::Storage, Target::Metadata]),
     (Target::Ingestion, &[Target::Storage, Target::Metadata]),
     (Target::Gateway, &[]),
 ];
@@ -47,6 +50,9 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     callvault_ingestion::connect(&config.database_url("ingestion"))
         .await
         .context("ingestion database")?;
+    callvault_disclosure::connect(&config.database_url("disclosure"))
+        .await
+        .context("disclosure database")?;
     println!("migrations applied");
     Ok(())
 }

@@ -22,12 +22,12 @@ pub(crate) fn bad_input(message: impl Into<String>) -> async_graphql::Error {
     coded(ErrorCode::InvalidInput, message)
 }
 
-/// A metadata service error as the client sees it. Its messages are safe to
-/// show by contract; internal ones are still replaced, since they describe
-/// our faults, not the caller's.
+/// A service's error (metadata, storage, disclosure) as the client sees
+/// it. Its messages are safe to show by contract; internal ones are still
+/// replaced, since they describe our faults, not the caller's.
 pub(crate) fn from_api(error: ApiError) -> async_graphql::Error {
     if error.code == ErrorCode::Internal {
-        warn!(error = %error.message, "metadata service internal error");
+        warn!(error = %error.message, "service internal error");
         return coded(ErrorCode::Internal, "internal error");
     }
     coded(error.code, error.message)

@@ -37,6 +37,8 @@ pub enum StateError {
     PlaybackBaseUrl,
     #[error("playback url ttl must be between 1 and {max} seconds")]
     PlaybackTtl { max: u64 },
+    #[error("disclosure bundle base url must start with http:// or https://")]
+    BundleBaseUrl,
 }
 
 /// What the HTTP handlers share.

@@ -2,9 +2,11 @@
 //!
 //! It verifies the caller's JWT ([`auth`]), decides what the caller may
 //! reach ([`access`]) and answers GraphQL ([`graphql`]) by calling the
-//! metadata service's operations ([`callvault_contracts::ops`]) over the bus.
+//! services' operations ([`callvault_contracts::ops`]) over the bus.
 //! It never touches a database, and audio never goes through it: recordings
-//! carry a short-lived signed playback URL served by the storage service.
+//! carry a short-lived signed playback URL served by the storage service,
+//! and a data-subject request's export bundle a signed download URL served
+//! by the disclosure service.
 
 pub mod access;
 pub mod auth;
@@ -18,4 +20,7 @@ pub use access::{Permission, Reach};
 pub use auth::{AuthConfig, AuthError, JwksSource, TokenVerifier, issue_hs256};
 pub use graphql::{GatewaySchema, build_schema, sdl};
 pub use http::{GatewayState, MAX_BODY_BYTES, StateError, configure};
-pub use playback::{DEFAULT_PLAYBACK_TTL_SECS, PLAYBACK_PATH_FORMAT, PlaybackLinks, playback_path};
+pub use playback::{
+    DEFAULT_PLAYBACK_TTL_SECS, PLAYBACK_PATH_FORMAT, PlaybackLinks, SignedBundleUrl, bundle_path,
+    playback_path,
+};

@@ -1,8 +1,12 @@
-//! Signed playback URLs handed out with recordings.
+//! Signed playback URLs handed out with recordings, and signed download
+//! URLs of disclosure bundles.
 //!
 //! The storage service serves `/v1/playback/{tenant}/{recording}` and checks
 //! only the URL's signature and expiry, so the URL is a capability: it is
-//! built only for recordings the caller was allowed to read.
+//! built only for recordings the caller was allowed to read. Likewise the
+//! disclosure service serves `/v1/disclosure/bundles/{tenant}/{bundle}`,
+//! signed for [`Operation::Bundle`], built only after the disclosure
+//! service authorised (and audited) the download.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -35,22 +39,62 @@ pub fn playback_path(signer: &UrlSigner, tenant: Uuid, recording: Uuid, expires_
     format!("/v1/playback/{tenant}/{recording}?{}", signer.query(&grant))
 }
 
-/// Everything needed to hand out playback URLs.
+/// The path and query of a disclosure bundle's download URL, signed for
+/// [`Operation::Bundle`] with the bundle id in the grant's `recording`
+/// field: what the disclosure service verifies with the same signer.
+pub fn bundle_path(signer: &UrlSigner, tenant: Uuid, bundle: Uuid, expires_at: u64) -> String {
+    let grant = Grant {
+        operation: Operation::Bundle,
+        tenant: tenant.to_string(),
+        recording: bundle.to_string(),
+        expires_at,
+    };
+    format!(
+        "/v1/disclosure/bundles/{tenant}/{bundle}?{}",
+        signer.query(&grant)
+    )
+}
+
+/// A signed bundle download URL and when it stops working.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedBundleUrl {
+    pub url: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+}
+
+/// Everything needed to hand out playback and bundle URLs.
 #[derive(Clone, Debug)]
 pub struct PlaybackLinks {
     signer: UrlSigner,
     base_url: String,
+    /// Where the disclosure service's bundle endpoint is reached; the
+    /// playback base unless set (in one process both are served together).
+    bundle_base_url: String,
     ttl_secs: u64,
+}
+
+fn checked_base(base_url: &str) -> Option<&str> {
+    let base_url = base_url.trim_end_matches('/');
+    (base_url.starts_with("http://") || base_url.starts_with("https://")).then_some(base_url)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 impl PlaybackLinks {
     /// `base_url` is where the storage service's playback endpoint is
-    /// reached by clients, e.g. `http://127.0.0.1:8080`.
+    /// reached by clients, e.g. `http://127.0.0.1:8080`. Bundle URLs use
+    /// the same base until [`PlaybackLinks::with_bundle_base`] says
+    /// otherwise.
     pub fn new(signer: UrlSigner, base_url: &str, ttl_secs: u64) -> Result<Self, StateError> {
-        let base_url = base_url.trim_end_matches('/');
-        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        let Some(base_url) = checked_base(base_url) else {
             return Err(StateError::PlaybackBaseUrl);
-        }
+        };
         if ttl_secs == 0 || ttl_secs > MAX_LIFETIME_SECS {
             return Err(StateError::PlaybackTtl {
                 max: MAX_LIFETIME_SECS,
@@ -59,8 +103,19 @@ impl PlaybackLinks {
         Ok(Self {
             signer,
             base_url: base_url.to_owned(),
+            bundle_base_url: base_url.to_owned(),
             ttl_secs,
         })
+    }
+
+    /// Bundle URLs on `base_url`: where the disclosure service's bundle
+    /// endpoint is reached by clients, when it is not the playback base.
+    pub fn with_bundle_base(mut self, base_url: &str) -> Result<Self, StateError> {
+        let Some(base_url) = checked_base(base_url) else {
+            return Err(StateError::BundleBaseUrl);
+        };
+        self.bundle_base_url = base_url.to_owned();
+        Ok(self)
     }
 
     pub fn ttl_secs(&self) -> u64 {
@@ -80,10 +135,22 @@ impl PlaybackLinks {
     }
 
     pub fn url(&self, tenant: Uuid, recording: Uuid) -> String {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        self.url_at(tenant, recording, now)
+        self.url_at(tenant, recording, unix_now())
+    }
+
+    /// The download URL of `bundle` of `tenant`, valid for the TTL from
+    /// `now` (unix seconds). Only for a bundle the disclosure service
+    /// authorised: the URL is a capability.
+    pub fn bundle_url_at(&self, tenant: Uuid, bundle: Uuid, now: u64) -> SignedBundleUrl {
+        let expires_at = now.saturating_add(self.ttl_secs);
+        let path = bundle_path(&self.signer, tenant, bundle, expires_at);
+        SignedBundleUrl {
+            url: format!("{}{path}", self.bundle_base_url),
+            expires_at,
+        }
+    }
+
+    pub fn bundle_url(&self, tenant: Uuid, bundle: Uuid) -> SignedBundleUrl {
+        self.bundle_url_at(tenant, bundle, unix_now())
     }
 }

@@ -1,12 +1,13 @@
 output "chart_values" {
   description = "Values for charts/callvault: terraform output -raw chart_values > values-aws.yaml"
   value = templatefile("${path.module}/values.yaml.tftpl", {
-    public_host       = var.public_host
-    bucket_name       = module.storage.bucket_name
-    region            = var.region
-    release_fullname  = local.release_fullname
-    storage_role_arn  = module.identity.role_arns["storage"]
-    metadata_role_arn = module.identity.role_arns["metadata"]
+    public_host         = var.public_host
+    bucket_name         = module.storage.bucket_name
+    region              = var.region
+    release_fullname    = local.release_fullname
+    storage_role_arn    = module.identity.role_arns["storage"]
+    metadata_role_arn   = module.identity.role_arns["metadata"]
+    disclosure_role_arn = module.identity.role_arns["disclosure"]
   })
 }
 

@@ -38,6 +38,31 @@ fn default_deletion_interval() -> u64 {
     3600
 }
 
+/// The disclosure service's timer: deadline warnings, bundles shredded
+/// after their retention, work a crash interrupted.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisclosureConfig {
+    /// How often it runs (seconds; 0 turns it off).
+    #[serde(
+        default = "default_disclosure_interval",
+        deserialize_with = "number_or_text"
+    )]
+    pub timer_interval_secs: u64,
+}
+
+impl Default for DisclosureConfig {
+    fn default() -> Self {
+        Self {
+            timer_interval_secs: default_disclosure_interval(),
+        }
+    }
+}
+
+fn default_disclosure_interval() -> u64 {
+    60
+}
+
 /// The ingestion service's upload claims and its reconciler, which discards
 /// recordings storage holds that no upload will ever commit (left by a
 /// process killed between storing and committing).

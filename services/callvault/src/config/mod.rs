@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 mod jobs;
 
-pub use jobs::{IngestionConfig, LifecycleConfig, StorageConfig};
+pub use jobs::{DisclosureConfig, IngestionConfig, LifecycleConfig, StorageConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -79,6 +79,12 @@ pub struct Config {
     pub ingestion: IngestionConfig,
     #[serde(default)]
     pub storage: StorageConfig,
+    #[serde(default)]
+    pub disclosure: DisclosureConfig,
+    /// Base URL of the disclosure service's HTTP endpoint (export bundle
+    /// downloads). Defaults to `public_url`: right when one process serves
+    /// everything.
+    pub disclosure_url: Option<String>,
     /// Base URL of the storage service's HTTP endpoints (uploads from
     /// ingestion, playback for clients). Defaults to `public_url`: right when
     /// one process serves everything.
@@ -152,6 +158,7 @@ pub struct DatabaseConfig {
     pub storage_url: Option<String>,
     pub metadata_url: Option<String>,
     pub ingestion_url: Option<String>,
+    pub disclosure_url: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -327,11 +334,19 @@ impl Config {
             .unwrap_or_else(|| self.public_url())
     }
 
+    pub fn disclosure_url(&self) -> String {
+        self.disclosure_url
+            .clone()
+            .map(|url| url.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| self.public_url())
+    }
+
     pub fn database_url(&self, service: &str) -> String {
         let configured = match service {
             "storage" => &self.database.storage_url,
             "metadata" => &self.database.metadata_url,
             "ingestion" => &self.database.ingestion_url,
+            "disclosure" => &self.database.disclosure_url,
             _ => &None,
         };
         configured.clone().unwrap_or_else(|| {

@@ -39,10 +39,30 @@
 //! # }
 //! ```
 //!
+//! nor this (a disclosure reader — an auditor — can't approve a
+//! data-subject request):
+//!
+//! ```compile_fail
+//! # use callvault_gateway::access::{TenantScope, perm};
+//! # async fn f(reader: TenantScope<'_, perm::ReadDisclosure>, id: uuid::Uuid) {
+//! let _ = reader.approve_request(id).await;
+//! # }
+//! ```
+//!
+//! while a disclosure handler can:
+//!
+//! ```no_run
+//! # use callvault_gateway::access::{TenantScope, perm};
+//! # async fn f(handler: TenantScope<'_, perm::HandleDisclosure>, id: uuid::Uuid) {
+//! let _ = handler.approve_request(id).await;
+//! # }
+//! ```
+//!
 //! The metadata service checks every call again (defence in depth); this
 //! layer exists so that a refused request never leaves the gateway.
 //! The matrix is written out in `services/gateway/PERMISSIONS.md`.
 
+mod disclosure;
 mod handles;
 mod lifecycle;
 mod offboarding;
@@ -93,4 +113,6 @@ pub mod perm {
     marker!(ManageKeys);
     marker!(VerifyRecordings);
     marker!(OffboardTenants);
+    marker!(HandleDisclosure);
+    marker!(ReadDisclosure);
 }

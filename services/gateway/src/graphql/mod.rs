@@ -4,6 +4,11 @@
 //! [`crate::access`] for what they need; they hold no other way to the
 //! metadata service.
 
+mod disclosure;
+mod disclosure_enums;
+mod disclosure_inputs;
+mod disclosure_settings;
+mod disclosure_types;
 mod error_codes;
 mod inputs;
 mod lifecycle_inputs;
@@ -27,13 +32,15 @@ use crate::playback::PlaybackLinks;
 
 pub use query::Query;
 
-// The mutation root: the tenancy mutations and the lifecycle ones (a
-// comment, not a doc comment: doc comments become the public SDL).
+// The mutation root: the tenancy, lifecycle, offboarding and disclosure
+// mutations (a comment, not a doc comment: doc comments become the public
+// SDL).
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     mutation::TenancyMutation,
     lifecycle_mutation::LifecycleMutation,
     offboarding::OffboardingMutation,
+    disclosure::DisclosureMutation,
 );
 
 pub type GatewaySchema = Schema<Query, Mutation, EmptySubscription>;

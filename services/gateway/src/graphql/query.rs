@@ -2,8 +2,12 @@
 
 use async_graphql::{Context, Object, Result};
 use callvault_contracts::{BpoId, RecordingId, TenantId};
+use chrono::NaiveDate;
 use uuid::Uuid;
 
+use super::disclosure_inputs::DisclosureRequestFilter;
+use super::disclosure_settings::DisclosureSettings;
+use super::disclosure_types::{DisclosureRequest, RegisterEntry};
 use super::recordings::{
     DEFAULT_PAGE_SIZE, Recording, RecordingConnection, RecordingFilter, page_request,
 };
@@ -127,5 +131,61 @@ impl Query {
             .get_recording(RecordingId(id))
             .await?;
         Ok(Recording::new(recording))
+    }
+
+    /// The tenant's disclosure settings (the defaults until set): regime,
+    /// deadlines, fee, privacy notice. A BPO's admins for its tenants; the
+    /// tenant's compliance officers and auditors.
+    async fn disclosure_settings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tenant.")] tenant_id: Uuid,
+    ) -> Result<DisclosureSettings> {
+        super::disclosure::disclosure_settings(ctx, tenant_id).await
+    }
+
+    /// One data-subject request. NOT_FOUND for an unknown id or another
+    /// tenant's request.
+    async fn disclosure_request(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tenant.")] tenant_id: Uuid,
+        #[graphql(desc = "The request.")] id: Uuid,
+    ) -> Result<DisclosureRequest> {
+        super::disclosure::disclosure_request(ctx, tenant_id, id).await
+    }
+
+    /// The tenant's data-subject requests, oldest deadline first.
+    async fn disclosure_requests(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tenant.")] tenant_id: Uuid,
+        #[graphql(desc = "Which requests; all when null.")] filter: Option<DisclosureRequestFilter>,
+    ) -> Result<Vec<DisclosureRequest>> {
+        super::disclosure::disclosure_requests(ctx, tenant_id, filter).await
+    }
+
+    /// The register of every request received from `from` to `to` (the
+    /// tenant's local dates, both included): what a regulator or an
+    /// auditor asks first.
+    async fn disclosure_register(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tenant.")] tenant_id: Uuid,
+        #[graphql(desc = "The first day, in the tenant's time zone.")] from: NaiveDate,
+        #[graphql(desc = "The last day, on or after `from`.")] to: NaiveDate,
+    ) -> Result<Vec<RegisterEntry>> {
+        super::disclosure::disclosure_register(ctx, tenant_id, from, to).await
+    }
+
+    /// The same register as CSV (a header row, RFC 4180).
+    async fn disclosure_register_csv(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tenant.")] tenant_id: Uuid,
+        #[graphql(desc = "The first day, in the tenant's time zone.")] from: NaiveDate,
+        #[graphql(desc = "The last day, on or after `from`.")] to: NaiveDate,
+    ) -> Result<String> {
+        super::disclosure::disclosure_register_csv(ctx, tenant_id, from, to).await
     }
 }

@@ -1,6 +1,7 @@
 //! The gateway's integration tests: one binary, one module per concern.
 
 mod authz;
+mod disclosure;
 mod errors;
 mod key_change;
 mod lifecycle;

@@ -1,6 +1,7 @@
-//! `spawn_app`: the gateway on a random port over the metadata and
-//! lifecycle doubles; `real::spawn` over the real metadata service.
+//! `spawn_app`: the gateway on a random port over the metadata, lifecycle
+//! and disclosure doubles; `real::spawn` over the real metadata service.
 
+pub mod disclosure;
 pub mod keys;
 pub mod lifecycle;
 pub mod metadata;
@@ -20,6 +21,7 @@ use callvault_gateway::{
 };
 use serde_json::{Value, json};
 
+use disclosure::FakeDisclosure;
 use keys::{AUDIENCE, HS_SECRET, ISSUER};
 use lifecycle::FakeLifecycle;
 use metadata::FakeMetadata;
@@ -39,6 +41,7 @@ pub struct TestApp {
     pub gateway: Gateway,
     pub metadata: Arc<FakeMetadata>,
     pub lifecycle: Arc<FakeLifecycle>,
+    pub disclosure: Arc<FakeDisclosure>,
     pub signer: UrlSigner,
 }
 
@@ -71,6 +74,7 @@ pub async fn spawn_app_with(config: AuthConfig) -> TestApp {
 async fn spawn(config: AuthConfig, introspection: bool) -> TestApp {
     let metadata = Arc::new(FakeMetadata::new());
     let lifecycle = Arc::new(FakeLifecycle::new(metadata.world.clone()));
+    let disclosure = Arc::new(FakeDisclosure::new(metadata.world.clone()));
     let verifier = TokenVerifier::new(config).await.expect("verifier starts");
     let signer = UrlSigner::new(URL_SECRET).expect("url secret is long enough");
     let links =
@@ -80,6 +84,7 @@ async fn spawn(config: AuthConfig, introspection: bool) -> TestApp {
     let bus = Arc::new(InProcessBus::new());
     let mut router = metadata::router(&metadata);
     router.merge(lifecycle::router(&lifecycle));
+    router.merge(disclosure::router(&disclosure));
     router.serve(bus.as_ref()).await.expect("serve the doubles");
     let rpc = RpcClient::new(bus, Duration::from_secs(5));
     TestApp {
@@ -91,6 +96,7 @@ async fn spawn(config: AuthConfig, introspection: bool) -> TestApp {
         )),
         metadata,
         lifecycle,
+        disclosure,
         signer,
     }
 }
