@@ -11,7 +11,7 @@ use callvault_contracts::ops::disclosure::{GetDisclosureSettings, SetDisclosureS
 use callvault_contracts::permissions::Permission;
 use callvault_contracts::{Actor, TenantId};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait};
 
 use super::{DisclosureService, bad_input, store};
 use crate::db::entity::settings;
@@ -64,6 +64,18 @@ impl DisclosureService {
             updated_at: Set(db_time(self.now())),
             updated_by: Set(actor.subject.clone()),
         };
+        // Which parts changed, for the audit chain: names, not the texts.
+        let before = self.settings_of(tenant).await?;
+        let changed = changed_parts(&before, &new);
+        let audit = callvault_contracts::ops::subject::RecordDisclosureAudit {
+            actor: actor.clone(),
+            tenant,
+            action: callvault_contracts::ops::subject::DisclosureAuditAction::Disclosure,
+            target: "settings".to_owned(),
+            reason: None,
+            details: serde_json::json!({ "step": "settings_changed", "changed": changed }),
+        };
+        let txn = self.db.begin().await.map_err(internal)?;
         settings::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(settings::Column::TenantId)
@@ -74,12 +86,60 @@ impl DisclosureService {
                     ])
                     .to_owned(),
             )
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&txn)
             .await
             .map_err(internal)?;
+        store::queue_audit(&txn, tenant, &audit, self.now()).await?;
+        txn.commit().await.map_err(internal)?;
+        if let Err(err) = self.flush_audit(Some(tenant)).await {
+            tracing::warn!(tenant_id = %tenant, code = err.code.as_str(), "disclosure audit entries wait for the next pass");
+        }
         tracing::info!(tenant_id = %tenant, "disclosure settings changed");
         Ok(new)
     }
+}
+
+/// The names of the settings that differ.
+fn changed_parts(before: &DisclosureSettings, after: &DisclosureSettings) -> Vec<&'static str> {
+    let parts: [(&'static str, bool); 11] = [
+        (
+            "default_regime",
+            before.default_regime != after.default_regime,
+        ),
+        (
+            "appi_limit_days",
+            before.appi_limit_days != after.appi_limit_days,
+        ),
+        (
+            "gdpr_identity_stops_clock",
+            before.gdpr_identity_stops_clock != after.gdpr_identity_stops_clock,
+        ),
+        (
+            "appi_identity_stops_clock",
+            before.appi_identity_stops_clock != after.appi_identity_stops_clock,
+        ),
+        (
+            "japanese_holidays",
+            before.japanese_holidays != after.japanese_holidays,
+        ),
+        ("closed_days", before.closed_days != after.closed_days),
+        ("appi_fee", before.appi_fee != after.appi_fee),
+        ("agent_names", before.agent_names != after.agent_names),
+        (
+            "bundle_retention_days",
+            before.bundle_retention_days != after.bundle_retention_days,
+        ),
+        (
+            "due_soon_working_days",
+            before.due_soon_working_days != after.due_soon_working_days,
+        ),
+        ("privacy", before.privacy != after.privacy),
+    ];
+    parts
+        .into_iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(name, _)| name)
+        .collect()
 }
 
 fn check(settings: &DisclosureSettings) -> ApiResult<()> {

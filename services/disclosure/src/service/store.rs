@@ -94,6 +94,13 @@ pub(super) async fn update<C: ConnectionTrait>(
     if answered {
         update = update.col_expr(request::Column::AnsweredAt, Expr::value(db_time(now)));
     }
+    if doc.deadline.due_date.to_string() != row.due_date {
+        // A new deadline (extended, or moved by an identity wait): its
+        // warnings are owed again.
+        update = update
+            .col_expr(request::Column::DueSoonSent, Expr::value(false))
+            .col_expr(request::Column::OverdueSent, Expr::value(false));
+    }
     if state.is_open() && row.answered_at.is_some() {
         // Reopened: not answered any more.
         update = update.col_expr(

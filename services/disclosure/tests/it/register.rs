@@ -137,12 +137,37 @@ async fn the_timer_warns_once_before_and_once_after_the_deadline(lab: &Lab) {
     let report = lab.disclosure.run_timer().await;
     assert_eq!((report.overdue, report.overdue_sent), (1, 1));
     assert_eq!(lab.disclosure.run_timer().await.overdue_sent, 0, "once");
+    // A GDPR request extended after its warning is warned about again.
+    let gdpr = lab
+        .request(&tenant, RequestKind::Access, Regime::Gdpr)
+        .await;
+    // Received Saturday 18 April, due Monday 18 May; Thursday 14 May is
+    // two working days before.
+    lab.set_clock(lab.now() + Duration::days(26));
+    assert_eq!(lab.disclosure.run_timer().await.due_soon_sent, 1);
+    lab.rpc
+        .call(callvault_contracts::ops::disclosure::ExtendDeadline {
+            actor: officer(tenant.id),
+            tenant: tenant.id,
+            id: gdpr.id,
+            months: 1,
+            reasons: "many recordings".into(),
+        })
+        .await
+        .expect("extended");
+    assert_eq!(
+        lab.disclosure.run_timer().await.due_soon_sent,
+        0,
+        "not due soon any more"
+    );
     assert_eq!(
         topics(lab).await,
         vec![
             "disclosure.request_created",
             "disclosure.due_soon",
-            "disclosure.overdue"
+            "disclosure.overdue",
+            "disclosure.request_created",
+            "disclosure.due_soon",
         ]
     );
     let metrics = callvault_telemetry::metrics::render();
