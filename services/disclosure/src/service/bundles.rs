@@ -133,14 +133,16 @@ impl DisclosureService {
         db_time(self.now() + chrono::Duration::minutes(BUILD_LEASE_MINUTES))
     }
 
-    /// Takes over a build whose lease lapsed (compare-and-set: of several
-    /// replicas, one wins).
+    /// Takes over a build whose lease lapsed, or retries a failed one once
+    /// its lease lapsed (compare-and-set: of several replicas, one wins).
     async fn take_over(&self, row: &bundle::Model) -> ApiResult<bool> {
         let now = db_time(self.now());
         let result = bundle::Entity::update_many()
+            .col_expr(bundle::Column::State, Expr::value(BUILDING))
             .col_expr(bundle::Column::BuildingUntil, Expr::value(self.lease_end()))
             .filter(bundle::Column::Id.eq(row.id))
-            .filter(bundle::Column::State.eq(BUILDING))
+            .filter(bundle::Column::State.is_in([BUILDING, FAILED]))
+            .filter(bundle::Column::ExpiresAt.is_null())
             .filter(
                 sea_orm::Condition::any()
                     .add(bundle::Column::BuildingUntil.is_null())
@@ -389,13 +391,17 @@ impl DisclosureService {
     }
 
     /// Builds still marked building whose lease lapsed (the process that
-    /// held it died) start again, in one replica.
+    /// held it died), and failed ones, start again, in one replica.
     pub(super) async fn restart_interrupted_bundles(&self) -> ApiResult<u64> {
         let Some(builder) = self.bundles.clone() else {
             return Ok(0);
         };
+        // A failed build (a recording storage couldn't read, an outage) is
+        // retried once its lease lapsed; one whose request was refused or
+        // withdrawn has an expiry, and is shredded instead.
         let rows = bundle::Entity::find()
-            .filter(bundle::Column::State.eq(BUILDING))
+            .filter(bundle::Column::State.is_in([BUILDING, FAILED]))
+            .filter(bundle::Column::ExpiresAt.is_null())
             .all(&self.db)
             .await
             .map_err(internal)?;

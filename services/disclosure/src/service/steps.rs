@@ -285,6 +285,15 @@ impl DisclosureService {
                     details,
                 });
             }
+            // The wait ends with the refusal: a reopened request starts a
+            // new one, and the days waited so far still count.
+            if let Some(since) = doc.identity_wait_since.take() {
+                doc.identity_pauses.push(Pause {
+                    asked: since,
+                    answered: today,
+                });
+                doc.deadline = recompute(row, &zone, &settings, doc)?;
+            }
             doc.refusal = Some(Refusal {
                 ground: RefusalGround::IdentityNotVerified,
                 text: "We could not verify your identity after three attempts, so we cannot \

@@ -410,4 +410,18 @@ async fn a_build_whose_lease_lapsed_is_taken_over_once(lab: &Lab) {
     );
     let rebuilt = wait_for_bundle(lab, tenant.id, request.id).await;
     assert_eq!(rebuilt.bundle.map(|b| b.id), Some(bundle.id));
+    // A failed build is retried once its lease lapsed.
+    let failed = Statement::from_sql_and_values(
+        backend,
+        match backend {
+            sea_orm::DbBackend::Postgres => {
+                "UPDATE disclosure_bundles SET state = 'FAILED', building_until = $1 WHERE id = $2"
+            }
+            _ => "UPDATE disclosure_bundles SET state = 'FAILED', building_until = ? WHERE id = ?",
+        },
+        [(lab.now() - Duration::minutes(1)).into(), bundle.id.into()],
+    );
+    lab.disclosure_db.execute_raw(failed).await.expect("failed");
+    assert_eq!(lab.disclosure.run_timer().await.bundles_restarted, 1);
+    wait_for_bundle(lab, tenant.id, request.id).await;
 }
