@@ -4,6 +4,7 @@
 
 mod audit;
 mod bundles;
+mod delivery;
 mod intake;
 mod register;
 mod review;
@@ -75,6 +76,7 @@ impl DisclosureService {
         settings::routes(&mut router, self);
         intake::routes(&mut router, self);
         steps::routes(&mut router, self);
+        delivery::routes(&mut router, self);
         review::routes(&mut router, self);
         bundles::routes(&mut router, self);
         register::routes(&mut router, self);
