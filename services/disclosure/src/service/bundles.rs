@@ -169,12 +169,16 @@ impl DisclosureService {
             builder.release(id);
             if let Err(err) = outcome {
                 tracing::warn!(tenant_id = %tenant, bundle_id = %id, code = err.code.as_str(), "bundle build failed");
-                let _ = bundle::Entity::update_many()
+                let marked = bundle::Entity::update_many()
                     .col_expr(bundle::Column::State, Expr::value(FAILED))
                     .filter(bundle::Column::Id.eq(id))
                     .filter(bundle::Column::State.eq(BUILDING))
                     .exec(&this.db)
                     .await;
+                // Left building, it is taken over when its lease lapses.
+                if let Err(err) = marked {
+                    tracing::warn!(bundle_id = %id, error = %err, "a failed bundle build could not be marked failed");
+                }
             }
         });
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use callvault_bus::Router;
 use callvault_contracts::disclosure_api::{
-    BundleInfo, DisclosureFilter, DisclosureRequest, NewDisclosureRequest, Regime, RequestKind,
+    DisclosureFilter, DisclosureRequest, NewDisclosureRequest, Regime, RequestKind,
     RequestRecording, RequestState, SubjectIdentifiers, Transition,
 };
 use callvault_contracts::events::{DisclosureRequestCreatedV1, DisclosureRequestV1};
@@ -307,7 +307,7 @@ impl DisclosureService {
             refusal: doc.refusal.clone(),
             fee: doc.fee.clone(),
             fee_paid: doc.fee_paid,
-            bundle: bundle.map(|info: BundleInfo| info),
+            bundle,
             erasure: doc.erasure.clone(),
             restriction_active: doc.restriction_active,
             created_at: row.created_at,
