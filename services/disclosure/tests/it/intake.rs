@@ -4,7 +4,7 @@
 
 use callvault_contracts::Role;
 use callvault_contracts::disclosure_api::{
-    DisclosureFilter, Regime, RequestKind, RequestState, SubjectIdentifiers,
+    DisclosureFilter, DisclosureMethod, Regime, RequestKind, RequestState, SubjectIdentifiers,
 };
 use callvault_contracts::metadata_api::ErrorCode;
 use callvault_contracts::ops::disclosure::{
@@ -56,6 +56,8 @@ async fn a_request_is_recorded_with_its_deadline_and_the_subjects_calls(lab: &La
     assert_eq!(request.state, RequestState::Received);
     assert_eq!(request.subject.numbers, vec![SUBJECT_E164.to_owned()]);
     assert_eq!(request.requester.name, "Hanako Yamada");
+    // APPI art. 33(1): electronic unless the requester chose otherwise.
+    assert_eq!(request.method, DisclosureMethod::Electronic);
     // Received 3 April 2026 (a Friday): one month is 3 May, a Sunday and
     // Constitution Day, then Greenery Day, Children's Day and the
     // substitute holiday: Thursday 7 May.

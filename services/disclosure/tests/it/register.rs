@@ -76,6 +76,10 @@ async fn the_register_lists_every_request_with_its_outcome(lab: &Lab) {
         .await
         .expect("register");
     assert_eq!(register.len(), 2);
+    assert!(
+        topics(lab).await.contains(&"disclosure.closed".to_owned()),
+        "withdrawal closes"
+    );
     let first = &register[0];
     assert_eq!(first.request_id, answered.id);
     assert_eq!(first.outcome, "withdrawn");
@@ -234,6 +238,16 @@ async fn an_appi_fee_must_be_paid_before_delivery(lab: &Lab) {
         .expect("paid");
     let delivered = deliver().await.expect("delivered once paid");
     assert_eq!(delivered.state, RequestState::Delivered);
+    // Billing counts deliveries from this event.
+    let delivered_events = topics(lab).await;
+    assert_eq!(
+        delivered_events
+            .iter()
+            .filter(|topic| *topic == "disclosure.delivered")
+            .count(),
+        1,
+        "{delivered_events:?}"
+    );
 }
 
 async fn officers_add_and_remove_recordings_with_a_reason(lab: &Lab) {
