@@ -62,45 +62,6 @@ pub enum UrlError {
     Malformed(&'static str),
 }
 
-/// Why an endpoint refuses a signed URL: its HTTP status, the JSON error
-/// code and a message naming what the URL was for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// No `exp` or no `sig`: 401 `unsigned_url`.
-    Unsigned,
-    /// 403 `url_expired`.
-    Expired,
-    /// Not signed for this request, or `exp` not a number: 403
-    /// `invalid_signature`.
-    Invalid,
-}
-
-impl Refusal {
-    pub fn status(self) -> u16 {
-        match self {
-            Refusal::Unsigned => 401,
-            Refusal::Expired | Refusal::Invalid => 403,
-        }
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Refusal::Unsigned => "unsigned_url",
-            Refusal::Expired => "url_expired",
-            Refusal::Invalid => "invalid_signature",
-        }
-    }
-
-    /// `what`: the URL's kind, e.g. `playback`.
-    pub fn message(self, what: &str) -> String {
-        match self {
-            Refusal::Unsigned => format!("{what} urls must be signed"),
-            Refusal::Expired => format!("the {what} url has expired"),
-            Refusal::Invalid => format!("the {what} url signature is invalid"),
-        }
-    }
-}
-
 /// The longest lifetime a URL may be signed for: long enough to listen to
 /// a long call without re-issuing, short enough that a leaked URL dies soon.
 pub const MAX_LIFETIME_SECS: u64 = 4 * 3600;
@@ -153,38 +114,6 @@ impl UrlSigner {
         format!("exp={}&sig={}", grant.expires_at, self.sign(grant))
     }
 
-    /// Checks a signed URL's `exp` and `sig` query values (as received:
-    /// absent, or any text) against the grant of `operation` on `tenant`
-    /// and `object`, at `now` (unix seconds): how every HTTP endpoint
-    /// behind a signed URL refuses one.
-    pub fn check_query(
-        &self,
-        operation: Operation,
-        tenant: &str,
-        object: &str,
-        exp: Option<&str>,
-        sig: Option<&str>,
-        now: u64,
-    ) -> Result<(), Refusal> {
-        let (Some(exp), Some(sig)) = (exp, sig) else {
-            return Err(Refusal::Unsigned);
-        };
-        let Ok(expires_at) = exp.parse::<u64>() else {
-            return Err(Refusal::Invalid);
-        };
-        let grant = Grant {
-            operation,
-            tenant: tenant.to_owned(),
-            recording: object.to_owned(),
-            expires_at,
-        };
-        match self.verify(&grant, sig, now) {
-            Ok(()) => Ok(()),
-            Err(UrlError::Expired) => Err(Refusal::Expired),
-            Err(UrlError::BadSignature | UrlError::Malformed(_)) => Err(Refusal::Invalid),
-        }
-    }
-
     /// Checks `signature` against `grant` (constant time) and the expiry
     /// against `now` (unix seconds).
     pub fn verify(&self, grant: &Grant, signature: &str, now: u64) -> Result<(), UrlError> {
@@ -227,35 +156,6 @@ mod tests {
             recording: "r1".into(),
             expires_at: 1_000,
         }
-    }
-
-    #[test]
-    fn query_values_are_checked_as_endpoints_answer_them() {
-        let signer = signer();
-        let sig = signer.sign(&grant());
-        let check = |exp: Option<&str>, sig: Option<&str>, now| {
-            signer.check_query(Operation::Playback, "t1", "r1", exp, sig, now)
-        };
-        assert_eq!(check(Some("1000"), Some(&sig), 999), Ok(()));
-        assert_eq!(check(None, Some(&sig), 999), Err(Refusal::Unsigned));
-        assert_eq!(check(Some("1000"), None, 999), Err(Refusal::Unsigned));
-        assert_eq!(check(Some("soon"), Some(&sig), 999), Err(Refusal::Invalid));
-        assert_eq!(
-            check(Some("1000"), Some(&sig), 1_001),
-            Err(Refusal::Expired)
-        );
-        assert_eq!(check(Some("1001"), Some(&sig), 999), Err(Refusal::Invalid));
-        // Another operation's signature is not this one's.
-        assert_eq!(
-            signer.check_query(Operation::Bundle, "t1", "r1", Some("1000"), Some(&sig), 999),
-            Err(Refusal::Invalid)
-        );
-        assert_eq!(Refusal::Unsigned.status(), 401);
-        assert_eq!(Refusal::Expired.code(), "url_expired");
-        assert_eq!(
-            Refusal::Invalid.message("bundle"),
-            "the bundle url signature is invalid"
-        );
     }
 
     #[test]

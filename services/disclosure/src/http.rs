@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use actix_web::body::SizedStream;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use callvault_auth::signed_url::{Operation, UrlSigner};
+use callvault_auth::signed_url::{Grant, Operation, UrlError, UrlSigner};
 use callvault_contracts::TenantId;
 use callvault_contracts::metadata_api::ErrorCode;
 use serde::Deserialize;
@@ -30,6 +30,20 @@ pub fn configure(state: web::Data<DownloadState>) -> impl FnOnce(&mut web::Servi
                 .route(web::get().to(download)),
         );
     }
+}
+
+/// The path (with query) of a signed bundle URL.
+pub fn bundle_path(signer: &UrlSigner, tenant: TenantId, bundle: Uuid, expires_at: u64) -> String {
+    let grant = Grant {
+        operation: Operation::Bundle,
+        tenant: tenant.to_string(),
+        recording: bundle.to_string(),
+        expires_at,
+    };
+    format!(
+        "/v1/disclosure/bundles/{tenant}/{bundle}?{}",
+        signer.query(&grant)
+    )
 }
 
 #[derive(Deserialize)]
@@ -64,17 +78,45 @@ async fn download(
         );
     };
     let query = web::Query::<Signature>::from_query(request.query_string()).ok();
-    let checked = state.signer.check_query(
-        Operation::Bundle,
-        &tenant.to_string(),
-        &bundle.to_string(),
+    let (Some(expires_at), Some(signature)) = (
         query.as_ref().and_then(|q| q.exp.as_deref()),
         query.as_ref().and_then(|q| q.sig.as_deref()),
-        now(),
-    );
-    if let Err(refusal) = checked {
-        let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN);
-        return json_error(status, refusal.code(), &refusal.message("bundle"));
+    ) else {
+        return json_error(
+            StatusCode::UNAUTHORIZED,
+            "unsigned_url",
+            "bundle urls must be signed",
+        );
+    };
+    let Ok(expires_at) = expires_at.parse::<u64>() else {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "invalid_signature",
+            "the bundle url signature is invalid",
+        );
+    };
+    let grant = Grant {
+        operation: Operation::Bundle,
+        tenant: tenant.to_string(),
+        recording: bundle.to_string(),
+        expires_at,
+    };
+    match state.signer.verify(&grant, signature, now()) {
+        Ok(()) => {}
+        Err(UrlError::Expired) => {
+            return json_error(
+                StatusCode::FORBIDDEN,
+                "url_expired",
+                "the bundle url has expired",
+            );
+        }
+        Err(UrlError::BadSignature | UrlError::Malformed(_)) => {
+            return json_error(
+                StatusCode::FORBIDDEN,
+                "invalid_signature",
+                "the bundle url signature is invalid",
+            );
+        }
     }
     match state.service.open_bundle(tenant, bundle).await {
         Ok(opened) => HttpResponse::Ok()

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use callvault_auth::signed_url::{Grant, Operation, UrlSigner};
+use callvault_auth::signed_url::{Grant, Operation, UrlError, UrlSigner};
 use callvault_contracts::{RecordingId, TenantId};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
@@ -151,17 +151,42 @@ async fn play(
             "the playback url is malformed",
         );
     };
-    let checked = state.signer.check_query(
-        Operation::Playback,
-        &tenant.to_string(),
-        &recording.to_string(),
-        query.exp.as_deref(),
-        query.sig.as_deref(),
-        now(),
-    );
-    if let Err(refusal) = checked {
-        let status = StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN);
-        return json_error(status, refusal.code(), &refusal.message("playback"));
+    let (Some(expires_at), Some(signature)) = (query.exp.as_deref(), query.sig.as_deref()) else {
+        return json_error(
+            StatusCode::UNAUTHORIZED,
+            "unsigned_url",
+            "playback urls must be signed",
+        );
+    };
+    let Ok(expires_at) = expires_at.parse::<u64>() else {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "invalid_signature",
+            "the playback url signature is invalid",
+        );
+    };
+    let grant = Grant {
+        operation: Operation::Playback,
+        tenant: tenant.to_string(),
+        recording: recording.to_string(),
+        expires_at,
+    };
+    match state.signer.verify(&grant, signature, now()) {
+        Ok(()) => {}
+        Err(UrlError::Expired) => {
+            return json_error(
+                StatusCode::FORBIDDEN,
+                "url_expired",
+                "the playback url has expired",
+            );
+        }
+        Err(UrlError::BadSignature | UrlError::Malformed(_)) => {
+            return json_error(
+                StatusCode::FORBIDDEN,
+                "invalid_signature",
+                "the playback url signature is invalid",
+            );
+        }
     }
 
     let info = match state.store.info(tenant, recording).await {
