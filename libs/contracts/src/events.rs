@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::billing_api::{Account, Currency, Party, PlanLevel};
 use crate::call::{AudioInfo, CallMetadata};
 use crate::disclosure_api::{Regime, RequestKind, RequestState};
 use crate::{RecordingId, TenantId};
@@ -146,6 +147,125 @@ disclosure_event!(
     DisclosureClosedV1,
     "disclosure.closed"
 );
+
+/// Storage kept a recording's object (its record committed): its audio
+/// bytes start to count as stored. Published by storage's outbox in the
+/// transaction that records it, with the record's own instant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordingStoredV1 {
+    pub tenant_id: TenantId,
+    pub recording_id: RecordingId,
+    /// Plaintext audio bytes (what billing counts as stored).
+    pub size: u64,
+    pub stored_at: DateTime<Utc>,
+}
+
+impl Event for RecordingStoredV1 {
+    const TOPIC: &'static str = "recording.stored";
+    const VERSION: u32 = 1;
+}
+
+/// Storage removed a recording that was stored but never accepted (an
+/// upload refused after its bytes were written): it counts as never stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordingDiscardedV1 {
+    pub tenant_id: TenantId,
+    pub recording_id: RecordingId,
+    pub size: u64,
+    /// When it had been stored.
+    pub stored_at: DateTime<Utc>,
+    pub discarded_at: DateTime<Utc>,
+}
+
+impl Event for RecordingDiscardedV1 {
+    const TOPIC: &'static str = "recording.discarded";
+    const VERSION: u32 = 1;
+}
+
+/// Storage crypto-shredded a recording: its bytes stop counting as stored
+/// at `shredded_at`. Sent once per recording, whatever shredded it
+/// (deletion, erasure, offboarding).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordingShreddedV1 {
+    pub tenant_id: TenantId,
+    pub recording_id: RecordingId,
+    pub size: u64,
+    pub stored_at: DateTime<Utc>,
+    pub shredded_at: DateTime<Utc>,
+}
+
+impl Event for RecordingShreddedV1 {
+    const TOPIC: &'static str = "recording.shredded";
+    const VERSION: u32 = 1;
+}
+
+/// How a recording's audio left storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ServedAs {
+    /// A playback stream (ranges included).
+    Playback,
+    /// A download of the whole file.
+    Download,
+}
+
+/// Storage served part or all of a recording's audio: what it actually
+/// sent (a response cut short counts what went out), and the recording's
+/// byte rate so the seconds can be told. One per response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordingServedV1 {
+    pub tenant_id: TenantId,
+    pub recording_id: RecordingId,
+    pub served_as: ServedAs,
+    /// Audio bytes sent.
+    pub bytes: u64,
+    /// The recording's audio bytes per second of audio.
+    pub byte_rate: u64,
+    pub served_at: DateTime<Utc>,
+}
+
+impl Event for RecordingServedV1 {
+    const TOPIC: &'static str = "recording.served";
+    const VERSION: u32 = 1;
+}
+
+/// A person (never a recorder key) made a request through the gateway.
+/// Sent at most once per user and quarter hour, so any local day with
+/// activity has one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UserActiveV1 {
+    pub tenant_id: TenantId,
+    /// The token subject's pseudonym (HMAC), never the subject itself.
+    pub user: String,
+    pub active_at: DateTime<Utc>,
+}
+
+impl Event for UserActiveV1 {
+    const TOPIC: &'static str = "user.active";
+    const VERSION: u32 = 1;
+}
+
+/// An invoice was finalized: numbered and frozen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct InvoiceFinalizedV1 {
+    pub invoice_id: Uuid,
+    pub number: String,
+    pub level: PlanLevel,
+    pub account: Account,
+    pub issuer: Party,
+    pub currency: Currency,
+    pub period_first_day: NaiveDate,
+    pub period_last_day: NaiveDate,
+    pub subtotal: i64,
+    pub tax: i64,
+    pub total: i64,
+    pub finalized_at: DateTime<Utc>,
+}
+
+impl Event for InvoiceFinalizedV1 {
+    const TOPIC: &'static str = "invoice.finalized";
+    const VERSION: u32 = 1;
+}
 
 /// The envelope every bus message travels in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -4,6 +4,7 @@
 //! exported to schema/events/.
 
 pub mod actor;
+pub mod billing_api;
 pub mod call;
 pub mod disclosure_api;
 pub mod events;

@@ -42,6 +42,10 @@ pub enum ErrorCode {
     /// it is not played or downloaded, but by a compliance officer giving a
     /// reason.
     RecordingRestricted,
+    /// A billing plan was refused: tiers that overlap or don't increase, a
+    /// negative price, a unit its meter isn't counted in, an unknown
+    /// currency (docs/billing.md).
+    InvalidPlan,
 }
 
 impl ErrorCode {
@@ -60,6 +64,7 @@ impl ErrorCode {
             ErrorCode::ExportRequired => "EXPORT_REQUIRED",
             ErrorCode::LegalHoldActive => "LEGAL_HOLD_ACTIVE",
             ErrorCode::RecordingRestricted => "RECORDING_RESTRICTED",
+            ErrorCode::InvalidPlan => "INVALID_PLAN",
         }
     }
 }

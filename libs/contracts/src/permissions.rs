@@ -49,10 +49,21 @@ pub enum Permission {
     HandleDisclosure,
     /// Read data-subject requests, their register and settings.
     ReadDisclosure,
+    /// Manage a BPO's billing (docs/billing.md): its retail plans, which of
+    /// them each of its tenants is on, its own and its tenants' billing
+    /// profiles, and finalizing its tenants' invoices.
+    ManageBilling,
+    /// Manage the platform's billing: wholesale plans, which one each BPO
+    /// is on, the platform's billing profile, finalizing wholesale invoices,
+    /// the storage reconciliation.
+    ManageWholesale,
+    /// Read usage, invoices and plans: a tenant's own, or a BPO's (its
+    /// tenants' and its own wholesale ones, and its statement).
+    ReadBilling,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 18] = [
         Permission::ManageBpos,
         Permission::ViewTenants,
         Permission::OnboardTenants,
@@ -68,6 +79,9 @@ impl Permission {
         Permission::OffboardTenants,
         Permission::HandleDisclosure,
         Permission::ReadDisclosure,
+        Permission::ManageBilling,
+        Permission::ManageWholesale,
+        Permission::ReadBilling,
     ];
 }
 
@@ -99,7 +113,9 @@ pub fn reach(role: Role, permission: Permission) -> Reach {
             | P::ViewTenants
             | P::OnboardTenants
             | P::ManageUsers
-            | P::OffboardTenants,
+            | P::OffboardTenants
+            // It bills the BPOs (wholesale), and no tenant.
+            | P::ManageWholesale,
         ) => Reach::Anywhere,
 
         // A BPO configures its tenants (retention and their keys included),
@@ -117,7 +133,10 @@ pub fn reach(role: Role, permission: Permission) -> Reach {
             | P::OffboardTenants
             // A processor acting for its client companies (GDPR art. 28(3)(e)).
             | P::HandleDisclosure
-            | P::ReadDisclosure,
+            | P::ReadDisclosure
+            // It bills its tenants and reads what the platform bills it.
+            | P::ManageBilling
+            | P::ReadBilling,
         ) => Reach::OwnBpo,
 
         (
@@ -129,7 +148,9 @@ pub fn reach(role: Role, permission: Permission) -> Reach {
             | P::ManagePolicy
             | P::ManageHolds
             | P::ManageDeletion
-            | P::ManageKeys,
+            | P::ManageKeys
+            // What its company is billed: usage and invoices, read only.
+            | P::ReadBilling,
         ) => Reach::OwnTenant,
         (
             Role::ComplianceOfficer,
@@ -150,7 +171,11 @@ pub fn reach(role: Role, permission: Permission) -> Reach {
         // It reads the data-subject requests too, and changes none.
         (
             Role::Auditor,
-            P::ViewTenants | P::ReadAudit | P::VerifyRecordings | P::ReadDisclosure,
+            P::ViewTenants
+            | P::ReadAudit
+            | P::VerifyRecordings
+            | P::ReadDisclosure
+            | P::ReadBilling,
         ) => Reach::OwnTenant,
 
         _ => Reach::Nowhere,

@@ -13,10 +13,16 @@ pub enum Service {
     Metadata,
     Storage,
     Disclosure,
+    Billing,
 }
 
 impl Service {
-    pub const ALL: [Service; 3] = [Service::Metadata, Service::Storage, Service::Disclosure];
+    pub const ALL: [Service; 4] = [
+        Service::Metadata,
+        Service::Storage,
+        Service::Disclosure,
+        Service::Billing,
+    ];
 
     /// The request queue's name (prefixed per deployment on RabbitMQ) and
     /// the service's name in logs, spans and metrics.
@@ -25,6 +31,7 @@ impl Service {
             Service::Metadata => "metadata",
             Service::Storage => "storage",
             Service::Disclosure => "disclosure",
+            Service::Billing => "billing",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! the serving service checks that actor's permission again whatever the
 //! gateway checked.
 
+pub mod billing;
 pub mod catalogue;
 pub mod disclosure;
 pub mod lifecycle;

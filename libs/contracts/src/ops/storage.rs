@@ -53,3 +53,28 @@ impl Rpc for VerifyRecording {
     const NAME: &'static str = "verify_recording";
     const SERVICE: Service = Service::Storage;
 }
+
+/// One tenant's stored audio over a time window, from storage's own
+/// records: the sum over its recordings of plaintext bytes × the seconds of
+/// `[from, to)` each was stored (created, not yet shredded).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantByteSeconds {
+    pub tenant: TenantId,
+    /// A decimal integer (it passes 2^64).
+    pub byte_seconds: String,
+}
+
+/// Every tenant's stored byte-seconds over `[from, to)`, for billing's
+/// daily reconciliation. Tenants with nothing stored in the window are left
+/// out.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct StoredByteSeconds {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+impl Rpc for StoredByteSeconds {
+    type Reply = Vec<TenantByteSeconds>;
+    const NAME: &'static str = "stored_byte_seconds";
+    const SERVICE: Service = Service::Storage;
+}

@@ -154,3 +154,17 @@ impl Rpc for VerifyApiKey {
     const NAME: &'static str = "verify_api_key";
     const SERVICE: Service = Service::Metadata;
 }
+
+/// Every tenant, or a BPO's, offboarded ones included, for the billing
+/// service (its wholesale usage and the time zones its periods are cut in).
+/// A machine call: the billing service has checked the person asking.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct TenantDirectory {
+    pub bpo: Option<BpoId>,
+}
+
+impl Rpc for TenantDirectory {
+    type Reply = Vec<Tenant>;
+    const NAME: &'static str = "tenant_directory";
+    const SERVICE: Service = Service::Metadata;
+}
