@@ -155,12 +155,15 @@ impl Rpc for VerifyApiKey {
     const SERVICE: Service = Service::Metadata;
 }
 
-/// Every tenant, or a BPO's, offboarded ones included, for the billing
-/// service (its wholesale usage and the time zones its periods are cut in).
-/// A machine call: the billing service has checked the person asking.
+/// Tenants, offboarded ones included, for the billing service (whose BPO a
+/// tenant is, the time zone its periods are cut in, a BPO's tenants for its
+/// wholesale usage): one tenant, a BPO's, or every one. A machine call: the
+/// billing service checks the person asking itself. An unknown tenant is
+/// an empty list.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct TenantDirectory {
     pub bpo: Option<BpoId>,
+    pub tenant: Option<TenantId>,
 }
 
 impl Rpc for TenantDirectory {

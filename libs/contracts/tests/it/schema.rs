@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use callvault_contracts::events::{
     DisclosureClosedV1, DisclosureDeliveredV1, DisclosureDueSoonV1, DisclosureOverdueV1,
-    DisclosureRequestCreatedV1, Message, RecordingIngestedV1, RecordingIntegrityFailedV1,
+    DisclosureRequestCreatedV1, InvoiceFinalizedV1, Message, RecordingDiscardedV1,
+    RecordingServedV1, RecordingShreddedV1, RecordingStoredV1, UserActiveV1, RecordingIngestedV1, RecordingIntegrityFailedV1,
     TenantKeyChangedV1,
 };
 use callvault_contracts::lifecycle_api::{
@@ -43,6 +44,12 @@ fn schemas() -> Vec<(&'static str, Schema)> {
             schema_for!(DisclosureDeliveredV1),
         ),
         ("disclosure.closed.v1", schema_for!(DisclosureClosedV1)),
+        ("recording.stored.v1", schema_for!(RecordingStoredV1)),
+        ("recording.discarded.v1", schema_for!(RecordingDiscardedV1)),
+        ("recording.shredded.v1", schema_for!(RecordingShreddedV1)),
+        ("recording.served.v1", schema_for!(RecordingServedV1)),
+        ("user.active.v1", schema_for!(UserActiveV1)),
+        ("invoice.finalized.v1", schema_for!(InvoiceFinalizedV1)),
         ("metadata.error", schema_for!(ApiError)),
         ("metadata.bpo", schema_for!(Bpo)),
         ("metadata.tenant", schema_for!(Tenant)),

@@ -121,6 +121,19 @@ impl MetadataService {
         rows.into_iter().map(tenant_from_row).collect()
     }
 
+    /// [`TenantDirectory`](callvault_contracts::ops::tenancy::TenantDirectory):
+    /// a machine call of the billing service, which checks its caller itself.
+    pub async fn tenant_directory(
+        &self,
+        bpo: Option<BpoId>,
+        tenant: Option<TenantId>,
+    ) -> ApiResult<Vec<Tenant>> {
+        let rows = store::tenancy::tenant_directory(&self.db, bpo, tenant)
+            .await
+            .map_err(internal)?;
+        rows.into_iter().map(tenant_from_row).collect()
+    }
+
     pub async fn create_user(&self, actor: &Actor, input: NewUser) -> ApiResult<User> {
         let subject = input::subject(&input.subject)?;
         let agent_id = match (input.role, &input.agent_id) {
@@ -267,6 +280,7 @@ fn user_from_row(row: user::Model) -> ApiResult<User> {
 pub(super) fn routes(router: &mut Router, service: &Arc<MetadataService>) {
     use callvault_contracts::ops::tenancy::{
         CreateBpo, CreateUser, GetTenant, ListBpos, ListTenants, ListUsers, OnboardTenant,
+        TenantDirectory,
     };
     router
         .route(service, |s, r: CreateBpo| async move {
@@ -283,6 +297,9 @@ pub(super) fn routes(router: &mut Router, service: &Arc<MetadataService>) {
         })
         .route(service, |s, r: ListTenants| async move {
             s.list_tenants(&r.actor, r.bpo).await
+        })
+        .route(service, |s, r: TenantDirectory| async move {
+            s.tenant_directory(r.bpo, r.tenant).await
         })
         .route(service, |s, r: CreateUser| async move {
             s.create_user(&r.actor, r.input).await

@@ -157,6 +157,26 @@ pub(crate) async fn list_tenants<C: ConnectionTrait>(
         .await
 }
 
+/// Every tenant, a BPO's, or one, oldest first.
+pub(crate) async fn tenant_directory<C: ConnectionTrait>(
+    conn: &C,
+    bpo: Option<BpoId>,
+    id: Option<TenantId>,
+) -> Result<Vec<tenant::Model>, DbErr> {
+    let mut query = tenant::Entity::find();
+    if let Some(bpo) = bpo {
+        query = query.filter(tenant::Column::BpoId.eq(bpo.0));
+    }
+    if let Some(id) = id {
+        query = query.filter(tenant::Column::Id.eq(id.0));
+    }
+    query
+        .order_by_asc(tenant::Column::CreatedAt)
+        .order_by_asc(tenant::Column::Id)
+        .all(conn)
+        .await
+}
+
 /// Fails with a unique violation when the subject exists in the scope.
 pub(crate) async fn insert_user<C: ConnectionTrait>(
     conn: &C,
