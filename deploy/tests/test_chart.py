@@ -26,7 +26,7 @@ SNAPSHOTS = TESTS / "snapshots"
 BAD_VALUES = sorted((TESTS / "bad-values").glob("*.yaml"))
 # The default targets, sorted: every target of the binary but `all`
 # (test_drift.py checks this list against the binary's `Target`).
-TARGETS = ["disclosure", "gateway", "ingestion", "metadata", "storage"]
+TARGETS = ["billing", "disclosure", "gateway", "ingestion", "metadata", "storage"]
 
 
 def snapshot_text(values):
@@ -138,22 +138,22 @@ def test_distributed_runs_one_deployment_per_target_with_its_companions():
 
 def test_adding_a_target_is_one_entry_in_values():
     values = yaml.safe_load((CHART / "values.yaml").read_text())
-    billing = copy.deepcopy(values["targets"]["metadata"])
-    billing["ingressPaths"] = ["/v1/invoices"]
-    docs = documents({"targets": {"billing": billing}, "ingress": {"enabled": True}})
-    deployment = kind_named(docs, "Deployment", "cv-callvault-billing")
-    assert deployment["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "billing"
-    assert env_of(deployment)["CALLVAULT_DATABASE__BILLING_URL"]["valueFrom"]
+    analytics = copy.deepcopy(values["targets"]["metadata"])
+    analytics["ingressPaths"] = ["/v1/analytics"]
+    docs = documents({"targets": {"analytics": analytics}, "ingress": {"enabled": True}})
+    deployment = kind_named(docs, "Deployment", "cv-callvault-analytics")
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["args"][-1] == "analytics"
+    assert env_of(deployment)["CALLVAULT_DATABASE__ANALYTICS_URL"]["valueFrom"]
     for kind in ("Service", "ServiceAccount", "PodDisruptionBudget", "NetworkPolicy"):
-        kind_named(docs, kind, "cv-callvault-billing")
+        kind_named(docs, kind, "cv-callvault-analytics")
     secret = kind_named(docs, "Secret", "cv-callvault-secrets")
-    assert "database-billing-url" in secret["data"]
+    assert "database-analytics-url" in secret["data"]
     ingress = kind_named(docs, "Ingress", "cv-callvault")
     paths = {p["path"]: p["backend"]["service"]["name"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
-    assert paths["/v1/invoices"] == "cv-callvault-billing"
+    assert paths["/v1/analytics"] == "cv-callvault-analytics"
     migrate = kind_named(docs, "Job", "cv-callvault-migrate")
     names = [e["name"] for e in migrate["spec"]["template"]["spec"]["containers"][0]["env"]]
-    assert "CALLVAULT_DATABASE__BILLING_URL" in names
+    assert "CALLVAULT_DATABASE__ANALYTICS_URL" in names
 
 
 def test_disclosure_runs_with_its_database_the_bucket_the_keys_and_storage_inside_the_cluster():
@@ -200,11 +200,85 @@ def test_the_embedded_mode_keeps_the_disclosure_database_on_its_volume():
     assert "CALLVAULT_DISCLOSURE_URL" not in env
 
 
+def test_billing_runs_with_its_database_and_the_broker_only():
+    docs = documents(load_values(TESTS / "values" / "distributed-aws.yaml"))
+    env = env_of(kind_named(docs, "Deployment", "cv-callvault-billing"))
+    ref = env["CALLVAULT_DATABASE__BILLING_URL"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "cv-callvault-secrets", "key": "database-billing-url"}
+    assert env["CALLVAULT_BUS__KIND"]["value"] == "rabbitmq"
+    assert env["CALLVAULT_BUS__URL_FILE"]["value"] == "/run/secrets/callvault/bus-url"
+    # No bucket, no key provider, no storage or bundle URLs, no token checks:
+    # GraphQL reaches it through the gateway over the bus.
+    assert not [
+        name
+        for name in env
+        if name.startswith(("CALLVAULT_BLOB__", "CALLVAULT_KEYS__", "CALLVAULT_AUTH__ISSUER", "CALLVAULT_AUTH__JWKS"))
+        or name in ("CALLVAULT_STORAGE_URL", "CALLVAULT_DISCLOSURE_URL")
+    ], sorted(env)
+    assert [name for name in env if name.startswith("CALLVAULT_DATABASE__")] == ["CALLVAULT_DATABASE__BILLING_URL"]
+    assert env["CALLVAULT_BILLING__TIMER_INTERVAL_SECS"]["value"] == "300"
+    assert env["CALLVAULT_BILLING__GRACE_HOURS"]["value"] == "96"
+    secret = kind_named(documents({}), "Secret", "cv-callvault-secrets")
+    assert "database-billing-url" in secret["data"]
+    migrate = kind_named(docs, "Job", "cv-callvault-migrate")
+    names = [e["name"] for e in migrate["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert "CALLVAULT_DATABASE__BILLING_URL" in names
+
+
+def billing_settings(env):
+    return {
+        name: entry["value"]
+        for name, entry in env.items()
+        if name in ("CALLVAULT_BILLING__TIMER_INTERVAL_SECS", "CALLVAULT_BILLING__GRACE_HOURS")
+    }
+
+
+def test_billings_settings_reach_only_the_process_that_runs_billing():
+    # The chart's defaults, which are the binary's (test_drift.py).
+    found = deployments(documents({}))
+    assert billing_settings(env_of(found["cv-callvault-billing"])) == {
+        "CALLVAULT_BILLING__TIMER_INTERVAL_SECS": "60",
+        "CALLVAULT_BILLING__GRACE_HOURS": "72",
+    }
+    for name, doc in found.items():
+        if name != "cv-callvault-billing":
+            assert not billing_settings(env_of(doc)), name
+    # Set in values, as integers (a large one is not written as 1e+06).
+    docs = documents({"billing": {"timerIntervalSecs": 1000000, "graceHours": 0}})
+    assert billing_settings(env_of(kind_named(docs, "Deployment", "cv-callvault-billing"))) == {
+        "CALLVAULT_BILLING__TIMER_INTERVAL_SECS": "1000000",
+        "CALLVAULT_BILLING__GRACE_HOURS": "0",
+    }
+    # A group running billing gets them too.
+    docs = documents({"groups": [{"name": "control", "targets": ["metadata", "billing"]}]})
+    env = env_of(kind_named(docs, "Deployment", "cv-callvault-control"))
+    assert len(billing_settings(env)) == 2
+    assert {"CALLVAULT_DATABASE__METADATA_URL", "CALLVAULT_DATABASE__BILLING_URL"} <= set(env)
+
+
+def test_the_embedded_mode_runs_billing_with_its_settings_and_its_database_on_the_volume():
+    docs = documents(load_values(TESTS / "values" / "embedded.yaml"))
+    sts = kind_named(docs, "StatefulSet", "cv-callvault-embedded")
+    env = {e["name"]: e for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
+    # billing.db under CALLVAULT_DATA_DIR, as every service's SQLite file.
+    assert "CALLVAULT_DATA_DIR" in env
+    assert not {e for e in env if e.startswith("CALLVAULT_DATABASE__")}
+    assert billing_settings(env) == {
+        "CALLVAULT_BILLING__TIMER_INTERVAL_SECS": "60",
+        "CALLVAULT_BILLING__GRACE_HOURS": "72",
+    }
+
+
 def test_groups_run_targets_in_one_process():
     docs = documents(load_values(TESTS / "values" / "grouped.yaml"))
     found = deployments(docs)
     # A target no group names runs on its own, next to the groups.
-    assert sorted(found) == ["cv-callvault-control", "cv-callvault-disclosure", "cv-callvault-ingest-store"]
+    assert sorted(found) == [
+        "cv-callvault-billing",
+        "cv-callvault-control",
+        "cv-callvault-disclosure",
+        "cv-callvault-ingest-store",
+    ]
     args = found["cv-callvault-ingest-store"]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args == ["serve", "--target", "ingestion,storage"]
     env = env_of(found["cv-callvault-ingest-store"])
@@ -240,8 +314,8 @@ def test_ingestion_without_storage_is_refused():
 
 def test_a_group_naming_an_unknown_target_is_refused():
     with pytest.raises(helm.HelmError) as refused:
-        render({"groups": [{"name": "edge", "targets": ["ingestion", "billing"]}]})
-    assert '"billing" is not a target' in str(refused.value)
+        render({"groups": [{"name": "edge", "targets": ["ingestion", "analytics"]}]})
+    assert '"analytics" is not a target' in str(refused.value)
 
 
 def test_ingress_routes_only_the_clients_routes():
@@ -255,6 +329,8 @@ def test_ingress_routes_only_the_clients_routes():
         "/v1/playback": "cv-callvault-storage",
         "/v1/disclosure/bundles": "cv-callvault-disclosure",
     }
+    # billing has no route of its own: the gateway reaches it over the bus.
+    assert "cv-callvault-billing" not in paths.values()
 
 
 def test_network_policies_let_each_target_out_only_to_what_it_needs():
@@ -270,6 +346,8 @@ def test_network_policies_let_each_target_out_only_to_what_it_needs():
     assert egress_ports("metadata") == {53, 5671, 5672, 5432, 443, 4317}
     # The bucket and KMS, its database, the broker (metadata) and storage's HTTP (audio).
     assert egress_ports("disclosure") == {53, 5671, 5672, 5432, 443, "http", 4317}
+    # Its database and the broker: no S3, no KMS (443), no storage (http).
+    assert egress_ports("billing") == {53, 5671, 5672, 5432, 4317}
     disclosure = kind_named(docs, "NetworkPolicy", "cv-callvault-disclosure")
     to_storage = [
         peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
@@ -306,6 +384,13 @@ def test_network_policies_let_each_target_out_only_to_what_it_needs():
         if "podSelector" in peer
     ]
     assert pods == ["test"]
+    # billing: Prometheus and the `helm test` pod only, on the health/metrics port.
+    assert ingress_namespaces("billing") == ["monitoring"]
+    billing = kind_named(docs, "NetworkPolicy", "cv-callvault-billing")
+    assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+            for rule in billing["spec"]["ingress"] for p in rule["from"] if "podSelector" in p] == ["test"]
+    assert {p["port"] for rule in billing["spec"]["ingress"] for p in rule["ports"]} == {"http"}
+    assert not [p for rule in billing["spec"]["egress"] for p in rule["to"] if "podSelector" in p]
 
 
 @pytest.mark.parametrize("target", ["storage", "metadata", "disclosure"])
@@ -313,6 +398,14 @@ def test_irsa_role_annotations_reach_the_service_accounts(target):
     docs = documents(load_values(TESTS / "values" / "distributed-aws.yaml"))
     account = kind_named(docs, "ServiceAccount", f"cv-callvault-{target}")
     assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(f"callvault-prod-{target}")
+    assert account["automountServiceAccountToken"] is False
+
+
+@pytest.mark.parametrize("target", ["billing", "gateway", "ingestion"])
+def test_targets_that_call_no_aws_get_no_irsa_role(target):
+    docs = documents(load_values(TESTS / "values" / "distributed-aws.yaml"))
+    account = kind_named(docs, "ServiceAccount", f"cv-callvault-{target}")
+    assert "eks.amazonaws.com/role-arn" not in (account["metadata"].get("annotations") or {})
     assert account["automountServiceAccountToken"] is False
 
 

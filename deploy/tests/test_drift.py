@@ -11,6 +11,8 @@ code rather than from a list kept by hand:
   and what the target's module in modules.rs reads whose default is the
   embedded mode's (its database URL, the storage and disclosure URLs, the
   blob store and the key provider);
+- the settings the chart always sets (billing's) default to the binary's
+  defaults;
 - and the real binary accepts each process's environment as the chart
   renders it (its configuration refuses unknown keys)."""
 
@@ -71,6 +73,11 @@ def test_config_types_are_read():
     # A parser that found nothing would let every variable through.
     assert {"CALLVAULT_LISTEN", "CALLVAULT_BUS__URL_FILE", "CALLVAULT_DATABASE__STORAGE_URL"} <= variables
     assert {"CALLVAULT_STORAGE__SWEEP_INTERVAL_SECS", "CALLVAULT_LIFECYCLE__CLOCK_OFFSET_SECS"} <= variables
+    assert {
+        "CALLVAULT_DATABASE__BILLING_URL",
+        "CALLVAULT_BILLING__TIMER_INTERVAL_SECS",
+        "CALLVAULT_BILLING__GRACE_HOURS",
+    } <= variables
     assert "OTEL_EXPORTER_OTLP_ENDPOINT" in telemetry_variables()
 
 
@@ -187,6 +194,34 @@ def test_each_target_requires_what_its_module_reads():
         "BLOB__S3_BUCKET",
         "KEYS__PROVIDER",
     }
+    # billing: its database and the bus (required everywhere), nothing else.
+    assert required_by("billing") == {"DATABASE__BILLING_URL"}
+
+
+def config_default(struct, field):
+    """The default of a configuration key: the value its serde default
+    function (`#[serde(default = "…")]`) returns, an integer literal."""
+    raw = "".join(path.read_text() for path in CONFIG_FILES)
+    body = block_after(raw, rf"pub struct {struct}\b")
+    found = re.search(rf'default\s*=\s*"(\w+)"[^\]]*\]\s*(?:#\[[^\]]*\]\s*)*pub {field}:', body)
+    assert found, f"{struct}.{field} has no serde default function"
+    function = block_after(raw, rf"fn {found.group(1)}\(\)")
+    literal = re.fullmatch(r"\{\s*([0-9_]+)\s*\}", function)
+    assert literal, f"{found.group(1)} returns no integer literal: {function}"
+    return int(literal.group(1).replace("_", ""))
+
+
+def test_the_charts_billing_settings_default_to_the_binarys():
+    # The chart always sets them, so a chart default that differs from the
+    # binary's would silently change the behaviour of every release.
+    import yaml
+
+    from conftest import CHART
+
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["billing"]
+    struct = config_structs()["Config"]["billing"]
+    assert values["timerIntervalSecs"] == config_default(struct, "timer_interval_secs") == 60
+    assert values["graceHours"] == config_default(struct, "grace_hours") == 72
 
 
 def binary_targets():
@@ -207,7 +242,7 @@ def test_the_chart_knows_every_target_of_the_binary():
 
     chart = set(yaml.safe_load((CHART / "values.yaml").read_text())["targets"])
     binary = binary_targets()
-    assert "disclosure" in binary
+    assert {"disclosure", "billing"} <= binary
     assert chart == binary, f"only in the binary: {sorted(binary - chart)}; only in the chart: {sorted(chart - binary)}"
     assert {"AUTH__HS256_SECRET", "SECRETS__PII", "BUS__KIND", "BUS__URL"} <= required_everywhere()
 

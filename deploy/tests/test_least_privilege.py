@@ -22,7 +22,7 @@ from test_terraform import load_hcl
 from rust_source import block_after, crate_source, functions, production_source, trait_methods
 
 POLICIES = ROOT / "terraform" / "modules" / "identity" / "policies"
-TARGETS = ["disclosure", "gateway", "ingestion", "metadata", "storage"]
+TARGETS = ["billing", "disclosure", "gateway", "ingestion", "metadata", "storage"]
 
 # The SDK crates: (wrapper crate, its abstraction trait, IAM service prefix).
 SDKS = {
@@ -263,3 +263,16 @@ def test_disclosure_reaches_only_its_prefix_of_the_bucket():
             assert statement["Condition"] == {"StringLike": {"s3:prefix": "disclosure/*"}}, statement["Sid"]
         else:
             assert statement["Resource"] == "<bucket_arn>/disclosure/*", statement["Sid"]
+
+
+def test_billing_calls_no_aws_and_gets_no_role():
+    # Its database and the bus only: no BlobStore, no KeyProvider, so no
+    # S3 or KMS action, no policy file and (the identity module makes one
+    # role per policy file) no IRSA role.
+    assert (ROOT / "services" / "billing" / "src").is_dir(), "the billing crate was not found"
+    sources = target_sources("billing")
+    assert not [text for text in sources if re.search(r"\b(BlobStore|KeyProvider)\b", text)]
+    assert derived_actions("billing") == set()
+    assert data_key_purposes("billing") == set()
+    assert object_key_prefixes("billing") == set()
+    assert not (POLICIES / "billing.json.tftpl").exists()

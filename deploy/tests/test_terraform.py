@@ -98,6 +98,9 @@ def test_the_rendered_chart_values_are_accepted_by_the_chart():
     for service in roles:
         account = kind_named(docs, "ServiceAccount", f"cv-callvault-{service}")
         assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(f"p-{service}")
+    # billing calls no AWS API: no role, so its service account names none.
+    account = kind_named(docs, "ServiceAccount", "cv-callvault-billing")
+    assert "eks.amazonaws.com/role-arn" not in (account["metadata"].get("annotations") or {})
 
 
 def test_every_target_with_a_database_gets_one_from_the_database_module():
@@ -105,7 +108,7 @@ def test_every_target_with_a_database_gets_one_from_the_database_module():
     services = next(v["services"] for v in variables["variable"] if "services" in v)
     chart = yaml.safe_load((ROOT / "charts" / "callvault" / "values.yaml").read_text())["targets"]
     with_database = {name for name, target in chart.items() if target["database"]}
-    assert "disclosure" in with_database
+    assert {"disclosure", "billing"} <= with_database
     assert {s.strip('"') for s in services["default"]} == with_database
     # The example takes the module's default: one instance per service.
     example = load_hcl(TERRAFORM / "examples" / "eks" / "main.tf")

@@ -197,6 +197,13 @@ target needs comes from its entry in `targets`, so a new target is one entry.
 - name: CALLVAULT_DISCLOSURE_URL
   value: {{ include "callvault.publicUrl" $root | quote }}
 {{- end }}
+{{- if or $embedded (has "billing" .targets) }}
+{{- /* billing's settings (values `billing`), for the process that runs it. */}}
+- name: CALLVAULT_BILLING__TIMER_INTERVAL_SECS
+  value: {{ int64 $v.billing.timerIntervalSecs | toString | quote }}
+- name: CALLVAULT_BILLING__GRACE_HOURS
+  value: {{ int64 $v.billing.graceHours | toString | quote }}
+{{- end }}
 {{- if or $needs.auth $embedded }}
 {{- if $v.auth.issuer }}
 - name: CALLVAULT_AUTH__ISSUER

@@ -208,7 +208,10 @@ pub enum ChargeModel {
     /// Every unit at the price of the tier the whole quantity reaches.
     Volume { tiers: Vec<Tier> },
     /// `package_price` per started package of `package_size` units.
-    Package { package_size: Dec, package_price: Dec },
+    Package {
+        package_size: Dec,
+        package_price: Dec,
+    },
 }
 
 /// What a plan charges for one meter.

@@ -73,6 +73,7 @@ pub enum Target {
     Storage,
     Metadata,
     Disclosure,
+    Billing,
 }
 
 impl Target {
@@ -84,6 +85,7 @@ impl Target {
             Target::Storage => "storage",
             Target::Metadata => "metadata",
             Target::Disclosure => "disclosure",
+            Target::Billing => "billing",
         }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use callvault_billing::module::{BillingDependencies, BillingSettings};
 use callvault_disclosure::AudioSource;
 use callvault_disclosure::module::{DisclosureDependencies, DisclosureSettings};
 use callvault_gateway::module::GatewayDependencies;
@@ -33,6 +34,7 @@ pub async fn start(target: Target, process: &mut Process) -> anyhow::Result<Modu
         Target::Ingestion => ingestion(process).await,
         Target::Gateway => gateway(process).await,
         Target::Disclosure => disclosure(process).await,
+        Target::Billing => billing(process).await,
         Target::All => anyhow::bail!("`all` is not a module"),
     }
 }
@@ -102,6 +104,22 @@ async fn disclosure(process: &mut Process) -> anyhow::Result<Module> {
         signer: process.signer.clone(),
     };
     callvault_disclosure::module::start(settings, deps).await
+}
+
+async fn billing(process: &mut Process) -> anyhow::Result<Module> {
+    let config = &process.config;
+    let settings = BillingSettings {
+        database_url: config.database_url("billing"),
+        timer_interval: Duration::from_secs(config.billing.timer_interval_secs),
+        grace: Duration::from_secs(config.billing.grace_hours.saturating_mul(3600)),
+        clock: lifecycle_clock(config),
+        invoice_font: config.billing.invoice_font_path.clone(),
+    };
+    let deps = BillingDependencies {
+        bus: process.bus.clone(),
+        rpc: process.rpc.clone(),
+    };
+    callvault_billing::module::start(settings, deps).await
 }
 
 async fn ingestion(process: &mut Process) -> anyhow::Result<Module> {

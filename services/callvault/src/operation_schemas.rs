@@ -43,14 +43,20 @@ async fn every_router(dir: &Path) -> Router {
         .await
         .expect("disclosure database");
     let bus = Arc::new(callvault_bus::in_process::InProcessBus::new());
+    let rpc = callvault_bus::RpcClient::new(bus, std::time::Duration::from_secs(1));
     let disclosure = Arc::new(callvault_disclosure::DisclosureService::new(
         disclosure_db,
-        callvault_bus::RpcClient::new(bus, std::time::Duration::from_secs(1)),
+        rpc.clone(),
         keys,
     ));
+    let billing_db = callvault_billing::connect(&url("billing.db"))
+        .await
+        .expect("billing database");
+    let billing = Arc::new(callvault_billing::BillingService::new(billing_db, rpc));
     let mut router = metadata.router();
     router.merge(callvault_storage::operations::router(&store));
     router.merge(disclosure.router());
+    router.merge(billing.router());
     router
 }
 

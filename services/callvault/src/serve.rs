@@ -17,12 +17,14 @@ use crate::secrets::Secrets;
 /// the process publishes to its topic (across processes: start metadata
 /// before ingestion), and storage's store exists before ingestion, in the
 /// same process, stores through it directly instead of over HTTP.
-pub const MODULES: [(Target, &[Target]); 5] = [
+pub const MODULES: [(Target, &[Target]); 6] = [
     (Target::Storage, &[]),
     (Target::Metadata, &[]),
     // After storage: in the same process it reads audio from the store
     // directly instead of over HTTP.
     (Target::Disclosure, &[Target::Storage, Target::Metadata]),
+    // Before ingestion and storage's relays publish what it meters.
+    (Target::Billing, &[]),
     (Target::Ingestion, &[Target::Storage, Target::Metadata]),
     (Target::Gateway, &[]),
 ];
@@ -53,6 +55,9 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     callvault_disclosure::connect(&config.database_url("disclosure"))
         .await
         .context("disclosure database")?;
+    callvault_billing::connect(&config.database_url("billing"))
+        .await
+        .context("billing database")?;
     println!("migrations applied");
     Ok(())
 }

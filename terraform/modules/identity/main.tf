@@ -19,7 +19,8 @@ locals {
 
   # One role for each service that calls AWS, allowed exactly the calls its
   # code makes (deploy/tests/test_least_privilege.py derives them from the
-  # source and compares). gateway and ingestion make none: they get no role.
+  # source and compares). gateway, ingestion and billing make none: they get
+  # no role.
   policies = {
     for file in fileset("${path.module}/policies", "*.json.tftpl") :
     trimsuffix(file, ".json.tftpl") => templatefile("${path.module}/policies/${file}", local.template_vars)

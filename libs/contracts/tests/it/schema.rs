@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use callvault_contracts::events::{
     DisclosureClosedV1, DisclosureDeliveredV1, DisclosureDueSoonV1, DisclosureOverdueV1,
     DisclosureRequestCreatedV1, InvoiceFinalizedV1, Message, RecordingDiscardedV1,
-    RecordingServedV1, RecordingShreddedV1, RecordingStoredV1, UserActiveV1, RecordingIngestedV1, RecordingIntegrityFailedV1,
-    TenantKeyChangedV1,
+    RecordingIngestedV1, RecordingIntegrityFailedV1, RecordingServedV1, RecordingShreddedV1,
+    RecordingStoredV1, TenantKeyChangedV1, UserActiveV1,
 };
 use callvault_contracts::lifecycle_api::{
     AuditEntry, AuditPage, ChainVerification, DeletionCertificate, LegalHold, RecordingLifecycle,

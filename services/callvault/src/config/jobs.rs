@@ -63,6 +63,45 @@ fn default_disclosure_interval() -> u64 {
     60
 }
 
+/// The billing service's timer (drafts finalized once their grace period
+/// is over; the daily storage reconciliation) and its grace period.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingConfig {
+    /// How often the timer runs (seconds; 0 turns it off).
+    #[serde(
+        default = "default_billing_interval",
+        deserialize_with = "number_or_text"
+    )]
+    pub timer_interval_secs: u64,
+    /// Hours after a period ends in which late events still land on its
+    /// draft; then it is finalized.
+    #[serde(default = "default_grace_hours", deserialize_with = "number_or_text")]
+    pub grace_hours: u64,
+    /// A TrueType/OpenType font with Japanese glyphs for PDF invoices
+    /// (e.g. Debian's fonts-ipafont-gothic `ipagp.ttf`); Helvetica without.
+    #[serde(default)]
+    pub invoice_font_path: Option<std::path::PathBuf>,
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        Self {
+            timer_interval_secs: default_billing_interval(),
+            grace_hours: default_grace_hours(),
+            invoice_font_path: None,
+        }
+    }
+}
+
+fn default_billing_interval() -> u64 {
+    60
+}
+
+fn default_grace_hours() -> u64 {
+    72
+}
+
 /// The ingestion service's upload claims and its reconciler, which discards
 /// recordings storage holds that no upload will ever commit (left by a
 /// process killed between storing and committing).

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 mod jobs;
 
-pub use jobs::{DisclosureConfig, IngestionConfig, LifecycleConfig, StorageConfig};
+pub use jobs::{BillingConfig, DisclosureConfig, IngestionConfig, LifecycleConfig, StorageConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -81,6 +81,8 @@ pub struct Config {
     pub storage: StorageConfig,
     #[serde(default)]
     pub disclosure: DisclosureConfig,
+    #[serde(default)]
+    pub billing: BillingConfig,
     /// Base URL of the disclosure service's HTTP endpoint (export bundle
     /// downloads). Defaults to `public_url`: right when one process serves
     /// everything.
@@ -159,6 +161,7 @@ pub struct DatabaseConfig {
     pub metadata_url: Option<String>,
     pub ingestion_url: Option<String>,
     pub disclosure_url: Option<String>,
+    pub billing_url: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -347,6 +350,7 @@ impl Config {
             "metadata" => &self.database.metadata_url,
             "ingestion" => &self.database.ingestion_url,
             "disclosure" => &self.database.disclosure_url,
+            "billing" => &self.database.billing_url,
             _ => &None,
         };
         configured.clone().unwrap_or_else(|| {

@@ -1,0 +1,251 @@
+//! From events to usage rows, exactly once: every event the billing
+//! service meters becomes one or more rows of `billing_usage`, keyed by what
+//! makes it the same event whatever message carried it, and recorded with
+//! its message id in the inbox in the same transaction.
+
+use std::collections::HashSet;
+
+use callvault_bus::Message;
+use callvault_bus::inbox;
+use callvault_contracts::billing_api::Meter;
+use callvault_contracts::events::{
+    DisclosureDeliveredV1, Event, RecordingDiscardedV1, RecordingIngestedV1, RecordingServedV1,
+    RecordingShreddedV1, RecordingStoredV1, UserActiveV1,
+};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, TransactionTrait};
+use uuid::Uuid;
+
+use crate::db::db_time;
+use crate::db::entity::usage;
+use crate::meters;
+
+/// The consumer name in the inbox and the bus queue.
+pub const CONSUMER: &str = "billing";
+
+/// Every topic the service meters.
+pub const TOPICS: [&str; 7] = [
+    RecordingIngestedV1::TOPIC,
+    RecordingStoredV1::TOPIC,
+    RecordingDiscardedV1::TOPIC,
+    RecordingShreddedV1::TOPIC,
+    RecordingServedV1::TOPIC,
+    DisclosureDeliveredV1::TOPIC,
+    UserActiveV1::TOPIC,
+];
+
+/// A user counts once per quarter hour at most: every time zone's local
+/// midnight falls on a quarter hour, so each local day with activity keeps
+/// a row of its own.
+const ACTIVITY_SLOT_SECS: i64 = 900;
+
+/// One metered event, in the meter's integer unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct UsageRow {
+    pub tenant: Uuid,
+    pub dedupe_key: String,
+    pub meter: Meter,
+    pub at: DateTime<Utc>,
+    pub quantity: i64,
+    pub subject: Option<String>,
+}
+
+/// An event that can never be counted (a payload that doesn't decode).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreadable(pub String);
+
+/// What a message is worth: no rows for a topic the service doesn't meter.
+pub(crate) fn rows_of(message: &Message) -> Result<Vec<UsageRow>, Unreadable> {
+    let bad = |e: callvault_contracts::events::DecodeError| Unreadable(e.to_string());
+    let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let rows = match message.topic.as_str() {
+        RecordingIngestedV1::TOPIC => {
+            let e: RecordingIngestedV1 = message.decode().map_err(bad)?;
+            let recording = e.recording_id.0;
+            // Rounded up to the second, per recording.
+            let seconds = e.audio.duration_ms.div_ceil(1000);
+            vec![
+                row(
+                    e.tenant_id.0,
+                    format!("ingested:{recording}"),
+                    Meter::IngestedSeconds,
+                    e.ingested_at,
+                    clamp(seconds),
+                ),
+                row(
+                    e.tenant_id.0,
+                    format!("recording:{recording}"),
+                    Meter::Recordings,
+                    e.ingested_at,
+                    1,
+                ),
+            ]
+        }
+        RecordingStoredV1::TOPIC => {
+            let e: RecordingStoredV1 = message.decode().map_err(bad)?;
+            let key = format!("stored:{}", e.recording_id.0);
+            vec![row(
+                e.tenant_id.0,
+                key,
+                Meter::StorageGbMonths,
+                e.stored_at,
+                clamp(e.size),
+            )]
+        }
+        // Never accepted: it counts as never stored, from the start.
+        RecordingDiscardedV1::TOPIC => {
+            let e: RecordingDiscardedV1 = message.decode().map_err(bad)?;
+            let key = format!("discarded:{}", e.recording_id.0);
+            vec![row(
+                e.tenant_id.0,
+                key,
+                Meter::StorageGbMonths,
+                e.stored_at,
+                -clamp(e.size),
+            )]
+        }
+        RecordingShreddedV1::TOPIC => {
+            let e: RecordingShreddedV1 = message.decode().map_err(bad)?;
+            let key = format!("shredded:{}", e.recording_id.0);
+            vec![row(
+                e.tenant_id.0,
+                key,
+                Meter::StorageGbMonths,
+                e.shredded_at,
+                -clamp(e.size),
+            )]
+        }
+        RecordingServedV1::TOPIC => {
+            let e: RecordingServedV1 = message.decode().map_err(bad)?;
+            if e.byte_rate == 0 {
+                return Err(Unreadable("served event without a byte rate".into()));
+            }
+            // Milliseconds of audio, exact to the millisecond below.
+            let millis = u128::from(e.bytes) * 1000 / u128::from(e.byte_rate);
+            let millis = i64::try_from(millis).unwrap_or(i64::MAX);
+            // Each response is its own event: the message id is its identity.
+            let key = format!("served:{}", message.id);
+            vec![row(
+                e.tenant_id.0,
+                key,
+                Meter::PlayedSeconds,
+                e.served_at,
+                millis,
+            )]
+        }
+        DisclosureDeliveredV1::TOPIC => {
+            let e: DisclosureDeliveredV1 = message.decode().map_err(bad)?;
+            let request = &e.0;
+            let key = format!("delivered:{}", request.request_id);
+            vec![row(
+                request.tenant_id.0,
+                key,
+                Meter::DisclosuresDelivered,
+                request.at,
+                1,
+            )]
+        }
+        UserActiveV1::TOPIC => {
+            let e: UserActiveV1 = message.decode().map_err(bad)?;
+            let slot = e.active_at.timestamp().div_euclid(ACTIVITY_SLOT_SECS);
+            let key = format!("active:{}:{slot}", e.user);
+            let mut active = row(e.tenant_id.0, key, Meter::ActiveUsers, e.active_at, 1);
+            active.subject = Some(e.user);
+            vec![active]
+        }
+        _ => Vec::new(),
+    };
+    Ok(rows)
+}
+
+fn row(
+    tenant: Uuid,
+    dedupe_key: String,
+    meter: Meter,
+    at: DateTime<Utc>,
+    quantity: i64,
+) -> UsageRow {
+    UsageRow {
+        tenant,
+        dedupe_key,
+        meter,
+        at,
+        quantity,
+        subject: None,
+    }
+}
+
+/// What a batch did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IntakeReport {
+    /// Messages seen for the first time.
+    pub counted: u64,
+    /// Messages (or events under another message id) already counted.
+    pub duplicates: u64,
+    /// Messages that can never be counted, left out.
+    pub unreadable: u64,
+}
+
+/// Rows per INSERT: SQLite allows 32,766 bound values, a row has seven.
+const INSERT_CHUNK: usize = 1_000;
+
+/// Counts a batch of messages in one transaction: each message id goes into
+/// the inbox, each new event's rows into `billing_usage`. A message already
+/// in the inbox, or an event already counted under another message id,
+/// changes nothing.
+pub(crate) async fn record(
+    db: &DatabaseConnection,
+    messages: &[Message],
+    received_at: DateTime<Utc>,
+) -> Result<IntakeReport, DbErr> {
+    let received_at = db_time(received_at);
+    let mut report = IntakeReport::default();
+    let tx = db.begin().await?;
+    let mut rows = Vec::new();
+    let mut keys = HashSet::new();
+    for message in messages {
+        if !inbox::record_once(&tx, CONSUMER, message.id).await? {
+            report.duplicates += 1;
+            continue;
+        }
+        match rows_of(message) {
+            Ok(found) => {
+                report.counted += 1;
+                for found in found {
+                    // A duplicate inside the batch would make one INSERT
+                    // conflict with itself on PostgreSQL.
+                    if keys.insert((found.tenant, found.dedupe_key.clone())) {
+                        rows.push(found);
+                    }
+                }
+            }
+            Err(Unreadable(why)) => {
+                tracing::warn!(topic = %message.topic, message_id = %message.id, %why, "event not metered");
+                report.unreadable += 1;
+            }
+        }
+    }
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let models = chunk.iter().map(|r| usage::ActiveModel {
+            tenant_id: Set(r.tenant),
+            dedupe_key: Set(r.dedupe_key.clone()),
+            meter: Set(meters::key(r.meter).to_owned()),
+            at_s: Set(r.at.timestamp()),
+            quantity: Set(r.quantity),
+            subject: Set(r.subject.clone()),
+            received_at: Set(received_at),
+        });
+        usage::Entity::insert_many(models)
+            .on_conflict(
+                OnConflict::columns([usage::Column::TenantId, usage::Column::DedupeKey])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(report)
+}
