@@ -11,8 +11,9 @@ Loaded by e2e/tests/it/schemathesis.rs through `hooks` in schemathesis.toml.
   (CALLVAULT_TENANT_ID): a random tenant id only ever meets FORBIDDEN,
   and the resolvers behind the check would go untried.
 - Signed URLs can't be guessed: when a playback case is well-formed, it
-  is pointed at a real recording with a real signature
-  (CALLVAULT_PLAYBACK_URL, made by the test), so the Range handling
+  is pointed at a real recording with a real signature and its signed
+  terms, the byte rate and download flag (CALLVAULT_PLAYBACK_URL, made by
+  the test), so the Range handling
   (200, 206, 416) is exercised on a stored object, not only the 403 of a
   random signature.
 """
@@ -140,7 +141,15 @@ def before_call(ctx, case, **kwargs):
     if well_formed:
         tenant, recording, signed = REAL_PLAYBACK
         case.path_parameters = {"tenant": tenant, "recording": recording}
-        case.query = {**query, "exp": int(signed["exp"]), "sig": signed["sig"]}
+        # The signed terms (the byte rate, a download) are part of what the
+        # signature covers: the real link's, never generated ones.
+        rest = {key: value for key, value in query.items() if key not in ("byte_rate", "as")}
+        terms = {}
+        if "byte_rate" in signed:
+            terms["byte_rate"] = int(signed["byte_rate"])
+        if "as" in signed:
+            terms["as"] = signed["as"]
+        case.query = {**rest, **terms, "exp": int(signed["exp"]), "sig": signed["sig"]}
 
 
 # The gateway's documented answers to a request it refuses, in

@@ -55,7 +55,11 @@ fn events() -> Vec<Message> {
 async fn replay(order: &[usize]) -> Vec<String> {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("billing.db").display());
-    let db = callvault_billing::connect(&url).await.expect("db");
+    replay_into(&url, order).await
+}
+
+async fn replay_into(url: &str, order: &[usize]) -> Vec<String> {
+    let db = callvault_billing::connect(url).await.expect("db");
     let bus = Arc::new(InProcessBus::new());
     let rpc = RpcClient::new(bus.clone(), Duration::from_secs(30));
     let mut directory = Router::new();
@@ -188,4 +192,18 @@ proptest! {
         shuffled.extend(repeats);
         prop_assert_eq!(run(&shuffled), baseline);
     }
+}
+
+/// The same bytes on PostgreSQL as on SQLite, replayed backwards with
+/// every event twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_gives_the_same_invoices_as_sqlite() {
+    let n = events().len();
+    let baseline = replay(&(0..n).collect::<Vec<_>>()).await;
+    let pg = callvault_testkit::PgTestDatabase::create().await;
+    let mut order: Vec<usize> = (0..n).rev().collect();
+    order.extend(0..n);
+    let replayed = replay_into(&pg.url, &order).await;
+    pg.drop_database().await;
+    assert_eq!(replayed, baseline);
 }
