@@ -6,6 +6,9 @@
 //! services. Those services check the signature and the expiry and nothing
 //! else, so a URL is a capability: whoever holds it may do exactly that one
 //! thing until it expires.
+//!
+//! A playback URL may also carry [`PlaybackTerms`] (the recording's byte
+//! rate, a download), signed with its grant so a client can't change them.
 
 use aws_lc_rs::hmac;
 use base64::Engine;
@@ -50,6 +53,98 @@ pub struct Grant {
     pub recording: String,
     /// Unix seconds after which the URL is refused.
     pub expires_at: u64,
+}
+
+/// What a playback URL says about the response it asks for, beyond its
+/// grant: signed with it, so a client can't change them.
+///
+/// The terms ride in the grant's `recording` field after the recording id
+/// (`<id>|byte_rate=<n>|as=download`), the way an upload grant carries its
+/// key reference. Without terms the field is the bare id, exactly what was
+/// signed before terms existed: those URLs verify unchanged (and say
+/// nothing about the recording), while a URL signed with terms verifies
+/// neither without them nor with others.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlaybackTerms {
+    /// The recording's audio bytes per second, which the signer knew from
+    /// the catalogue: storage meters what it serves in seconds of audio.
+    pub byte_rate: Option<u64>,
+    /// Asked for as a download (a copy to keep), not a stream to listen to.
+    pub download: bool,
+}
+
+impl PlaybackTerms {
+    /// The playback grant of `recording` of `tenant` under these terms.
+    pub fn grant(&self, tenant: &str, recording: &str, expires_at: u64) -> Grant {
+        let mut signed = recording.to_owned();
+        if let Some(byte_rate) = self.byte_rate {
+            signed.push_str(&format!("|byte_rate={byte_rate}"));
+        }
+        if self.download {
+            signed.push_str("|as=download");
+        }
+        Grant {
+            operation: Operation::Playback,
+            tenant: tenant.to_owned(),
+            recording: signed,
+            expires_at,
+        }
+    }
+
+    /// The query parameters carrying the terms, each followed by `&`, to
+    /// put before the signature's (`exp=…&sig=…`); empty without terms.
+    pub fn query(&self) -> String {
+        let mut query = String::new();
+        if let Some(byte_rate) = self.byte_rate {
+            query.push_str(&format!("byte_rate={byte_rate}&"));
+        }
+        if self.download {
+            query.push_str("as=download&");
+        }
+        query
+    }
+
+    /// The terms a URL's `byte_rate` and `as` parameters state (not yet
+    /// verified: check the grant they make). `as` is `download` or absent.
+    pub fn from_query(byte_rate: Option<&str>, served_as: Option<&str>) -> Result<Self, UrlError> {
+        let byte_rate = byte_rate
+            .map(|value| {
+                if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(UrlError::Malformed("byte_rate is not a decimal number"));
+                }
+                value
+                    .parse::<u64>()
+                    .map_err(|_| UrlError::Malformed("byte_rate is out of range"))
+            })
+            .transpose()?;
+        let download = match served_as {
+            None => false,
+            Some("download") => true,
+            Some(_) => return Err(UrlError::Malformed("as is not `download`")),
+        };
+        Ok(Self {
+            byte_rate,
+            download,
+        })
+    }
+}
+
+/// The path and query of a playback URL on the storage service:
+/// `/v1/playback/{tenant}/{recording}?[byte_rate=…&][as=download&]exp=…&sig=…`.
+/// Without terms, the URL every signer built before terms existed.
+pub fn playback_path(
+    signer: &UrlSigner,
+    tenant: &str,
+    recording: &str,
+    terms: &PlaybackTerms,
+    expires_at: u64,
+) -> String {
+    let grant = terms.grant(tenant, recording, expires_at);
+    format!(
+        "/v1/playback/{tenant}/{recording}?{}{}",
+        terms.query(),
+        signer.query(&grant)
+    )
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -271,6 +366,109 @@ mod tests {
         long.expires_at -= 1;
         let sig = signer().sign(&long);
         assert_eq!(signer().verify(&long, &sig, 1_000), Ok(()));
+    }
+
+    #[test]
+    fn playback_terms_ride_in_the_signed_recording_field() {
+        let none = PlaybackTerms::default();
+        assert_eq!(none.grant("t1", "r1", 1_000), grant());
+        assert_eq!(none.query(), "");
+        let terms = PlaybackTerms {
+            byte_rate: Some(16_000),
+            download: true,
+        };
+        let signed = terms.grant("t1", "r1", 1_000);
+        assert_eq!(signed.recording, "r1|byte_rate=16000|as=download");
+        assert_eq!(terms.query(), "byte_rate=16000&as=download&");
+        assert_eq!(
+            PlaybackTerms::from_query(Some("16000"), Some("download")),
+            Ok(terms)
+        );
+        assert_eq!(PlaybackTerms::from_query(None, None), Ok(none));
+    }
+
+    #[test]
+    fn playback_terms_cannot_be_stripped_or_changed() {
+        let terms = PlaybackTerms {
+            byte_rate: Some(8_000),
+            download: false,
+        };
+        let sig = signer().sign(&terms.grant("t1", "r1", 1_000));
+        assert_eq!(
+            signer().verify(&terms.grant("t1", "r1", 1_000), &sig, 0),
+            Ok(())
+        );
+        let others = [
+            PlaybackTerms::default(),
+            PlaybackTerms {
+                byte_rate: Some(1),
+                download: false,
+            },
+            PlaybackTerms {
+                byte_rate: Some(8_000),
+                download: true,
+            },
+            PlaybackTerms {
+                byte_rate: None,
+                download: true,
+            },
+        ];
+        for other in others {
+            assert_eq!(
+                signer().verify(&other.grant("t1", "r1", 1_000), &sig, 0),
+                Err(UrlError::BadSignature),
+                "{other:?}"
+            );
+        }
+        // And a URL signed without terms can't gain any.
+        let bare = signer().sign(&grant());
+        assert_eq!(
+            signer().verify(&terms.grant("t1", "r1", 1_000), &bare, 0),
+            Err(UrlError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn malformed_playback_terms_are_refused() {
+        for (rate, served_as) in [
+            (Some(""), None),
+            (Some("+5"), None),
+            (Some("-5"), None),
+            (Some("1e3"), None),
+            (Some("99999999999999999999999"), None),
+            (None, Some("playback")),
+            (None, Some("")),
+            (None, Some("DOWNLOAD")),
+        ] {
+            assert!(
+                matches!(
+                    PlaybackTerms::from_query(rate, served_as),
+                    Err(UrlError::Malformed(_))
+                ),
+                "{rate:?} {served_as:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_playback_path_without_terms_is_the_old_one() {
+        let path = playback_path(&signer(), "t1", "r1", &PlaybackTerms::default(), 1_000);
+        assert_eq!(
+            path,
+            format!("/v1/playback/t1/r1?{}", signer().query(&grant()))
+        );
+        let terms = PlaybackTerms {
+            byte_rate: Some(32_000),
+            download: true,
+        };
+        let path = playback_path(&signer(), "t1", "r1", &terms, 1_000);
+        assert_eq!(
+            path,
+            format!(
+                "/v1/playback/t1/r1?byte_rate=32000&as=download&{}",
+                signer().query(&terms.grant("t1", "r1", 1_000))
+            )
+        );
     }
 
     #[test]

@@ -27,5 +27,5 @@ pub use graphql::{GatewaySchema, build_schema, sdl};
 pub use http::{GatewayState, MAX_BODY_BYTES, StateError, configure};
 pub use playback::{
     DEFAULT_PLAYBACK_TTL_SECS, PLAYBACK_PATH_FORMAT, PlaybackLinks, SignedBundleUrl, bundle_path,
-    playback_path,
+    byte_rate, playback_path, playback_terms,
 };

@@ -10,7 +10,11 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use callvault_auth::signed_url::{Grant, MAX_LIFETIME_SECS, Operation, UrlSigner};
+use callvault_auth::signed_url::{
+    Grant, MAX_LIFETIME_SECS, Operation, PlaybackTerms, UrlSigner, playback_path as signed_path,
+};
+use callvault_contracts::lifecycle_api::Access;
+use callvault_contracts::metadata_api::Recording;
 use uuid::Uuid;
 
 use crate::http::StateError;
@@ -37,6 +41,27 @@ pub fn playback_path(signer: &UrlSigner, tenant: Uuid, recording: Uuid, expires_
         expires_at,
     };
     format!("/v1/playback/{tenant}/{recording}?{}", signer.query(&grant))
+}
+
+/// A recording's audio bytes per second, from its catalogue entry: what
+/// storage meters a playback's seconds with. `None` when the catalogue
+/// can't tell (no duration, no bytes).
+pub fn byte_rate(size: u64, duration_ms: u64) -> Option<u64> {
+    if size == 0 || duration_ms == 0 {
+        return None;
+    }
+    // Rounded to the nearest byte per second; never zero.
+    let rate = (u128::from(size) * 1000 + u128::from(duration_ms) / 2) / u128::from(duration_ms);
+    Some(u64::try_from(rate).unwrap_or(u64::MAX).max(1))
+}
+
+/// What the gateway signs into a recording's playback URL beside the
+/// grant: its byte rate, and whether it was asked for as a download.
+pub fn playback_terms(recording: &Recording, access: Access) -> PlaybackTerms {
+    PlaybackTerms {
+        byte_rate: byte_rate(recording.size, recording.duration_ms),
+        download: access == Access::Download,
+    }
 }
 
 /// The path and query of a disclosure bundle's download URL, signed for
@@ -136,6 +161,26 @@ impl PlaybackLinks {
 
     pub fn url(&self, tenant: Uuid, recording: Uuid) -> String {
         self.url_at(tenant, recording, unix_now())
+    }
+
+    /// The URL for `recording` as authorised for `access`, valid for the
+    /// TTL from `now` (unix seconds), with its [`PlaybackTerms`] signed in:
+    /// storage meters what it serves with the byte rate, and answers a
+    /// download as an attachment. Prefer it to [`PlaybackLinks::url_at`],
+    /// whose links storage serves unmetered.
+    pub fn recording_url_at(&self, recording: &Recording, access: Access, now: u64) -> String {
+        let path = signed_path(
+            &self.signer,
+            &recording.tenant_id.to_string(),
+            &recording.id.to_string(),
+            &playback_terms(recording, access),
+            now.saturating_add(self.ttl_secs),
+        );
+        format!("{}{path}", self.base_url)
+    }
+
+    pub fn recording_url(&self, recording: &Recording, access: Access) -> String {
+        self.recording_url_at(recording, access, unix_now())
     }
 
     /// The download URL of `bundle` of `tenant`, valid for the TTL from

@@ -9,7 +9,7 @@
 
 use actix_web::http::Uri;
 use actix_web::web;
-use callvault_auth::signed_url::{Grant, Operation, UrlSigner};
+use callvault_auth::signed_url::{Grant, PlaybackTerms, UrlSigner};
 use callvault_contracts::{RecordingId, TenantId};
 use serde::Deserialize;
 
@@ -49,6 +49,9 @@ pub fn signer() -> Option<UrlSigner> {
 struct PlaybackQuery {
     exp: Option<u64>,
     sig: Option<String>,
+    byte_rate: Option<String>,
+    #[serde(rename = "as")]
+    served_as: Option<String>,
 }
 
 /// A request target (`/v1/…?…`) as storage's routes parse it: playback,
@@ -77,12 +80,12 @@ pub fn signed_url(data: &[u8]) -> Option<bool> {
             let (Some(expires_at), Some(signature)) = (query.exp, query.sig.clone()) else {
                 return Some(false);
             };
-            let grant = Grant {
-                operation: Operation::Playback,
-                tenant: tenant.to_string(),
-                recording: recording.to_string(),
-                expires_at,
+            let Ok(terms) =
+                PlaybackTerms::from_query(query.byte_rate.as_deref(), query.served_as.as_deref())
+            else {
+                return Some(false);
             };
+            let grant = terms.grant(&tenant.to_string(), &recording.to_string(), expires_at);
             vec![(grant, signature)]
         }
         ["", "v1", "objects", tenant, recording] => {
@@ -156,6 +159,19 @@ pub fn seed_urls() -> Vec<(String, String)> {
         (
             "playback".to_owned(),
             crate::playback::playback_path(&signer, tenant, recording, expires_at),
+        ),
+        (
+            "playback-metered".to_owned(),
+            callvault_auth::signed_url::playback_path(
+                &signer,
+                &tenant.to_string(),
+                &recording.to_string(),
+                &PlaybackTerms {
+                    byte_rate: Some(16_000),
+                    download: true,
+                },
+                expires_at,
+            ),
         ),
         (
             "upload".to_owned(),

@@ -1,6 +1,7 @@
-//! How the storage service starts: its records database, the store over the
-//! blob store and key provider the process chose, its bus operations and
-//! consumer, the sweep and scrub timers and the playback and upload routes.
+//! How the storage service starts: its records database and the relay of
+//! its outbox, the store over the blob store and key provider the process
+//! chose, its bus operations and consumer, the sweep and scrub timers and
+//! the playback and upload routes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use anyhow::Context;
 use callvault_auth::signed_url::UrlSigner;
 use callvault_blob::BlobStore;
 use callvault_bus::Bus;
+use callvault_bus::outbox::OutboxRelay;
 use callvault_contracts::events::{Event, TenantKeyChangedV1};
 use callvault_keys::KeyProvider;
 use callvault_runtime::Module;
@@ -56,9 +58,13 @@ pub async fn start(
         .await
         .context("storage database")?;
     crate::integrity::register_metrics();
+    // Publishes what the store enqueues with its changes (recording.stored,
+    // .discarded, .shredded) and what playback served (recording.served).
+    let relay = OutboxRelay::new(db.clone(), deps.bus.clone()).spawn();
     let store = Arc::new(
         RecordingStore::new(deps.blobs, deps.keys, StorageRecords::new(db.clone()))
-            .with_alarm(IntegrityAlarm::with_bus(deps.bus.clone())),
+            .with_alarm(IntegrityAlarm::with_bus(deps.bus.clone()))
+            .with_relay(relay.notifier()),
     );
     // The metadata service's deletions reach the store over the bus, in one
     // process as across several.
@@ -85,7 +91,7 @@ pub async fn start(
         signer: deps.signer,
     });
     let module = Module::new("storage")
-        .with_database("storage database", db)
+        .with_outbox("storage database", db, relay)
         // Removes objects stores killed mid-write left without their
         // record, and their half-written uploads.
         .with_timer(settings.sweep_interval, move || {

@@ -1,7 +1,7 @@
 //! The storage service on the bus: the operations it serves (shredding, for
 //! the metadata service's deletions; verifying a recording, for the
-//! gateway) and the events it consumes (a tenant's
-//! key changed: re-wrap its data keys).
+//! gateway; stored byte-seconds, for billing's reconciliation) and the
+//! events it consumes (a tenant's key changed: re-wrap its data keys).
 
 use std::sync::Arc;
 
@@ -10,7 +10,9 @@ use callvault_bus::{EventHandler, HandlerError, Message, Router};
 use callvault_contracts::events::{IntegrityCheck, TenantKeyChangedV1};
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode};
 use callvault_contracts::ops::offboarding::{ShredTenant, TenantShredded};
-use callvault_contracts::ops::storage::{Shred, Verification, VerifyRecording};
+use callvault_contracts::ops::storage::{
+    Shred, StoredByteSeconds, TenantByteSeconds, Verification, VerifyRecording,
+};
 use callvault_contracts::permissions::{self, Permission, Target};
 use callvault_keys::KeyRef;
 
@@ -28,7 +30,45 @@ pub fn router(store: &Arc<RecordingStore>) -> Router {
     router.route(store, |store, request: ShredTenant| async move {
         shred_tenant(&store, request).await
     });
+    router.route(store, |store, request: StoredByteSeconds| async move {
+        stored_byte_seconds(&store, request).await
+    });
     router
+}
+
+/// Billing's reconciliation: every tenant's stored byte-seconds over the
+/// window, from storage's own records.
+async fn stored_byte_seconds(
+    store: &RecordingStore,
+    request: StoredByteSeconds,
+) -> ApiResult<Vec<TenantByteSeconds>> {
+    let StoredByteSeconds { from, to } = request;
+    if to < from {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "the window ends (`to`) before it starts (`from`)",
+        ));
+    }
+    match store.stored_byte_seconds(from, to).await {
+        Ok(totals) => Ok(totals
+            .into_iter()
+            .map(|(tenant, byte_seconds)| TenantByteSeconds {
+                tenant,
+                byte_seconds: byte_seconds.to_string(),
+            })
+            .collect()),
+        Err(StorageError::Unavailable(why)) => {
+            tracing::warn!(%from, %to, error = %why, "stored byte-seconds not summed");
+            Err(ApiError::new(ErrorCode::Unavailable, "storage unavailable"))
+        }
+        Err(other) => {
+            tracing::error!(%from, %to, error = %other, "stored byte-seconds failed");
+            Err(ApiError::new(
+                ErrorCode::Internal,
+                "stored byte-seconds failed",
+            ))
+        }
+    }
 }
 
 async fn verify(store: &RecordingStore, request: VerifyRecording) -> ApiResult<Verification> {

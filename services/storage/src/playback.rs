@@ -2,21 +2,37 @@
 //! `Range` support, so a browser `<audio>` element can seek in an encrypted
 //! recording. The URL is the authorisation (see `callvault_auth::signed_url`):
 //! the gateway signs it after its own role and tenant checks.
+//!
+//! The gateway also signs the link's [`PlaybackTerms`]: the recording's
+//! byte rate (`byte_rate=…`, from the catalogue) and whether it is a
+//! download (`as=download`, answered with `Content-Disposition:
+//! attachment`). Every GET that sends audio is metered: one
+//! `recording.served` with the bytes that went out, written to the outbox
+//! when the body ends or is dropped. A link signed without a byte rate
+//! (before the gateway signed one, or storage's own reads for disclosure
+//! bundles) is served but not metered: its seconds can't be told.
 
 use std::num::NonZeroUsize;
 use std::ops::Range;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use callvault_auth::signed_url::{Grant, Operation, UrlError, UrlSigner};
+use bytes::Bytes;
+use callvault_auth::signed_url::{Grant, Operation, PlaybackTerms, UrlError, UrlSigner};
+use callvault_contracts::events::{RecordingServedV1, ServedAs};
+use callvault_contracts::media::Container;
 use callvault_contracts::{RecordingId, TenantId};
-use futures_util::TryStreamExt;
+use chrono::{SubsecRound, Utc};
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::json;
-use tracing::{debug, error};
+use tracing::{debug, error, warn};
 
 use crate::{RecordingStore, StorageError};
 
@@ -58,6 +74,10 @@ pub fn playback_path(
 struct Signature {
     exp: Option<String>,
     sig: Option<String>,
+    /// The signed [`PlaybackTerms`], when the link has them.
+    byte_rate: Option<String>,
+    #[serde(rename = "as")]
+    served_as: Option<String>,
 }
 
 fn json_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
@@ -165,12 +185,16 @@ async fn play(
             "the playback url signature is invalid",
         );
     };
-    let grant = Grant {
-        operation: Operation::Playback,
-        tenant: tenant.to_string(),
-        recording: recording.to_string(),
-        expires_at,
+    let Ok(terms) =
+        PlaybackTerms::from_query(query.byte_rate.as_deref(), query.served_as.as_deref())
+    else {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "invalid_signature",
+            "the playback url is malformed",
+        );
     };
+    let grant = terms.grant(&tenant.to_string(), &recording.to_string(), expires_at);
     match state.signer.verify(&grant, signature, now()) {
         Ok(()) => {}
         Err(UrlError::Expired) => {
@@ -234,22 +258,161 @@ async fn play(
             format!("bytes {}-{}/{}", range.start, range.end - 1, info.size),
         ));
     }
+    if terms.download {
+        response.insert_header((
+            header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"{recording}.{}\"",
+                extension(plaintext.media_type)
+            ),
+        ));
+    }
     let body_len = range.as_ref().map_or(info.size, |r| r.end - r.start);
     response.no_chunking(body_len);
     if request.method() == actix_web::http::Method::HEAD || body_len == 0 {
         // A sized body that is never polled: actix sends its length as
-        // Content-Length and, for HEAD, no bytes.
+        // Content-Length and, for HEAD, no bytes. Nothing is served, so
+        // nothing is metered.
         return response.streaming(futures_util::stream::empty::<
             Result<bytes::Bytes, actix_web::Error>,
         >());
     }
+    let body = match terms.byte_rate {
+        Some(byte_rate) => Metered::new(
+            plaintext.body,
+            Meter {
+                store: state.store.clone(),
+                tenant,
+                recording,
+                served_as: if terms.download {
+                    ServedAs::Download
+                } else {
+                    ServedAs::Playback
+                },
+                byte_rate,
+            },
+        )
+        .boxed(),
+        None => {
+            debug!(%tenant, %recording, "playback not metered: the link carries no byte rate");
+            plaintext.body
+        }
+    };
     // A failure further on (a later frame, the digest at the end) can only
     // abort the connection: the status line is gone, and a short body is
     // what the client must see. It is raised on the integrity alarm.
-    response.streaming(plaintext.body.map_err(|error| {
+    response.streaming(body.map_err(|error| {
         error!(code = error.code(), %error, "playback stream failed");
         actix_web::error::ErrorInternalServerError(error.code())
     }))
+}
+
+/// The file extension a download of `media_type` is saved with.
+fn extension(media_type: &str) -> &'static str {
+    match Container::from_content_type(media_type) {
+        Some(Container::Wav) => "wav",
+        Some(Container::Mpeg) => "mp3",
+        Some(Container::Flac) => "flac",
+        Some(Container::Ogg) => "ogg",
+        None => "bin",
+    }
+}
+
+/// Who is served what, for the `recording.served` of one response.
+struct Meter {
+    store: Arc<RecordingStore>,
+    tenant: TenantId,
+    recording: RecordingId,
+    served_as: ServedAs,
+    byte_rate: u64,
+}
+
+/// A response body that counts the audio bytes it hands to the server and,
+/// once, when it ends, fails or is dropped (the client went away), writes
+/// the response's `recording.served` to the outbox on a task of its own.
+///
+/// The server polls a body only as its socket drains, so a response cut
+/// short counts what went out, give or take the chunk (one frame, 64 KiB
+/// at most) waiting in the server's write buffer when the connection died.
+/// Writing the event never fails the response: a failure is logged.
+struct Metered {
+    body: BoxStream<'static, Result<Bytes, StorageError>>,
+    sent: u64,
+    meter: Option<Meter>,
+}
+
+impl Metered {
+    fn new(body: BoxStream<'static, Result<Bytes, StorageError>>, meter: Meter) -> Self {
+        Self {
+            body,
+            sent: 0,
+            meter: Some(meter),
+        }
+    }
+
+    /// Writes the event, the first time only, if any byte went out.
+    fn finish(&mut self) {
+        let Some(meter) = self.meter.take() else {
+            return;
+        };
+        if self.sent == 0 {
+            return;
+        }
+        let Meter {
+            store,
+            tenant,
+            recording,
+            served_as,
+            byte_rate,
+        } = meter;
+        let event = RecordingServedV1 {
+            tenant_id: tenant,
+            recording_id: recording,
+            served_as,
+            bytes: self.sent,
+            byte_rate,
+            served_at: Utc::now().trunc_subsecs(6),
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            warn!(%tenant, %recording, bytes = event.bytes, "served audio not metered: no runtime to write it");
+            return;
+        };
+        runtime.spawn(async move {
+            if let Err(error) = store.record_served(&event).await {
+                warn!(
+                    %tenant,
+                    %recording,
+                    bytes = event.bytes,
+                    code = error.code(),
+                    %error,
+                    "served audio not metered"
+                );
+            }
+        });
+    }
+}
+
+impl Stream for Metered {
+    type Item = Result<Bytes, StorageError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let polled = this.body.poll_next_unpin(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(chunk))) => this.sent += chunk.len() as u64,
+            // The end, or a failure that aborts the response: what went
+            // out so far is all that will.
+            Poll::Ready(Some(Err(_)) | None) => this.finish(),
+            Poll::Pending => {}
+        }
+        polled
+    }
+}
+
+impl Drop for Metered {
+    fn drop(&mut self) {
+        self.finish();
+    }
 }
 
 #[cfg(test)]

@@ -33,4 +33,5 @@ mod intake;
 mod invoices;
 mod lab;
 mod plans;
+mod reconcile;
 mod replay;

@@ -19,24 +19,25 @@
 //! answered otherwise is our fault, reported as INTERNAL and never passed
 //! on. (Usage, profiles and rendered files carry no account to check; they
 //! are asked for the handle's account only.)
+//!
+//! The calls each permission adds to the platform, BPO and tenant handles
+//! are in `access::billing_scopes`.
 
 use callvault_bus::RpcClient;
 use callvault_contracts::billing_api::{
     Account, BillingProfile, BpoStatement, Granularity, Invoice, InvoiceFilter, InvoiceStatus,
-    NewPlan, Party, Plan, PlanAssignment, PlanLevel, StorageReconciliation, UsageBucket,
+    NewPlan, Party, Plan, PlanAssignment, PlanLevel, UsageBucket,
 };
 use callvault_contracts::metadata_api::ErrorCode;
 use callvault_contracts::ops::billing::{
-    AssignPlan, CreatePlan, FinalizeInvoice, GetBillingProfile, GetBpoStatement, GetInvoice,
-    GetPlan, GetUsage, InvoiceFile, InvoiceFormat, ListAssignments, ListInvoices, ListPlans,
-    ReconcileStorage, RenderInvoice, SetBillingProfile, UpdatePlan,
+    FinalizeInvoice, GetBillingProfile, GetBpoStatement, GetInvoice, GetPlan, GetUsage,
+    InvoiceFile, InvoiceFormat, ListAssignments, ListInvoices, RenderInvoice, UpdatePlan,
 };
 use callvault_contracts::{Actor, BpoId};
 use chrono::NaiveDate;
 use tracing::error;
 use uuid::Uuid;
 
-use super::handles::{BpoScope, PlatformScope, TenantScope};
 use super::scope::{Scope, deny};
 use super::{Permission, Reach, Target, allows, perm, reach};
 use crate::error::{coded, from_api};
@@ -52,7 +53,7 @@ fn internal(what: &'static str) -> async_graphql::Error {
     coded(ErrorCode::Internal, "internal error")
 }
 
-fn ensure(ok: bool, what: &'static str) -> Result<()> {
+pub(super) fn ensure(ok: bool, what: &'static str) -> Result<()> {
     if ok { Ok(()) } else { Err(internal(what)) }
 }
 
@@ -107,7 +108,7 @@ fn finalizes_invoice(actor: &Actor, invoice: &Invoice) -> bool {
 }
 
 /// A wholesale plan is the platform's, a retail one its BPO's.
-fn plan_owner(plan: &Plan) -> Option<Option<BpoId>> {
+pub(super) fn plan_owner(plan: &Plan) -> Option<Option<BpoId>> {
     match (plan.level, plan.bpo_id) {
         (PlanLevel::Wholesale, None) => Some(None),
         (PlanLevel::Retail, Some(bpo)) => Some(Some(bpo)),
@@ -467,324 +468,5 @@ impl BillingManager<'_> {
     }
 }
 
-impl PlatformScope<'_, perm::ManageWholesale> {
-    /// The latest version of each wholesale plan.
-    pub async fn wholesale_plans(&self) -> Result<Vec<Plan>> {
-        let plans = self
-            .rpc
-            .call(ListPlans {
-                actor: self.actor.clone(),
-                bpo: None,
-            })
-            .await
-            .map_err(from_api)?;
-        let wholesale = plans.iter().all(|plan| plan_owner(plan) == Some(None));
-        ensure(wholesale, "retail plan among the wholesale ones")?;
-        Ok(plans)
-    }
-
-    pub async fn create_wholesale_plan(&self, terms: NewPlan) -> Result<Plan> {
-        let plan = self
-            .rpc
-            .call(CreatePlan {
-                actor: self.actor.clone(),
-                level: PlanLevel::Wholesale,
-                bpo: None,
-                plan: terms,
-            })
-            .await
-            .map_err(from_api)?;
-        ensure(
-            plan_owner(&plan) == Some(None),
-            "created plan is not wholesale",
-        )?;
-        Ok(plan)
-    }
-
-    /// Puts `bpo` on wholesale plan `plan_id`; its periods are cut in
-    /// `time_zone` (UTC when none, fixed by its first plan).
-    pub async fn assign_wholesale_plan(
-        &self,
-        bpo: BpoId,
-        plan_id: Uuid,
-        time_zone: Option<String>,
-    ) -> Result<PlanAssignment> {
-        let assignment = self
-            .rpc
-            .call(AssignPlan {
-                actor: self.actor.clone(),
-                account: Account::Bpo(bpo),
-                plan_id,
-                time_zone,
-            })
-            .await
-            .map_err(from_api)?;
-        let asked = assignment.account == Account::Bpo(bpo) && assignment.plan_id == plan_id;
-        ensure(asked, "assignment of another account or plan")?;
-        Ok(assignment)
-    }
-
-    /// The platform's profile, as the issuer of wholesale invoices.
-    pub async fn platform_profile(&self) -> Result<BillingProfile> {
-        self.rpc
-            .call(GetBillingProfile {
-                actor: self.actor.clone(),
-                party: Party::Platform,
-            })
-            .await
-            .map_err(from_api)
-    }
-
-    pub async fn set_platform_profile(&self, profile: BillingProfile) -> Result<BillingProfile> {
-        self.rpc
-            .call(SetBillingProfile {
-                actor: self.actor.clone(),
-                party: Party::Platform,
-                profile,
-            })
-            .await
-            .map_err(from_api)
-    }
-
-    /// Billing's stored byte-seconds against storage's, per tenant, for
-    /// one UTC day.
-    pub async fn reconcile_storage(&self, day: NaiveDate) -> Result<Vec<StorageReconciliation>> {
-        self.rpc
-            .call(ReconcileStorage {
-                actor: self.actor.clone(),
-                day,
-            })
-            .await
-            .map_err(from_api)
-    }
-}
-
-impl BpoScope<'_, perm::ReadBilling> {
-    /// The latest version of each of the BPO's retail plans.
-    pub async fn retail_plans(&self) -> Result<Vec<Plan>> {
-        let plans = self
-            .rpc
-            .call(ListPlans {
-                actor: self.actor.clone(),
-                bpo: Some(self.bpo),
-            })
-            .await
-            .map_err(from_api)?;
-        let ours = plans
-            .iter()
-            .all(|plan| plan_owner(plan) == Some(Some(self.bpo)));
-        ensure(ours, "another bpo's plan")?;
-        Ok(plans)
-    }
-}
-
-impl BpoScope<'_, perm::ManageBilling> {
-    pub async fn create_retail_plan(&self, terms: NewPlan) -> Result<Plan> {
-        let plan = self
-            .rpc
-            .call(CreatePlan {
-                actor: self.actor.clone(),
-                level: PlanLevel::Retail,
-                bpo: Some(self.bpo),
-                plan: terms,
-            })
-            .await
-            .map_err(from_api)?;
-        ensure(
-            plan_owner(&plan) == Some(Some(self.bpo)),
-            "created plan is not the bpo's",
-        )?;
-        Ok(plan)
-    }
-
-    /// The BPO's profile: the issuer of its tenants' invoices, the
-    /// recipient of its wholesale ones.
-    pub async fn set_bpo_profile(&self, profile: BillingProfile) -> Result<BillingProfile> {
-        self.rpc
-            .call(SetBillingProfile {
-                actor: self.actor.clone(),
-                party: Party::Bpo(self.bpo),
-                profile,
-            })
-            .await
-            .map_err(from_api)
-    }
-}
-
-impl TenantScope<'_, perm::ManageBilling> {
-    /// Puts the tenant on one of its BPO's retail plans; its periods follow
-    /// its own time zone.
-    pub async fn assign_retail_plan(&self, plan_id: Uuid) -> Result<PlanAssignment> {
-        let account = Account::Tenant(self.tenant);
-        let assignment = self
-            .rpc
-            .call(AssignPlan {
-                actor: self.actor.clone(),
-                account,
-                plan_id,
-                time_zone: None,
-            })
-            .await
-            .map_err(from_api)?;
-        let asked = assignment.account == account && assignment.plan_id == plan_id;
-        ensure(asked, "assignment of another account or plan")?;
-        Ok(assignment)
-    }
-
-    /// The tenant's profile, as the recipient of its invoices.
-    pub async fn set_tenant_profile(&self, profile: BillingProfile) -> Result<BillingProfile> {
-        self.rpc
-            .call(SetBillingProfile {
-                actor: self.actor.clone(),
-                party: Party::Tenant(self.tenant),
-                profile,
-            })
-            .await
-            .map_err(from_api)
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use callvault_contracts::billing_api::{Currency, Dec};
-    use callvault_contracts::{Role, TenantId};
-    use chrono::{TimeZone, Utc};
-
-    use super::*;
-
-    fn actor(role: Role, bpo: Option<BpoId>, tenant: Option<TenantId>) -> Actor {
-        Actor {
-            subject: "someone@example.test".into(),
-            role,
-            bpo_id: bpo,
-            tenant_id: tenant,
-            agent_id: None,
-            origin: None,
-        }
-    }
-
-    fn profile() -> BillingProfile {
-        BillingProfile {
-            legal_name: "n".into(),
-            address: "a".into(),
-            registration_number: None,
-            invoice_prefix: "INV".into(),
-            rounding: callvault_contracts::billing_api::RoundingMode::Down,
-        }
-    }
-
-    fn invoice(level: PlanLevel, account: Account, issuer: Party) -> Invoice {
-        let at = Utc
-            .with_ymd_and_hms(2025, 3, 1, 0, 0, 0)
-            .single()
-            .expect("time");
-        let day = at.date_naive();
-        Invoice {
-            id: Uuid::new_v4(),
-            status: InvoiceStatus::Draft,
-            number: None,
-            level,
-            account,
-            issuer,
-            issuer_profile: profile(),
-            recipient_profile: None,
-            plan_id: Uuid::new_v4(),
-            plan_version: 1,
-            currency: Currency::Jpy,
-            time_zone: "Asia/Tokyo".into(),
-            period_first_day: day,
-            period_last_day: day,
-            period_start: at,
-            period_end: at,
-            finalize_after: at,
-            finalized_at: None,
-            lines: Vec::new(),
-            taxes: Vec::new(),
-            subtotal: 0,
-            tax: 0,
-            total: 0,
-        }
-    }
-
-    fn plan(level: PlanLevel, bpo: Option<BpoId>) -> Plan {
-        Plan {
-            id: Uuid::new_v4(),
-            version: 1,
-            level,
-            bpo_id: bpo,
-            terms: NewPlan {
-                name: "p".into(),
-                currency: Currency::Jpy,
-                base_fee: 0,
-                tax_rate: Dec::from_int(10),
-                charges: Vec::new(),
-            },
-            created_at: Utc::now(),
-            created_by: "someone@example.test".into(),
-        }
-    }
-
-    #[test]
-    fn an_invoice_is_read_by_its_account_and_its_issuer() {
-        let (x, y) = (BpoId::new(), BpoId::new());
-        let (a, b) = (TenantId::new(), TenantId::new());
-        let retail = invoice(PlanLevel::Retail, Account::Tenant(a), Party::Bpo(x));
-        let wholesale = invoice(PlanLevel::Wholesale, Account::Bpo(x), Party::Platform);
-        let platform = actor(Role::PlatformAdmin, None, None);
-        let admin_x = actor(Role::BpoAdmin, Some(x), None);
-        let admin_y = actor(Role::BpoAdmin, Some(y), None);
-        let tenant_a = actor(Role::TenantAdmin, None, Some(a));
-        let auditor_b = actor(Role::Auditor, None, Some(b));
-        let agent_a = actor(Role::Agent, None, Some(a));
-
-        let reads = |who: &Actor| (reads_invoice(who, &retail), reads_invoice(who, &wholesale));
-        assert_eq!(reads(&platform), (false, true));
-        assert_eq!(reads(&admin_x), (true, true));
-        assert_eq!(reads(&admin_y), (false, false));
-        assert_eq!(reads(&tenant_a), (true, false));
-        assert_eq!(reads(&auditor_b), (false, false));
-        assert_eq!(reads(&agent_a), (false, false));
-
-        let finalizes = |who: &Actor| {
-            (
-                finalizes_invoice(who, &retail),
-                finalizes_invoice(who, &wholesale),
-            )
-        };
-        assert_eq!(finalizes(&platform), (false, true));
-        assert_eq!(finalizes(&admin_x), (true, false));
-        assert_eq!(finalizes(&admin_y), (false, false));
-        assert_eq!(finalizes(&tenant_a), (false, false));
-
-        // Parties that don't go together are no invoice we pass on.
-        for odd in [
-            invoice(PlanLevel::Retail, Account::Bpo(x), Party::Platform),
-            invoice(PlanLevel::Wholesale, Account::Tenant(a), Party::Bpo(x)),
-            invoice(PlanLevel::Retail, Account::Tenant(a), Party::Platform),
-        ] {
-            assert!(!reads_invoice(&platform, &odd) && !reads_invoice(&admin_x, &odd));
-        }
-    }
-
-    #[test]
-    fn a_plan_is_its_owners() {
-        let (x, y) = (BpoId::new(), BpoId::new());
-        let retail = plan(PlanLevel::Retail, Some(x));
-        let wholesale = plan(PlanLevel::Wholesale, None);
-        let platform = actor(Role::PlatformAdmin, None, None);
-        let admin_x = actor(Role::BpoAdmin, Some(x), None);
-        let admin_y = actor(Role::BpoAdmin, Some(y), None);
-        let tenant = actor(Role::TenantAdmin, None, Some(TenantId::new()));
-        let both =
-            |f: fn(&Actor, &Plan) -> bool, who: &Actor| (f(who, &retail), f(who, &wholesale));
-        assert_eq!(both(reads_plan, &platform), (false, true));
-        assert_eq!(both(reads_plan, &admin_x), (true, false));
-        assert_eq!(both(reads_plan, &admin_y), (false, false));
-        assert_eq!(both(reads_plan, &tenant), (false, false));
-        assert_eq!(both(manages_plan, &platform), (false, true));
-        assert_eq!(both(manages_plan, &admin_x), (true, false));
-        assert_eq!(both(manages_plan, &admin_y), (false, false));
-        assert!(!reads_plan(&platform, &plan(PlanLevel::Wholesale, Some(x))));
-        assert!(!reads_plan(&admin_x, &plan(PlanLevel::Retail, None)));
-    }
-}
+mod tests;

@@ -83,6 +83,7 @@
 //! The matrix is written out in `services/gateway/PERMISSIONS.md`.
 
 mod billing;
+mod billing_scopes;
 mod disclosure;
 mod handles;
 mod lifecycle;

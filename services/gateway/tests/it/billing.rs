@@ -5,11 +5,13 @@
 //! Nothing here fakes the billing service. The gateway's own decision —
 //! refuse before any call, or send the operation the field names as the
 //! caller — is read off the bus (`support::bus`), whether or not anything
-//! serves the billing queue; what the real service answers each caller is
-//! in `billing/service.rs`.
+//! serves the billing queue; what the real service (`callvault_billing`)
+//! answers each caller, and a month billed end to end, are in
+//! `billing/service.rs`.
 
 mod documented;
 mod inputs;
+mod service;
 
 use callvault_contracts::{Actor, Role};
 use serde_json::{Value, json};

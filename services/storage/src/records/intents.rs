@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 use super::entity as objects;
 use super::model::db_time;
-use super::repository::is_unique_violation;
-use super::{NewRecord, RecordError};
+use super::repository::{is_unique_violation, stored_event};
+use super::{NewRecord, RecordError, enqueue};
 
 mod row {
     use sea_orm::entity::prelude::*;
@@ -151,9 +151,12 @@ impl WriteIntents {
 
     /// Turns the pending intent for `record`'s object into the record, in
     /// one transaction: the intent's delete must find it pending, which is
-    /// the compare-and-set the sweeper's abandonment races against.
+    /// the compare-and-set the sweeper's abandonment races against. The
+    /// recording's `recording.stored` is enqueued in the same transaction,
+    /// so it is published exactly when the record exists.
     pub async fn commit(&self, record: &NewRecord) -> Result<(), CommitError> {
         let row = record.to_row().map_err(CommitError::Failed)?;
+        let event = stored_event(&row).map_err(CommitError::Failed)?;
         let failed = |err: sea_orm::DbErr| CommitError::Failed(err.into());
         let txn = self.db.begin().await.map_err(failed)?;
         let claimed = Entity::delete_many()
@@ -165,7 +168,7 @@ impl WriteIntents {
             .await;
         let outcome = match claimed {
             Ok(deleted) if deleted.rows_affected == 1 => {
-                objects::Entity::insert(row.into_active_model())
+                let inserted = objects::Entity::insert(row.into_active_model())
                     .exec_without_returning(&txn)
                     .await
                     .map(|_| ())
@@ -175,7 +178,11 @@ impl WriteIntents {
                         } else {
                             failed(err)
                         }
-                    })
+                    });
+                match inserted {
+                    Ok(()) => enqueue(&txn, &event).await.map_err(failed),
+                    Err(error) => Err(error),
+                }
             }
             Ok(_) => Err(CommitError::Abandoned),
             Err(err) => Err(failed(err)),

@@ -19,6 +19,9 @@ impl MigratorTrait for Migrator {
             Box::new(CreateStorageObjects),
             Box::new(IndexStorageObjectsByAge),
             Box::new(CreateStorageWriteIntents),
+            // The events storage emits (recording.stored, .discarded,
+            // .shredded, .served) go out through its own outbox.
+            callvault_bus::outbox::migration(),
         ]
     }
 

@@ -16,11 +16,13 @@ mod migration;
 mod model;
 mod repository;
 
-use sea_orm::{DatabaseConnection, DbErr};
+use callvault_bus::Message;
+use callvault_contracts::events::Event;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
 pub use intents::{CommitError, IntentState, WriteIntent, WriteIntents};
 pub use migration::Migrator;
-pub use model::{ListedRecord, NewRecord, RecordState, ShredOutcome, StorageRecord};
+pub use model::{ListedRecord, NewRecord, RecordState, ShredOutcome, StorageRecord, StoredSpan};
 pub use repository::StorageRecords;
 
 /// Serialises concurrent migrators on one PostgreSQL database (two replicas
@@ -67,4 +69,16 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), RecordError> {
     callvault_db::migrate::<Migrator>(db, PG_MIGRATION_LOCK_KEY)
         .await
         .map_err(RecordError::from)
+}
+
+/// Adds `event` to the storage database's outbox, in the caller's
+/// transaction: it is published if and only if the change it reports is
+/// committed (see `callvault_bus::outbox`).
+pub(crate) async fn enqueue<C: ConnectionTrait, E: Event>(
+    conn: &C,
+    event: &E,
+) -> Result<(), DbErr> {
+    let message = Message::new(event)
+        .map_err(|err| DbErr::Custom(format!("serializing {}: {err}", E::TOPIC)))?;
+    callvault_bus::outbox::enqueue(conn, &message).await
 }

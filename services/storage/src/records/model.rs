@@ -96,6 +96,36 @@ pub struct ListedRecord {
     pub recording_id: RecordingId,
 }
 
+/// A record's stored life, for metering: its plaintext bytes, from when
+/// they were stored until they were shredded (if they were).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredSpan {
+    pub tenant_id: TenantId,
+    pub recording_id: RecordingId,
+    pub plaintext_len: u64,
+    pub created_at: DateTime<Utc>,
+    pub shredded_at: Option<DateTime<Utc>>,
+}
+
+impl StoredSpan {
+    /// Its bytes × the whole seconds of `[from, to)` it was stored, every
+    /// instant floored to its Unix second (`DateTime::timestamp`): billing
+    /// computes the same from the events' `stored_at` and `shredded_at`,
+    /// and the two must agree to the byte-second. Zero when it was not
+    /// stored in the window (or the window is empty).
+    pub fn byte_seconds(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> u128 {
+        let start = from.timestamp().max(self.created_at.timestamp());
+        let end = self.shredded_at.map_or(to.timestamp(), |shredded| {
+            to.timestamp().min(shredded.timestamp())
+        });
+        if end <= start {
+            return 0;
+        }
+        let seconds = (i128::from(end) - i128::from(start)).unsigned_abs();
+        u128::from(self.plaintext_len) * seconds
+    }
+}
+
 /// What [`super::StorageRecords::mark_shredded`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ShredOutcome {

@@ -33,10 +33,14 @@ impl RecordingStore {
             .mark_shredded(tenant.0, recording.0, now)
             .await?
         {
-            ShredOutcome::Shredded => ShredReport {
-                shredded_at: now,
-                newly_shredded: true,
-            },
+            ShredOutcome::Shredded => {
+                // With its `recording.shredded`, in the same transaction.
+                self.enqueued();
+                ShredReport {
+                    shredded_at: now,
+                    newly_shredded: true,
+                }
+            }
             ShredOutcome::AlreadyShredded { at } => ShredReport {
                 shredded_at: at,
                 newly_shredded: false,
@@ -74,7 +78,14 @@ impl RecordingStore {
         // Object first: a record without its object would read as tampering,
         // an object without a record is only unreadable garbage.
         self.blobs.delete(&object_key).await?;
-        self.records.delete(tenant.0, recording.0).await?;
+        // With its `recording.discarded`, in the same transaction.
+        if self
+            .records
+            .delete(tenant.0, recording.0, Utc::now())
+            .await?
+        {
+            self.enqueued();
+        }
         info!(%tenant, %recording, "refused upload discarded");
         Ok(())
     }

@@ -7,6 +7,7 @@
 //! bodies or anything read from the recording.
 
 mod lifecycle;
+mod metering;
 mod offboarding;
 
 pub use offboarding::TenantShredReport;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use callvault_blob::{BlobStore, ByteStream};
+use callvault_bus::outbox::RelayNotifier;
 use callvault_contracts::events::IntegrityCheck;
 use callvault_contracts::ops::storage::Verification;
 use callvault_contracts::{RecordingId, TenantId};
@@ -85,6 +87,9 @@ pub struct RecordingStore {
     intents: WriteIntents,
     frame_size: u32,
     alarm: IntegrityAlarm,
+    /// Woken after the store enqueues an event, so it goes out at once
+    /// rather than at the relay's next poll.
+    relay: Option<RelayNotifier>,
 }
 
 fn context(tenant: TenantId, recording: RecordingId) -> EncryptionContext {
@@ -121,6 +126,22 @@ impl RecordingStore {
             records,
             frame_size: callvault_envelope::DEFAULT_FRAME_SIZE,
             alarm: IntegrityAlarm::default(),
+            relay: None,
+        }
+    }
+
+    /// The relay publishing the storage database's outbox, woken whenever
+    /// the store enqueues an event (without it, the relay's poll finds
+    /// them).
+    pub fn with_relay(mut self, relay: RelayNotifier) -> Self {
+        self.relay = Some(relay);
+        self
+    }
+
+    /// Wakes the relay, after a transaction that enqueued an event.
+    fn enqueued(&self) {
+        if let Some(relay) = &self.relay {
+            relay.notify();
         }
     }
 

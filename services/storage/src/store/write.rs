@@ -117,7 +117,8 @@ impl RecordingStore {
             created_at: Utc::now(),
         };
         match self.intents.commit(&record).await {
-            Ok(()) => {}
+            // With its `recording.stored`, in the same transaction.
+            Ok(()) => self.enqueued(),
             Err(CommitError::Abandoned) => {
                 // This store outlived the sweep's grace period; the sweep
                 // owns the object now and may be deleting it. Retrying the

@@ -102,7 +102,7 @@ fn seeds_are_checked_in() {
         .into_iter()
         .map(|(name, url)| (name, url.into_bytes()))
         .collect();
-    assert_eq!(urls.len(), 5, "a seed url of every kind");
+    assert_eq!(urls.len(), 6, "a seed url of every kind");
     check_seeds("signed_url", &urls);
 }
 

@@ -1,8 +1,10 @@
 //! The storage service's one integration-test binary.
 
+mod byte_seconds;
 mod fuzz_corpus;
 mod integrity;
 mod listing;
+mod metering;
 mod playback;
 mod records;
 mod spans;

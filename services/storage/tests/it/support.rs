@@ -9,13 +9,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use callvault_auth::signed_url::UrlSigner;
 use callvault_blob::{BlobStore, ByteStream, fs::FsBlobStore};
+use callvault_contracts::events::{Event, Message};
 use callvault_contracts::{RecordingId, TenantId};
 use callvault_keys::{KeyProvider, KeyRef, local::LocalKeyring};
 use callvault_storage::playback::{self, PlaybackState};
-use callvault_storage::records::{self, StorageRecords};
+use callvault_storage::records::{self, NewRecord, StorageRecords};
 use callvault_storage::upload::{self, UploadState};
 use callvault_storage::{RecordingStore, StoredRecording};
+use chrono::SubsecRound;
 use futures_util::StreamExt;
+use sea_orm::sea_query::{Alias, Query};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 pub struct Harness {
     pub dir: tempfile::TempDir,
@@ -27,11 +31,19 @@ pub struct Harness {
 
 impl Harness {
     pub async fn embedded() -> Self {
+        Self::with_records(None).await
+    }
+
+    /// The embedded harness with its records (and outbox) in the database
+    /// at `url` (a PostgreSQL test database), or SQLite in the tempdir.
+    pub async fn with_records(url: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let blobs = Arc::new(FsBlobStore::new(dir.path().join("blobs")));
         let keys = Arc::new(LocalKeyring::open(dir.path().join("keyring.json")).expect("keyring"));
-        let url = format!("sqlite://{}", dir.path().join("storage.db").display());
-        let records = StorageRecords::new(records::connect(&url).await.expect("sqlite records"));
+        let url = url
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("storage.db").display()));
+        let records = StorageRecords::new(records::connect(&url).await.expect("records database"));
         let store = Arc::new(RecordingStore::new(
             blobs.clone() as Arc<dyn BlobStore>,
             keys.clone() as Arc<dyn KeyProvider>,
@@ -77,6 +89,74 @@ impl Harness {
             .await
             .expect("stored")
     }
+}
+
+/// The messages in the storage database's outbox, oldest first.
+pub async fn outbox(harness: &Harness) -> Vec<Message> {
+    let db = harness.records.connection();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT payload FROM outbox ORDER BY created_at",
+        ))
+        .await
+        .expect("read the outbox");
+    rows.iter()
+        .map(|row| {
+            let payload: String = row.try_get("", "payload").expect("payload column");
+            serde_json::from_str(&payload).expect("an outbox message")
+        })
+        .collect()
+}
+
+/// The outbox's events of type `E`, oldest first.
+pub async fn events<E: Event>(harness: &Harness) -> Vec<E> {
+    outbox(harness)
+        .await
+        .iter()
+        .filter(|message| message.topic == E::TOPIC)
+        .map(|message| message.decode::<E>().expect("a well-formed event"))
+        .collect()
+}
+
+/// Writes `record`'s row and nothing else, as the store did before the
+/// outbox (today's [`StorageRecords::insert`] also enqueues its
+/// `recording.stored`): for a database still on an older schema.
+pub async fn insert_row_alone(db: &DatabaseConnection, record: &NewRecord) {
+    let columns = [
+        "tenant_id",
+        "recording_id",
+        "object_key",
+        "key_ref",
+        "wrapped_key",
+        "frame_size",
+        "plaintext_len",
+        "ciphertext_len",
+        "sha256",
+        "state",
+        "created_at",
+    ];
+    let mut insert = Query::insert();
+    insert
+        .into_table(Alias::new("storage_objects"))
+        .columns(columns.map(Alias::new))
+        .values([
+            record.tenant_id.into(),
+            record.recording_id.into(),
+            record.object_key.clone().into(),
+            record.key_ref.clone().into(),
+            record.wrapped_key.clone().into(),
+            i32::try_from(record.frame_size).expect("frame size").into(),
+            i64::try_from(record.plaintext_len).expect("length").into(),
+            i64::try_from(record.ciphertext_len).expect("length").into(),
+            record.sha256.to_vec().into(),
+            "stored".into(),
+            record.created_at.trunc_subsecs(6).into(),
+        ])
+        .expect("as many values as columns");
+    db.execute_raw(db.get_database_backend().build(&insert))
+        .await
+        .expect("insert the row alone");
 }
 
 /// `data` as an upload stream cut into `chunk`-byte pieces.

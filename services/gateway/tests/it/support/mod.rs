@@ -1,6 +1,8 @@
 //! `spawn_app`: the gateway on a random port over the metadata, lifecycle
-//! and disclosure doubles; `real::spawn` over the real metadata service.
+//! and disclosure doubles; `real::spawn` over the real metadata service;
+//! `billing::spawn` with the real billing service as well.
 
+pub mod billing;
 pub mod bus;
 pub mod disclosure;
 pub mod keys;
