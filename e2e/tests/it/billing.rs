@@ -111,6 +111,8 @@ const BPO_NAME: &str = "株式会社東京コンタクトセンター";
 const BPO_ADDRESS: &str = "東京都千代田区丸の内1-1-1";
 const BPO_REGISTRATION: &str = "T1234567890123";
 const TENANT_NAME: &str = "Tokyo Insurance K.K.";
+const PLATFORM_NAME: &str = "callvault K.K.";
+const PLATFORM_REGISTRATION: &str = "T9876543210987";
 
 /// The services' timers: disclosure's bundles and billing's finalization
 /// every second, the deletion worker only on request.
@@ -421,6 +423,42 @@ impl Scene {
             .unwrap_or_else(|| panic!("no invoice of {first_day} for {kind} {id}"))
     }
 
+    /// [`Self::invoice_of`], once its total is `total`: the events it
+    /// counts are in (a consumer may count them in another order than they
+    /// were published).
+    async fn invoice_totalling(
+        &self,
+        token: &str,
+        kind: &str,
+        id: &str,
+        first_day: NaiveDate,
+        total: i64,
+    ) -> Value {
+        let data = self
+            .api
+            .until(
+                token,
+                &with_fields(INVOICES),
+                json!({ "a": account(kind, id) }),
+                &format!("{kind} {id}'s invoice of {first_day} totalling {total}"),
+                |data| {
+                    data["invoices"].as_array().is_some_and(|all| {
+                        all.iter().any(|i| {
+                            i["periodFirstDay"] == first_day.to_string() && i["total"] == total
+                        })
+                    })
+                },
+            )
+            .await;
+        data["invoices"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|i| i["periodFirstDay"] == first_day.to_string())
+            .cloned()
+            .unwrap_or_default()
+    }
+
     async fn invoice(&self, token: &str, id: &str) -> Value {
         self.api
             .ok(token, &with_fields(INVOICE), json!({ "id": id }))
@@ -585,7 +623,7 @@ async fn scenario(system: System, prefix: &str) {
         .set_billing_clock(b.end + chrono::Duration::hours(1))
         .await;
     let finalized = grace_period(&mut scene).await;
-    let finalized_files = files(&scene, text(&finalized["id"])).await;
+    let finalized_files = files(&scene, &scene.tenant_admin, text(&finalized["id"])).await;
     eprintln!("billing: grace period done at {:?}", started.elapsed());
 
     // An hour past the grace period: the timer finalizes what is left.
@@ -605,8 +643,8 @@ async fn setup(scene: &Scene) {
         (
             &scene.platform,
             json!({ "kind": "PLATFORM" }),
-            json!({ "legalName": "callvault K.K.", "address": "東京都港区六本木6-10-1",
-                    "registrationNumber": "T9876543210987", "invoicePrefix": "CV", "rounding": "HALF_UP" }),
+            json!({ "legalName": PLATFORM_NAME, "address": "東京都港区六本木6-10-1",
+                    "registrationNumber": PLATFORM_REGISTRATION, "invoicePrefix": "CV", "rounding": "HALF_UP" }),
         ),
         (
             &scene.bpo_admin,
@@ -880,23 +918,43 @@ fn meter<'a>(bucket: &'a Value, name: &str) -> &'a str {
 
 /// Waits until billing has counted what the test expects (every event is
 /// in), then checks the months before, of and after B.
-async fn usage_counted(scene: &Scene, expected_seconds: i128) {
+async fn usage_counted(scene: &Scene) {
     let b = scene.b;
     let (p, n) = (b.previous(), b.next());
     let tenant = [scene.tenant.as_str()];
+    let l = &scene.ledger;
+    let counted = |bucket: &Value, month: &Month| {
+        let (start, end) = (month.start, month.end);
+        let count =
+            |meter_name: &str, expected: i128| Q::int(expected).matches(meter(bucket, meter_name));
+        count("INGESTED_SECONDS", l.seconds(&tenant, start, end))
+            && count("RECORDINGS", l.recordings(&tenant, start, end))
+            && count("DISCLOSURES_DELIVERED", l.deliveries(&tenant, start, end))
+    };
+    // The month before B is over: its storage (one recording, its last
+    // second) is exact.
+    let p_storage = l.gb_months(&tenant, &p, p.start, p.end);
+    let variables = json!({
+        "t": scene.tenant,
+        "f": p.first_day.to_string(),
+        "to": n.last_day().to_string(),
+        "g": "MONTH",
+    });
     let data = scene
         .api
         .until(
             &scene.bpo_admin,
             USAGE_TENANT,
-            json!({ "t": scene.tenant, "f": p.first_day.to_string(), "to": n.last_day().to_string(), "g": "MONTH" }),
+            variables,
             "the tenant's usage",
             |data| {
-                let months = data["usage"].as_array().map(Vec::as_slice).unwrap_or_default();
+                let months = data["usage"].as_array().cloned().unwrap_or_default();
                 months.len() == 3
-                    && Q::int(expected_seconds).matches(meter(&months[1], "INGESTED_SECONDS"))
-                    && Q::int(scene.ledger.deliveries(&tenant, b.start, b.end))
-                        .matches(meter(&months[1], "DISCLOSURES_DELIVERED"))
+                    && months
+                        .iter()
+                        .zip([p, b, n])
+                        .all(|(bucket, month)| counted(bucket, &month))
+                    && p_storage.matches(meter(&months[0], "STORAGE_GB_MONTHS"))
             },
         )
         .await;
@@ -904,32 +962,8 @@ async fn usage_counted(scene: &Scene, expected_seconds: i128) {
     for (bucket, month) in months.iter().zip([p, b, n]) {
         assert_eq!(bucket["date"], month.first_day.to_string());
         assert_eq!(instant(&bucket["start"]), month.start);
-        let (start, end) = (month.start, month.end);
-        let l = &scene.ledger;
-        assert!(
-            Q::int(l.seconds(&tenant, start, end)).matches(meter(bucket, "INGESTED_SECONDS")),
-            "{bucket}"
-        );
-        assert!(
-            Q::int(l.recordings(&tenant, start, end)).matches(meter(bucket, "RECORDINGS")),
-            "{bucket}"
-        );
-        assert!(
-            Q::int(l.deliveries(&tenant, start, end))
-                .matches(meter(bucket, "DISCLOSURES_DELIVERED")),
-            "{bucket}"
-        );
+        assert_eq!(instant(&bucket["end"]), month.end);
     }
-    // The month before B is over: its storage (one recording, its last
-    // second) is exact.
-    assert!(
-        scene
-            .ledger
-            .gb_months(&tenant, &p, p.start, p.end)
-            .matches(meter(&months[0], "STORAGE_GB_MONTHS")),
-        "{}",
-        months[0]
-    );
 }
 
 /// Phase 1, the month running: everything counted, B's draft can't be
@@ -937,7 +971,7 @@ async fn usage_counted(scene: &Scene, expected_seconds: i128) {
 async fn running_month(scene: &Scene) {
     let b = scene.b;
     let tenant = [scene.tenant.as_str()];
-    usage_counted(scene, scene.ledger.seconds(&tenant, b.start, b.end)).await;
+    usage_counted(scene).await;
     // The tenant's seconds in B, by hand: the real 182 + 121 + 30, the
     // published 91 + 540,000 + 120,030 + 601.
     assert_eq!(scene.ledger.seconds(&tenant, b.start, b.end), 661_055);
@@ -1140,7 +1174,13 @@ async fn grace_period(scene: &mut Scene) -> Value {
     check_invoice(&draft, &retail, None, "B's draft");
     check_tiers(&draft);
     let bpo_draft = scene
-        .invoice_of(&scene.bpo_admin, "BPO", &scene.bpo, b.first_day)
+        .invoice_totalling(
+            &scene.bpo_admin,
+            "BPO",
+            &scene.bpo,
+            b.first_day,
+            wholesale.total,
+        )
         .await;
     check_invoice(&bpo_draft, &wholesale, None, "B's wholesale draft");
 
@@ -1170,7 +1210,13 @@ async fn grace_period(scene: &mut Scene) -> Value {
         .clone();
     check_invoice(&draft, &retail, None, "B's draft with the late delivery");
     let bpo_draft = scene
-        .invoice_of(&scene.bpo_admin, "BPO", &scene.bpo, b.first_day)
+        .invoice_totalling(
+            &scene.bpo_admin,
+            "BPO",
+            &scene.bpo,
+            b.first_day,
+            wholesale.total,
+        )
         .await;
     check_invoice(
         &bpo_draft,
@@ -1223,7 +1269,14 @@ async fn grace_period(scene: &mut Scene) -> Value {
         .await;
     assert_eq!(again, Err("CONFLICT".to_owned()), "finalized twice");
 
-    check_files(scene, &finalized, &retail).await;
+    check_files(
+        scene,
+        &scene.tenant_admin,
+        &finalized,
+        &retail,
+        &RETAIL_PARTIES,
+    )
+    .await;
     finalized
 }
 
@@ -1334,24 +1387,45 @@ async fn refusals(scene: &Scene, b_draft: &str, n_draft: &str) {
     }
 }
 
-/// An invoice's CSV text and PDF bytes, as its tenant's admin gets them.
-async fn files(scene: &Scene, id: &str) -> (String, Vec<u8>) {
-    let csv = scene
-        .api
-        .ok(&scene.tenant_admin, CSV, json!({ "id": id }))
-        .await;
-    let pdf = scene
-        .api
-        .ok(&scene.tenant_admin, PDF, json!({ "id": id }))
-        .await;
+/// An invoice's CSV text and PDF bytes.
+async fn files(scene: &Scene, token: &str, id: &str) -> (String, Vec<u8>) {
+    let csv = scene.api.ok(token, CSV, json!({ "id": id })).await;
+    let pdf = scene.api.ok(token, PDF, json!({ "id": id })).await;
     let bytes = BASE64.decode(text(&pdf["invoicePdf"])).expect("base64");
     (text(&csv["invoiceCsv"]).to_owned(), bytes)
 }
 
 /// The finalized invoice's CSV and PDF show what the test computed.
-async fn check_files(scene: &Scene, invoice: &Value, expected: &Expected) {
+/// Who an invoice is from and to, as printed.
+struct Parties<'a> {
+    issuer: &'a str,
+    registration: &'a str,
+    recipient: &'a str,
+}
+
+const RETAIL_PARTIES: Parties<'static> = Parties {
+    issuer: BPO_NAME,
+    registration: BPO_REGISTRATION,
+    recipient: TENANT_NAME,
+};
+
+const WHOLESALE_PARTIES: Parties<'static> = Parties {
+    issuer: PLATFORM_NAME,
+    registration: PLATFORM_REGISTRATION,
+    recipient: BPO_NAME,
+};
+
+/// A finalized invoice's CSV and PDF (read with `token`) show what the
+/// test computed.
+async fn check_files(
+    scene: &Scene,
+    token: &str,
+    invoice: &Value,
+    expected: &Expected,
+    parties: &Parties<'_>,
+) {
     let number = text(&invoice["number"]);
-    let (csv, bytes) = files(scene, text(&invoice["id"])).await;
+    let (csv, bytes) = files(scene, token, text(&invoice["id"])).await;
     let records = csv_records(&csv);
     let header = |key: &str| {
         records
@@ -1362,9 +1436,9 @@ async fn check_files(scene: &Scene, invoice: &Value, expected: &Expected) {
     };
     assert_eq!(header("number"), number);
     assert_eq!(header("status"), "FINALIZED");
-    assert_eq!(header("issuer_name"), BPO_NAME);
-    assert_eq!(header("issuer_registration_number"), BPO_REGISTRATION);
-    assert_eq!(header("recipient_name"), TENANT_NAME);
+    assert_eq!(header("issuer_name"), parties.issuer);
+    assert_eq!(header("issuer_registration_number"), parties.registration);
+    assert_eq!(header("recipient_name"), parties.recipient);
     assert_eq!(header("currency"), "JPY");
     assert_eq!(header("period_first_day"), scene.b.first_day.to_string());
     let lines: Vec<&Vec<String>> = records.iter().filter(|r| r[0] == "line").collect();
@@ -1402,9 +1476,12 @@ async fn check_files(scene: &Scene, invoice: &Value, expected: &Expected) {
     assert!(bytes.starts_with(b"%PDF"), "not a PDF");
     let page = pdftotext(&bytes);
     assert_row(&page, &["No.", number]);
-    assert_row(&page, &[BPO_NAME]);
-    assert_row(&page, &[&format!("Registration No. {BPO_REGISTRATION}")]);
-    assert_row(&page, &[TENANT_NAME]);
+    assert_row(&page, &[parties.issuer]);
+    assert_row(
+        &page,
+        &[&format!("Registration No. {}", parties.registration)],
+    );
+    assert_row(&page, &[parties.recipient]);
     assert_row(
         &page,
         &[&format!(
@@ -1476,10 +1553,19 @@ async fn after_finalization(
         .expect("B's wholesale invoice")
         .clone();
     assert_eq!(wholesale["number"], "CV-000001");
-    assert_eq!(wholesale["issuerProfile"]["legalName"], "callvault K.K.");
+    assert_eq!(wholesale["issuerProfile"]["legalName"], PLATFORM_NAME);
     assert_eq!(wholesale["recipientProfile"]["legalName"], BPO_NAME);
     assert!(instant(&wholesale["finalizedAt"]) >= instant(&wholesale["finalizeAfter"]));
     check_invoice(&wholesale, &wholesale_b, None, "B's wholesale invoice");
+    // Its files show both tax rates, each with its subtotal and tax.
+    check_files(
+        scene,
+        &scene.bpo_admin,
+        &wholesale,
+        &wholesale_b,
+        &WHOLESALE_PARTIES,
+    )
+    .await;
     scene
         .bus
         .wait_for::<InvoiceFinalizedV1>("the wholesale invoice", |e| e.number == "CV-000001")
@@ -1591,7 +1677,7 @@ async fn after_finalization(
     let id = text(&finalized["id"]);
     assert_eq!(&scene.invoice(&scene.tenant_admin, id).await, finalized);
     assert!(
-        files(scene, id).await == *finalized_files,
+        files(scene, &scene.tenant_admin, id).await == *finalized_files,
         "the finalized invoice's files changed"
     );
     check_invoice(finalized, &retail_b, None, "B's invoice, again");
@@ -1659,7 +1745,7 @@ async fn usage_by_day(scene: &Scene) {
             "{bucket}: expected {expected:?}"
         );
     }
-    usage_counted(scene, scene.ledger.seconds(&tenant, b.start, b.end)).await;
+    usage_counted(scene).await;
 
     // Active users: the people of a tenant role who made requests (B, by
     // the wall clock): the tenant's admin onboarding used ("admin"), its
