@@ -1,11 +1,11 @@
 //! The billing issue's JPY scenario, end to end through the real binary's
 //! GraphQL and HTTP and its RabbitMQ: a BPO in Tokyo and its client, a
-//! Tokyo tenant on a retail plan (the first 1,000 minutes free, ¥2 a minute
-//! up to 10,000, ¥1.5 above; ¥3 per GB-month; ¥500 per delivered
-//! disclosure; ¥5,000 a month; 10 %; rounded down by the BPO), the BPO on
-//! a wholesale plan (¥0.8 a minute, ¥1.2 per GB-month, ¥100 per delivery,
-//! ¥50 per started package of 10 recordings at 8 %; rounded half up by the
-//! platform). Every expected amount is computed here from what the test
+//! Tokyo tenant on the retail plan of docs/billing.md §6 (¥10,000 a month;
+//! minutes graduated: the first 1,000 at ¥0, ¥2 a minute up to 10,000,
+//! ¥1.5 above; ¥3 per GB-month; ¥500 per delivered disclosure; 10 %;
+//! rounded down by the BPO), the BPO on a wholesale plan (¥5,000 a month,
+//! ¥0.8 a minute, ¥1.2 per GB-month, ¥100 per delivery, ¥50 per started
+//! package of 10 recordings at 8 %; rounded half up by the platform). Every expected amount is computed here from what the test
 //! sent, with its own arithmetic (`billing/ledger.rs`), never billing's.
 //!
 //! Time. Billing bills periods of the account's time zone and meters
@@ -328,12 +328,14 @@ fn retail_terms(storage_price: &str) -> Value {
     json!({
         "name": "Standard",
         "currency": "JPY",
-        "baseFee": 5000,
+        "baseFee": 10000,
         "taxRate": "10",
         "charges": [
-            { "meter": "INGESTED_SECONDS", "unit": "MINUTE", "included": "1000",
+            { "meter": "INGESTED_SECONDS", "unit": "MINUTE",
               "model": { "model": "GRADUATED", "tiers": [
-                  { "upTo": "9000", "unitPrice": "2" }, { "unitPrice": "1.5" } ] } },
+                  { "upTo": "1000", "unitPrice": "0" },
+                  { "upTo": "10000", "unitPrice": "2" },
+                  { "unitPrice": "1.5" } ] } },
             { "meter": "STORAGE_GB_MONTHS", "unit": "GB_MONTH",
               "model": { "model": "PER_UNIT", "unitPrice": storage_price } },
             { "meter": "DISCLOSURES_DELIVERED", "unit": "REQUEST",
@@ -698,10 +700,14 @@ async fn setup(scene: &Scene) {
     let wholesale_id = text(&wholesale["createPlan"]["id"]).to_owned();
     let listed = plans(&scene.bpo_admin, Some(&scene.bpo)).await;
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
-    assert_eq!(listed[0]["charges"][0]["included"], "1000");
+    assert_eq!(listed[0]["charges"][0]["included"], "0");
     assert_eq!(
         listed[0]["charges"][0]["model"]["tiers"],
-        json!([{ "upTo": "9000", "unitPrice": "2" }, { "upTo": null, "unitPrice": "1.5" }])
+        json!([
+            { "upTo": "1000", "unitPrice": "0" },
+            { "upTo": "10000", "unitPrice": "2" },
+            { "upTo": null, "unitPrice": "1.5" },
+        ])
     );
 
     // The first plan bills the running month: B, from its first second.
@@ -1280,8 +1286,8 @@ async fn grace_period(scene: &mut Scene) -> Value {
     finalized
 }
 
-/// The graduated minutes of B's draft: the allowance, ¥2 to 9,000
-/// billable minutes, ¥1.5 above.
+/// The graduated minutes of B's draft: ¥0 to 1,000, ¥2 to 10,000, ¥1.5
+/// above.
 fn check_tiers(invoice: &Value) {
     let minutes = invoice["lines"]
         .as_array()
@@ -1293,10 +1299,10 @@ fn check_tiers(invoice: &Value) {
     assert_eq!(tiers.len(), 3, "{minutes}");
     let want = [
         ("0", Some("1000"), Q::int(1000), "0", Q::int(0)),
-        ("0", Some("9000"), Q::int(9000), "2", Q::int(18_000)),
+        ("1000", Some("10000"), Q::int(9000), "2", Q::int(18_000)),
         // 661,055 s − 600,000 s = 61,055 s = 1,017.583… min at ¥1.5.
         (
-            "9000",
+            "10000",
             None,
             Q::new(61_055, 60),
             "1.5",

@@ -243,12 +243,13 @@ pub struct Plan {
     pub rounding: Rounding,
 }
 
-/// The retail plan: the first 1,000 minutes free, then ¥2 a minute up to
-/// 10,000 minutes, ¥1.5 above; ¥3 per GB-month; ¥500 per delivered
-/// disclosure; ¥5,000 a month; 10 %. The BPO rounds down.
+/// The retail plan (docs/billing.md §6): the first 1,000 minutes at ¥0,
+/// then ¥2 a minute up to 10,000 minutes, ¥1.5 above; ¥3 per GB-month;
+/// ¥500 per delivered disclosure; ¥10,000 a month; 10 %. The BPO rounds
+/// down.
 pub fn retail_plan() -> Plan {
     Plan {
-        base_fee: 5_000,
+        base_fee: 10_000,
         tax_rate: 10,
         rounding: Rounding::Down,
         charges: vec![
@@ -257,10 +258,11 @@ pub fn retail_plan() -> Plan {
                 unit: 60,
                 tax_rate: None,
                 price: |seconds| {
-                    let billable = seconds.sub(Q::int(60_000)).max(Q::int(0));
-                    let second_tier = billable.min(Q::int(540_000));
-                    let third_tier = billable.sub(Q::int(540_000)).max(Q::int(0));
-                    // ¥2 and ¥1.5 a minute: 2/60 and 1.5/60 a second.
+                    // Seconds 60,000 to 600,000 at ¥2 a minute (2/60 a
+                    // second), those above at ¥1.5 (1.5/60).
+                    let zero = Q::int(0);
+                    let second_tier = seconds.min(Q::int(600_000)).sub(Q::int(60_000)).max(zero);
+                    let third_tier = seconds.sub(Q::int(600_000)).max(zero);
                     second_tier.scale(2, 60).add(third_tier.scale(3, 120))
                 },
             },
