@@ -5,8 +5,9 @@
 //! ¥1.5 above; ¥3 per GB-month; ¥500 per delivered disclosure; 10 %;
 //! rounded down by the BPO), the BPO on a wholesale plan (¥5,000 a month,
 //! ¥0.8 a minute, ¥1.2 per GB-month, ¥100 per delivery, ¥50 per started
-//! package of 10 recordings at 8 %; rounded half up by the platform). Every expected amount is computed here from what the test
-//! sent, with its own arithmetic (`billing/ledger.rs`), never billing's.
+//! package of 10 recordings at 8 %; rounded half up by the platform).
+//! Every expected amount is computed here from what the test sent, with
+//! its own arithmetic (`billing/ledger.rs`), never billing's.
 //!
 //! Time. Billing bills periods of the account's time zone and meters
 //! events at the instants they carry, and those instants are the wall
@@ -17,7 +18,9 @@
 //! and billing's clocks, never ingestion's or storage's timestamps) on the
 //! wall clock: the plans are assigned in B, so B is the first month billed.
 //! Then billing's process is restarted twice with its clock moved ahead
-//! (in the embedded mode that is the one process): to 1 hour after B ends
+//! (in the embedded mode that is the one process, whose metadata and
+//! disclosure clocks move too; nothing here depends on them after the
+//! delivery): to 1 hour after B ends
 //! (B's grace period, 72 hours, runs: drafts, the late event on the draft,
 //! finalization by the BPO's admin), then to 73 hours after (the grace is
 //! over: billing's timer finalizes the wholesale invoice; a later event for
@@ -29,7 +32,8 @@
 //!   client (durations rounded up to the second: 182, 121, 30, 46 s);
 //!   their `recording.ingested` and storage's `recording.stored`;
 //! - the 30 s recording deleted by the tenant's officer (`deleteRecording`):
-//!   storage's `recording.shredded` stops its storage at that second;
+//!   storage's `recording.shredded` stops its storage at that second, in B
+//!   but on whatever day the test runs (hence the published shred below);
 //! - one APPI access request taken through identity, four-eyes approval
 //!   and its bundle to `deliverDisclosureRequest`: disclosure's
 //!   `disclosure.delivered`.
@@ -39,7 +43,9 @@
 //!
 //! Published by the test on the deployment's exchange (`Message::new` of
 //! the contracts' events, the instants the test chooses), because real
-//! events can only happen now, and big uploads would be gigabytes:
+//! events can only happen now, and big uploads would be gigabytes (the
+//! published `recording.ingested` reach the metadata catalogue too, as
+//! calls from a number no request asks about):
 //! - the bulk of the minutes: 9,000 min and 2,000 min 29.5 s ingested and
 //!   stored in B (their µ-law sizes, 4.3 GB and 0.96 GB), the second
 //!   shredded on B's 15th at 07:20:30 (mid-month: its storage stops
