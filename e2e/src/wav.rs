@@ -22,8 +22,14 @@ fn tone(i: usize, rate: u32, hz: f64) -> i16 {
 
 /// 8 kHz mono G.711 µ-law, the usual contact-center format (8,000 bytes a second).
 pub fn mulaw_wav(seconds: u32, seed: u32) -> Vec<u8> {
+    mulaw_wav_frames(8_000 * seconds, seed)
+}
+
+/// [`mulaw_wav`] of exactly `frames` samples (a frame is 1/8 ms), for
+/// durations that are not whole seconds. Its header is 58 bytes.
+pub fn mulaw_wav_frames(frames: u32, seed: u32) -> Vec<u8> {
     let rate = 8_000u32;
-    let samples = (rate * seconds) as usize;
+    let samples = frames as usize;
     let data: Vec<u8> = (0..samples)
         .map(|i| mulaw(tone(i, rate, 300.0 + f64::from(seed % 500))))
         .collect();

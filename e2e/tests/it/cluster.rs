@@ -36,8 +36,9 @@ pub enum Layout {
     /// list): `ingestion,storage` (ingestion stores straight into the
     /// store) and `metadata,gateway`.
     Grouped,
-    /// Every service in its own process, the disclosure service included
-    /// (with a database of its own): what the Helm chart deploys.
+    /// Every service in its own process, the disclosure and billing
+    /// services included (each with a database of its own): what the Helm
+    /// chart deploys.
     EveryService,
 }
 
@@ -47,15 +48,23 @@ impl Layout {
         match self {
             Layout::OnePerService => &["storage", "metadata", "ingestion", "gateway"],
             Layout::Grouped => &["ingestion,storage", "metadata,gateway"],
-            // Disclosure before the gateway, which hands out links to it.
-            Layout::EveryService => &["storage", "metadata", "disclosure", "ingestion", "gateway"],
+            // Disclosure before the gateway, which hands out links to it;
+            // billing before ingestion, whose events it meters.
+            Layout::EveryService => &[
+                "storage",
+                "metadata",
+                "disclosure",
+                "billing",
+                "ingestion",
+                "gateway",
+            ],
         }
     }
 
-    fn runs_disclosure(self) -> bool {
+    fn runs(self, service: &str) -> bool {
         self.targets()
             .iter()
-            .any(|target| target.split(',').any(|t| t == "disclosure"))
+            .any(|target| target.split(',').any(|t| t == service))
     }
 }
 
@@ -65,6 +74,8 @@ pub struct Peers {
     pub database_urls: [String; 3],
     /// The disclosure service's, for a layout that runs it.
     pub disclosure_database_url: Option<String>,
+    /// The billing service's, for a layout that runs it.
+    pub billing_database_url: Option<String>,
     pub amqp_url: String,
 }
 
@@ -121,12 +132,20 @@ where
         PgTestDatabase::create().await,
         PgTestDatabase::create().await,
     ];
-    if layout.runs_disclosure() {
-        databases.push(PgTestDatabase::create().await);
+    // The services with a database of their own, when the layout runs them.
+    let mut own = [None, None];
+    for (url, service) in own.iter_mut().zip(["disclosure", "billing"]) {
+        if layout.runs(service) {
+            let db = PgTestDatabase::create().await;
+            *url = Some(db.url.clone());
+            databases.push(db);
+        }
     }
+    let [disclosure_database_url, billing_database_url] = own;
     let peers = Peers {
         database_urls: [0, 1, 2].map(|i| databases[i].url.clone()),
-        disclosure_database_url: databases.get(3).map(|db| db.url.clone()),
+        disclosure_database_url,
+        billing_database_url,
         amqp_url: AMQP_URL.to_owned(),
     };
     let prefix = format!("e2e-{}.", uuid::Uuid::new_v4().simple());
@@ -192,6 +211,9 @@ impl Deployment {
         ];
         if let Some(url) = &peers.disclosure_database_url {
             common.push(("CALLVAULT_DATABASE__DISCLOSURE_URL", url.as_str()));
+        }
+        if let Some(url) = &peers.billing_database_url {
+            common.push(("CALLVAULT_DATABASE__BILLING_URL", url.as_str()));
         }
         for (key, value) in extra_env {
             common.retain(|(k, _)| k != key);
@@ -299,9 +321,27 @@ impl EventHandler for NoOp {
     }
 }
 
+/// The consumers a deployment (and a test's own tap) declare, each with one
+/// of its topics: [`delete_broker_topology`] declares them again to delete
+/// them.
+const CONSUMERS: [(&str, &str); 5] = [
+    // The metadata catalogue and its integrity alarms.
+    ("metadata", "recording.ingested"),
+    ("metadata.integrity", "recording.integrity_failed"),
+    // The storage service's key-change re-wrap.
+    ("storage", "tenant.key_changed"),
+    // The billing service's meters.
+    ("billing", "recording.ingested"),
+    // What a test reads off the bus (`billing::Tap`).
+    (TAP_CONSUMER, "recording.ingested"),
+];
+
+/// The consumer (queue) name a test's own tap on the bus uses.
+pub const TAP_CONSUMER: &str = "e2e.tap";
+
 /// Removes the run's queues and exchanges from the shared broker: declare
 /// them again under the same prefix, then delete what was declared.
-async fn delete_broker_topology(prefix: &str) {
+pub async fn delete_broker_topology(prefix: &str) {
     let options = RabbitMqOptions {
         exchange: format!("{prefix}callvault.events"),
         dead_letter_exchange: format!("{prefix}callvault.dlx"),
@@ -311,14 +351,11 @@ async fn delete_broker_topology(prefix: &str) {
     let bus = RabbitMqBus::connect(AMQP_URL, options)
         .await
         .expect("rabbitmq for cleanup");
-    // Every consumer the services declare: the metadata catalogue and the
-    // storage service's key-change re-wrap.
-    bus.subscribe("metadata", &["recording.ingested"], Arc::new(NoOp))
-        .await
-        .expect("declare");
-    bus.subscribe("storage", &["tenant.key_changed"], Arc::new(NoOp))
-        .await
-        .expect("declare");
+    for (consumer, topic) in CONSUMERS {
+        bus.subscribe(consumer, &[topic], Arc::new(NoOp))
+            .await
+            .expect("declare");
+    }
     bus.delete_declared_topology()
         .await
         .expect("delete topology");

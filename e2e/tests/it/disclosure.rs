@@ -1131,7 +1131,7 @@ pub async fn scenario(system: &mut System) {
     }
 }
 
-fn privacy_notice() -> Value {
+pub(crate) fn privacy_notice() -> Value {
     let text = |en: &str, ja: &str| json!({ "en": en, "ja": ja });
     json!({
         "purposes": text("Quality assurance and proof of orders.", "品質向上および注文内容の確認のため。"),

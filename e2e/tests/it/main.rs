@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `callvault` binary in its own process, driven
 //! over HTTP as a recorder, an admin and a supervisor would.
 
+mod billing;
 mod catalogue_keys;
 mod cluster;
 mod disclosure;
