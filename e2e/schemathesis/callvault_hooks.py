@@ -137,6 +137,12 @@ def before_call(ctx, case, **kwargs):
         and not isinstance(query.get("exp"), bool)
         and query.get("exp") >= 0
         and isinstance(query.get("sig"), str)
+        # Only the documented parameters, each valid: a case schemathesis
+        # made invalid on purpose (an extra parameter, a byte rate that
+        # isn't digits, another `as`) must stay invalid and be refused.
+        and set(query) <= {"exp", "sig", "byte_rate", "as"}
+        and re.fullmatch(r"[0-9]+", str(query.get("byte_rate", "0"))) is not None
+        and query.get("as", "download") == "download"
     )
     if well_formed:
         tenant, recording, signed = REAL_PLAYBACK
@@ -160,7 +166,7 @@ def before_call(ctx, case, **kwargs):
 # dropped: `INTERNAL`, `UNAVAILABLE`, an error without a code or with any
 # other code, and every 5xx stay failures.
 CLIENT_CODES = frozenset(
-    {"UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "CONFLICT"}
+    {"UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "BAD_USER_INPUT", "CONFLICT", "INVALID_PLAN"}
 )
 
 
