@@ -6,7 +6,7 @@
 //! side — what its clients owe it, what it owes the platform.
 //! docs/billing.md tells the rules.
 
-mod consumer;
+pub mod consumer;
 mod db;
 pub mod intake;
 mod invoicing;
@@ -18,6 +18,7 @@ pub mod pricing;
 pub mod render;
 mod service;
 
+pub use consumer::UsageConsumer;
 pub use db::{Migrator, connect};
 pub use intake::IntakeReport;
 pub use service::{BillingService, Clock, TimerReport};

@@ -138,9 +138,7 @@ async fn query<T: FromQueryResult, C: ConnectionTrait>(
     stmt: &SelectStatement,
 ) -> Result<Vec<T>, DbErr> {
     let backend = db.get_database_backend();
-    T::find_by_statement(backend.build(stmt))
-        .all(db)
-        .await
+    T::find_by_statement(backend.build(stmt)).all(db).await
 }
 
 /// The scope's totals over `[start, end)`.
