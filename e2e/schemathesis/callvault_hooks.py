@@ -40,13 +40,26 @@ AUDIO_TYPES = (
 
 # The schema's own scalars schemathesis has no strategy for (UUID and
 # DateTime it has): `NaiveDate` is `YYYY-MM-DD`; `Int64` a non-negative
-# integer.
+# integer; `Amount` a signed one; `Decimal` a decimal string.
 schemathesis.graphql.scalar(
     "NaiveDate", st.dates().map(str).map(schemathesis.graphql.nodes.String)
 )
 # `Int64` (README): 0 to 2^63 - 1, sent as a JSON number.
 schemathesis.graphql.scalar(
     "Int64", st.integers(0, 2**63 - 1).map(schemathesis.graphql.nodes.Int)
+)
+# `Amount` (billing's money, README): a signed 64-bit whole number.
+schemathesis.graphql.scalar(
+    "Amount",
+    st.integers(-(2**63), 2**63 - 1).map(schemathesis.graphql.nodes.Int),
+)
+# `Decimal` (billing's prices, quantities, tax rates): an exact decimal
+# written as a string, digits with an optional sign and fraction.
+schemathesis.graphql.scalar(
+    "Decimal",
+    st.from_regex(r"-?[0-9]{1,12}(\.[0-9]{1,6})?", fullmatch=True).map(
+        schemathesis.graphql.nodes.String
+    ),
 )
 
 

@@ -10,7 +10,9 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
 use uuid::Uuid;
 
-mod entity {
+/// The `inbox` row, for consumers that record a whole batch of message ids
+/// in one statement (see [`record_once`] for the one-at-a-time way).
+pub mod entity {
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use callvault_bus::Message;
-use callvault_bus::inbox;
+use callvault_bus::inbox::entity as inbox_entity;
 use callvault_contracts::billing_api::Meter;
 use callvault_contracts::events::{
     DisclosureDeliveredV1, Event, RecordingDiscardedV1, RecordingIngestedV1, RecordingServedV1,
@@ -14,7 +14,10 @@ use callvault_contracts::events::{
 };
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, TransactionTrait,
+};
 use uuid::Uuid;
 
 use crate::db::db_time;
@@ -191,6 +194,37 @@ pub struct IntakeReport {
 /// Rows per INSERT: SQLite allows 32,766 bound values, a row has seven.
 const INSERT_CHUNK: usize = 1_000;
 
+/// The batch's message ids already in the inbox. A concurrent transaction
+/// counting the same id is caught by the usage rows' keys instead: an event
+/// counts once whatever message carried it.
+async fn already_counted(
+    tx: &sea_orm::DatabaseTransaction,
+    messages: &[Message],
+) -> Result<HashSet<Uuid>, DbErr> {
+    let mut seen = HashSet::new();
+    for chunk in messages.chunks(INSERT_CHUNK) {
+        let ids: Vec<Uuid> = chunk.iter().map(|m| m.id).collect();
+        let found: Vec<Uuid> = inbox_entity::Entity::find()
+            .select_only()
+            .column(inbox_entity::Column::MessageId)
+            .filter(inbox_entity::Column::Consumer.eq(CONSUMER))
+            .filter(inbox_entity::Column::MessageId.is_in(ids))
+            .into_tuple()
+            .all(tx)
+            .await?;
+        seen.extend(found);
+    }
+    Ok(seen)
+}
+
+fn inbox_row(id: Uuid, at: DateTime<Utc>) -> inbox_entity::ActiveModel {
+    inbox_entity::ActiveModel {
+        consumer: Set(CONSUMER.to_owned()),
+        message_id: Set(id),
+        processed_at: Set(at),
+    }
+}
+
 /// Counts a batch of messages in one transaction: each message id goes into
 /// the inbox, each new event's rows into `billing_usage`. A message already
 /// in the inbox, or an event already counted under another message id,
@@ -203,13 +237,34 @@ pub(crate) async fn record(
     let received_at = db_time(received_at);
     let mut report = IntakeReport::default();
     let tx = db.begin().await?;
+    // One query for the ids already counted, one INSERT for the new ones:
+    // a batch costs a few statements, not two per message.
+    let mut seen = already_counted(&tx, messages).await?;
+    let mut fresh = Vec::new();
+    for message in messages {
+        if seen.insert(message.id) {
+            fresh.push(message);
+        } else {
+            report.duplicates += 1;
+        }
+    }
+    for chunk in fresh.chunks(INSERT_CHUNK) {
+        let ids = chunk.iter().map(|m| inbox_row(m.id, received_at));
+        inbox_entity::Entity::insert_many(ids)
+            .on_conflict(
+                OnConflict::columns([
+                    inbox_entity::Column::Consumer,
+                    inbox_entity::Column::MessageId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&tx)
+            .await?;
+    }
     let mut rows = Vec::new();
     let mut keys = HashSet::new();
-    for message in messages {
-        if !inbox::record_once(&tx, CONSUMER, message.id).await? {
-            report.duplicates += 1;
-            continue;
-        }
+    for message in fresh {
         match rows_of(message) {
             Ok(found) => {
                 report.counted += 1;

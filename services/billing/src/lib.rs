@@ -20,5 +20,13 @@ mod service;
 
 pub use consumer::UsageConsumer;
 pub use db::{Migrator, connect};
+
+/// The bus consumer of the metered events, for a process (or a test) that
+/// wires the service itself; [`module::start`] subscribes it.
+pub fn consumer(
+    service: std::sync::Arc<BillingService>,
+) -> std::sync::Arc<dyn callvault_bus::EventHandler> {
+    std::sync::Arc::new(consumer::UsageConsumer::new(service))
+}
 pub use intake::IntakeReport;
 pub use service::{BillingService, Clock, TimerReport};

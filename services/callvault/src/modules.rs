@@ -10,7 +10,7 @@ use callvault_billing::module::{BillingDependencies, BillingSettings};
 use callvault_disclosure::AudioSource;
 use callvault_disclosure::module::{DisclosureDependencies, DisclosureSettings};
 use callvault_gateway::module::GatewayDependencies;
-use callvault_gateway::{AuthConfig, JwksSource, PlaybackLinks, TokenVerifier};
+use callvault_gateway::{AuthConfig, JwksSource, PlaybackLinks, TokenVerifier, UserPseudonyms};
 use callvault_ingestion::RecordingSink;
 use callvault_ingestion::module::{IngestionDependencies, IngestionSettings};
 use callvault_ingestion::remote_sink::RemoteStorageSink;
@@ -180,6 +180,11 @@ async fn gateway(process: &mut Process) -> anyhow::Result<Module> {
         verifier,
         links,
         rpc: process.rpc.clone(),
+        bus: process.bus.clone(),
+        // A key of its own for `user.active`'s pseudonyms, derived from the
+        // blind-index secret: every process has it and it never rotates,
+        // so a person keeps one pseudonym across gateways and restarts.
+        pseudonyms: UserPseudonyms::derive(&process.secrets.pii),
         introspection: config.auth.introspection,
     }))
 }

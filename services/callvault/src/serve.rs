@@ -18,13 +18,14 @@ use crate::secrets::Secrets;
 /// before ingestion), and storage's store exists before ingestion, in the
 /// same process, stores through it directly instead of over HTTP.
 pub const MODULES: [(Target, &[Target]); 6] = [
+    // First: it consumes what every other module's relay publishes (on the
+    // in-process bus an event nobody is subscribed to yet is lost).
+    (Target::Billing, &[]),
     (Target::Storage, &[]),
     (Target::Metadata, &[]),
     // After storage: in the same process it reads audio from the store
     // directly instead of over HTTP.
     (Target::Disclosure, &[Target::Storage, Target::Metadata]),
-    // Before ingestion and storage's relays publish what it meters.
-    (Target::Billing, &[]),
     (Target::Ingestion, &[Target::Storage, Target::Metadata]),
     (Target::Gateway, &[]),
 ];

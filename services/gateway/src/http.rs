@@ -23,6 +23,7 @@ use tracing::{debug, warn};
 use uuid::Uuid;
 
 use crate::access::{Caller, PublicLifecycle, TenantLookups};
+use crate::activity::UserActivity;
 use crate::auth::{AuthError, TokenVerifier};
 use crate::graphql::{GatewaySchema, build_schema};
 use crate::playback::PlaybackLinks;
@@ -52,6 +53,8 @@ pub struct GatewayState {
     verifier: Arc<TokenVerifier>,
     playback: PlaybackLinks,
     public: PublicLifecycle,
+    /// Publishes `user.active`; none in tests that don't look at it.
+    activity: Option<UserActivity>,
 }
 
 impl GatewayState {
@@ -71,7 +74,14 @@ impl GatewayState {
             schema: build_schema(rpc, playback.clone(), introspection),
             verifier,
             playback,
+            activity: None,
         }
+    }
+
+    /// Publishes `user.active` for the people whose requests it serves.
+    pub fn with_activity(mut self, activity: UserActivity) -> Self {
+        self.activity = Some(activity);
+        self
     }
 
     pub fn schema(&self) -> &GatewaySchema {
@@ -152,6 +162,9 @@ async fn graphql(
                     callvault_telemetry::http::record_tenant(&http, tenant);
                 }
                 actor.origin = client_address(&http);
+                if let Some(activity) = &state.activity {
+                    activity.observe(&actor);
+                }
                 Caller::verified(actor)
             }
             Err(error) => {

@@ -7,8 +7,12 @@
 //! carry a short-lived signed playback URL served by the storage service,
 //! and a data-subject request's export bundle a signed download URL served
 //! by the disclosure service.
+//!
+//! It publishes one event of its own, `user.active` ([`activity`]), for the
+//! billing service's active-users meter.
 
 pub mod access;
+pub mod activity;
 pub mod auth;
 mod error;
 pub mod graphql;
@@ -17,6 +21,7 @@ pub mod module;
 mod playback;
 
 pub use access::{Permission, Reach};
+pub use activity::{UserActivity, UserPseudonyms};
 pub use auth::{AuthConfig, AuthError, JwksSource, TokenVerifier, issue_hs256};
 pub use graphql::{GatewaySchema, build_schema, sdl};
 pub use http::{GatewayState, MAX_BODY_BYTES, StateError, configure};

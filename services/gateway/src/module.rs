@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use actix_web::web;
-use callvault_bus::RpcClient;
+use callvault_bus::{Bus, RpcClient};
 use callvault_runtime::Module;
 
-use crate::{GatewayState, PlaybackLinks, TokenVerifier, configure};
+use crate::{GatewayState, PlaybackLinks, TokenVerifier, UserActivity, UserPseudonyms, configure};
 
 /// What the gateway needs from the process.
 pub struct GatewayDependencies {
@@ -15,16 +15,20 @@ pub struct GatewayDependencies {
     pub links: PlaybackLinks,
     /// Reaches every service.
     pub rpc: RpcClient,
+    /// Where `user.active` is published.
+    pub bus: Arc<dyn Bus>,
+    /// The key of `user.active`'s pseudonyms: `UserPseudonyms::derive`
+    /// of the deployment's `secrets.pii`.
+    pub pseudonyms: UserPseudonyms,
     /// Whether GraphQL introspection is answered.
     pub introspection: bool,
 }
 
 pub fn start(deps: GatewayDependencies) -> Module {
-    let state = web::Data::new(GatewayState::with_introspection(
-        deps.verifier,
-        deps.rpc,
-        deps.links,
-        deps.introspection,
-    ));
+    let activity = UserActivity::new(deps.bus, deps.pseudonyms);
+    let state = web::Data::new(
+        GatewayState::with_introspection(deps.verifier, deps.rpc, deps.links, deps.introspection)
+            .with_activity(activity),
+    );
     Module::new("gateway").with_http(move |config| configure(state.clone())(config))
 }

@@ -34,4 +34,5 @@ mod intake;
 mod invoices;
 mod lab;
 mod plans;
+mod reconcile;
 mod replay;

@@ -58,10 +58,32 @@
 //! # }
 //! ```
 //!
+//! nor this (a billing reader — a tenant admin, an auditor — can't
+//! finalize an invoice):
+//!
+//! ```compile_fail
+//! # use callvault_gateway::access::BillingReader;
+//! # async fn f(reader: BillingReader<'_>, id: uuid::Uuid) {
+//! let _ = reader.finalize_invoice(id).await;
+//! # }
+//! ```
+//!
+//! while it reads one, and a billing manager finalizes it:
+//!
+//! ```no_run
+//! # use callvault_gateway::access::{BillingManager, BillingReader};
+//! # async fn f(reader: BillingReader<'_>, manager: BillingManager<'_>, id: uuid::Uuid) {
+//! let _ = reader.invoice(id).await;
+//! let _ = manager.finalize_invoice(id).await;
+//! # }
+//! ```
+//!
 //! The metadata service checks every call again (defence in depth); this
 //! layer exists so that a refused request never leaves the gateway.
 //! The matrix is written out in `services/gateway/PERMISSIONS.md`.
 
+mod billing;
+mod billing_scopes;
 mod disclosure;
 mod handles;
 mod lifecycle;
@@ -70,6 +92,7 @@ mod scope;
 
 pub use callvault_contracts::permissions::{Permission, Reach, Target, allows, reach};
 
+pub use billing::{BillingAccount, BillingManager, BillingReader};
 pub use handles::{BpoScope, PlatformScope, TenantScope, TenantSettings};
 pub use lifecycle::PublicLifecycle;
 pub use scope::{Backend, Caller, Scope, ScopeExt, TenantLookups};
@@ -115,4 +138,7 @@ pub mod perm {
     marker!(OffboardTenants);
     marker!(HandleDisclosure);
     marker!(ReadDisclosure);
+    marker!(ManageBilling);
+    marker!(ManageWholesale);
+    marker!(ReadBilling);
 }

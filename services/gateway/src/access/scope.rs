@@ -65,8 +65,8 @@ impl TenantLookups {
 
 /// The verified caller and the backend APIs, for one request.
 pub struct Scope<'a> {
-    actor: &'a Actor,
-    rpc: &'a RpcClient,
+    pub(super) actor: &'a Actor,
+    pub(super) rpc: &'a RpcClient,
     lookups: Option<&'a TenantLookups>,
 }
 

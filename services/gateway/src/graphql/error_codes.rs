@@ -9,9 +9,13 @@
 //! The codes (`ErrorCode::as_str`): `UNAUTHENTICATED`, `FORBIDDEN`,
 //! `NOT_FOUND`, `BAD_USER_INPUT`, `CONFLICT`, `UNAVAILABLE`, `INTERNAL`,
 //! `TENANT_KEY_UNUSABLE`, `TENANT_OFFBOARDED`, `EXPORT_REQUIRED`,
-//! `LEGAL_HOLD_ACTIVE` and `RECORDING_RESTRICTED` (`playbackUrl` /
+//! `LEGAL_HOLD_ACTIVE`, `RECORDING_RESTRICTED` (`playbackUrl` /
 //! `downloadUrl` of a recording a data-subject request restricted, asked
-//! by anyone but a compliance officer giving a reason).
+//! by anyone but a compliance officer giving a reason) and `INVALID_PLAN`
+//! (`createPlan` / `updatePlan`: an unknown currency, a charge model
+//! without its fields, and every plan the billing service refuses).
+//! A service's code reaches the client as the service gave it
+//! (`crate::error::from_api`), so each of these is passed on unchanged.
 
 use std::sync::Arc;
 

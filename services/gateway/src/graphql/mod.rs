@@ -4,6 +4,10 @@
 //! [`crate::access`] for what they need; they hold no other way to the
 //! metadata service.
 
+mod billing;
+mod billing_enums;
+mod billing_inputs;
+mod billing_types;
 mod disclosure;
 mod disclosure_enums;
 mod disclosure_inputs;
@@ -32,8 +36,8 @@ use crate::playback::PlaybackLinks;
 
 pub use query::Query;
 
-// The mutation root: the tenancy, lifecycle, offboarding and disclosure
-// mutations (a comment, not a doc comment: doc comments become the public
+// The mutation root: the tenancy, lifecycle, offboarding, disclosure and
+// billing mutations (a comment, not a doc comment: doc comments become the public
 // SDL).
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -41,6 +45,7 @@ pub struct Mutation(
     lifecycle_mutation::LifecycleMutation,
     offboarding::OffboardingMutation,
     disclosure::DisclosureMutation,
+    billing::BillingMutation,
 );
 
 pub type GatewaySchema = Schema<Query, Mutation, EmptySubscription>;

@@ -5,6 +5,11 @@ use callvault_contracts::{BpoId, RecordingId, TenantId};
 use chrono::NaiveDate;
 use uuid::Uuid;
 
+use super::billing_enums::Granularity;
+use super::billing_inputs::{AccountInput, InvoiceFilterInput, PartyInput};
+use super::billing_types::{
+    BillingProfile, BpoStatement, Invoice, Plan, PlanAssignment, UsageBucket,
+};
 use super::disclosure_inputs::DisclosureRequestFilter;
 use super::disclosure_settings::DisclosureSettings;
 use super::disclosure_types::{DisclosureRequest, RegisterEntry};
@@ -187,5 +192,122 @@ impl Query {
         #[graphql(desc = "The last day, on or after `from`.")] to: NaiveDate,
     ) -> Result<String> {
         super::disclosure::disclosure_register_csv(ctx, tenant_id, from, to).await
+    }
+
+    /// A party's billing profile, as printed on invoices. The platform's:
+    /// platform admins. A BPO's: its admins and platform admins. A
+    /// tenant's: whoever reads its billing (its BPO's admins, its tenant
+    /// admins and auditors). NOT_FOUND until set.
+    async fn billing_profile(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Whose profile.")] party: PartyInput,
+    ) -> Result<BillingProfile> {
+        super::billing::billing_profile(ctx, party).await
+    }
+
+    /// The latest version of each plan: the wholesale plans without
+    /// `bpoId` (platform admins), a BPO's retail plans with it (its
+    /// admins).
+    async fn plans(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The BPO whose retail plans; the wholesale plans when null.")]
+        bpo_id: Option<Uuid>,
+    ) -> Result<Vec<Plan>> {
+        super::billing::plans(ctx, bpo_id).await
+    }
+
+    /// One plan, in its latest version or the one asked for: a wholesale
+    /// plan for platform admins, a BPO's retail plan for its admins.
+    /// NOT_FOUND for an unknown plan or version, or another owner's plan;
+    /// FORBIDDEN for tenant roles.
+    async fn plan(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The plan.")] id: Uuid,
+        #[graphql(desc = "The version; the latest when null.")] version: Option<u32>,
+    ) -> Result<Plan> {
+        super::billing::plan(ctx, id, version).await
+    }
+
+    /// An account's plan assignments, oldest first: a tenant's for whoever
+    /// reads its billing, a BPO's for its admins and platform admins.
+    async fn plan_assignments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The account.")] account: AccountInput,
+    ) -> Result<Vec<PlanAssignment>> {
+        super::billing::plan_assignments(ctx, account).await
+    }
+
+    /// An account's usage per local day or month of its time zone, from
+    /// `from` to `to` (both included, at most 400 days), the running
+    /// bucket included: a tenant's (`tenantId`) or the sum of a BPO's
+    /// tenants' (`bpoId`). Exactly one of them: BAD_USER_INPUT otherwise.
+    async fn usage(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tenant; or give `bpoId`.")] tenant_id: Option<Uuid>,
+        #[graphql(desc = "The BPO; or give `tenantId`.")] bpo_id: Option<Uuid>,
+        #[graphql(desc = "The first local day.")] from: NaiveDate,
+        #[graphql(desc = "The last local day, on or after `from`.")] to: NaiveDate,
+        #[graphql(desc = "One bucket per day or per month.")] granularity: Granularity,
+    ) -> Result<Vec<UsageBucket>> {
+        super::billing::usage(ctx, tenant_id, bpo_id, from, to, granularity).await
+    }
+
+    /// Invoices, finalized and drafts, newest period first: one account's,
+    /// or every one the caller reads (platform admins: the BPOs'; a BPO's
+    /// admins: its own and its tenants'; tenant admins and auditors: their
+    /// tenant's).
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which invoices; all the caller reads when null.")] filter: Option<
+            InvoiceFilterInput,
+        >,
+    ) -> Result<Vec<Invoice>> {
+        super::billing::invoices(ctx, filter).await
+    }
+
+    /// One invoice, a draft or finalized. NOT_FOUND for an unknown id or
+    /// one the caller doesn't read.
+    async fn invoice(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The invoice.")] id: Uuid,
+    ) -> Result<Invoice> {
+        super::billing::invoice(ctx, id).await
+    }
+
+    /// An invoice as CSV text (a header row, RFC 4180).
+    async fn invoice_csv(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The invoice.")] id: Uuid,
+    ) -> Result<String> {
+        super::billing::invoice_csv(ctx, id).await
+    }
+
+    /// An invoice as a PDF, in base64 (standard alphabet, padded).
+    async fn invoice_pdf(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The invoice.")] id: Uuid,
+    ) -> Result<String> {
+        super::billing::invoice_pdf(ctx, id).await
+    }
+
+    /// A BPO's month side by side: each client's invoice, its own
+    /// wholesale invoice, and its margin per currency. Its admins and
+    /// platform admins.
+    async fn bpo_statement(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The BPO.")] bpo_id: Uuid,
+        #[graphql(desc = "Any day of the month.")] month: NaiveDate,
+    ) -> Result<BpoStatement> {
+        super::billing::bpo_statement(ctx, bpo_id, month).await
     }
 }

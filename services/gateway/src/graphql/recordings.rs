@@ -159,8 +159,9 @@ impl Recording {
         self.signed_url(ctx, Access::Playback, reason).await
     }
 
-    /// The same signed URL as `playbackUrl`, asked for to keep a copy: the
-    /// audit trail records a download instead of a playback.
+    /// A signed URL like `playbackUrl`, asked for to keep a copy: the audit
+    /// trail records a download instead of a playback, and storage answers
+    /// with `Content-Disposition: attachment` (its `as=download` term).
     async fn download_url(
         &self,
         ctx: &Context<'_>,
@@ -197,7 +198,10 @@ impl Recording {
             .await?
             .authorize_playback(&self.0, access, reason)
             .await?;
-        Ok(links.url(authorized.tenant_id.0, authorized.id.0))
+        // The link carries the recording's byte rate (signed), so storage
+        // can tell billing how many seconds it served, and whether it was
+        // a download.
+        Ok(links.recording_url(&authorized, access))
     }
 }
 

@@ -1,6 +1,8 @@
 //! The gateway's integration tests: one binary, one module per concern.
 
+mod activity;
 mod authz;
+mod billing;
 mod disclosure;
 mod errors;
 mod key_change;

@@ -30,26 +30,45 @@ async fn recording_playback_url_verifies_and_expires_after_the_ttl() {
         .expect("playback url")
         .to_owned();
 
+    // The recording's byte rate is signed in (storage meters what it
+    // serves with it), then the expiry and the signature.
     let prefix = format!(
-        "{PLAYBACK_BASE}/v1/playback/{}/{}?exp=",
+        "{PLAYBACK_BASE}/v1/playback/{}/{}?byte_rate=",
         w.tenant_a.0, w.rec_a1.0
     );
     let rest = url
         .strip_prefix(&prefix)
         .unwrap_or_else(|| panic!("unexpected url {url}"));
+    let (rate, rest) = rest.split_once("&exp=").expect("byte_rate then exp");
     let (exp, sig) = rest.split_once("&sig=").expect("exp then sig");
+    let rate: u64 = rate.parse().expect("byte_rate is a number");
+    assert!(rate > 0, "{url}");
     let expires_at: u64 = exp.parse().expect("exp is unix seconds");
     assert!(
         (before + PLAYBACK_TTL..=now() + PLAYBACK_TTL).contains(&expires_at),
         "{url}"
     );
 
-    let grant = Grant {
+    let terms = PlaybackTerms {
+        byte_rate: Some(rate),
+        download: false,
+    };
+    let grant = terms.grant(
+        &w.tenant_a.0.to_string(),
+        &w.rec_a1.0.to_string(),
+        expires_at,
+    );
+    // Without its terms (a forged rate, or none) the signature fails.
+    let bare = Grant {
         operation: Operation::Playback,
         tenant: w.tenant_a.0.to_string(),
         recording: w.rec_a1.0.to_string(),
         expires_at,
     };
+    assert_eq!(
+        app.signer.verify(&bare, sig, now()),
+        Err(UrlError::BadSignature)
+    );
     assert_eq!(app.signer.verify(&grant, sig, now()), Ok(()));
     assert_eq!(
         app.signer.verify(&grant, sig, expires_at + 1),
@@ -64,10 +83,11 @@ async fn recording_playback_url_verifies_and_expires_after_the_ttl() {
         app.signer.verify(&upload, sig, now()),
         Err(UrlError::BadSignature)
     );
-    let other = Grant {
-        recording: w.rec_a2.0.to_string(),
-        ..grant
-    };
+    let other = terms.grant(
+        &w.tenant_a.0.to_string(),
+        &w.rec_a2.0.to_string(),
+        expires_at,
+    );
     assert_eq!(
         app.signer.verify(&other, sig, now()),
         Err(UrlError::BadSignature)

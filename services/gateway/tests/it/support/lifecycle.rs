@@ -5,7 +5,9 @@
 use callvault_bus::Router;
 use callvault_contracts::ops::lifecycle;
 use callvault_contracts::ops::offboarding;
-use callvault_contracts::ops::storage::{Verification, VerifyRecording};
+use callvault_contracts::ops::storage::{
+    StoredByteSeconds, TenantByteSeconds, Verification, VerifyRecording,
+};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -455,6 +457,18 @@ impl FakeLifecycle {
         })
     }
 
+    /// Stands in for the storage service's `stored_byte_seconds`, which
+    /// the billing service's storage reconciliation asks: what storage
+    /// keeps is one byte for a day, of tenant A.
+    pub async fn stored_byte_seconds(&self) -> ApiResult<Vec<TenantByteSeconds>> {
+        let tenant = self.world.tenant_a;
+        self.record("stored_byte_seconds", tenant, None, None);
+        Ok(vec![TenantByteSeconds {
+            tenant,
+            byte_seconds: "86400".to_owned(),
+        }])
+    }
+
     /// Stands in for the storage service's `verify_recording` as well: the
     /// gateway's part is the permission check and the mapping.
     pub async fn verify_recording(
@@ -593,6 +607,9 @@ pub fn router(fake: &Arc<FakeLifecycle>) -> Router {
         });
     router.route(fake, |f, r: VerifyRecording| async move {
         f.verify_recording(&r.actor, r.tenant, r.recording).await
+    });
+    router.route(fake, |f, _r: StoredByteSeconds| async move {
+        f.stored_byte_seconds().await
     });
     router
         .route(fake, |f, r: offboarding::ExportTenant| async move {

@@ -215,6 +215,22 @@ impl FakeMetadata {
             .collect())
     }
 
+    /// The billing service's machine lookup: one tenant, a BPO's, or all.
+    pub async fn tenant_directory(
+        &self,
+        bpo: Option<BpoId>,
+        tenant: Option<TenantId>,
+    ) -> ApiResult<Vec<Tenant>> {
+        self.record("tenant_directory", tenant.map(|t| t.0).or(bpo.map(|b| b.0)));
+        let w = &self.world;
+        Ok([w.tenant_a, w.tenant_b, w.tenant_c]
+            .into_iter()
+            .filter(|id| tenant.is_none_or(|asked| asked == *id))
+            .filter_map(|id| Some(self.tenant(id, self.bpo_of(id)?)))
+            .filter(|found| bpo.is_none_or(|asked| asked == found.bpo_id))
+            .collect())
+    }
+
     pub async fn create_user(&self, _actor: &Actor, input: NewUser) -> ApiResult<User> {
         let target = input.tenant_id.map(|t| t.0).or(input.bpo_id.map(|b| b.0));
         self.record("create_user", target);
@@ -348,6 +364,9 @@ pub fn router(fake: &Arc<FakeMetadata>) -> Router {
         })
         .route(fake, |f, r: tenancy::ListTenants| async move {
             f.list_tenants(&r.actor, r.bpo).await
+        })
+        .route(fake, |f, r: tenancy::TenantDirectory| async move {
+            f.tenant_directory(r.bpo, r.tenant).await
         })
         .route(fake, |f, r: tenancy::CreateUser| async move {
             f.create_user(&r.actor, r.input).await

@@ -1,6 +1,9 @@
 //! `spawn_app`: the gateway on a random port over the metadata, lifecycle
-//! and disclosure doubles; `real::spawn` over the real metadata service.
+//! and disclosure doubles; `real::spawn` over the real metadata service;
+//! `billing::spawn` with the real billing service as well.
 
+pub mod billing;
+pub mod bus;
 pub mod disclosure;
 pub mod keys;
 pub mod lifecycle;
@@ -9,18 +12,21 @@ pub mod real;
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use actix_web::{App, HttpServer, web};
 use callvault_auth::signed_url::UrlSigner;
 use callvault_bus::RpcClient;
-use callvault_bus::in_process::InProcessBus;
 use callvault_contracts::{Actor, BpoId, Role, TenantId};
 use callvault_gateway::{
-    AuthConfig, GatewayState, PlaybackLinks, TokenVerifier, configure, issue_hs256,
+    AuthConfig, GatewayState, PlaybackLinks, TokenVerifier, UserActivity, UserPseudonyms,
+    configure, issue_hs256,
 };
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use bus::RecordingBus;
 use disclosure::FakeDisclosure;
 use keys::{AUDIENCE, HS_SECRET, ISSUER};
 use lifecycle::FakeLifecycle;
@@ -29,6 +35,11 @@ use metadata::FakeMetadata;
 pub const URL_SECRET: &[u8] = &[9u8; 32];
 pub const PLAYBACK_BASE: &str = "http://playback.test:8080";
 pub const PLAYBACK_TTL: u64 = 300;
+/// The secret the test gateways derive `user.active`'s pseudonym key from.
+pub const PSEUDONYM_SECRET: &[u8] = &[4u8; 32];
+/// Where the test gateways' activity clock starts: the first second of a
+/// quarter hour (2026-12-04T10:00:00Z).
+pub const ACTIVITY_START: i64 = 1_796_378_400;
 
 /// A gateway on a random port, and a client for it.
 pub struct Gateway {
@@ -43,6 +54,10 @@ pub struct TestApp {
     pub lifecycle: Arc<FakeLifecycle>,
     pub disclosure: Arc<FakeDisclosure>,
     pub signer: UrlSigner,
+    /// What the gateway sent on the bus.
+    pub bus: Arc<RecordingBus>,
+    /// The activity clock (`user.active`), in Unix seconds.
+    pub clock: Arc<AtomicI64>,
 }
 
 impl std::ops::Deref for TestApp {
@@ -81,23 +96,29 @@ async fn spawn(config: AuthConfig, introspection: bool) -> TestApp {
         PlaybackLinks::new(signer.clone(), PLAYBACK_BASE, PLAYBACK_TTL).expect("playback links");
     // The doubles serve over the in-process bus, so the gateway's calls
     // take the same client, envelope and router as in production.
-    let bus = Arc::new(InProcessBus::new());
+    let bus = Arc::new(RecordingBus::default());
     let mut router = metadata::router(&metadata);
     router.merge(lifecycle::router(&lifecycle));
     router.merge(disclosure::router(&disclosure));
     router.serve(bus.as_ref()).await.expect("serve the doubles");
-    let rpc = RpcClient::new(bus, Duration::from_secs(5));
+    let rpc = RpcClient::new(bus.clone(), Duration::from_secs(5));
+    let clock = Arc::new(AtomicI64::new(ACTIVITY_START));
+    let now = clock.clone();
+    let activity = UserActivity::new(bus.clone(), UserPseudonyms::derive(PSEUDONYM_SECRET))
+        .with_clock(Arc::new(move || {
+            DateTime::<Utc>::from_timestamp(now.load(Ordering::SeqCst), 0).unwrap_or_default()
+        }));
     TestApp {
-        gateway: serve_state(GatewayState::with_introspection(
-            Arc::new(verifier),
-            rpc,
-            links,
-            introspection,
-        )),
+        gateway: serve_state(
+            GatewayState::with_introspection(Arc::new(verifier), rpc, links, introspection)
+                .with_activity(activity),
+        ),
         metadata,
         lifecycle,
         disclosure,
         signer,
+        bus,
+        clock,
     }
 }
 
