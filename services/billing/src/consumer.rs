@@ -15,16 +15,16 @@ use crate::service::BillingService;
 
 /// Events counted in one transaction at most. Also sets the consumer's
 /// prefetch on RabbitMQ (twice this).
-pub const MAX_BATCH: usize = 500;
+pub(crate) const MAX_BATCH: usize = 500;
 
 /// Counts the metered events the bus delivers
 /// ([`crate::intake::CONSUMER`], [`crate::intake::TOPICS`]).
-pub struct UsageConsumer {
+pub(crate) struct UsageConsumer {
     service: Arc<BillingService>,
 }
 
 impl UsageConsumer {
-    pub fn new(service: Arc<BillingService>) -> Self {
+    pub(crate) fn new(service: Arc<BillingService>) -> Self {
         Self { service }
     }
 }

@@ -6,7 +6,7 @@
 //! side — what its clients owe it, what it owes the platform.
 //! docs/billing.md tells the rules.
 
-pub mod consumer;
+mod consumer;
 mod db;
 pub mod intake;
 mod invoicing;
@@ -18,7 +18,6 @@ pub mod pricing;
 pub mod render;
 mod service;
 
-pub use consumer::UsageConsumer;
 pub use db::{Migrator, connect};
 
 /// The bus consumer of the metered events, for a process (or a test) that

@@ -1,9 +1,6 @@
 //! The bus consumer batches: what was waiting in its queue is counted in
 //! one transaction, and each message's result says what became of it.
 
-use callvault_billing::UsageConsumer;
-use callvault_billing::consumer::MAX_BATCH;
-use callvault_bus::EventHandler;
 use callvault_contracts::events::Message;
 use uuid::Uuid;
 
@@ -21,9 +18,8 @@ fn three_events(lab: &Lab) -> Vec<Message> {
 }
 
 async fn a_batch_is_counted_in_one_transaction_and_every_message_acknowledged(lab: &Lab) {
-    let consumer = UsageConsumer::new(lab.billing.clone());
-    assert_eq!(consumer.max_batch(), MAX_BATCH);
-    assert!(MAX_BATCH > 1, "the consumer asks for batches");
+    let consumer = callvault_billing::consumer(lab.billing.clone());
+    assert_eq!(consumer.max_batch(), 500, "the consumer asks for batches");
     let messages = three_events(lab);
 
     let results = consumer.handle_batch(messages.clone()).await;
@@ -43,7 +39,7 @@ mod postgres_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_message_the_database_refuses_fails_alone_and_the_rest_are_counted() {
         let lab = Lab::on_postgres().await;
-        let consumer = UsageConsumer::new(lab.billing.clone());
+        let consumer = callvault_billing::consumer(lab.billing.clone());
         let mut messages = three_events(&lab);
         let refused = active(lab.tokyo, "agent\u{0}2", at(2026, 11, 10, 4, 0, 0));
         messages.insert(1, refused.clone());
