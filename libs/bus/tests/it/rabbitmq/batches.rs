@@ -53,6 +53,37 @@ async fn a_batching_consumer_prefetches_two_batches() {
 }
 
 #[tokio::test]
+async fn messages_waiting_before_the_consumer_starts_come_in_batches_in_order() {
+    with_broker("batch-backlog", async |broker: &Broker| {
+        let bus = broker.bus().await;
+        let topic = unique_topic("backlog");
+        // The queue and its binding, then nobody consuming.
+        bus.subscribe("batching", &[&topic], Arc::new(Batcher::new(10)))
+            .await
+            .expect("subscribe");
+        bus.drain(Duration::from_secs(10)).await;
+        for n in 0..40 {
+            bus.publish(&message(&topic, n)).await.expect("publish");
+        }
+
+        let batcher = Arc::new(Batcher::new(10));
+        batcher.gate.open();
+        bus.subscribe("batching", &[&topic], batcher.clone())
+            .await
+            .expect("subscribe again");
+        let received = batcher.wait_for(40).await;
+        assert_eq!(numbers(&received), (0..40).collect::<Vec<_>>(), "in order");
+        let calls = batcher.calls();
+        assert!(calls.iter().all(|call| call.len() <= 10), "{calls:?}");
+        assert!(
+            calls.iter().any(|call| call.len() > 1),
+            "the waiting messages came several at a time: {calls:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_batch_dead_letters_its_permanent_failure_and_acknowledges_the_rest() {
     with_broker("batch-dead-letters", async |broker: &Broker| {
         let bus = broker.bus().await;
