@@ -12,12 +12,19 @@
 //! A consequence: a handler must not publish, and wait for, a message its
 //! own consumer subscribes to (it would wait for itself). Handlers write the
 //! events they emit to their outbox instead, as everywhere else.
+//!
+//! A batching handler ([`EventHandler::max_batch`] above 1) gets the
+//! messages that queued up for its consumer while it was busy (several
+//! publishers at once) in one [`EventHandler::handle_batch`] call, up to
+//! its batch size; a message published to an idle consumer is a batch of
+//! one. Each publisher still waits for its own message only.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::sync::oneshot;
 use tracing::{Instrument, error, info, warn};
 
 use crate::{Bus, BusError, EventHandler, Message, RequestHandler};
@@ -56,7 +63,8 @@ impl Default for RetryPolicy {
 /// - Topics are matched like a RabbitMQ topic exchange: words separated by
 ///   dots, `*` matches exactly one word, `#` zero or more.
 /// - Consumers are independent: each subscribed consumer gets every
-///   matching message, one at a time and in publication order.
+///   matching message, one at a time and in publication order (a batching
+///   handler: one batch at a time, in publication order).
 /// - Subscribing a consumer name again replaces its topics and handler
 ///   (a service restarted in the same process); messages already being
 ///   delivered to the old handler finish first.
@@ -81,10 +89,26 @@ struct Consumer {
     name: String,
     patterns: Vec<String>,
     handler: Arc<dyn EventHandler>,
-    /// Held while one message is delivered (with its retries), so the
-    /// consumer sees its messages one at a time. tokio's mutex is fair: the
-    /// messages are delivered in the order their publishers queued up.
+    /// The handler's `max_batch` when it was subscribed, at least 1.
+    max_batch: usize,
+    /// Held while one message (a batching handler: one batch) is delivered
+    /// with its retries, so the consumer sees its messages one at a time.
+    /// tokio's mutex is fair: the messages are delivered in the order their
+    /// publishers queued up.
     turn: Arc<tokio::sync::Mutex<()>>,
+    /// A batching handler's messages waiting for the turn, in the order
+    /// they queued up. Whoever gets the turn takes the first `max_batch` of
+    /// them. Every delivery adds one message and takes one turn, and a turn
+    /// takes at least one waiting message while any is left, so none is
+    /// left behind.
+    waiting: Mutex<VecDeque<Waiting>>,
+}
+
+/// A message waiting for a batching handler, and its publisher.
+struct Waiting {
+    message: Message,
+    /// Told once the message was handled or dead-lettered.
+    done: oneshot::Sender<()>,
 }
 
 struct Queue {
@@ -157,13 +181,16 @@ impl Bus for InProcessBus {
             Some(index) => consumers.remove(index).turn.clone(),
             None => Arc::new(tokio::sync::Mutex::new(())),
         };
+        let max_batch = handler.max_batch().max(1);
         consumers.push(Arc::new(Consumer {
             name: consumer.to_owned(),
             patterns: topics.iter().map(|topic| (*topic).to_owned()).collect(),
             handler,
+            max_batch,
             turn,
+            waiting: Mutex::default(),
         }));
-        info!(consumer, topics = ?topics, replaced = previous.is_some(), "consumer subscribed");
+        info!(consumer, topics = ?topics, max_batch, replaced = previous.is_some(), "consumer subscribed");
         Ok(())
     }
 
@@ -210,8 +237,13 @@ impl Bus for InProcessBus {
 
 impl Inner {
     /// Delivers `message` to `consumer`, retrying with backoff, and
-    /// dead-letters it once the attempts are used up.
+    /// dead-letters it once the attempts are used up. Returns once that is
+    /// done.
     async fn deliver(self: Arc<Self>, consumer: Arc<Consumer>, message: Message) {
+        if consumer.max_batch > 1 {
+            self.deliver_in_batch(consumer, message).await;
+            return;
+        }
         let _turn = consumer.turn.lock().await;
         let max_attempts = self.retry.max_attempts.max(1);
         let mut backoff = self.retry.initial_backoff;
@@ -245,8 +277,91 @@ impl Inner {
                 backoff = (backoff * 2).min(self.retry.max_backoff);
             }
         }
+        self.dead_letter(&consumer.name, message);
+    }
+
+    /// [`Inner::deliver`] for a batching handler: queues `message`, and once
+    /// this delivery has the turn hands the consumer's first waiting
+    /// messages (this one, or earlier ones, and the ones queued behind) to
+    /// the handler together. Returns once `message` was handled or
+    /// dead-lettered, by this turn or another.
+    async fn deliver_in_batch(self: Arc<Self>, consumer: Arc<Consumer>, message: Message) {
+        let (done, handled) = oneshot::channel();
+        lock(&consumer.waiting).push_back(Waiting { message, done });
+        {
+            let _turn = consumer.turn.lock().await;
+            let batch: Vec<Waiting> = {
+                let mut waiting = lock(&consumer.waiting);
+                let taken = waiting.len().min(consumer.max_batch);
+                waiting.drain(..taken).collect()
+            };
+            if !batch.is_empty() {
+                self.deliver_batch(&consumer, batch).await;
+            }
+        }
+        // Sent before the turn that took it ended: this returns at once
+        // unless a later turn has it. Dropped unsent only if that turn's
+        // task died, which must not hang the publisher either.
+        let _ = handled.await;
+    }
+
+    /// Hands `batch` to the handler, and the messages that failed retryably
+    /// again (in their order, with backoff) until each succeeded, failed
+    /// permanently or used up its attempts; the last two are dead-lettered.
+    /// Holding the turn throughout, as a single message's retries do.
+    async fn deliver_batch(&self, consumer: &Consumer, mut batch: Vec<Waiting>) {
+        let max_attempts = self.retry.max_attempts.max(1);
+        let mut backoff = self.retry.initial_backoff;
+        for attempt in 1..=max_attempts {
+            let messages: Vec<Message> = batch.iter().map(|w| w.message.clone()).collect();
+            let count = messages.len();
+            let span = crate::trace::consumer_batch_span(&consumer.name, &messages);
+            let handler = consumer.handler.clone();
+            // Its own task, so a panicking handler fails the attempt of
+            // every message in the batch.
+            let outcome =
+                tokio::spawn(async move { handler.handle_batch(messages).await }.instrument(span))
+                    .await;
+            let results = crate::batch_results(outcome, count);
+            let mut failed = Vec::new();
+            for (waiting, result) in batch.into_iter().zip(results) {
+                let (error, permanent) = match result {
+                    Ok(()) => {
+                        let _ = waiting.done.send(());
+                        continue;
+                    }
+                    Err(failure) => failure,
+                };
+                warn!(
+                    consumer = %consumer.name,
+                    topic = %waiting.message.topic,
+                    message_id = %waiting.message.id,
+                    attempt,
+                    max_attempts,
+                    permanent,
+                    batch = count,
+                    error = %error,
+                    "event handler failed"
+                );
+                if permanent || attempt == max_attempts {
+                    self.dead_letter(&consumer.name, waiting.message);
+                    let _ = waiting.done.send(());
+                } else {
+                    failed.push(waiting);
+                }
+            }
+            if failed.is_empty() {
+                return;
+            }
+            batch = failed;
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(self.retry.max_backoff);
+        }
+    }
+
+    fn dead_letter(&self, consumer: &str, message: Message) {
         error!(
-            consumer = %consumer.name,
+            consumer = %consumer,
             topic = %message.topic,
             message_id = %message.id,
             "message dead-lettered"
@@ -255,7 +370,7 @@ impl Inner {
         if dead_letters.len() >= MAX_DEAD_LETTERS {
             dead_letters.pop_front();
         }
-        dead_letters.push_back((consumer.name.clone(), message));
+        dead_letters.push_back((consumer.to_owned(), message));
     }
 }
 

@@ -47,7 +47,10 @@ pub struct RabbitMqOptions {
     /// Where consumers' failed messages go, routed to `<consumer>.dead`.
     pub dead_letter_exchange: String,
     /// Unacknowledged deliveries the broker sends ahead, per consumer and
-    /// per served queue (which also bounds concurrent requests served).
+    /// per served queue (which also bounds concurrent requests served). A
+    /// consumer whose handler batches gets at least twice its
+    /// `max_batch`, so a whole batch can be waiting while the previous one
+    /// is handled.
     pub prefetch: u16,
     /// `x-delivery-limit` of consumer queues: failed deliveries of a message
     /// before it is dead-lettered. A message is delivered at most
@@ -93,7 +96,9 @@ impl Default for RabbitMqOptions {
 /// - `publish` returns once the broker confirmed the message, before any
 ///   consumer ran.
 /// - Each `subscribe` call starts one consumer on the consumer's queue
-///   that handles its messages one at a time, in queue order. Subscribing
+///   that handles its messages one at a time, in queue order (a batching
+///   handler: the deliveries already waiting, up to its `max_batch`, in
+///   one call, each batch settled before the next). Subscribing
 ///   the same consumer name again (here or in another process) adds a
 ///   competing consumer, as another replica would.
 /// - A request is handled at most once: a request redelivered because its
@@ -324,7 +329,9 @@ impl Bus for RabbitMqBus {
         let inner = &self.inner;
         let queue = self.consumer_queue(consumer);
         let dead_letters = self.dead_letter_queue(consumer);
-        let channel = topology::open_consumer_channel(&inner.connection, &inner.options).await?;
+        let max_batch = handler.max_batch().max(1);
+        let prefetch = topology::consumer_prefetch(inner.options.prefetch, max_batch);
+        let channel = topology::open_consumer_channel(&inner.connection, prefetch).await?;
         topology::declare_consumer(
             &channel,
             &inner.options,
@@ -346,7 +353,7 @@ impl Bus for RabbitMqBus {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(consumer.to_owned());
-        info!(consumer, topics = ?topics, "consumer subscribed");
+        info!(consumer, topics = ?topics, max_batch, prefetch, "consumer subscribed");
         Ok(())
     }
 
@@ -366,7 +373,8 @@ impl Bus for RabbitMqBus {
     async fn serve(&self, queue: &str, handler: Arc<dyn RequestHandler>) -> Result<(), BusError> {
         let inner = &self.inner;
         let name = self.request_queue(queue);
-        let channel = topology::open_consumer_channel(&inner.connection, &inner.options).await?;
+        let channel =
+            topology::open_consumer_channel(&inner.connection, inner.options.prefetch).await?;
         topology::declare_request_queue(&channel, &name, &inner.declared).await?;
         rpc::serve(channel, name, handler).await?;
         info!(queue, "serving queue");

@@ -63,3 +63,26 @@ pub fn consumer_span(consumer: &str, message: &Message) -> Span {
     continue_trace(&span, &of_message(message));
     span
 }
+
+/// Links a batch span keeps to the traces of its messages, at most.
+const MAX_BATCH_LINKS: usize = 128;
+
+/// The span a consumer handles a batch of messages in. A span has one
+/// parent, and the messages come from traces of their own: the batch span
+/// starts a trace and links to (up to [`MAX_BATCH_LINKS`] of) the spans
+/// that published its messages. Named by consumer; never a payload.
+pub fn consumer_batch_span(consumer: &str, messages: &[Message]) -> Span {
+    let span = tracing::info_span!(
+        "event batch",
+        otel.name = format!("{consumer} process"),
+        otel.kind = "consumer",
+        messaging.system = "callvault",
+        messaging.operation.type = "process",
+        messaging.consumer.group.name = %consumer,
+        messaging.batch.message_count = messages.len(),
+    );
+    for message in messages.iter().take(MAX_BATCH_LINKS) {
+        callvault_telemetry::add_link(&span, &of_message(message));
+    }
+    span
+}

@@ -28,7 +28,7 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use config::{Config, LogFormat};
-pub use propagation::{extract, inject, set_parent};
+pub use propagation::{add_link, extract, inject, set_parent};
 pub use tracer::Telemetry;
 
 use opentelemetry::trace::TraceContextExt;

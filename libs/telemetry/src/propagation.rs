@@ -77,6 +77,19 @@ pub fn set_parent_from(span: &Span, carrier: &dyn Extractor) -> bool {
     span.set_parent(parent).is_ok()
 }
 
+/// Links `span` to the span these headers name (a span that handles many
+/// messages at once, each from a trace of its own, can have only one
+/// parent). Returns whether they named a valid one.
+pub fn add_link(span: &Span, carrier: &HashMap<String, String>) -> bool {
+    let linked = extract_from(carrier);
+    let linked = linked.span().span_context().clone();
+    if !linked.is_valid() {
+        return false;
+    }
+    span.add_link(linked);
+    true
+}
+
 /// The trace id of `span` as 32 lower-case hex digits, if it has one.
 pub fn trace_id(span: &Span) -> Option<String> {
     let context = span.context();

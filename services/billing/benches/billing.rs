@@ -5,19 +5,31 @@
 //!   batches of 500 (a replay, or a consumer that batches) and one at a
 //!   time (the bus consumer today);
 //! - the time to finalize a month for 1,000 tenants with 1,000 events each,
-//!   and for one tenant with 1,000,000 events.
+//!   and for one tenant with 1,000,000 events;
+//! - intake through RabbitMQ (the broker at 127.0.0.1:5672, guest/guest, or
+//!   `CALLVAULT_TEST_AMQP_URL`, under a name prefix of its own): the
+//!   billing consumer subscribed, 20,000 events waiting in its queue, the
+//!   time until all are counted — with the consumer as it is (batches of up
+//!   to 500) and, for comparison, one at a time (2,000 events); and 20,000
+//!   events published (64 in flight) while it runs, from the first publish
+//!   until all are counted.
 //!
 //! `cargo bench -p callvault-billing --bench billing` (add `-- quick` for a
-//! tenth of the sizes). The tenant directory is a stand-in for the metadata
-//! service: the benchmark measures billing, not tenant lookups.
+//! tenth of the sizes, `-- rabbitmq` for the RabbitMQ part only). The tenant
+//! directory is a stand-in for the metadata service: the benchmark measures
+//! billing, not tenant lookups.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use callvault_billing::BillingService;
+use callvault_billing::intake::{CONSUMER, TOPICS};
 use callvault_bus::in_process::InProcessBus;
-use callvault_bus::{Router, RpcClient};
+use callvault_bus::inbox::entity as inbox;
+use callvault_bus::rabbitmq::{RabbitMqBus, RabbitMqOptions};
+use callvault_bus::{Bus, EventHandler, HandlerError, Router, RpcClient};
 use callvault_contracts::billing_api::{
     Account, BillingProfile, Charge, ChargeModel, ChargeUnit, Currency, Dec, Meter, NewPlan, Party,
     PlanLevel, RoundingMode, Tier,
@@ -32,6 +44,8 @@ use callvault_contracts::ops::tenancy::TenantDirectory;
 use callvault_contracts::{Actor, BpoId, RecordingId, Role, TenantId};
 use callvault_testkit::PgTestDatabase;
 use chrono::{DateTime, TimeZone, Utc};
+use futures_util::StreamExt;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
 const BPO: BpoId = BpoId(Uuid::from_u128(0xb0));
@@ -345,12 +359,158 @@ async fn run(backend: &str, url_for: &mut dyn FnMut() -> String, scale: u64) {
     );
 }
 
+/// The billing consumer without its batches: `handle` only, so the bus
+/// hands it one message at a time (the consumer before batching).
+struct OneAtATime(Arc<dyn EventHandler>);
+
+#[async_trait]
+impl EventHandler for OneAtATime {
+    async fn handle(&self, message: Message) -> Result<(), HandlerError> {
+        self.0.handle(message).await
+    }
+}
+
+fn amqp_url() -> String {
+    std::env::var("CALLVAULT_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
+/// A bus on the local broker under a prefix of its own.
+async fn rabbitmq() -> RabbitMqBus {
+    let prefix = format!("bench.billing.{}.", Uuid::new_v4().simple());
+    let options = RabbitMqOptions {
+        exchange: format!("{prefix}events"),
+        dead_letter_exchange: format!("{prefix}dlx"),
+        name_prefix: prefix.clone(),
+        connection_name: prefix,
+        ..RabbitMqOptions::default()
+    };
+    let url = amqp_url();
+    RabbitMqBus::connect(&url, options)
+        .await
+        .unwrap_or_else(|err| panic!("the benchmark needs RabbitMQ at {url}: {err}"))
+}
+
+/// Message ids billing's consumer has in its inbox: the events counted.
+async fn counted(db: &DatabaseConnection) -> u64 {
+    inbox::Entity::find()
+        .filter(inbox::Column::Consumer.eq(CONSUMER))
+        .count(db)
+        .await
+        .expect("count the inbox")
+}
+
+/// Waits until `target` events are counted.
+async fn until_counted(db: &DatabaseConnection, target: u64) {
+    let deadline = Instant::now() + Duration::from_secs(1_800);
+    while counted(db).await < target {
+        assert!(Instant::now() < deadline, "events not counted in time");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn publish_all(bus: &RabbitMqBus, messages: &[Message], in_flight: usize) {
+    futures_util::stream::iter(messages)
+        .map(|message| bus.publish(message))
+        .buffer_unordered(in_flight)
+        .for_each(|published| async move { published.expect("publish") })
+        .await;
+}
+
+/// Events published with nobody consuming, then the consumer started: the
+/// events per second it counts them at.
+async fn backlog(
+    bus: &RabbitMqBus,
+    db: &DatabaseConnection,
+    handler: Arc<dyn EventHandler>,
+    messages: &[Message],
+) -> f64 {
+    let before = counted(db).await;
+    publish_all(bus, messages, 64).await;
+    let started = Instant::now();
+    bus.subscribe(CONSUMER, &TOPICS, handler)
+        .await
+        .expect("subscribe");
+    until_counted(db, before + messages.len() as u64).await;
+    let rate = messages.len() as f64 / started.elapsed().as_secs_f64();
+    bus.drain(Duration::from_secs(30)).await;
+    rate
+}
+
+async fn intake_through_rabbitmq(backend: &str, url: &str, scale: u64) {
+    let tenants: Vec<TenantId> = (0..10)
+        .map(|i| TenantId(Uuid::from_u128(0x3000 + i)))
+        .collect();
+    let bench = setup(url, &tenants).await;
+    let db = callvault_billing::connect(url)
+        .await
+        .expect("billing database");
+    let bus = rabbitmq().await;
+    let consumer = callvault_billing::consumer(bench.billing.clone());
+    let events = |from: u64, n: u64| -> Vec<Message> {
+        (from..from + n)
+            .map(|i| event(tenants[(i % 10) as usize], i))
+            .collect()
+    };
+
+    // The queue and its bindings, then nobody consuming.
+    bus.subscribe(CONSUMER, &TOPICS, consumer.clone())
+        .await
+        .expect("subscribe");
+    bus.drain(Duration::from_secs(30)).await;
+
+    let n = 20_000 * scale / 10;
+    let batched = backlog(&bus, &db, consumer.clone(), &events(0, n)).await;
+    let singles = n / 10;
+    let single = backlog(
+        &bus,
+        &db,
+        Arc::new(OneAtATime(consumer.clone())),
+        &events(n, singles),
+    )
+    .await;
+
+    bus.subscribe(CONSUMER, &TOPICS, consumer.clone())
+        .await
+        .expect("subscribe");
+    let before = counted(&db).await;
+    let live = events(n + singles, n);
+    let started = Instant::now();
+    publish_all(&bus, &live, 64).await;
+    let published = live.len() as f64 / started.elapsed().as_secs_f64();
+    until_counted(&db, before + n).await;
+    let end_to_end = n as f64 / started.elapsed().as_secs_f64();
+    bus.drain(Duration::from_secs(30)).await;
+
+    // A delivery the broker still held for a closed channel comes back to
+    // the queue shortly after the close.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut backlog = bus.consumer_backlog().await.expect("backlog");
+    backlog.sort();
+    backlog.dedup();
+    // Removed before the verdict, so a failed run leaves no queues behind.
+    bus.delete_declared_topology()
+        .await
+        .expect("delete the benchmark's queues");
+    let _ = bus.close().await;
+    assert!(
+        backlog.iter().all(|(_, depth)| *depth == 0),
+        "nothing left over or dead-lettered: {backlog:?}"
+    );
+    println!(
+        "{backend}: intake through RabbitMQ {batched:.0} events/s with batches ({n} events waiting), \
+         {single:.0} events/s one at a time ({singles} events waiting); \
+         {end_to_end:.0} events/s published and counted together ({n} events, published at {published:.0}/s)"
+    );
+}
+
 fn main() {
     let scale = if std::env::args().any(|a| a == "quick") {
         1
     } else {
         10
     };
+    let only_rabbitmq = std::env::args().any(|a| a == "rabbitmq");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -366,16 +526,22 @@ fn main() {
                 dir.path().join(format!("billing-{n}.db")).display()
             )
         };
-        run("SQLite", &mut sqlite, scale).await;
+        if !only_rabbitmq {
+            run("SQLite", &mut sqlite, scale).await;
+        }
+        intake_through_rabbitmq("SQLite", &sqlite(), scale).await;
         let mut keep = Vec::new();
         let mut urls = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..4 {
             let db = PgTestDatabase::create().await;
             urls.push(db.url.clone());
             keep.push(db);
         }
         let mut postgres = || urls.remove(0);
-        run("PostgreSQL", &mut postgres, scale).await;
+        if !only_rabbitmq {
+            run("PostgreSQL", &mut postgres, scale).await;
+        }
+        intake_through_rabbitmq("PostgreSQL", &postgres(), scale).await;
         for db in keep {
             db.drop_database().await;
         }

@@ -75,17 +75,32 @@ pub(super) async fn declare_exchanges(
 /// channel, and a channel error (say, a queue deleted under it) stays local.
 pub(super) async fn open_consumer_channel(
     connection: &Connection,
-    options: &RabbitMqOptions,
+    prefetch: u16,
 ) -> Result<Channel, BusError> {
     let channel = connection
         .create_channel()
         .await
         .map_err(unavailable("failed to open a channel"))?;
     channel
-        .basic_qos(options.prefetch, BasicQosOptions::default())
+        .basic_qos(prefetch, BasicQosOptions::default())
         .await
         .map_err(unavailable("failed to set the prefetch"))?;
     Ok(channel)
+}
+
+/// The prefetch of a consumer whose handler takes up to `max_batch`
+/// messages at once: the configured one, but at least two batches, so a
+/// whole batch can be waiting in the channel while the previous one is
+/// handled (a batch only takes deliveries that are already there, and the
+/// broker sends the next ones only as the last ones are acknowledged).
+/// A batch is bounded by the prefetch: at most that many deliveries are
+/// unacknowledged at once.
+pub(super) fn consumer_prefetch(configured: u16, max_batch: usize) -> u16 {
+    if max_batch <= 1 {
+        return configured;
+    }
+    let batches = u16::try_from(max_batch.saturating_mul(2)).unwrap_or(u16::MAX);
+    configured.max(batches)
 }
 
 /// Declares a consumer's quorum queue, its dead-letter queue, and binds the

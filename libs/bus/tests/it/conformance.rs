@@ -4,15 +4,29 @@
 //! bus (one broker) serves all of them, and it waits for deliveries instead
 //! of assuming `publish` did (RabbitMQ's publish returns on the broker's
 //! confirm, before the consumers ran).
+//!
+//! Batched delivery is checked the same way on both: the handler is held in
+//! its first call while more messages are published (each from a task of
+//! its own, since the in-process bus's publish returns only once the
+//! message was handled), so they are waiting for it when it is let go.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use callvault_bus::{Bus, BusError, RequestHandler};
+use callvault_bus::{Bus, BusError, Message, RequestHandler};
+use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use crate::support::{Recorder, eventually, message, unique_topic};
+use crate::support::{
+    Batcher, DefaultBatch, Recorder, Single, eventually, message, numbers, unique_topic,
+};
+
+/// Between publishing messages that must queue up in order.
+pub(crate) const QUEUE_UP: Duration = Duration::from_millis(20);
+/// For messages published while the handler is busy to reach its consumer
+/// (RabbitMQ: to be prefetched into its channel).
+pub(crate) const SETTLE: Duration = Duration::from_millis(300);
 
 /// A bus to check, and what it was configured with.
 pub struct BusUnderTest {
@@ -34,6 +48,11 @@ pub async fn run_conformance_suite(subject: BusUnderTest) {
     slow_handler_times_out(bus).await;
     unknown_queue_is_refused(bus).await;
     concurrent_requests_get_their_own_replies(subject.bus.clone()).await;
+    waiting_messages_reach_a_batching_handler_together_in_order(&subject.bus).await;
+    each_message_of_a_batch_is_settled_by_its_own_result(&subject.bus).await;
+    a_panicking_batch_is_redelivered_whole(&subject.bus).await;
+    a_handler_that_does_not_batch_still_gets_one_message_per_call(&subject.bus).await;
+    the_default_handle_batch_hands_each_message_to_handle_in_order(&subject.bus).await;
 }
 
 fn unique_name(case: &str) -> String {
@@ -272,4 +291,156 @@ async fn concurrent_requests_get_their_own_replies(bus: Arc<dyn Bus>) {
         replies += 1;
     }
     assert_eq!(replies, 40);
+}
+
+/// Publishes `message` from a task of its own.
+pub(crate) fn spawn_publish(
+    bus: &Arc<dyn Bus>,
+    publishing: &mut JoinSet<Result<(), BusError>>,
+    message: Message,
+) {
+    let bus = bus.clone();
+    publishing.spawn(async move { bus.publish(&message).await });
+}
+
+/// Publishes messages `numbers` on `topic` one after the other while the
+/// consumer is busy, and waits for them to reach it.
+pub(crate) async fn queue_up(
+    bus: &Arc<dyn Bus>,
+    publishing: &mut JoinSet<Result<(), BusError>>,
+    topic: &str,
+    numbers: std::ops::RangeInclusive<u32>,
+) {
+    for n in numbers {
+        spawn_publish(bus, publishing, message(topic, n));
+        tokio::time::sleep(QUEUE_UP).await;
+    }
+    tokio::time::sleep(SETTLE).await;
+}
+
+pub(crate) async fn all_published(mut publishing: JoinSet<Result<(), BusError>>) {
+    while let Some(published) = publishing.join_next().await {
+        published.expect("publisher task").expect("publish");
+    }
+}
+
+async fn waiting_messages_reach_a_batching_handler_together_in_order(bus: &Arc<dyn Bus>) {
+    let topic = unique_topic("batched");
+    let batcher = Arc::new(Batcher::new(4));
+    bus.subscribe(&unique_name("batched"), &[&topic], batcher.clone())
+        .await
+        .expect("subscribe");
+
+    let mut publishing = JoinSet::new();
+    spawn_publish(bus, &mut publishing, message(&topic, 0));
+    batcher.wait_for_call(1).await;
+    queue_up(bus, &mut publishing, &topic, 1..=6).await;
+    batcher.gate.open();
+
+    let received = batcher.wait_for(7).await;
+    all_published(publishing).await;
+    assert_eq!(numbers(&received), [0, 1, 2, 3, 4, 5, 6], "in order");
+    assert_eq!(
+        batcher.calls(),
+        [vec![0], vec![1, 2, 3, 4], vec![5, 6]],
+        "the six that waited came in batches of at most max_batch (4)"
+    );
+}
+
+async fn each_message_of_a_batch_is_settled_by_its_own_result(bus: &Arc<dyn Bus>) {
+    let topic = unique_topic("batch-results");
+    let batcher = Arc::new(Batcher::new(10).failing_once(2).poisoned(3));
+    bus.subscribe(&unique_name("batch-results"), &[&topic], batcher.clone())
+        .await
+        .expect("subscribe");
+
+    let mut publishing = JoinSet::new();
+    spawn_publish(bus, &mut publishing, message(&topic, 0));
+    batcher.wait_for_call(1).await;
+    queue_up(bus, &mut publishing, &topic, 1..=4).await;
+    batcher.gate.open();
+
+    batcher.wait_for(4).await;
+    all_published(publishing).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(batcher.calls()[1], [1, 2, 3, 4], "one batch");
+    assert_eq!(
+        numbers(&batcher.received()),
+        [0, 1, 4, 2],
+        "2 failed retryably and succeeded when redelivered; 3 never did"
+    );
+    let attempts: Vec<u32> = (0..=4).map(|n| batcher.attempts(n)).collect();
+    assert_eq!(
+        attempts,
+        [1, 1, 2, 1, 1],
+        "only the retryable failure came again; the permanent one was dead-lettered at once"
+    );
+}
+
+async fn a_panicking_batch_is_redelivered_whole(bus: &Arc<dyn Bus>) {
+    let topic = unique_topic("batch-panic");
+    let batcher = Arc::new(Batcher::new(10).panicking_once(2));
+    bus.subscribe(&unique_name("batch-panic"), &[&topic], batcher.clone())
+        .await
+        .expect("subscribe");
+
+    let mut publishing = JoinSet::new();
+    spawn_publish(bus, &mut publishing, message(&topic, 0));
+    batcher.wait_for_call(1).await;
+    queue_up(bus, &mut publishing, &topic, 1..=3).await;
+    batcher.gate.open();
+
+    let received = batcher.wait_for(4).await;
+    all_published(publishing).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(batcher.calls()[1], [1, 2, 3], "one batch, which panicked");
+    let mut handled = numbers(&received);
+    handled.sort_unstable();
+    assert_eq!(handled, [0, 1, 2, 3], "each handled once in the end");
+    let attempts: Vec<u32> = (0..=3).map(|n| batcher.attempts(n)).collect();
+    assert_eq!(
+        attempts,
+        [1, 2, 2, 2],
+        "the panic failed every message of its batch, retryably"
+    );
+}
+
+async fn a_handler_that_does_not_batch_still_gets_one_message_per_call(bus: &Arc<dyn Bus>) {
+    let topic = unique_topic("single");
+    let single = Arc::new(Single::new());
+    bus.subscribe(&unique_name("single"), &[&topic], single.clone())
+        .await
+        .expect("subscribe");
+
+    let mut publishing = JoinSet::new();
+    spawn_publish(bus, &mut publishing, message(&topic, 0));
+    eventually("the first call", || single.calls() >= 1).await;
+    queue_up(bus, &mut publishing, &topic, 1..=3).await;
+    single.gate.open();
+
+    let received = single.wait_for(4).await;
+    all_published(publishing).await;
+    assert_eq!(numbers(&received), [0, 1, 2, 3]);
+    assert_eq!(single.calls(), 4, "one handle call per message");
+    assert_eq!(single.batch_calls(), 0, "handle_batch is never called");
+    assert_eq!(single.overlapped(), 0, "one at a time");
+}
+
+async fn the_default_handle_batch_hands_each_message_to_handle_in_order(bus: &Arc<dyn Bus>) {
+    let topic = unique_topic("default-batch");
+    let handler = Arc::new(DefaultBatch::new());
+    bus.subscribe(&unique_name("default-batch"), &[&topic], handler.clone())
+        .await
+        .expect("subscribe");
+
+    let mut publishing = JoinSet::new();
+    spawn_publish(bus, &mut publishing, message(&topic, 0));
+    eventually("the first call", || handler.calls() >= 1).await;
+    queue_up(bus, &mut publishing, &topic, 1..=3).await;
+    handler.gate.open();
+
+    let received = handler.wait_for(4).await;
+    all_published(publishing).await;
+    assert_eq!(numbers(&received), [0, 1, 2, 3]);
+    assert_eq!(handler.calls(), 4);
 }

@@ -9,8 +9,10 @@ use async_trait::async_trait;
 use callvault_bus::in_process::{InProcessBus, RetryPolicy, topic_matches};
 use callvault_bus::{Bus, EventHandler, HandlerError, Message, RequestHandler};
 
-use crate::conformance::{BusUnderTest, run_conformance_suite};
-use crate::support::{Recorder, message, unique_topic};
+use crate::conformance::{
+    BusUnderTest, all_published, queue_up, run_conformance_suite, spawn_publish,
+};
+use crate::support::{Batcher, Recorder, message, numbers, unique_topic};
 
 fn fast_retries(max_attempts: u32) -> RetryPolicy {
     RetryPolicy {
@@ -261,4 +263,32 @@ async fn serving_a_queue_twice_shares_the_requests_round_robin() {
         replies.push(String::from_utf8(reply).expect("utf-8 reply"));
     }
     assert_eq!(replies, ["a", "b", "a", "b"]);
+}
+
+#[tokio::test]
+async fn a_batch_dead_letters_only_the_messages_that_failed_for_good() {
+    let bus = InProcessBus::with_retry_policy(fast_retries(3));
+    let shared: Arc<dyn Bus> = Arc::new(bus.clone());
+    let topic = unique_topic("batch-dead");
+    let batcher = Arc::new(Batcher::new(10).failing_once(2).poisoned(3));
+    bus.subscribe("batching", &[&topic], batcher.clone())
+        .await
+        .expect("subscribe");
+
+    let mut publishing = tokio::task::JoinSet::new();
+    spawn_publish(&shared, &mut publishing, message(&topic, 0));
+    batcher.wait_for_call(1).await;
+    queue_up(&shared, &mut publishing, &topic, 1..=4).await;
+    batcher.gate.open();
+    // Each publish returns once its own message was handled or dead-lettered.
+    all_published(publishing).await;
+
+    assert_eq!(batcher.calls(), [vec![0], vec![1, 2, 3, 4], vec![2]]);
+    assert_eq!(numbers(&batcher.received()), [0, 1, 4, 2]);
+    let dead: Vec<(String, u32)> = bus
+        .dead_letters()
+        .into_iter()
+        .map(|(consumer, message)| (consumer, numbers(&[message])[0]))
+        .collect();
+    assert_eq!(dead, [("batching".to_owned(), 3)]);
 }

@@ -2,6 +2,7 @@
 //! suite, plus what only RabbitMQ has (queue types and arguments, dead-letter
 //! queues, headers on the wire, separate processes, connection recovery).
 
+mod batches;
 pub(crate) mod broker;
 mod drain;
 mod recovery;

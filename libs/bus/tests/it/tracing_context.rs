@@ -16,7 +16,7 @@ use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::rpc::{reverse, router};
-use crate::support::{message, unique_topic};
+use crate::support::{Batcher, message, unique_topic};
 
 /// Spans end up in the returned exporter while the guard lives. The tests
 /// run on tokio's current-thread runtime, so every task sees the
@@ -124,6 +124,47 @@ async fn an_event_continues_the_trace_that_published_it() {
         root.span_context.trace_id()
     );
     assert_eq!(consumer.parent_span_id, root.span_context.span_id());
+}
+
+#[tokio::test]
+async fn a_batch_links_to_the_traces_that_published_its_messages() {
+    let (exporter, _guard) = traced();
+    let bus = InProcessBus::new();
+    let topic = unique_topic("traced-batch");
+    let batcher = Arc::new(Batcher::new(10));
+    batcher.gate.open();
+    bus.subscribe("batching", &[&topic], batcher.clone())
+        .await
+        .expect("subscribe");
+    let publishing = tracing::info_span!("upload");
+    let mut event = Message {
+        traceparent: None,
+        tracestate: None,
+        ..message(&topic, 1)
+    };
+    publishing.in_scope(|| callvault_bus::trace::stamp(&mut event));
+    bus.publish(&event).await.expect("publish");
+    drop(publishing);
+
+    let spans = exporter.get_finished_spans().expect("spans");
+    let root = named(&spans, "upload");
+    let batch = named(&spans, "batching process");
+    assert_eq!(batch.span_kind, SpanKind::Consumer);
+    let linked: Vec<_> = batch
+        .links
+        .iter()
+        .map(|link| (link.span_context.trace_id(), link.span_context.span_id()))
+        .collect();
+    assert_eq!(
+        linked,
+        [(root.span_context.trace_id(), root.span_context.span_id())],
+        "linked to the publisher's span"
+    );
+    assert_ne!(
+        batch.span_context.trace_id(),
+        root.span_context.trace_id(),
+        "a batch is a trace of its own: its messages come from many"
+    );
 }
 
 #[tokio::test]

@@ -94,8 +94,9 @@ impl BillingService {
         router
     }
 
-    /// Counts a batch of events (the bus consumer sends one at a time; a
-    /// bulk replay more).
+    /// Counts a batch of events in one transaction (the bus consumer sends
+    /// what was waiting in its queue, up to its batch size; a bulk replay
+    /// more).
     pub async fn record(&self, messages: &[Message]) -> ApiResult<IntakeReport> {
         let report = intake::record(&self.db, messages, self.now())
             .await
