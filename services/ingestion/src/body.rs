@@ -19,6 +19,33 @@ use callvault_contracts::RecordingId;
 /// Chunks in flight between the request and storage.
 const CHANNEL_CHUNKS: usize = 4;
 
+/// How long the body is, as the request framed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyLength {
+    /// `Content-Length`: exactly this many bytes.
+    Exact(u64),
+    /// Chunked, without a length (a recorder streaming a call as it
+    /// happens): anything up to the site's upload limit.
+    AtMost(u64),
+}
+
+impl BodyLength {
+    /// The most bytes the body may have.
+    pub fn limit(self) -> u64 {
+        match self {
+            BodyLength::Exact(length) | BodyLength::AtMost(length) => length,
+        }
+    }
+
+    /// The length the request declared, if it declared one.
+    pub fn exact(self) -> Option<u64> {
+        match self {
+            BodyLength::Exact(length) => Some(length),
+            BodyLength::AtMost(_) => None,
+        }
+    }
+}
+
 /// Why the body could not be taken in whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyFailure {
@@ -27,6 +54,8 @@ pub enum BodyFailure {
     /// More bytes than `Content-Length` (defensive: HTTP/1 framing stops
     /// at the declared length).
     Long { received: u64 },
+    /// A body without a length went past the upload limit.
+    OverLimit { limit: u64 },
     /// No byte for the idle timeout, or a protocol error.
     Failed(String),
     /// The idempotency claim was taken over while we streamed.
@@ -105,7 +134,7 @@ pub fn channel() -> (mpsc::Sender<std::io::Result<Bytes>>, AudioStream) {
 pub async fn pump(
     window: Bytes,
     mut payload: web::Payload,
-    expected: u64,
+    expected: BodyLength,
     idle: Duration,
     heartbeat: Heartbeat<'_>,
     tx: mpsc::Sender<std::io::Result<Bytes>>,
@@ -123,7 +152,7 @@ pub async fn pump(
 async fn forward(
     window: Bytes,
     payload: &mut web::Payload,
-    expected: u64,
+    expected: BodyLength,
     idle: Duration,
     heartbeat: &Heartbeat<'_>,
     tx: &mpsc::Sender<std::io::Result<Bytes>>,
@@ -134,8 +163,14 @@ async fn forward(
     loop {
         let Some(chunk) = next.take() else { break };
         received += chunk.len() as u64;
-        if received > expected {
-            return Err(BodyFailure::Long { received });
+        match expected {
+            BodyLength::Exact(length) if received > length => {
+                return Err(BodyFailure::Long { received });
+            }
+            BodyLength::AtMost(limit) if received > limit => {
+                return Err(BodyFailure::OverLimit { limit });
+            }
+            _ => {}
         }
         if !chunk.is_empty() && tx.send(Ok(chunk)).await.is_err() {
             // Storage stopped reading: it failed, and says why itself.
@@ -156,7 +191,7 @@ async fn forward(
         }
         next = next_chunk(payload, idle).await?;
     }
-    if received != expected {
+    if expected.exact().is_some_and(|length| received != length) {
         return Err(BodyFailure::Short { received });
     }
     Ok(received)

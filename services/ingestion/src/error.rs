@@ -35,6 +35,9 @@ pub enum IngestError {
     DurationMismatch { audio_ms: u64, call_ms: u64 },
     #[error("the recording is {length} bytes; this site accepts at most {limit}")]
     TooLarge { length: u64, limit: u64 },
+    /// A body without a length went past the limit while it streamed.
+    #[error("the recording is longer than this site accepts ({limit} bytes)")]
+    StreamTooLarge { limit: u64 },
     #[error("the wav header declares {declared} bytes but the body has {received}")]
     TruncatedAudio { declared: u64, received: u64 },
     #[error("this call segment is being uploaded by another request; retry later")]
@@ -78,7 +81,9 @@ impl IngestError {
             | IngestError::InvalidHeader(_)
             | IngestError::LengthMismatch { .. }
             | IngestError::BodyFailed(_) => StatusCode::BAD_REQUEST,
-            IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::TooLarge { .. } | IngestError::StreamTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             IngestError::NotAudio(_)
             | IngestError::InvalidAudio(_)
             | IngestError::DurationMismatch { .. }
@@ -105,7 +110,9 @@ impl IngestError {
             IngestError::NotAudio(_) => "not_audio",
             IngestError::InvalidAudio(_) => "invalid_audio",
             IngestError::DurationMismatch { .. } => "duration_mismatch",
-            IngestError::TooLarge { .. } => "payload_too_large",
+            IngestError::TooLarge { .. } | IngestError::StreamTooLarge { .. } => {
+                "payload_too_large"
+            }
             IngestError::TruncatedAudio { .. } => "truncated_audio",
             IngestError::UploadInProgress => "upload_in_progress",
             IngestError::KeyReused => "idempotency_key_reused",

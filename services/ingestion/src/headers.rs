@@ -46,7 +46,9 @@ pub(crate) async fn authenticate(
         })
 }
 
-pub(crate) fn audio_headers(headers: &HeaderMap) -> Result<(Container, u64), IngestError> {
+/// The audio's container and the body's `Content-Length`, or None for a
+/// chunked body without one.
+pub(crate) fn audio_headers(headers: &HeaderMap) -> Result<(Container, Option<u64>), IngestError> {
     let container = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -57,21 +59,24 @@ pub(crate) fn audio_headers(headers: &HeaderMap) -> Result<(Container, u64), Ing
                     .into(),
             )
         })?;
+    // The HTTP layer has already refused `Transfer-Encoding` beside
+    // `Content-Length`, or other than `chunked` (400 malformed_request):
+    // a chunked body here is one without a length.
     if headers.contains_key(header::TRANSFER_ENCODING) {
-        return Err(IngestError::LengthRequired(
-            "chunked uploads are not supported yet: send the recording with a content-length",
-        ));
+        return Ok((container, None));
     }
     let length = headers
         .get(header::CONTENT_LENGTH)
-        .ok_or(IngestError::LengthRequired("content-length is required"))?
+        .ok_or(IngestError::LengthRequired(
+            "content-length is required, or a body sent with transfer-encoding: chunked",
+        ))?
         .to_str()
         .ok()
         .and_then(|value| value.trim().parse::<u64>().ok())
         .ok_or_else(|| {
             IngestError::InvalidHeader("content-length must be a number of bytes".into())
         })?;
-    Ok((container, length))
+    Ok((container, Some(length)))
 }
 
 pub(crate) fn call_metadata(headers: &HeaderMap) -> Result<CallMetadata, IngestError> {

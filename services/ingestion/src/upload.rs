@@ -3,7 +3,8 @@
 //! Everything that can be checked without the body (key, headers, call
 //! metadata, idempotency) is checked before a byte of it is read; the
 //! probe window is checked before anything is stored; storage only commits
-//! a body of exactly `Content-Length` bytes, and any failure after storing
+//! a body of exactly `Content-Length` bytes (or, chunked without a length,
+//! one that ended within the upload limit), and any failure after storing
 //! began discards what was stored and releases the idempotency claim.
 
 use std::panic::AssertUnwindSafe;
@@ -21,7 +22,7 @@ use sea_orm::{DbErr, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::body::{self, BodyFailure, Heartbeat};
+use crate::body::{self, BodyFailure, BodyLength, Heartbeat};
 use crate::error::IngestError;
 use crate::headers::{audio_headers, authenticate, call_metadata};
 use crate::metrics::Outcome;
@@ -84,13 +85,17 @@ async fn ingest(
 ) -> Result<UploadReceipt, IngestError> {
     let grant = authenticate(request.headers(), state).await?;
     callvault_telemetry::http::record_tenant(request, &grant.tenant_id);
-    let (container, length) = audio_headers(request.headers())?;
-    if length > state.max_upload_bytes {
-        return Err(IngestError::TooLarge {
-            length,
-            limit: state.max_upload_bytes,
-        });
-    }
+    let (container, declared) = audio_headers(request.headers())?;
+    let length = match declared {
+        Some(length) if length > state.max_upload_bytes => {
+            return Err(IngestError::TooLarge {
+                length,
+                limit: state.max_upload_bytes,
+            });
+        }
+        Some(length) => BodyLength::Exact(length),
+        None => BodyLength::AtMost(state.max_upload_bytes),
+    };
     let call = call_metadata(request.headers())?;
     // The grant decides the tenant: nothing in the request can.
     let key = UploadKey {
@@ -171,7 +176,7 @@ struct Upload<'a> {
     key: &'a UploadKey,
     recording: RecordingId,
     container: Container,
-    length: u64,
+    length: BodyLength,
     call: CallMetadata,
 }
 
@@ -187,14 +192,20 @@ impl Upload<'_> {
             Err(failure) => return (Err(body_error(failure, self.length)), Leftover::Nothing),
         };
         let received = window.bytes.len() as u64;
-        if (window.complete && received != self.length) || received > self.length {
-            return (
-                Err(IngestError::LengthMismatch {
-                    expected: self.length,
+        match self.length {
+            BodyLength::Exact(length)
+                if (window.complete && received != length) || received > length =>
+            {
+                let error = IngestError::LengthMismatch {
+                    expected: length,
                     received,
-                }),
-                Leftover::Nothing,
-            );
+                };
+                return (Err(error), Leftover::Nothing);
+            }
+            BodyLength::AtMost(limit) if received > limit => {
+                return (Err(IngestError::StreamTooLarge { limit }), Leftover::Nothing);
+            }
+            _ => {}
         }
         let probed = match probe::probe(&window.bytes, self.container) {
             Ok(probed) => probed,
@@ -217,12 +228,17 @@ impl Upload<'_> {
         // Checked against Content-Length up front, so a truncated WAV is
         // refused before anything is stored; storage then only commits
         // exactly Content-Length bytes, so the audio that lands is whole.
-        if let Some(declared) = probed.declared_len
-            && declared > self.length
+        // A body without a length is checked once it has ended.
+        let known_length = self
+            .length
+            .exact()
+            .or(window.complete.then_some(received));
+        if let (Some(declared), Some(length)) = (probed.declared_len, known_length)
+            && declared > length
         {
             let error = IngestError::TruncatedAudio {
                 declared,
-                received: self.length,
+                received: length,
             };
             return (Err(error), Leftover::Nothing);
         }
@@ -247,16 +263,23 @@ impl Upload<'_> {
             .store(self.key.tenant, self.recording, &self.grant.key_ref, stream);
         let (pumped, stored) = tokio::join!(pump, store);
         // A body failure explains a storage failure, not the other way round.
-        if let Err(failure) = pumped {
-            return (Err(body_error(failure, self.length)), Leftover::Stored);
-        }
+        let received = match pumped {
+            Ok(received) => received,
+            Err(failure) => return (Err(body_error(failure, self.length)), Leftover::Stored),
+        };
         let stored = match stored {
             Ok(stored) => stored,
             Err(error) => return (Err(sink_error(error)), Leftover::Stored),
         };
-        if stored.size != self.length {
-            let error = format!("storage kept {} bytes of {}", stored.size, self.length);
+        if stored.size != received {
+            let error = format!("storage kept {} bytes of {received}", stored.size);
             return (Err(IngestError::Internal(error)), Leftover::Stored);
+        }
+        if let Some(declared) = probed.declared_len
+            && declared > received
+        {
+            let error = IngestError::TruncatedAudio { declared, received };
+            return (Err(error), Leftover::Stored);
         }
 
         let receipt = UploadReceipt {
@@ -344,7 +367,7 @@ async fn commit(
 /// A retry of a finished upload: the first answer again, nothing stored.
 async fn replay(
     response: &str,
-    length: u64,
+    length: BodyLength,
     mut payload: web::Payload,
     state: &IngestionState,
 ) -> Result<UploadReceipt, IngestError> {
@@ -354,16 +377,20 @@ async fn replay(
     // not a retry: answering "replayed" would lose that recording silently.
     // The length settles most cases at once; the digest of the body settles
     // the rest, since fixed-length G.711 segments often have equal sizes.
-    if receipt.size != length {
+    if length.exact().is_some_and(|length| receipt.size != length) {
         return Err(IngestError::KeyReused);
     }
     let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     let mut received: u64 = 0;
     while let Ok(Some(Ok(chunk))) = tokio::time::timeout(state.idle_timeout, payload.next()).await {
         received += chunk.len() as u64;
+        if received > receipt.size {
+            // Longer than the stored audio: not a retry, whatever follows.
+            return Err(IngestError::KeyReused);
+        }
         digest.update(&chunk);
     }
-    if received != length || hex::encode(digest.finish()) != receipt.sha256 {
+    if received != receipt.size || hex::encode(digest.finish()) != receipt.sha256 {
         return Err(IngestError::KeyReused);
     }
     receipt.replayed = true;
@@ -396,11 +423,15 @@ fn check_duration(audio_ms: u64, call: &CallMetadata) -> Result<(), IngestError>
     Ok(())
 }
 
-fn body_error(failure: BodyFailure, expected: u64) -> IngestError {
+fn body_error(failure: BodyFailure, expected: BodyLength) -> IngestError {
     match failure {
         BodyFailure::Short { received } | BodyFailure::Long { received } => {
-            IngestError::LengthMismatch { expected, received }
+            IngestError::LengthMismatch {
+                expected: expected.limit(),
+                received,
+            }
         }
+        BodyFailure::OverLimit { limit } => IngestError::StreamTooLarge { limit },
         BodyFailure::Failed(why) => IngestError::BodyFailed(why),
         BodyFailure::Superseded => IngestError::Superseded,
     }

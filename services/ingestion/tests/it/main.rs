@@ -8,6 +8,7 @@ mod openapi;
 mod reconcile;
 mod rejects;
 mod remote_sink;
+mod streaming;
 mod support;
 mod upload;
 mod wav;

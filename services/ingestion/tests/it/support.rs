@@ -54,6 +54,19 @@ impl App {
 
     /// `db_url`: the ingestion database (a tempdir SQLite file if `None`).
     pub async fn start(db_url: Option<&str>, stale_after: Option<Duration>) -> Self {
+        Self::start_with(db_url, stale_after, None).await
+    }
+
+    /// On SQLite, accepting at most `max_upload_bytes` per upload.
+    pub async fn with_upload_limit(max_upload_bytes: u64) -> Self {
+        Self::start_with(None, None, Some(max_upload_bytes)).await
+    }
+
+    async fn start_with(
+        db_url: Option<&str>,
+        stale_after: Option<Duration>,
+        max_upload_bytes: Option<u64>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let blobs = Arc::new(FsBlobStore::new(dir.path().join("blobs")));
         let keyring =
@@ -121,6 +134,9 @@ impl App {
         if let Some(stale_after) = stale_after {
             state = state.with_stale_after(stale_after);
         }
+        if let Some(max) = max_upload_bytes {
+            state = state.with_max_upload_bytes(max);
+        }
         let url = serve(actix_web::web::Data::new(state));
         Self {
             url,
@@ -156,6 +172,32 @@ impl App {
             .send()
             .await
             .expect("upload request");
+        read(response).await
+    }
+
+    /// Uploads `audio` chunked, without a `Content-Length`, in pieces of
+    /// `piece` bytes, as a recorder streaming a call does.
+    pub async fn upload_streamed(
+        &self,
+        recorder: &Recorder,
+        call: &serde_json::Value,
+        audio: &[u8],
+        piece: usize,
+    ) -> (u16, serde_json::Value) {
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            audio.chunks(piece).map(|c| Ok(c.to_vec())).collect();
+        let response = self
+            .client
+            .post(format!("{}/v1/recordings", self.url))
+            .header("authorization", format!("Bearer {}", recorder.secret))
+            .header("content-type", "audio/wav")
+            .header("callvault-call", call.to_string())
+            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+                chunks,
+            )))
+            .send()
+            .await
+            .expect("chunked upload");
         read(response).await
     }
 
