@@ -15,7 +15,8 @@
 //!   until all are counted.
 //!
 //! `cargo bench -p callvault-billing --bench billing` (add `-- quick` for a
-//! tenth of the sizes, `-- rabbitmq` for the RabbitMQ part only). The tenant
+//! tenth of the sizes, `-- rabbitmq` for the RabbitMQ part only,
+//! `-- postgres` for PostgreSQL only). The tenant
 //! directory is a stand-in for the metadata service: the benchmark measures
 //! billing, not tenant lookups.
 
@@ -511,6 +512,7 @@ fn main() {
         10
     };
     let only_rabbitmq = std::env::args().any(|a| a == "rabbitmq");
+    let only_postgres = std::env::args().any(|a| a == "postgres");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -526,10 +528,12 @@ fn main() {
                 dir.path().join(format!("billing-{n}.db")).display()
             )
         };
-        if !only_rabbitmq {
-            run("SQLite", &mut sqlite, scale).await;
+        if !only_postgres {
+            if !only_rabbitmq {
+                run("SQLite", &mut sqlite, scale).await;
+            }
+            intake_through_rabbitmq("SQLite", &sqlite(), scale).await;
         }
-        intake_through_rabbitmq("SQLite", &sqlite(), scale).await;
         let mut keep = Vec::new();
         let mut urls = Vec::new();
         for _ in 0..4 {

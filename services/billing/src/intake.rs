@@ -15,8 +15,8 @@ use callvault_contracts::events::{
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QuerySelect, Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -248,19 +248,25 @@ pub(crate) async fn record(
             report.duplicates += 1;
         }
     }
-    for chunk in fresh.chunks(INSERT_CHUNK) {
-        let ids = chunk.iter().map(|m| inbox_row(m.id, received_at));
-        inbox_entity::Entity::insert_many(ids)
-            .on_conflict(
-                OnConflict::columns([
-                    inbox_entity::Column::Consumer,
-                    inbox_entity::Column::MessageId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(&tx)
-            .await?;
+    let postgres = tx.get_database_backend() == DbBackend::Postgres;
+    if postgres {
+        let ids: Vec<Uuid> = fresh.iter().map(|m| m.id).collect();
+        insert_inbox_postgres(&tx, &ids, received_at).await?;
+    } else {
+        for chunk in fresh.chunks(INSERT_CHUNK) {
+            let ids = chunk.iter().map(|m| inbox_row(m.id, received_at));
+            inbox_entity::Entity::insert_many(ids)
+                .on_conflict(
+                    OnConflict::columns([
+                        inbox_entity::Column::Consumer,
+                        inbox_entity::Column::MessageId,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(&tx)
+                .await?;
+        }
     }
     let mut rows = Vec::new();
     let mut keys = HashSet::new();
@@ -282,25 +288,96 @@ pub(crate) async fn record(
             }
         }
     }
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        let models = chunk.iter().map(|r| usage::ActiveModel {
-            tenant_id: Set(r.tenant),
-            dedupe_key: Set(r.dedupe_key.clone()),
-            meter: Set(meters::key(r.meter).to_owned()),
-            at_s: Set(r.at.timestamp()),
-            quantity: Set(r.quantity),
-            subject: Set(r.subject.clone()),
-            received_at: Set(received_at),
-        });
-        usage::Entity::insert_many(models)
-            .on_conflict(
-                OnConflict::columns([usage::Column::TenantId, usage::Column::DedupeKey])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(&tx)
-            .await?;
+    if postgres {
+        insert_usage_postgres(&tx, &rows, received_at).await?;
+    } else {
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let models = chunk.iter().map(|r| usage::ActiveModel {
+                tenant_id: Set(r.tenant),
+                dedupe_key: Set(r.dedupe_key.clone()),
+                meter: Set(meters::key(r.meter).to_owned()),
+                at_s: Set(r.at.timestamp()),
+                quantity: Set(r.quantity),
+                subject: Set(r.subject.clone()),
+                received_at: Set(received_at),
+            });
+            usage::Entity::insert_many(models)
+                .on_conflict(
+                    OnConflict::columns([usage::Column::TenantId, usage::Column::DedupeKey])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(&tx)
+                .await?;
+        }
     }
     tx.commit().await?;
     Ok(report)
+}
+
+// PostgreSQL plans a multi-row `VALUES` statement afresh for every row
+// count it meets, and a batch's row count varies (an ingested recording
+// makes two rows, a duplicate none): planning thousands of parameters per
+// batch cost more than inserting them. One JSON parameter keeps the
+// statement text fixed, so it is prepared and planned once per connection.
+// SQLite has no such cost and keeps the portable statements above.
+
+const INBOX_INSERT_POSTGRES: &str = "INSERT INTO inbox (consumer, message_id, processed_at) \
+     SELECT $1, id::uuid, $3 FROM jsonb_array_elements_text($2::text::jsonb) AS ids(id) \
+     ON CONFLICT (consumer, message_id) DO NOTHING";
+
+const USAGE_INSERT_POSTGRES: &str = "INSERT INTO billing_usage \
+     (tenant_id, dedupe_key, meter, at_s, quantity, subject, received_at) \
+     SELECT r.tenant_id, r.dedupe_key, r.meter, r.at_s, r.quantity, r.subject, $2 \
+     FROM jsonb_to_recordset($1::text::jsonb) AS r(tenant_id uuid, dedupe_key text, \
+     meter text, at_s bigint, quantity bigint, subject text) \
+     ON CONFLICT (tenant_id, dedupe_key) DO NOTHING";
+
+async fn insert_inbox_postgres(
+    tx: &sea_orm::DatabaseTransaction,
+    ids: &[Uuid],
+    received_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids = serde_json::to_string(ids).map_err(|e| DbErr::Custom(e.to_string()))?;
+    tx.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        INBOX_INSERT_POSTGRES,
+        [CONSUMER.into(), ids.into(), received_at.into()],
+    ))
+    .await
+    .map(|_| ())
+}
+
+async fn insert_usage_postgres(
+    tx: &sea_orm::DatabaseTransaction,
+    rows: &[UsageRow],
+    received_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let records: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "tenant_id": r.tenant,
+                "dedupe_key": r.dedupe_key,
+                "meter": meters::key(r.meter),
+                "at_s": r.at.timestamp(),
+                "quantity": r.quantity,
+                "subject": r.subject,
+            })
+        })
+        .collect();
+    let records = serde_json::to_string(&records).map_err(|e| DbErr::Custom(e.to_string()))?;
+    tx.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        USAGE_INSERT_POSTGRES,
+        [records.into(), received_at.into()],
+    ))
+    .await
+    .map(|_| ())
 }
