@@ -229,6 +229,10 @@ pub struct RecordingFilter {
     /// Whether the caller heard the recording announcement.
     #[serde(default)]
     pub notice_played: Option<bool>,
+    /// Every listed custom attribute must have exactly this value (keys and
+    /// values compared as sent: case and spaces count).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -146,7 +146,7 @@ impl IngestedConsumer {
         let default_days = u32::try_from(tenant.default_retention_days)
             .map_err(|_| HandlerError::permanent("tenant default retention out of range"))?;
         store::retention::apply(&mut row, &tags, &rules, default_days).map_err(db_error)?;
-        let inserted = store::recordings::insert(&txn, row, &tags)
+        let inserted = store::recordings::insert(&txn, row, &tags, &event.call.attributes)
             .await
             .map_err(db_error)?;
         txn.commit().await.map_err(db_error)?;

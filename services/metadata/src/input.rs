@@ -264,6 +264,42 @@ pub(crate) fn filter_tags(tags: &[String]) -> ApiResult<Vec<String>> {
     Ok(out)
 }
 
+/// Custom attributes a search or a case hold filters on: at most as many
+/// as a call carries, keys and values as ingestion accepts them (compared
+/// exactly, so not trimmed).
+pub(crate) fn filter_attributes(
+    attributes: &BTreeMap<String, String>,
+) -> ApiResult<BTreeMap<String, String>> {
+    // Ingestion's limits on a call's attributes: a longer filter can match
+    // nothing.
+    const MAX_ATTRIBUTES: usize = 20;
+    const MAX_ATTRIBUTE_KEY_CHARS: usize = 64;
+    const MAX_ATTRIBUTE_VALUE_CHARS: usize = 128;
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(ApiError::invalid(format!(
+            "at most {MAX_ATTRIBUTES} attributes can be filtered on"
+        )));
+    }
+    for (key, value) in attributes {
+        if key.is_empty() || key.chars().count() > MAX_ATTRIBUTE_KEY_CHARS {
+            return Err(ApiError::invalid(format!(
+                "an attribute key is 1 to {MAX_ATTRIBUTE_KEY_CHARS} characters"
+            )));
+        }
+        if value.chars().count() > MAX_ATTRIBUTE_VALUE_CHARS {
+            return Err(ApiError::invalid(format!(
+                "an attribute value is at most {MAX_ATTRIBUTE_VALUE_CHARS} characters"
+            )));
+        }
+        if key.chars().chain(value.chars()).any(char::is_control) {
+            return Err(ApiError::invalid(
+                "attribute keys and values must not contain control characters",
+            ));
+        }
+    }
+    Ok(attributes.clone())
+}
+
 /// Durations are unsigned in the API and signed in the database.
 pub(crate) fn duration_ms(ms: Option<u64>, field: &str) -> ApiResult<Option<i64>> {
     ms.map(|ms| i64::try_from(ms).map_err(|_| ApiError::invalid(format!("{field} is too large"))))

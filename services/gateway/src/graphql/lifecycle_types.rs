@@ -172,6 +172,7 @@ pub struct HoldFilter {
     pub min_duration_ms: Option<Int64>,
     pub max_duration_ms: Option<Int64>,
     pub notice_played: Option<bool>,
+    pub attributes: Vec<Attribute>,
 }
 
 impl From<RecordingFilter> for HoldFilter {
@@ -187,6 +188,7 @@ impl From<RecordingFilter> for HoldFilter {
             min_duration_ms: filter.min_duration_ms.map(Int64),
             max_duration_ms: filter.max_duration_ms.map(Int64),
             notice_played: filter.notice_played,
+            attributes: attributes(filter.attributes),
         }
     }
 }

@@ -14,7 +14,7 @@ use super::disclosure_inputs::DisclosureRequestFilter;
 use super::disclosure_settings::DisclosureSettings;
 use super::disclosure_types::{DisclosureRequest, RegisterEntry};
 use super::recordings::{
-    DEFAULT_PAGE_SIZE, Recording, RecordingConnection, RecordingFilter, page_request,
+    Call, DEFAULT_PAGE_SIZE, Recording, RecordingConnection, RecordingFilter, page_request,
 };
 use super::types::{ApiKey, Bpo, Me, Tenant, User};
 use crate::access::{ScopeExt, perm};
@@ -125,6 +125,24 @@ impl Query {
             .call_recordings(external_call_id)
             .await?;
         Ok(segments.into_iter().map(Recording::new).collect())
+    }
+
+    /// One call, found by the id the recorder or CTI gave it, with its
+    /// segments in order; null when there is none (or, for an agent, none
+    /// of theirs). The same segments as `callRecordings`, as one object.
+    async fn call(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: Uuid,
+        external_call_id: String,
+    ) -> Result<Option<Call>> {
+        let scope = ctx.scope()?;
+        let segments = scope
+            .tenant(TenantId(tenant_id), perm::ReadRecordings)
+            .await?
+            .call_recordings(external_call_id.clone())
+            .await?;
+        Ok(Call::new(external_call_id, segments))
     }
 
     /// One recording, with a fresh playback URL.

@@ -7,7 +7,7 @@ use callvault_contracts::metadata_api as api;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::lifecycle_inputs::checked_text;
+use super::lifecycle_inputs::{AttributeInput, checked_text};
 use super::lifecycle_types::{Attribute, PauseSpan, RecordingLifecycle, attributes};
 use super::scalars::Int64;
 use super::types::{Channel, Direction};
@@ -22,6 +22,8 @@ pub(super) const DEFAULT_PAGE_SIZE: i32 = 20;
 const MAX_CURSOR_LEN: usize = 1024;
 const MAX_FILTER_TEXT_LEN: usize = 256;
 const MAX_FILTER_TAGS: usize = 32;
+/// As many as a call can carry.
+const MAX_FILTER_ATTRIBUTES: usize = 20;
 
 /// One recorded segment of a call.
 pub struct Recording(api::Recording);
@@ -31,6 +33,48 @@ impl Recording {
     /// playback URL below is a capability and must follow the read check.
     pub(super) fn new(recording: api::Recording) -> Self {
         Self(recording)
+    }
+}
+
+/// One call as the recorder or CTI named it: its segments (pause/resume
+/// and trigger recording cut a call into several), in segment order.
+pub struct Call {
+    external_call_id: String,
+    segments: Vec<api::Recording>,
+}
+
+impl Call {
+    /// None when the caller sees no segment of it. Built, like
+    /// [`Recording`], only from what a read check returned.
+    pub(super) fn new(external_call_id: String, segments: Vec<api::Recording>) -> Option<Self> {
+        (!segments.is_empty()).then_some(Self {
+            external_call_id,
+            segments,
+        })
+    }
+}
+
+#[Object]
+impl Call {
+    async fn external_call_id(&self) -> &str {
+        &self.external_call_id
+    }
+    /// When the earliest segment's call started.
+    async fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.segments.iter().map(|s| s.started_at).min()
+    }
+    /// When the latest segment's call ended.
+    async fn ended_at(&self) -> Option<DateTime<Utc>> {
+        self.segments.iter().map(|s| s.ended_at).max()
+    }
+    /// The audio of all segments together, in milliseconds (pauses and
+    /// gaps between segments not counted).
+    async fn recorded_ms(&self) -> Int64 {
+        Int64(self.segments.iter().map(|s| s.duration_ms).sum())
+    }
+    /// In segment order, each with a fresh playback URL.
+    async fn segments(&self) -> Vec<Recording> {
+        self.segments.iter().cloned().map(Recording::new).collect()
     }
 }
 
@@ -270,6 +314,10 @@ pub struct RecordingFilter {
     pub max_duration_ms: Option<Int64>,
     /// Whether the caller heard the recording announcement.
     pub notice_played: Option<bool>,
+    /// Every custom attribute listed must have exactly this value (as the
+    /// recorder sent it: case and spaces count). At most 20, each key once.
+    #[graphql(default)]
+    pub attributes: Vec<AttributeInput>,
 }
 
 impl RecordingFilter {
@@ -304,6 +352,22 @@ impl RecordingFilter {
                 "filter values are at most {MAX_FILTER_TEXT_LEN} bytes"
             )));
         }
+        if self.attributes.len() > MAX_FILTER_ATTRIBUTES {
+            return Err(bad_input(format!(
+                "at most {MAX_FILTER_ATTRIBUTES} attributes"
+            )));
+        }
+        let mut attributes = std::collections::BTreeMap::new();
+        for AttributeInput { key, value } in self.attributes {
+            if key.is_empty() || too_long(&key) || too_long(&value) {
+                return Err(bad_input(format!(
+                    "attribute keys are 1 to {MAX_FILTER_TEXT_LEN} bytes, values at most {MAX_FILTER_TEXT_LEN}"
+                )));
+            }
+            if attributes.insert(key, value).is_some() {
+                return Err(bad_input("attributes names a key twice"));
+            }
+        }
         Ok(api::RecordingFilter {
             started_after: self.started_after,
             started_before: self.started_before,
@@ -315,6 +379,7 @@ impl RecordingFilter {
             min_duration_ms: self.min_duration_ms.map(|ms| ms.0),
             max_duration_ms: self.max_duration_ms.map(|ms| ms.0),
             notice_played: self.notice_played,
+            attributes,
         })
     }
 }

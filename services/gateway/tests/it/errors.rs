@@ -148,6 +148,26 @@ async fn bad_input_is_refused_with_a_code_and_changes_nothing() {
         ),
         (
             &supervisor,
+            format!(
+                "{{ recordings(tenantId: \"{a}\", filter: {{ attributes: [{{ key: \"\", value: \"v\" }}] }}) {{ nodes {{ id }} }} }}"
+            ),
+        ),
+        (
+            &supervisor,
+            format!(
+                "{{ recordings(tenantId: \"{a}\", filter: {{ attributes: [{{ key: \"k\", value: \"1\" }}, {{ key: \"k\", value: \"2\" }}] }}) {{ nodes {{ id }} }} }}"
+            ),
+        ),
+        (
+            &supervisor,
+            format!(
+                "{{ recordings(tenantId: \"{a}\", filter: {{ attributes: [{{ key: \"k\", value: \"{}\" }}] }}) {{ nodes {{ id }} }} }}",
+                "v".repeat(257)
+            ),
+        ),
+
+        (
+            &supervisor,
             "{ recordings(tenantId: \"not-a-uuid\") { nodes { id } } }".to_owned(),
         ),
         (

@@ -20,7 +20,7 @@ const COLUMNS: &str = "PA BX BY TA SU CO AG AU TB";
 
 /// Operation, `Y` allowed / `n` FORBIDDEN per column, and the backend
 /// method an allowed call reaches.
-const EXPECTED: [(&str, &str, &str); 38] = [
+const EXPECTED: [(&str, &str, &str); 39] = [
     ("bpos", "Y n n n n n n n n", "list_bpos"),
     ("tenants", "Y Y n n n n n n n", "list_tenants"),
     ("tenant", "Y Y n Y Y Y Y Y n", "get_tenant"),
@@ -29,6 +29,7 @@ const EXPECTED: [(&str, &str, &str); 38] = [
     ("recordings", "n Y n Y Y Y Y n n", "search_recordings"),
     ("recording", "n Y n Y Y Y Y n n", "get_recording"),
     ("callRecordings", "n Y n Y Y Y Y n n", "call_recordings"),
+    ("call", "n Y n Y Y Y Y n n", "call_recordings"),
     ("createBpo", "Y n n n n n n n n", "create_bpo"),
     ("onboardTenant", "Y Y n n n n n n n", "onboard_tenant"),
     ("createUser", "Y Y n Y n n n n n", "create_user"),
@@ -119,6 +120,9 @@ fn operation(name: &str) -> &'static str {
         "recording" => "query($a: UUID!, $r: UUID!) { recording(tenantId: $a, id: $r) { id } }",
         "callRecordings" => {
             "query($a: UUID!) { callRecordings(tenantId: $a, externalCallId: \"crm-1\") { id } }"
+        }
+        "call" => {
+            "query($a: UUID!) { call(tenantId: $a, externalCallId: \"crm-1\") { externalCallId segments { id } } }"
         }
         "createBpo" => "mutation { createBpo(name: \"New BPO\") { id } }",
         "onboardTenant" => {

@@ -43,7 +43,7 @@ fn call(tenant: TenantId, caller: &str) -> RecordingIngestedV1 {
             tags: vec!["complaint".into()],
             agent_channel: None,
             customer_channel: None,
-            attributes: Default::default(),
+            attributes: [("product".to_owned(), "securities".to_owned())].into(),
             notice_played: Some(true),
             pauses: Vec::new(),
         },
@@ -143,6 +143,45 @@ async fn onboarding_search_playback_holds_and_audit_through_the_real_service() {
         )
         .await;
     assert_eq!(data(&by_call)["callRecordings"][0]["id"], nodes[0]["id"]);
+    let call = app
+        .gql(
+            Some(&supervisor),
+            "query($t: UUID!) { call(tenantId: $t, externalCallId: \"crm-4711\") { externalCallId recordedMs segments { id segment } } }",
+            vars.clone(),
+        )
+        .await;
+    let call = &data(&call)["call"];
+    assert_eq!(call["externalCallId"], "crm-4711");
+    assert_eq!(call["segments"][0]["id"], nodes[0]["id"]);
+    assert_eq!(call["segments"].as_array().map(Vec::len), Some(1));
+    let none = app
+        .gql(
+            Some(&supervisor),
+            "query($t: UUID!) { call(tenantId: $t, externalCallId: \"crm-0000\") { externalCallId } }",
+            vars.clone(),
+        )
+        .await;
+    assert!(data(&none)["call"].is_null(), "no such call: null");
+
+    // By the CRM's attribute: this tenant's call only.
+    let by_attribute = app
+        .gql(
+            Some(&supervisor),
+            "query($t: UUID!) { recordings(tenantId: $t, filter: {attributes: [{key: \"product\", value: \"securities\"}]}) { nodes { id attributes { key value } } } }",
+            vars.clone(),
+        )
+        .await;
+    let found = data(&by_attribute)["recordings"]["nodes"].clone();
+    assert_eq!(found.as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(found[0]["id"], nodes[0]["id"]);
+    let other_value = app
+        .gql(
+            Some(&supervisor),
+            "query($t: UUID!) { recordings(tenantId: $t, filter: {attributes: [{key: \"product\", value: \"fx\"}]}) { nodes { id } } }",
+            vars.clone(),
+        )
+        .await;
+    assert_eq!(data(&other_value)["recordings"]["nodes"], json!([]));
 
     // The compliance officer holds it, and the trail has every step.
     let officer = token(&tenant_user(Role::ComplianceOfficer, tenant_id));

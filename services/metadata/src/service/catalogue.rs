@@ -285,6 +285,7 @@ fn search_query(
         direction: filter.direction.map(direction_str),
         phone_index,
         tags: input::filter_tags(&filter.tags)?,
+        attributes: input::filter_attributes(&filter.attributes)?,
         min_duration_ms,
         max_duration_ms,
         notice_played: filter.notice_played,
@@ -321,6 +322,9 @@ fn search_details(query: &SearchQuery) -> serde_json::Value {
     }
     if !query.tags.is_empty() {
         put("tags", json!(query.tags));
+    }
+    if !query.attributes.is_empty() {
+        put("attributes", json!(query.attributes));
     }
     if let Some(ms) = query.min_duration_ms {
         put("min_duration_ms", json!(ms));

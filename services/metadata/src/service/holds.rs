@@ -7,6 +7,7 @@ use callvault_contracts::lifecycle_api::{AuditAction, HoldScope, LegalHold, NewL
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode, RecordingFilter};
 use callvault_contracts::{Actor, RecordingId, TenantId};
 use sea_orm::{ConnectionTrait, TransactionTrait};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -364,6 +365,22 @@ fn filter_matches(
             .tags
             .iter()
             .all(|tag| tags.is_some_and(|tags| tags.contains(tag)))
+        && attributes_match(&filter.attributes, row)
+}
+
+/// Every attribute the filter lists has its value on the row. A row whose
+/// attributes can't be read matches: for a legal hold, keeping a recording
+/// by mistake is the safe side.
+fn attributes_match(wanted: &BTreeMap<String, String>, row: &recording::Model) -> bool {
+    if wanted.is_empty() {
+        return true;
+    }
+    match serde_json::from_str::<BTreeMap<String, String>>(&row.attributes) {
+        Ok(stored) => wanted
+            .iter()
+            .all(|(key, value)| stored.get(key) == Some(value)),
+        Err(_) => true,
+    }
 }
 
 /// A case filter as checked, normalized and ready to store.
@@ -414,6 +431,7 @@ fn validate_filter(
             min_duration_ms: filter.min_duration_ms,
             max_duration_ms: filter.max_duration_ms,
             notice_played: filter.notice_played,
+            attributes: input::filter_attributes(&filter.attributes)?,
         },
         phone_index,
     })

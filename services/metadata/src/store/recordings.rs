@@ -1,6 +1,7 @@
-//! The recordings catalogue: rows plus one row per tag.
+//! The recordings catalogue: rows plus one row per tag and per custom
+//! attribute.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use callvault_contracts::{RecordingId, TenantId};
 use chrono::{DateTime, Utc};
@@ -12,7 +13,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::cursor::Cursor;
-use crate::db::entity::{recording, recording_tag};
+use crate::db::entity::{recording, recording_attribute, recording_tag};
 
 /// A validated search within one tenant. Text filters are exact matches.
 #[derive(Clone, Debug, Default)]
@@ -30,6 +31,8 @@ pub(crate) struct SearchQuery {
     pub phone_index: Option<Vec<u8>>,
     /// Every one must be present.
     pub tags: Vec<String>,
+    /// Every one must have this value.
+    pub attributes: BTreeMap<String, String>,
     pub min_duration_ms: Option<i64>,
     pub max_duration_ms: Option<i64>,
     /// Calls whose notice is unknown (`NULL`) match neither value.
@@ -38,13 +41,14 @@ pub(crate) struct SearchQuery {
     pub limit: u64,
 }
 
-/// Inserts a recording and its tags unless the tenant already has one with
-/// this id; returns whether it did. Run it in a transaction: the tags go in
-/// a second statement.
+/// Inserts a recording, its tags and its attributes unless the tenant
+/// already has one with this id; returns whether it did. Run it in a
+/// transaction: tags and attributes go in statements of their own.
 pub(crate) async fn insert<C: ConnectionTrait>(
     conn: &C,
     row: recording::Model,
     tags: &[String],
+    attributes: &BTreeMap<String, String>,
 ) -> Result<bool, DbErr> {
     let tenant_id = row.tenant_id;
     let recording_id = row.id;
@@ -66,6 +70,20 @@ pub(crate) async fn insert<C: ConnectionTrait>(
     });
     if !tags.is_empty() {
         recording_tag::Entity::insert_many(tag_rows)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    if !attributes.is_empty() {
+        let attribute_rows = attributes.iter().map(|(name, value)| {
+            recording_attribute::Model {
+                tenant_id,
+                recording_id,
+                name: name.clone(),
+                value: value.clone(),
+            }
+            .into_active_model()
+        });
+        recording_attribute::Entity::insert_many(attribute_rows)
             .exec_without_returning(conn)
             .await?;
     }
@@ -173,6 +191,9 @@ pub(crate) async fn search<C: ConnectionTrait>(
     for tag in &query.tags {
         filter = filter.add(Expr::exists(has_tag(tag)));
     }
+    for (name, value) in &query.attributes {
+        filter = filter.add(Expr::exists(has_attribute(name, value)));
+    }
     if let Some(cursor) = query.after {
         filter = filter.add(
             Condition::any()
@@ -208,6 +229,26 @@ fn has_tag(tag: &str) -> sea_orm::sea_query::SelectStatement {
                 .equals((recording::Entity, recording::Column::Id)),
         )
         .and_where(Expr::col((recording_tag::Entity, Tag::Tag)).eq(tag))
+        .to_owned()
+}
+
+/// `SELECT 1 FROM recording_attributes WHERE` same tenant, same recording,
+/// `name = value`.
+fn has_attribute(name: &str, value: &str) -> sea_orm::sea_query::SelectStatement {
+    use recording_attribute::Column as Attribute;
+    Query::select()
+        .expr(Expr::val(1))
+        .from(recording_attribute::Entity)
+        .and_where(
+            Expr::col((recording_attribute::Entity, Attribute::TenantId))
+                .equals((recording::Entity, recording::Column::TenantId)),
+        )
+        .and_where(
+            Expr::col((recording_attribute::Entity, Attribute::RecordingId))
+                .equals((recording::Entity, recording::Column::Id)),
+        )
+        .and_where(Expr::col((recording_attribute::Entity, Attribute::Name)).eq(name))
+        .and_where(Expr::col((recording_attribute::Entity, Attribute::Value)).eq(value))
         .to_owned()
 }
 

@@ -399,7 +399,132 @@ async fn a_call_is_found_by_its_external_id(env: Env) {
     }
 }
 
+async fn custom_attributes_are_searchable(env: Env) {
+    let w = env.world().await;
+    let sup = member(Role::Supervisor, w.a);
+    let with = |offset, pairs: &[(&str, &str)]| {
+        let mut e = event(w.a, offset);
+        e.call.attributes = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        e
+    };
+    let securities = env
+        .ingest(with(0, &[("product", "securities"), ("crm.case", "C-1")]))
+        .await;
+    let fx = env.ingest(with(100, &[("product", "fx")])).await;
+    let securities_2 = env
+        .ingest(with(200, &[("product", "securities"), ("crm.case", "C-2")]))
+        .await;
+    let bare = env.ingest(event(w.a, 300)).await;
+    // Tenant B has the same attribute: A's search must not find it.
+    let mut other = event(w.b, 50);
+    other.call.attributes = [("product".into(), "securities".into())].into();
+    let r_b = env.ingest(other).await;
+
+    let by = |pairs: &[(&str, &str)]| RecordingFilter {
+        attributes: pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    };
+    assert_eq!(
+        search(&env, &sup, w.a, by(&[("product", "securities")])).await,
+        vec![securities_2, securities]
+    );
+    assert_eq!(
+        search(
+            &env,
+            &sup,
+            w.a,
+            by(&[("product", "securities"), ("crm.case", "C-1")])
+        )
+        .await,
+        vec![securities]
+    );
+    assert_eq!(search(&env, &sup, w.a, by(&[("product", "fx")])).await, vec![fx]);
+    // Exact: another case or spacing is another value.
+    assert!(search(&env, &sup, w.a, by(&[("product", "Securities")])).await.is_empty());
+    assert!(search(&env, &sup, w.a, by(&[("product", "fx ")])).await.is_empty());
+    assert!(search(&env, &sup, w.a, by(&[("queue", "sales")])).await.is_empty());
+    assert_eq!(
+        search(&env, &sup, w.a, RecordingFilter::default()).await,
+        vec![bare, securities_2, fx, securities]
+    );
+    let b_sup = member(Role::Supervisor, w.b);
+    assert_eq!(
+        search(&env, &b_sup, w.b, by(&[("product", "securities")])).await,
+        vec![r_b]
+    );
+    let elsewhere = env
+        .svc
+        .search_recordings(&b_sup, w.a, by(&[("product", "securities")]), page(10))
+        .await;
+    assert_eq!(code(elsewhere), ErrorCode::Forbidden);
+
+    let too_many: Vec<(String, String)> = (0..21).map(|n| (format!("k{n}"), "v".into())).collect();
+    for bad in [
+        by(&[("", "v")]),
+        by(&[(&"k".repeat(65), "v")]),
+        by(&[("k", &"v".repeat(129))]),
+        by(&[("k", "a\u{0}b")]),
+        RecordingFilter {
+            attributes: too_many.into_iter().collect(),
+            ..Default::default()
+        },
+    ] {
+        let refused = env.svc.search_recordings(&sup, w.a, bad, page(10)).await;
+        assert_eq!(code(refused), ErrorCode::InvalidInput);
+    }
+}
+
+/// Recordings catalogued before attribute search: the migration copies
+/// their attributes. Simulated by taking the migration back (its table
+/// goes) and applying it again over the catalogued rows.
+async fn the_migration_copies_existing_attributes(env: Env) {
+    use sea_orm_migration::MigratorTraitSelf;
+    let w = env.world().await;
+    let sup = member(Role::Supervisor, w.a);
+    let mut ids = Vec::new();
+    // More than one of the migration's batches of 500.
+    for n in 0..510 {
+        let mut e = event(w.a, n);
+        e.call.attributes = [("batch".into(), (n % 2).to_string())].into();
+        ids.push(env.ingest(e).await);
+    }
+    let migrator = callvault_metadata::Migrator::new(callvault_metadata::PiiKeys::new(
+        crate::support::PII_SECRET,
+    ));
+    migrator.down(&env.db, Some(1)).await.expect("down");
+    migrator.up(&env.db, None).await.expect("up again");
+    let odd = RecordingFilter {
+        attributes: [("batch".into(), "1".into())].into(),
+        ..Default::default()
+    };
+    let mut found = Vec::new();
+    let mut after = None;
+    loop {
+        let found_page = env
+            .svc
+            .search_recordings(&sup, w.a, odd.clone(), PageRequest { first: 100, after })
+            .await
+            .expect("search");
+        found.extend(found_page.items.into_iter().map(|r| r.id));
+        if !found_page.has_next_page {
+            break;
+        }
+        after = found_page.end_cursor;
+    }
+    let mut expected: Vec<RecordingId> = ids.iter().skip(1).step_by(2).copied().collect();
+    expected.reverse();
+    assert_eq!(found, expected);
+}
+
 on_both_backends!(
+    the_migration_copies_existing_attributes,
+    custom_attributes_are_searchable,
     a_call_is_found_by_its_external_id,
     every_filter_narrows_the_search,
     agents_see_only_their_own_calls,

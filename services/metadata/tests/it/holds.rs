@@ -175,6 +175,12 @@ async fn a_case_filter_covers_present_and_future_calls(env: Env) {
     let mut e = event(t, 900);
     e.call.notice_played = Some(true);
     let noticed = lab.record(&env, e).await;
+    let mut e = event(t, 910);
+    e.call.attributes = [("product".into(), "securities".into())].into();
+    let securities = lab.record(&env, e).await;
+    let mut e = event(t, 920);
+    e.call.attributes = [("product".into(), "fx".into())].into();
+    let fx = lab.record(&env, e).await;
 
     let filters = [
         RecordingFilter {
@@ -200,6 +206,10 @@ async fn a_case_filter_covers_present_and_future_calls(env: Env) {
         },
         RecordingFilter {
             notice_played: Some(true),
+            ..Default::default()
+        },
+        RecordingFilter {
+            attributes: [("product".into(), "securities".into())].into(),
             ..Default::default()
         },
     ];
@@ -249,12 +259,13 @@ async fn a_case_filter_covers_present_and_future_calls(env: Env) {
         short_outbound,
         agent_in_window,
         noticed,
+        securities,
         later,
     ]);
     assert_eq!(sorted(cert.held_back.clone()), held);
     assert_eq!(
         deleted_ids(&cert),
-        sorted(vec![other_queue, long_outbound, agent_late])
+        sorted(vec![other_queue, long_outbound, agent_late, fx])
     );
     for id in held {
         assert!(catalogued(&lab.svc, t, id).await);

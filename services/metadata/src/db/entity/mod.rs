@@ -16,6 +16,7 @@ pub mod legal_hold;
 pub mod legal_hold_recording;
 pub mod recording;
 pub mod recording_restriction;
+pub mod recording_attribute;
 pub mod recording_tag;
 pub mod recording_tombstone;
 pub mod request_preservation;

@@ -4,6 +4,7 @@
 //! migration, never an edit, because deployed databases already recorded it
 //! as applied.
 
+mod attributes;
 mod audit;
 mod call_lookup;
 mod catalogue;
@@ -58,6 +59,7 @@ impl MigratorTraitSelf for Migrator {
             Box::new(catalogue_keys::CreateCatalogueKeys),
             Box::new(offboarding::CreateOffboarding),
             Box::new(disclosure::AddDisclosure),
+            Box::new(attributes::AddAttributeSearch),
         ]
     }
 
