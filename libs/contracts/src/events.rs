@@ -267,6 +267,23 @@ impl Event for InvoiceFinalizedV1 {
     const VERSION: u32 = 1;
 }
 
+/// The webhooks service disabled an endpoint after its deliveries kept
+/// failing for the whole retry schedule (docs/webhooks.md). Delivered as a
+/// webhook to the tenant's other endpoints subscribed to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WebhookEndpointDisabledV1 {
+    pub tenant_id: TenantId,
+    pub endpoint_id: Uuid,
+    /// The delivery whose last attempt failed.
+    pub delivery_id: String,
+    pub disabled_at: DateTime<Utc>,
+}
+
+impl Event for WebhookEndpointDisabledV1 {
+    const TOPIC: &'static str = "webhook.endpoint_disabled";
+    const VERSION: u32 = 1;
+}
+
 /// The envelope every bus message travels in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Message {

@@ -15,6 +15,7 @@ pub mod metadata_api;
 pub mod ops;
 pub mod permissions;
 pub mod rpc;
+pub mod webhooks_api;
 
 pub use actor::{Actor, Role};
 pub use ids::{BpoId, RecordingId, TenantId, UserId};

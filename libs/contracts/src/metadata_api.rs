@@ -46,6 +46,10 @@ pub enum ErrorCode {
     /// negative price, a unit its meter isn't counted in, an unknown
     /// currency (docs/billing.md).
     InvalidPlan,
+    /// A webhook URL was refused: not http(s), or its host resolves to a
+    /// loopback, private, link-local or otherwise non-public address the
+    /// operator did not allow (docs/webhooks.md).
+    WebhookUrlRefused,
 }
 
 impl ErrorCode {
@@ -65,6 +69,7 @@ impl ErrorCode {
             ErrorCode::LegalHoldActive => "LEGAL_HOLD_ACTIVE",
             ErrorCode::RecordingRestricted => "RECORDING_RESTRICTED",
             ErrorCode::InvalidPlan => "INVALID_PLAN",
+            ErrorCode::WebhookUrlRefused => "WEBHOOK_URL_REFUSED",
         }
     }
 }

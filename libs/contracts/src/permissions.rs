@@ -60,10 +60,13 @@ pub enum Permission {
     /// Read usage, invoices and plans: a tenant's own, or a BPO's (its
     /// tenants' and its own wholesale ones, and its statement).
     ReadBilling,
+    /// Subscribe a tenant's webhook endpoints, rotate their secrets, read
+    /// their delivery log and replay deliveries (docs/webhooks.md).
+    ManageWebhooks,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 19] = [
         Permission::ManageBpos,
         Permission::ViewTenants,
         Permission::OnboardTenants,
@@ -82,6 +85,7 @@ impl Permission {
         Permission::ManageBilling,
         Permission::ManageWholesale,
         Permission::ReadBilling,
+        Permission::ManageWebhooks,
     ];
 }
 
@@ -136,7 +140,10 @@ pub fn reach(role: Role, permission: Permission) -> Reach {
             | P::ReadDisclosure
             // It bills its tenants and reads what the platform bills it.
             | P::ManageBilling
-            | P::ReadBilling,
+            | P::ReadBilling
+            // It integrates its tenants' systems, as it holds their
+            // recorder keys.
+            | P::ManageWebhooks,
         ) => Reach::OwnBpo,
 
         (
@@ -150,7 +157,8 @@ pub fn reach(role: Role, permission: Permission) -> Reach {
             | P::ManageDeletion
             | P::ManageKeys
             // What its company is billed: usage and invoices, read only.
-            | P::ReadBilling,
+            | P::ReadBilling
+            | P::ManageWebhooks,
         ) => Reach::OwnTenant,
         (
             Role::ComplianceOfficer,

@@ -14,14 +14,16 @@ pub enum Service {
     Storage,
     Disclosure,
     Billing,
+    Webhooks,
 }
 
 impl Service {
-    pub const ALL: [Service; 4] = [
+    pub const ALL: [Service; 5] = [
         Service::Metadata,
         Service::Storage,
         Service::Disclosure,
         Service::Billing,
+        Service::Webhooks,
     ];
 
     /// The request queue's name (prefixed per deployment on RabbitMQ) and
@@ -32,6 +34,7 @@ impl Service {
             Service::Storage => "storage",
             Service::Disclosure => "disclosure",
             Service::Billing => "billing",
+            Service::Webhooks => "webhooks",
         }
     }
 }

@@ -74,6 +74,7 @@ pub enum Target {
     Metadata,
     Disclosure,
     Billing,
+    Webhooks,
 }
 
 impl Target {
@@ -86,6 +87,7 @@ impl Target {
             Target::Metadata => "metadata",
             Target::Disclosure => "disclosure",
             Target::Billing => "billing",
+            Target::Webhooks => "webhooks",
         }
     }
 }

@@ -18,6 +18,7 @@ use callvault_metadata::module::{MetadataDependencies, MetadataSettings};
 use callvault_metadata::{Clock, ManifestKeys, PiiKeys};
 use callvault_runtime::Module;
 use callvault_storage::module::{StorageDependencies, StorageSettings};
+use callvault_webhooks::module::{WebhooksDependencies, WebhooksSettings};
 use tracing::warn;
 
 use crate::Target;
@@ -35,6 +36,7 @@ pub async fn start(target: Target, process: &mut Process) -> anyhow::Result<Modu
         Target::Gateway => gateway(process).await,
         Target::Disclosure => disclosure(process).await,
         Target::Billing => billing(process).await,
+        Target::Webhooks => webhooks(process).await,
         Target::All => anyhow::bail!("`all` is not a module"),
     }
 }
@@ -120,6 +122,29 @@ async fn billing(process: &mut Process) -> anyhow::Result<Module> {
         rpc: process.rpc.clone(),
     };
     callvault_billing::module::start(settings, deps).await
+}
+
+async fn webhooks(process: &mut Process) -> anyhow::Result<Module> {
+    let config = &process.config;
+    let settings = WebhooksSettings {
+        database_url: config.database_url("webhooks"),
+        worker_interval: Duration::from_secs(config.webhooks.worker_interval_secs),
+        allow_networks: config.webhooks.allow_networks.clone(),
+        delivery: callvault_webhooks::DeliveryOptions {
+            per_endpoint_concurrency: usize::try_from(config.webhooks.per_endpoint_concurrency)
+                .unwrap_or(usize::MAX)
+                .max(1),
+            ..Default::default()
+        },
+    };
+    let deps = WebhooksDependencies {
+        bus: process.bus.clone(),
+        rpc: process.rpc.clone(),
+        // Derived from the blind-index secret, as the gateway's pseudonym
+        // key: every process has it and it never rotates.
+        seal: callvault_webhooks::secret::SecretSeal::derive(&process.secrets.pii),
+    };
+    callvault_webhooks::module::start(settings, deps).await
 }
 
 async fn ingestion(process: &mut Process) -> anyhow::Result<Module> {

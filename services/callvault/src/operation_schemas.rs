@@ -52,11 +52,28 @@ async fn every_router(dir: &Path) -> Router {
     let billing_db = callvault_billing::connect(&url("billing.db"))
         .await
         .expect("billing database");
-    let billing = Arc::new(callvault_billing::BillingService::new(billing_db, rpc));
+    let billing = Arc::new(callvault_billing::BillingService::new(
+        billing_db,
+        rpc.clone(),
+    ));
+    let webhooks_db = callvault_webhooks::connect(&url("webhooks.db"))
+        .await
+        .expect("webhooks database");
+    let webhooks = Arc::new(
+        callvault_webhooks::WebhooksService::new(
+            webhooks_db,
+            rpc,
+            callvault_webhooks::secret::SecretSeal::derive(&[9u8; 32]),
+            callvault_webhooks::address::AddressPolicy::default(),
+            callvault_webhooks::DeliveryOptions::default(),
+        )
+        .expect("webhooks service"),
+    );
     let mut router = metadata.router();
     router.merge(callvault_storage::operations::router(&store));
     router.merge(disclosure.router());
     router.merge(billing.router());
+    router.merge(webhooks.router());
     router
 }
 

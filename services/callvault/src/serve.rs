@@ -17,10 +17,11 @@ use crate::secrets::Secrets;
 /// the process publishes to its topic (across processes: start metadata
 /// before ingestion), and storage's store exists before ingestion, in the
 /// same process, stores through it directly instead of over HTTP.
-pub const MODULES: [(Target, &[Target]); 6] = [
-    // First: it consumes what every other module's relay publishes (on the
+pub const MODULES: [(Target, &[Target]); 7] = [
+    // First: they consume what every other module's relay publishes (on the
     // in-process bus an event nobody is subscribed to yet is lost).
     (Target::Billing, &[]),
+    (Target::Webhooks, &[]),
     (Target::Storage, &[]),
     (Target::Metadata, &[]),
     // After storage: in the same process it reads audio from the store
@@ -59,6 +60,9 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     callvault_billing::connect(&config.database_url("billing"))
         .await
         .context("billing database")?;
+    callvault_webhooks::connect(&config.database_url("webhooks"))
+        .await
+        .context("webhooks database")?;
     println!("migrations applied");
     Ok(())
 }

@@ -11,3 +11,4 @@ pub mod offboarding;
 pub mod storage;
 pub mod subject;
 pub mod tenancy;
+pub mod webhooks;

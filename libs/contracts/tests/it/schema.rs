@@ -10,7 +10,7 @@ use callvault_contracts::events::{
     DisclosureClosedV1, DisclosureDeliveredV1, DisclosureDueSoonV1, DisclosureOverdueV1,
     DisclosureRequestCreatedV1, InvoiceFinalizedV1, Message, RecordingDiscardedV1,
     RecordingIngestedV1, RecordingIntegrityFailedV1, RecordingServedV1, RecordingShreddedV1,
-    RecordingStoredV1, TenantKeyChangedV1, UserActiveV1,
+    RecordingStoredV1, TenantKeyChangedV1, UserActiveV1, WebhookEndpointDisabledV1,
 };
 use callvault_contracts::lifecycle_api::{
     AuditEntry, AuditPage, ChainVerification, DeletionCertificate, LegalHold, RecordingLifecycle,
@@ -19,6 +19,7 @@ use callvault_contracts::lifecycle_api::{
 use callvault_contracts::metadata_api::{
     ApiError, ApiKey, ApiKeyGrant, Bpo, CreatedApiKey, Recording, RecordingPage, Tenant, User,
 };
+use callvault_contracts::webhooks_api::{WebhookDelivery, WebhookEndpoint};
 use schemars::{JsonSchema, Schema, schema_for};
 use serde_json::{Map, Value};
 
@@ -50,6 +51,12 @@ fn schemas() -> Vec<(&'static str, Schema)> {
         ("recording.served.v1", schema_for!(RecordingServedV1)),
         ("user.active.v1", schema_for!(UserActiveV1)),
         ("invoice.finalized.v1", schema_for!(InvoiceFinalizedV1)),
+        (
+            "webhook.endpoint_disabled.v1",
+            schema_for!(WebhookEndpointDisabledV1),
+        ),
+        ("webhooks.endpoint", schema_for!(WebhookEndpoint)),
+        ("webhooks.delivery", schema_for!(WebhookDelivery)),
         ("metadata.error", schema_for!(ApiError)),
         ("metadata.bpo", schema_for!(Bpo)),
         ("metadata.tenant", schema_for!(Tenant)),

@@ -16,8 +16,10 @@ use figment::{Figment, Metadata, Profile, Provider};
 use serde::Deserialize;
 
 mod jobs;
+mod webhooks;
 
 pub use jobs::{BillingConfig, DisclosureConfig, IngestionConfig, LifecycleConfig, StorageConfig};
+pub use webhooks::WebhooksConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -83,6 +85,8 @@ pub struct Config {
     pub disclosure: DisclosureConfig,
     #[serde(default)]
     pub billing: BillingConfig,
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
     /// Base URL of the disclosure service's HTTP endpoint (export bundle
     /// downloads). Defaults to `public_url`: right when one process serves
     /// everything.
@@ -162,6 +166,7 @@ pub struct DatabaseConfig {
     pub ingestion_url: Option<String>,
     pub disclosure_url: Option<String>,
     pub billing_url: Option<String>,
+    pub webhooks_url: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -319,6 +324,8 @@ impl Config {
         }
         config.ingestion.check()?;
         config.storage.check()?;
+        callvault_webhooks::address::AddressPolicy::new(&config.webhooks.allow_networks)
+            .map_err(ConfigError::Invalid)?;
         Ok(config)
     }
 
@@ -351,6 +358,7 @@ impl Config {
             "ingestion" => &self.database.ingestion_url,
             "disclosure" => &self.database.disclosure_url,
             "billing" => &self.database.billing_url,
+            "webhooks" => &self.database.webhooks_url,
             _ => &None,
         };
         configured.clone().unwrap_or_else(|| {
