@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use reqwest::Url;
+use url::Url;
 
 /// Why a URL or an address is refused; the text is safe to show (it never
 /// repeats the URL, which may carry a token).
@@ -160,6 +160,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 
 /// The HTTP client's resolver: resolves, then refuses the whole name when
 /// any of its addresses is not allowed.
+#[derive(Clone)]
 pub struct GuardedResolver {
     policy: Arc<AddressPolicy>,
 }
@@ -170,20 +171,41 @@ impl GuardedResolver {
     }
 }
 
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+/// What the resolver answers: every address of the name, all allowed.
+pub type Addresses = std::vec::IntoIter<SocketAddr>;
+
+type Resolving = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<Addresses, Box<dyn std::error::Error + Send + Sync>>,
+            > + Send,
+    >,
+>;
+
+impl tower_service::Service<hyper_util::client::legacy::connect::dns::Name> for GuardedResolver {
+    type Response = Addresses;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = Resolving;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: hyper_util::client::legacy::connect::dns::Name) -> Self::Future {
         let policy = self.policy.clone();
         Box::pin(async move {
             let addresses: Vec<SocketAddr> =
                 tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
             if addresses.is_empty() {
-                return Err(Box::new(Refused::Unresolved) as Box<_>);
+                return Err(Box::new(Refused::Unresolved) as Self::Error);
             }
             if addresses.iter().any(|a| !policy.allows(a.ip())) {
-                return Err(Box::new(Refused::NonPublic) as Box<_>);
+                return Err(Box::new(Refused::NonPublic) as Self::Error);
             }
-            let addrs: reqwest::dns::Addrs = Box::new(addresses.into_iter());
-            Ok(addrs)
+            Ok(addresses.into_iter())
         })
     }
 }

@@ -9,11 +9,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-use reqwest::Client;
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderValue, USER_AGENT};
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 
-use crate::address::{AddressPolicy, Refused, literal_ip, parse};
+use crate::address::{AddressPolicy, GuardedResolver, Refused, literal_ip, parse};
 use crate::service::DeliveryOptions;
 
 /// What an attempt came to.
@@ -36,10 +40,13 @@ impl Outcome {
     }
 }
 
+type Connector = HttpsConnector<HttpConnector<GuardedResolver>>;
+
 #[derive(Clone)]
 pub struct Sender {
-    client: Client,
+    client: Client<Connector, Full<Bytes>>,
     policy: Arc<AddressPolicy>,
+    timeout: Duration,
     max_response_bytes: usize,
 }
 
@@ -52,21 +59,24 @@ pub struct Signed<'a> {
 
 impl Sender {
     pub fn new(policy: Arc<AddressPolicy>, options: &DeliveryOptions) -> anyhow::Result<Self> {
-        let client = Client::builder()
-            .use_preconfigured_tls(tls_config())
-            .dns_resolver(Arc::new(crate::address::GuardedResolver::new(
-                policy.clone(),
-            )))
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.timeout)
+        let mut http = HttpConnector::new_with_resolver(GuardedResolver::new(policy.clone()));
+        // The TLS layer above takes https; plain http passes through.
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(options.connect_timeout));
+        http.set_nodelay(true);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        // hyper's client follows no redirect and uses no proxy.
+        let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .context("webhook http client")?;
+            .build(https);
         Ok(Self {
             client,
             policy,
+            timeout: options.timeout,
             max_response_bytes: options.max_response_bytes,
         })
     }
@@ -81,7 +91,9 @@ impl Sender {
         if literal_ip(&parsed).is_some_and(|ip| !self.policy.allows(ip)) {
             return Outcome::failed("address not allowed");
         }
-        let mut headers = HeaderMap::new();
+        let mut request = http::Request::post(parsed.as_str())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(USER_AGENT, HeaderValue::from_static("callvault-webhooks/1"));
         let values = [
             ("webhook-id", signed.id.to_owned()),
             ("webhook-timestamp", signed.timestamp.to_string()),
@@ -89,41 +101,37 @@ impl Sender {
         ];
         for (name, value) in values {
             match HeaderValue::from_str(&value) {
-                Ok(value) => {
-                    headers.insert(name, value);
-                }
+                Ok(value) => request = request.header(name, value),
                 Err(_) => return Outcome::failed("unsignable delivery"),
             }
         }
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(USER_AGENT, HeaderValue::from_static("callvault-webhooks/1"));
-        let response = match self
-            .client
-            .post(parsed)
-            .headers(headers)
-            .body(body)
-            .send()
-            .await
-        {
+        let Ok(request) = request.body(Full::new(Bytes::from(body))) else {
+            return Outcome::failed("invalid url");
+        };
+        match tokio::time::timeout(self.timeout, self.exchange(request)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::failed("timed out"),
+        }
+    }
+
+    /// The request, then the answer's status; its body is read only so the
+    /// connection can be reused, and only so far: an endpoint can't make
+    /// the worker read without end.
+    async fn exchange(&self, request: http::Request<Full<Bytes>>) -> Outcome {
+        let response = match self.client.request(request).await {
             Ok(response) => response,
             Err(err) => return Outcome::failed(classify(&err)),
         };
         let status = response.status().as_u16();
-        // The body is read only so the connection can be reused, and only
-        // so far: an endpoint can't make the worker read without end.
-        let mut response = response;
+        let mut body = response.into_body();
         let mut read = 0usize;
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    read += chunk.len();
-                    if read >= self.max_response_bytes {
-                        break;
-                    }
+        while read < self.max_response_bytes {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    read += frame.data_ref().map_or(0, Bytes::len);
                 }
-                Ok(None) => break,
                 // The status is what counts; a body cut short doesn't undo it.
-                Err(_) => break,
+                Some(Err(_)) | None => break,
             }
         }
         Outcome {
@@ -133,7 +141,7 @@ impl Sender {
     }
 }
 
-fn classify(err: &reqwest::Error) -> &'static str {
+fn classify(err: &hyper_util::client::legacy::Error) -> &'static str {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(inner) = source {
         if let Some(refused) = inner.downcast_ref::<Refused>() {
@@ -142,11 +150,15 @@ fn classify(err: &reqwest::Error) -> &'static str {
                 _ => "address not allowed",
             };
         }
+        if inner
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return "timed out";
+        }
         source = inner.source();
     }
-    if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
+    if err.is_connect() {
         "connection failed"
     } else {
         "request failed"

@@ -122,7 +122,7 @@ async fn an_endpoint_is_created_listed_changed_and_deleted(lab: &Lab) {
         })
         .await
         .expect("list");
-    assert_eq!(listed, [created.endpoint.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&created.endpoint));
 
     let changed = lab
         .call(UpdateWebhookEndpoint {
