@@ -203,7 +203,10 @@ impl Upload<'_> {
                 return (Err(error), Leftover::Nothing);
             }
             BodyLength::AtMost(limit) if received > limit => {
-                return (Err(IngestError::StreamTooLarge { limit }), Leftover::Nothing);
+                return (
+                    Err(IngestError::StreamTooLarge { limit }),
+                    Leftover::Nothing,
+                );
             }
             _ => {}
         }
@@ -229,10 +232,7 @@ impl Upload<'_> {
         // refused before anything is stored; storage then only commits
         // exactly Content-Length bytes, so the audio that lands is whole.
         // A body without a length is checked once it has ended.
-        let known_length = self
-            .length
-            .exact()
-            .or(window.complete.then_some(received));
+        let known_length = self.length.exact().or(window.complete.then_some(received));
         if let (Some(declared), Some(length)) = (probed.declared_len, known_length)
             && declared > length
         {

@@ -165,7 +165,6 @@ async fn bad_input_is_refused_with_a_code_and_changes_nothing() {
                 "v".repeat(257)
             ),
         ),
-
         (
             &supervisor,
             "{ recordings(tenantId: \"not-a-uuid\") { nodes { id } } }".to_owned(),

@@ -80,7 +80,11 @@ async fn a_chunked_upload_past_the_limit_is_413_and_leaves_nothing() {
     let (status, body) = app
         .upload_streamed(&app.tenant_a, &call("pbx-big"), &audio, 8_192)
         .await;
-    assert_eq!((status, error_code(&body)), (413, "payload_too_large"), "{body}");
+    assert_eq!(
+        (status, error_code(&body)),
+        (413, "payload_too_large"),
+        "{body}"
+    );
     app.assert_nothing_stored().await;
     assert_eq!(app.upload_rows().await, 0, "the claim is released");
     assert!(app.outbox().await.is_empty());
@@ -102,7 +106,11 @@ async fn a_chunked_wav_shorter_than_its_header_is_422_and_leaves_nothing() {
     let (status, body) = app
         .upload_streamed(&app.tenant_a, &call("pbx-cut"), &audio, 4_096)
         .await;
-    assert_eq!((status, error_code(&body)), (422, "truncated_audio"), "{body}");
+    assert_eq!(
+        (status, error_code(&body)),
+        (422, "truncated_audio"),
+        "{body}"
+    );
     app.assert_nothing_stored().await;
     assert_eq!(app.upload_rows().await, 0);
     assert!(app.outbox().await.is_empty());

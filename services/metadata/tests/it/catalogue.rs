@@ -444,11 +444,26 @@ async fn custom_attributes_are_searchable(env: Env) {
         .await,
         vec![securities]
     );
-    assert_eq!(search(&env, &sup, w.a, by(&[("product", "fx")])).await, vec![fx]);
+    assert_eq!(
+        search(&env, &sup, w.a, by(&[("product", "fx")])).await,
+        vec![fx]
+    );
     // Exact: another case or spacing is another value.
-    assert!(search(&env, &sup, w.a, by(&[("product", "Securities")])).await.is_empty());
-    assert!(search(&env, &sup, w.a, by(&[("product", "fx ")])).await.is_empty());
-    assert!(search(&env, &sup, w.a, by(&[("queue", "sales")])).await.is_empty());
+    assert!(
+        search(&env, &sup, w.a, by(&[("product", "Securities")]))
+            .await
+            .is_empty()
+    );
+    assert!(
+        search(&env, &sup, w.a, by(&[("product", "fx ")]))
+            .await
+            .is_empty()
+    );
+    assert!(
+        search(&env, &sup, w.a, by(&[("queue", "sales")]))
+            .await
+            .is_empty()
+    );
     assert_eq!(
         search(&env, &sup, w.a, RecordingFilter::default()).await,
         vec![bare, securities_2, fx, securities]

@@ -93,11 +93,7 @@ impl MigrationTrait for AddAttributeSearch {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_table(
-                Table::drop()
-                    .table(RecordingAttributes::Table)
-                    .to_owned(),
-            )
+            .drop_table(Table::drop().table(RecordingAttributes::Table).to_owned())
             .await
     }
 }
@@ -110,11 +106,7 @@ async fn copy_existing(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     loop {
         let mut select = Query::select();
         select
-            .columns([
-                Recordings::TenantId,
-                Recordings::Id,
-                Recordings::Attributes,
-            ])
+            .columns([Recordings::TenantId, Recordings::Id, Recordings::Attributes])
             .from(Recordings::Table)
             .order_by(Recordings::TenantId, Order::Asc)
             .order_by(Recordings::Id, Order::Asc)
