@@ -22,5 +22,6 @@ mod openapi_routes;
 mod outage;
 mod schemathesis;
 mod shared_keyring;
+mod streaming;
 mod support;
 mod telemetry;

@@ -128,7 +128,8 @@ pub struct IngestionConfig {
     )]
     pub reconcile_grace_secs: u64,
     /// The largest recording accepted, in bytes: a larger upload is
-    /// refused with 413 before a byte of it is read.
+    /// refused with 413 before a byte of it is read (one sent chunked,
+    /// without a length, as soon as it passes the limit).
     #[serde(
         default = "default_max_upload_bytes",
         deserialize_with = "number_or_text"
