@@ -33,6 +33,10 @@ pub enum IngestError {
     InvalidAudio(String),
     #[error("the audio lasts {audio_ms} ms but the call's started_at..ended_at spans {call_ms} ms")]
     DurationMismatch { audio_ms: u64, call_ms: u64 },
+    #[error(
+        "agent_channel or customer_channel names the {side} channel but the audio has {channels} channel"
+    )]
+    ChannelMismatch { side: &'static str, channels: u16 },
     #[error("the recording is {length} bytes; this site accepts at most {limit}")]
     TooLarge { length: u64, limit: u64 },
     /// A body without a length went past the limit while it streamed.
@@ -87,6 +91,7 @@ impl IngestError {
             IngestError::NotAudio(_)
             | IngestError::InvalidAudio(_)
             | IngestError::DurationMismatch { .. }
+            | IngestError::ChannelMismatch { .. }
             | IngestError::TruncatedAudio { .. }
             | IngestError::TenantKeyUnusable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             IngestError::UploadInProgress
@@ -110,6 +115,7 @@ impl IngestError {
             IngestError::NotAudio(_) => "not_audio",
             IngestError::InvalidAudio(_) => "invalid_audio",
             IngestError::DurationMismatch { .. } => "duration_mismatch",
+            IngestError::ChannelMismatch { .. } => "channel_mismatch",
             IngestError::TooLarge { .. } | IngestError::StreamTooLarge { .. } => {
                 "payload_too_large"
             }

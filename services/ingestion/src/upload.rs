@@ -225,7 +225,9 @@ impl Upload<'_> {
                 return (Err(IngestError::InvalidAudio(why)), Leftover::Nothing);
             }
         };
-        if let Err(error) = check_duration(probed.info.duration_ms, &self.call) {
+        if let Err(error) = check_duration(probed.info.duration_ms, &self.call)
+            .and_then(|()| check_channels(probed.info.channels, &self.call))
+        {
             return (Err(error), Leftover::Nothing);
         }
         // Checked against Content-Length up front, so a truncated WAV is
@@ -419,6 +421,27 @@ fn check_duration(audio_ms: u64, call: &CallMetadata) -> Result<(), IngestError>
     let tolerance = DURATION_TOLERANCE_MS.max(call_ms * DURATION_TOLERANCE_PERCENT / 100);
     if audio_ms > call_ms.saturating_add(tolerance) {
         return Err(IngestError::DurationMismatch { audio_ms, call_ms });
+    }
+    Ok(())
+}
+
+/// A channel map that names the left or right channel needs audio that
+/// has two: on a mono file a player would split nothing, and an evaluator
+/// would hear the customer as the agent. `mixed` fits any audio.
+fn check_channels(channels: u16, call: &CallMetadata) -> Result<(), IngestError> {
+    use callvault_contracts::call::Channel;
+    for channel in [call.agent_channel, call.customer_channel]
+        .into_iter()
+        .flatten()
+    {
+        let side = match channel {
+            Channel::Left => "left",
+            Channel::Right => "right",
+            Channel::Mixed => continue,
+        };
+        if channels < 2 {
+            return Err(IngestError::ChannelMismatch { side, channels });
+        }
     }
     Ok(())
 }

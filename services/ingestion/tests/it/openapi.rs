@@ -88,6 +88,7 @@ fn every_error_code_is_documented() {
         (422, "invalid_audio"),
         (422, "truncated_audio"),
         (422, "duration_mismatch"),
+        (422, "channel_mismatch"),
         (422, "tenant_key_unusable"),
         (409, "upload_in_progress"),
         (409, "idempotency_key_reused"),

@@ -88,6 +88,47 @@ async fn a_body_of_another_type_than_declared_is_415() {
 }
 
 #[tokio::test]
+async fn a_left_right_channel_map_on_mono_audio_is_422_before_anything_is_stored() {
+    let app = App::sqlite().await;
+    for (agent, customer) in [("left", "right"), ("right", "mixed"), ("left", "")] {
+        let mut metadata = call("pbx-mono");
+        metadata["agent_channel"] = agent.into();
+        if !customer.is_empty() {
+            metadata["customer_channel"] = customer.into();
+        }
+        let (status, body) = app
+            .upload(&app.tenant_a, "audio/wav", &metadata, wav::mulaw_mono_8k(2))
+            .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (422, "channel_mismatch"),
+            "{agent}/{customer}: {body}"
+        );
+        app.assert_nothing_stored().await;
+        assert_eq!(app.upload_rows().await, 0);
+    }
+    // Mixed fits mono; left and right fit stereo.
+    let mut metadata = call("pbx-mono");
+    metadata["agent_channel"] = "mixed".into();
+    let (status, body) = app
+        .upload(&app.tenant_a, "audio/wav", &metadata, wav::mulaw_mono_8k(2))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let mut metadata = call("pbx-stereo");
+    metadata["agent_channel"] = "right".into();
+    metadata["customer_channel"] = "left".into();
+    let (status, body) = app
+        .upload(
+            &app.tenant_a,
+            "audio/wav",
+            &metadata,
+            wav::pcm16_stereo(8_000, 2),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test]
 async fn a_truncated_wav_is_422_before_anything_is_stored() {
     let app = App::sqlite().await;
     let mut audio = wav::mulaw_mono_8k(20);

@@ -335,9 +335,7 @@ pub fn call(external_call_id: &str) -> serde_json::Value {
         "queue": "support",
         "started_at": "2025-03-01T09:00:00Z",
         "ended_at": "2025-03-01T09:04:00Z",
-        "tags": ["vip"],
-        "agent_channel": "left",
-        "customer_channel": "right"
+        "tags": ["vip"]
     })
 }
 

@@ -12,8 +12,11 @@ use crate::wav;
 /// `recording.ingested` message in the outbox in the same state.
 pub async fn good_upload_is_stored_and_announced(app: App) {
     let audio = wav::pcm16_stereo(16_000, 2);
+    let mut sent = call("pbx-good");
+    sent["agent_channel"] = "left".into();
+    sent["customer_channel"] = "right".into();
     let (status, body) = app
-        .upload(&app.tenant_a, "audio/wav", &call("pbx-good"), audio.clone())
+        .upload(&app.tenant_a, "audio/wav", &sent, audio.clone())
         .await;
     assert_eq!(status, 201, "{body}");
     let receipt = receipt(&body);
@@ -39,7 +42,7 @@ pub async fn good_upload_is_stored_and_announced(app: App) {
     assert_eq!(outbox[0].topic, "recording.ingested");
     assert_eq!(event.tenant_id, app.tenant_a.tenant);
     assert_eq!(event.recording_id, receipt.recording_id);
-    let sent: CallMetadata = serde_json::from_value(call("pbx-good")).expect("call");
+    let sent: CallMetadata = serde_json::from_value(sent).expect("call");
     assert_eq!(event.call, sent);
     assert_eq!(event.audio.codec, "wav/pcm_s16le");
     assert_eq!(event.audio.duration_ms, 2_000);
