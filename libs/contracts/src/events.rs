@@ -284,6 +284,57 @@ impl Event for WebhookEndpointDisabledV1 {
     const VERSION: u32 = 1;
 }
 
+/// A legal hold was placed (metadata's outbox, in the transaction that
+/// places it). Ids and counts only: the case name and reason stay in the
+/// catalogue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LegalHoldPlacedV1 {
+    pub tenant_id: TenantId,
+    pub hold_id: Uuid,
+    /// The recordings it names; none for a hold by filter (it covers
+    /// whatever matches, now and later).
+    pub recording_ids: Vec<RecordingId>,
+    pub by_filter: bool,
+    pub placed_at: DateTime<Utc>,
+}
+
+impl Event for LegalHoldPlacedV1 {
+    const TOPIC: &'static str = "hold.placed";
+    const VERSION: u32 = 1;
+}
+
+/// A legal hold was released (metadata's outbox).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LegalHoldReleasedV1 {
+    pub tenant_id: TenantId,
+    pub hold_id: Uuid,
+    pub released_at: DateTime<Utc>,
+}
+
+impl Event for LegalHoldReleasedV1 {
+    const TOPIC: &'static str = "hold.released";
+    const VERSION: u32 = 1;
+}
+
+/// A deletion finished and its certificate was issued (metadata's outbox,
+/// in the transaction that finishes the certificate): a retention run, an
+/// erasure or a single deletion that deleted, held back or failed on at
+/// least one recording.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeletionCertificateIssuedV1 {
+    pub tenant_id: TenantId,
+    pub certificate_id: Uuid,
+    pub deleted: u64,
+    pub held_back: u64,
+    pub failed: u64,
+    pub finished_at: DateTime<Utc>,
+}
+
+impl Event for DeletionCertificateIssuedV1 {
+    const TOPIC: &'static str = "deletion.certificate_issued";
+    const VERSION: u32 = 1;
+}
+
 /// The envelope every bus message travels in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Message {

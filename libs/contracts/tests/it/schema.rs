@@ -7,10 +7,11 @@
 use std::path::{Path, PathBuf};
 
 use callvault_contracts::events::{
-    DisclosureClosedV1, DisclosureDeliveredV1, DisclosureDueSoonV1, DisclosureOverdueV1,
-    DisclosureRequestCreatedV1, InvoiceFinalizedV1, Message, RecordingDiscardedV1,
-    RecordingIngestedV1, RecordingIntegrityFailedV1, RecordingServedV1, RecordingShreddedV1,
-    RecordingStoredV1, TenantKeyChangedV1, UserActiveV1, WebhookEndpointDisabledV1,
+    DeletionCertificateIssuedV1, DisclosureClosedV1, DisclosureDeliveredV1, DisclosureDueSoonV1,
+    DisclosureOverdueV1, DisclosureRequestCreatedV1, InvoiceFinalizedV1, LegalHoldPlacedV1,
+    LegalHoldReleasedV1, Message, RecordingDiscardedV1, RecordingIngestedV1,
+    RecordingIntegrityFailedV1, RecordingServedV1, RecordingShreddedV1, RecordingStoredV1,
+    TenantKeyChangedV1, UserActiveV1, WebhookEndpointDisabledV1,
 };
 use callvault_contracts::lifecycle_api::{
     AuditEntry, AuditPage, ChainVerification, DeletionCertificate, LegalHold, RecordingLifecycle,
@@ -51,6 +52,12 @@ fn schemas() -> Vec<(&'static str, Schema)> {
         ("recording.served.v1", schema_for!(RecordingServedV1)),
         ("user.active.v1", schema_for!(UserActiveV1)),
         ("invoice.finalized.v1", schema_for!(InvoiceFinalizedV1)),
+        ("hold.placed.v1", schema_for!(LegalHoldPlacedV1)),
+        ("hold.released.v1", schema_for!(LegalHoldReleasedV1)),
+        (
+            "deletion.certificate_issued.v1",
+            schema_for!(DeletionCertificateIssuedV1),
+        ),
         (
             "webhook.endpoint_disabled.v1",
             schema_for!(WebhookEndpointDisabledV1),

@@ -2,6 +2,7 @@
 //! when a deletion starts, finished (and signed, [`crate::certificate`])
 //! when it ends, listed with the tombstones that name them.
 
+use callvault_contracts::events::DeletionCertificateIssuedV1;
 use callvault_contracts::lifecycle_api::{
     DeletionCertificate, DeletionReason, HeldByRequest, Tombstone,
 };
@@ -9,6 +10,7 @@ use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode};
 use callvault_contracts::permissions::Permission;
 use callvault_contracts::{Actor, RecordingId, TenantId};
 use chrono::{DateTime, Utc};
+use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
 use super::{MetadataService, corrupt};
@@ -87,9 +89,28 @@ impl MetadataService {
         &self,
         certificate: &mut DeletionCertificate,
     ) -> ApiResult<()> {
-        store::deletion::finish_certificate(&self.db, certificate_row(certificate)?)
+        // A run that touched nothing issues no event: retention looks at
+        // every tenant every day.
+        let touched = !(certificate.deleted.is_empty()
+            && certificate.held_back.is_empty()
+            && certificate.failed.is_empty());
+        let txn = self.db.begin().await.map_err(internal)?;
+        store::deletion::finish_certificate(&txn, certificate_row(certificate)?)
             .await
             .map_err(internal)?;
+        if touched {
+            let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+            let issued = DeletionCertificateIssuedV1 {
+                tenant_id: certificate.tenant_id,
+                certificate_id: certificate.id,
+                deleted: count(certificate.deleted.len()),
+                held_back: count(certificate.held_back.len()),
+                failed: count(certificate.failed.len()),
+                finished_at: certificate.finished_at,
+            };
+            super::publish(&txn, &issued).await?;
+        }
+        txn.commit().await.map_err(internal)?;
         let Some(keys) = &self.manifest else {
             return Ok(());
         };

@@ -3,6 +3,7 @@
 //! deletion path asks [`MetadataService::holds_covering`] first.
 
 use callvault_bus::Router;
+use callvault_contracts::events::{LegalHoldPlacedV1, LegalHoldReleasedV1};
 use callvault_contracts::lifecycle_api::{AuditAction, HoldScope, LegalHold, NewLegalHold};
 use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode, RecordingFilter};
 use callvault_contracts::{Actor, RecordingId, TenantId};
@@ -138,6 +139,14 @@ impl MetadataService {
         )
         .await
         .map_err(internal)?;
+        let placed = LegalHoldPlacedV1 {
+            tenant_id: tenant,
+            hold_id: id,
+            recording_ids: ids.iter().copied().map(RecordingId).collect(),
+            by_filter: row.scope_kind == SCOPE_FILTER,
+            placed_at,
+        };
+        super::publish(&txn, &placed).await?;
         txn.commit().await.map_err(internal)?;
         tracing::info!(tenant_id = %tenant, hold_id = %id, scope = %row.scope_kind, "legal hold placed");
         hold_from_row(&pii, row, ids)
@@ -203,6 +212,12 @@ impl MetadataService {
         )
         .await
         .map_err(internal)?;
+        let released = LegalHoldReleasedV1 {
+            tenant_id: tenant,
+            hold_id: hold,
+            released_at,
+        };
+        super::publish(&txn, &released).await?;
         txn.commit().await.map_err(internal)?;
         tracing::info!(tenant_id = %tenant, hold_id = %hold, "legal hold released");
         hold_from_row(&pii, row, ids)

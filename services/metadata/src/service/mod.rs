@@ -21,7 +21,7 @@ mod tenant_export;
 use std::sync::Arc;
 
 use callvault_bus::{Router, RpcClient};
-use callvault_contracts::metadata_api::{ApiError, ApiResult, TenantKeys};
+use callvault_contracts::metadata_api::{ApiError, ApiResult, ErrorCode, TenantKeys};
 use callvault_contracts::{Actor, BpoId, TenantId};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
@@ -157,4 +157,19 @@ fn corrupt(field: &'static str) -> ApiError {
         callvault_contracts::metadata_api::ErrorCode::Internal,
         "internal error",
     )
+}
+
+/// Enqueues `event` in the outbox of the transaction that makes it true
+/// (webhooks tell the tenant's systems).
+pub(crate) async fn publish<E: callvault_contracts::events::Event + serde::Serialize>(
+    txn: &sea_orm::DatabaseTransaction,
+    event: &E,
+) -> ApiResult<()> {
+    let message = callvault_bus::Message::new(event).map_err(|err| {
+        tracing::error!(error = %err, topic = E::TOPIC, "encoding an event failed");
+        ApiError::new(ErrorCode::Internal, "internal error")
+    })?;
+    callvault_bus::outbox::enqueue(txn, &message)
+        .await
+        .map_err(internal)
 }

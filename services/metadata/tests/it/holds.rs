@@ -468,4 +468,131 @@ on_both_backends!(
     bad_hold_input_changes_nothing,
     another_tenant_cannot_see_place_or_release_holds,
     only_tenant_admins_and_compliance_officers_manage_holds,
+    holds_and_certificates_are_announced,
 );
+
+/// The tenant's `E` events waiting in the metadata outbox, oldest first.
+async fn outbox_events<E>(env: &Env, tenant: TenantId) -> Vec<E>
+where
+    E: callvault_contracts::events::Event + serde::de::DeserializeOwned + serde::Serialize,
+{
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = env.db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT payload FROM outbox WHERE topic = $1 ORDER BY created_at"
+        }
+        _ => "SELECT payload FROM outbox WHERE topic = ? ORDER BY created_at",
+    };
+    let rows = env
+        .db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [E::TOPIC.into()],
+        ))
+        .await
+        .expect("read outbox");
+    rows.iter()
+        .map(|row| {
+            let payload: String = row.try_get("", "payload").expect("payload");
+            let message: callvault_bus::Message =
+                serde_json::from_str(&payload).expect("a message");
+            message.decode::<E>().expect("the event")
+        })
+        .filter(|event: &E| {
+            serde_json::to_value(event).expect("json")["tenant_id"] == tenant.0.to_string()
+        })
+        .collect()
+}
+
+/// Placing and releasing a hold, and a deletion that did something, are
+/// announced through the outbox in their own transactions (webhooks carry
+/// them): ids and counts, never the case name or reason.
+async fn holds_and_certificates_are_announced(env: Env) {
+    use callvault_contracts::events::{
+        DeletionCertificateIssuedV1, LegalHoldPlacedV1, LegalHoldReleasedV1,
+    };
+    let lab = Lab::new(&env).await;
+    let t = lab.tenant(env.bpo("bpo").await, "acme").await;
+    let officer = member(Role::ComplianceOfficer, t);
+    let kept = lab.record(&env, event(t, 0)).await;
+    let gone = lab.record(&env, event(t, 10)).await;
+
+    let explicit = lab.hold(&officer, t, ids(&[kept])).await;
+    let by_filter = lab
+        .hold(
+            &officer,
+            t,
+            HoldScope::Filter {
+                filter: RecordingFilter {
+                    queue: Some("nowhere".into()),
+                    ..Default::default()
+                },
+            },
+        )
+        .await;
+    let placed: Vec<LegalHoldPlacedV1> = outbox_events(&env, t).await;
+    assert_eq!(placed.len(), 2);
+    assert_eq!(
+        (
+            placed[0].hold_id,
+            placed[0].recording_ids.clone(),
+            placed[0].by_filter
+        ),
+        (explicit.id, vec![kept], false)
+    );
+    assert_eq!(
+        (
+            placed[1].hold_id,
+            placed[1].recording_ids.clone(),
+            placed[1].by_filter
+        ),
+        (by_filter.id, vec![], true)
+    );
+    assert_eq!(placed[0].placed_at, explicit.placed_at);
+
+    // Nothing due yet: a run that touches nothing says nothing.
+    lab.run(t).await;
+    assert!(
+        outbox_events::<DeletionCertificateIssuedV1>(&env, t)
+            .await
+            .is_empty()
+    );
+
+    lab.set_clock(at(0) + Duration::days(31));
+    let cert = lab.run(t).await;
+    assert_eq!(deleted_ids(&cert), vec![gone]);
+    let issued: Vec<DeletionCertificateIssuedV1> = outbox_events(&env, t).await;
+    assert_eq!(issued.len(), 1);
+    assert_eq!(issued[0].certificate_id, cert.id);
+    assert_eq!(
+        (issued[0].deleted, issued[0].held_back, issued[0].failed),
+        (1, 1, 0)
+    );
+
+    let released = lab
+        .svc
+        .release_hold(&officer, t, explicit.id, "settled".into())
+        .await
+        .expect("release");
+    let events: Vec<LegalHoldReleasedV1> = outbox_events(&env, t).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].hold_id, explicit.id);
+    assert_eq!(Some(events[0].released_at), released.released_at);
+    // A refused release announces nothing.
+    let again = lab
+        .svc
+        .release_hold(&officer, t, explicit.id, "again".into())
+        .await;
+    assert_eq!(code(again), ErrorCode::Conflict);
+    assert_eq!(outbox_events::<LegalHoldReleasedV1>(&env, t).await.len(), 1);
+
+    // Another tenant's outbox view holds none of this tenant's events.
+    let other = lab.tenant(env.bpo("other").await, "other").await;
+    assert!(
+        outbox_events::<LegalHoldPlacedV1>(&env, other)
+            .await
+            .is_empty()
+    );
+}
