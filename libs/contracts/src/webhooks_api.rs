@@ -13,9 +13,12 @@ use crate::TenantId;
 /// Every event type an endpoint can subscribe to, as the webhook's `type`.
 /// Named for what a tenant's systems care about, not after the bus topics
 /// they come from (`recording.deleted` is storage's `recording.shredded`).
-pub const EVENT_TYPES: [&str; 9] = [
+pub const EVENT_TYPES: [&str; 12] = [
     "recording.stored",
     "recording.deleted",
+    "hold.placed",
+    "hold.released",
+    "deletion.certificate_issued",
     "disclosure.request_created",
     "disclosure.due_soon",
     "disclosure.overdue",

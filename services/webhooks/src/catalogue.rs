@@ -5,18 +5,22 @@
 use callvault_bus::Message;
 use callvault_contracts::billing_api::Account;
 use callvault_contracts::events::{
-    DisclosureClosedV1, DisclosureDeliveredV1, DisclosureDueSoonV1, DisclosureOverdueV1,
-    DisclosureRequestCreatedV1, DisclosureRequestV1, Event, InvoiceFinalizedV1,
-    RecordingShreddedV1, RecordingStoredV1, WebhookEndpointDisabledV1,
+    DeletionCertificateIssuedV1, DisclosureClosedV1, DisclosureDeliveredV1, DisclosureDueSoonV1,
+    DisclosureOverdueV1, DisclosureRequestCreatedV1, DisclosureRequestV1, Event,
+    InvoiceFinalizedV1, LegalHoldPlacedV1, LegalHoldReleasedV1, RecordingShreddedV1,
+    RecordingStoredV1, WebhookEndpointDisabledV1,
 };
 use callvault_contracts::webhooks_api::EVENT_TYPES;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// Every topic the service turns into webhooks.
-pub const TOPICS: [&str; 9] = [
+pub const TOPICS: [&str; 12] = [
     RecordingStoredV1::TOPIC,
     RecordingShreddedV1::TOPIC,
+    LegalHoldPlacedV1::TOPIC,
+    LegalHoldReleasedV1::TOPIC,
+    DeletionCertificateIssuedV1::TOPIC,
     DisclosureRequestCreatedV1::TOPIC,
     DisclosureDueSoonV1::TOPIC,
     DisclosureOverdueV1::TOPIC,
@@ -61,6 +65,43 @@ pub fn webhook_of(message: &Message) -> Result<Option<WebhookEvent>, String> {
                 e.tenant_id.0,
                 "recording.deleted",
                 json!({"tenant_id": e.tenant_id, "recording_id": e.recording_id, "deleted_at": e.shredded_at}),
+            )
+        }
+        LegalHoldPlacedV1::TOPIC => {
+            let e: LegalHoldPlacedV1 = message.decode().map_err(bad)?;
+            tenant_event(
+                e.tenant_id.0,
+                "hold.placed",
+                json!({
+                    "tenant_id": e.tenant_id,
+                    "hold_id": e.hold_id,
+                    "recording_ids": e.recording_ids,
+                    "by_filter": e.by_filter,
+                    "placed_at": e.placed_at,
+                }),
+            )
+        }
+        LegalHoldReleasedV1::TOPIC => {
+            let e: LegalHoldReleasedV1 = message.decode().map_err(bad)?;
+            tenant_event(
+                e.tenant_id.0,
+                "hold.released",
+                json!({"tenant_id": e.tenant_id, "hold_id": e.hold_id, "released_at": e.released_at}),
+            )
+        }
+        DeletionCertificateIssuedV1::TOPIC => {
+            let e: DeletionCertificateIssuedV1 = message.decode().map_err(bad)?;
+            tenant_event(
+                e.tenant_id.0,
+                "deletion.certificate_issued",
+                json!({
+                    "tenant_id": e.tenant_id,
+                    "certificate_id": e.certificate_id,
+                    "deleted": e.deleted,
+                    "held_back": e.held_back,
+                    "failed": e.failed,
+                    "finished_at": e.finished_at,
+                }),
             )
         }
         DisclosureRequestCreatedV1::TOPIC => disclosure(
