@@ -89,6 +89,7 @@ mod handles;
 mod lifecycle;
 mod offboarding;
 mod scope;
+mod webhooks;
 
 pub use callvault_contracts::permissions::{Permission, Reach, Target, allows, reach};
 
@@ -141,4 +142,5 @@ pub mod perm {
     marker!(ManageBilling);
     marker!(ManageWholesale);
     marker!(ReadBilling);
+    marker!(ManageWebhooks);
 }
