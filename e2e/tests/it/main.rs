@@ -24,3 +24,4 @@ mod schemathesis;
 mod shared_keyring;
 mod support;
 mod telemetry;
+mod webhooks;
