@@ -4,8 +4,10 @@
 //! verifies with the reference Python `standardwebhooks` library
 //! (services/webhooks/tests/receiver.py) — gets the delivery, signed with
 //! the secret the create mutation answered. A private address is refused
-//! with WEBHOOK_URL_REFUSED. Without `$STANDARDWEBHOOKS_PYTHON` (scripts/test
-//! installs it) the test fails; it never skips.
+//! with WEBHOOK_URL_REFUSED. The same scenario runs on every service in
+//! its own process (PostgreSQL, RabbitMQ, S3 + KMS on moto), where the
+//! event crosses RabbitMQ. Without `$STANDARDWEBHOOKS_PYTHON` (scripts/test
+//! installs it) the tests fail; they never skip.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -16,7 +18,11 @@ use callvault_e2e::{Callvault, graphql, mulaw_wav};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::cluster::{Layout, with_deployment};
 use crate::support::{call, create_bpo, onboard, upload};
+
+/// Loopback only: the receiver's address.
+const ALLOW: (&str, &str) = ("CALLVAULT_WEBHOOKS__ALLOW_NETWORKS", "127.0.0.1/32");
 
 /// The receiver as a child process, killed (by its own handle) on drop.
 struct Receiver {
@@ -111,11 +117,36 @@ const CREATE: &str = "mutation($t: UUID!, $url: String!) { createWebhookEndpoint
 #[tokio::test]
 async fn an_upload_reaches_a_subscribed_receiver_as_a_verified_recording_stored() {
     let receiver = Receiver::start();
-    let cv = Callvault::start_with(&[("CALLVAULT_WEBHOOKS__ALLOW_NETWORKS", "127.0.0.1/32")]).await;
+    let cv = Callvault::start_with(&[ALLOW]).await;
+    scenario(&cv, &receiver).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_reaches_a_subscribed_receiver_over_rabbitmq_distributed() {
+    with_deployment(Layout::EveryService, &[ALLOW], |deployment| async move {
+        let receiver = Receiver::start();
+        // The gateway and ingestion are the public ones; the token is the
+        // same in every process (one HS256 secret).
+        scenario_split(
+            deployment.running("gateway"),
+            deployment.running("ingestion"),
+            &receiver,
+        )
+        .await;
+    })
+    .await;
+}
+
+async fn scenario(cv: &Callvault, receiver: &Receiver) {
+    scenario_split(cv, cv, receiver).await;
+}
+
+/// `cv` answers GraphQL and mints tokens; `ingest` takes the upload.
+async fn scenario_split(cv: &Callvault, ingest: &Callvault, receiver: &Receiver) {
     let client = reqwest::Client::new();
     let admin = cv.admin_token(&[]);
-    let bpo = create_bpo(&cv, &client, &admin, "Hooks Contact Centers").await;
-    let tenant = onboard(&cv, &client, &admin, &bpo, "Hooked Bank").await;
+    let bpo = create_bpo(cv, &client, &admin, "Hooks Contact Centers").await;
+    let tenant = onboard(cv, &client, &admin, &bpo, "Hooked Bank").await;
     let tenant_admin = cv.admin_token(&["--role", "tenant_admin", "--tenant", &tenant.id]);
 
     let catalogue = graphql(
@@ -162,7 +193,7 @@ async fn an_upload_reaches_a_subscribed_receiver_as_a_verified_recording_stored(
     receiver.trust(secret);
 
     let response = upload(
-        &cv,
+        ingest,
         &client,
         &tenant.key,
         &call("hook-call-1", "+819012340000", "agent-1"),
@@ -216,7 +247,7 @@ async fn an_upload_reaches_a_subscribed_receiver_as_a_verified_recording_stored(
     }
 
     // Another tenant's admin reaches none of it.
-    let other = onboard(&cv, &client, &admin, &bpo, "Other Bank").await;
+    let other = onboard(cv, &client, &admin, &bpo, "Other Bank").await;
     let intruder = cv.admin_token(&["--role", "tenant_admin", "--tenant", &other.id]);
     let listed = graphql(
         &client,
