@@ -26,7 +26,7 @@ SNAPSHOTS = TESTS / "snapshots"
 BAD_VALUES = sorted((TESTS / "bad-values").glob("*.yaml"))
 # The default targets, sorted: every target of the binary but `all`
 # (test_drift.py checks this list against the binary's `Target`).
-TARGETS = ["billing", "disclosure", "gateway", "ingestion", "metadata", "storage"]
+TARGETS = ["billing", "disclosure", "gateway", "ingestion", "metadata", "storage", "webhooks"]
 
 
 def snapshot_text(values):
@@ -269,6 +269,51 @@ def test_the_embedded_mode_runs_billing_with_its_settings_and_its_database_on_th
     }
 
 
+def webhooks_settings(env):
+    return {name: entry["value"] for name, entry in env.items() if name.startswith("CALLVAULT_WEBHOOKS__")}
+
+
+def test_webhooks_runs_with_its_database_its_settings_and_public_egress_only():
+    docs = documents(load_values(TESTS / "values" / "distributed-aws.yaml"))
+    found = deployments(docs)
+    env = env_of(found["cv-callvault-webhooks"])
+    ref = env["CALLVAULT_DATABASE__WEBHOOKS_URL"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "cv-callvault-secrets", "key": "database-webhooks-url"}
+    # Its seal is derived from secrets.pii, which every process gets.
+    assert env["CALLVAULT_SECRETS__PII_FILE"]["value"] == "/run/secrets/callvault/pii"
+    assert not [name for name in env if name.startswith(("CALLVAULT_BLOB__", "CALLVAULT_KEYS__"))], sorted(env)
+    assert webhooks_settings(env) == {
+        "CALLVAULT_WEBHOOKS__WORKER_INTERVAL_SECS": "1",
+        "CALLVAULT_WEBHOOKS__PER_ENDPOINT_CONCURRENCY": "4",
+    }
+    for name, doc in found.items():
+        if name != "cv-callvault-webhooks":
+            assert not webhooks_settings(env_of(doc)), name
+    assert "database-webhooks-url" in kind_named(documents({}), "Secret", "cv-callvault-secrets")["data"]
+    docs = documents({"webhooks": {"workerIntervalSecs": 5, "perEndpointConcurrency": 2,
+                                   "allowNetworks": ["10.20.0.0/16", "192.168.7.7"]}})
+    assert webhooks_settings(env_of(kind_named(docs, "Deployment", "cv-callvault-webhooks"))) == {
+        "CALLVAULT_WEBHOOKS__WORKER_INTERVAL_SECS": "5",
+        "CALLVAULT_WEBHOOKS__PER_ENDPOINT_CONCURRENCY": "2",
+        "CALLVAULT_WEBHOOKS__ALLOW_NETWORKS": "10.20.0.0/16,192.168.7.7",
+    }
+    # Deliveries: ports 80 and 443 anywhere but the non-public networks
+    # the service refuses too; no other target gets that rule.
+    policy = kind_named(load_docs_aws(), "NetworkPolicy", "cv-callvault-webhooks")
+    public = [peer["ipBlock"] for rule in policy["spec"]["egress"] for peer in rule["to"]
+              if peer.get("ipBlock", {}).get("cidr") == "0.0.0.0/0"]
+    assert len(public) == 1
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"} <= set(public[0]["except"])
+    for name in ("billing", "gateway", "ingestion", "metadata", "storage", "disclosure"):
+        other = kind_named(load_docs_aws(), "NetworkPolicy", f"cv-callvault-{name}")
+        assert not [peer for rule in other["spec"]["egress"] for peer in rule["to"]
+                    if peer.get("ipBlock", {}).get("cidr") == "0.0.0.0/0"], name
+
+
+def load_docs_aws():
+    return documents(load_values(TESTS / "values" / "distributed-aws.yaml"))
+
+
 def test_groups_run_targets_in_one_process():
     docs = documents(load_values(TESTS / "values" / "grouped.yaml"))
     found = deployments(docs)
@@ -278,6 +323,7 @@ def test_groups_run_targets_in_one_process():
         "cv-callvault-control",
         "cv-callvault-disclosure",
         "cv-callvault-ingest-store",
+        "cv-callvault-webhooks",
     ]
     args = found["cv-callvault-ingest-store"]["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args == ["serve", "--target", "ingestion,storage"]
@@ -348,6 +394,8 @@ def test_network_policies_let_each_target_out_only_to_what_it_needs():
     assert egress_ports("disclosure") == {53, 5671, 5672, 5432, 443, "http", 4317}
     # Its database and the broker: no S3, no KMS (443), no storage (http).
     assert egress_ports("billing") == {53, 5671, 5672, 5432, 4317}
+    # Its database, the broker, and HTTP(S) to tenants' endpoints.
+    assert egress_ports("webhooks") == {53, 5671, 5672, 5432, 80, 443, 4317}
     disclosure = kind_named(docs, "NetworkPolicy", "cv-callvault-disclosure")
     to_storage = [
         peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
@@ -401,7 +449,7 @@ def test_irsa_role_annotations_reach_the_service_accounts(target):
     assert account["automountServiceAccountToken"] is False
 
 
-@pytest.mark.parametrize("target", ["billing", "gateway", "ingestion"])
+@pytest.mark.parametrize("target", ["billing", "gateway", "ingestion", "webhooks"])
 def test_targets_that_call_no_aws_get_no_irsa_role(target):
     docs = documents(load_values(TESTS / "values" / "distributed-aws.yaml"))
     account = kind_named(docs, "ServiceAccount", f"cv-callvault-{target}")

@@ -27,7 +27,7 @@ from conftest import ROOT, VALUE_SETS, documents, load_values
 from rust_source import block_after, functions, production_source
 
 SRC = ROOT / "services" / "callvault" / "src"
-CONFIG_FILES = [SRC / "config" / "mod.rs", SRC / "config" / "jobs.rs"]
+CONFIG_FILES = [SRC / "config" / "mod.rs", SRC / "config" / "jobs.rs", SRC / "config" / "webhooks.rs"]
 
 
 def config_structs():
@@ -196,6 +196,8 @@ def test_each_target_requires_what_its_module_reads():
     }
     # billing: its database and the bus (required everywhere), nothing else.
     assert required_by("billing") == {"DATABASE__BILLING_URL"}
+    # webhooks: its database (its seal comes from secrets.pii, required everywhere).
+    assert required_by("webhooks") == {"DATABASE__WEBHOOKS_URL"}
 
 
 def config_default(struct, field):
@@ -222,6 +224,18 @@ def test_the_charts_billing_settings_default_to_the_binarys():
     struct = config_structs()["Config"]["billing"]
     assert values["timerIntervalSecs"] == config_default(struct, "timer_interval_secs") == 60
     assert values["graceHours"] == config_default(struct, "grace_hours") == 72
+
+
+def test_the_charts_webhooks_settings_default_to_the_binarys():
+    import yaml
+
+    from conftest import CHART
+
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["webhooks"]
+    struct = config_structs()["Config"]["webhooks"]
+    assert values["workerIntervalSecs"] == config_default(struct, "worker_interval_secs") == 1
+    assert values["perEndpointConcurrency"] == config_default(struct, "per_endpoint_concurrency") == 4
+    assert values["allowNetworks"] == []
 
 
 def binary_targets():

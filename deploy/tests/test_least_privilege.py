@@ -22,7 +22,7 @@ from test_terraform import load_hcl
 from rust_source import block_after, crate_source, functions, production_source, trait_methods
 
 POLICIES = ROOT / "terraform" / "modules" / "identity" / "policies"
-TARGETS = ["billing", "disclosure", "gateway", "ingestion", "metadata", "storage"]
+TARGETS = ["billing", "disclosure", "gateway", "ingestion", "metadata", "storage", "webhooks"]
 
 # The SDK crates: (wrapper crate, its abstraction trait, IAM service prefix).
 SDKS = {
@@ -276,3 +276,16 @@ def test_billing_calls_no_aws_and_gets_no_role():
     assert data_key_purposes("billing") == set()
     assert object_key_prefixes("billing") == set()
     assert not (POLICIES / "billing.json.tftpl").exists()
+
+
+def test_webhooks_calls_no_aws_and_gets_no_role():
+    # Its database, the bus and HTTP(S) to tenants' endpoints: no
+    # BlobStore, no KeyProvider (its secrets are sealed under a key derived
+    # from secrets.pii), so no policy file and no IRSA role.
+    assert (ROOT / "services" / "webhooks" / "src").is_dir(), "the webhooks crate was not found"
+    sources = target_sources("webhooks")
+    assert not [text for text in sources if re.search(r"\b(BlobStore|KeyProvider)\b", text)]
+    assert derived_actions("webhooks") == set()
+    assert data_key_purposes("webhooks") == set()
+    assert object_key_prefixes("webhooks") == set()
+    assert not (POLICIES / "webhooks.json.tftpl").exists()

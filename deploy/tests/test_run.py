@@ -58,7 +58,7 @@ def databases():
     for name, address in (("PostgreSQL", PG), ("RabbitMQ", RABBITMQ)):
         assert reachable(address), f"{name} is not running on {address[0]}:{address[1]}"
     suffix = secrets.token_hex(4)
-    services = ("storage", "metadata", "disclosure", "billing", "ingestion")
+    services = ("storage", "metadata", "disclosure", "billing", "webhooks", "ingestion")
     names = {service: f"cvdeploy_{suffix}_{service}" for service in services}
     for name in names.values():
         subprocess.run(["createdb", "-h", PG[0], "-U", "postgres", name], check=True)
@@ -117,8 +117,10 @@ def test_every_deployment_becomes_ready_with_its_rendered_environment(tmp_path, 
     started = []
     try:
         # The modules' start order (services/callvault/src/serve.rs):
-        # storage, metadata, then disclosure, billing, ingestion and gateway.
-        order = ["storage", "metadata", "disclosure", "billing", "ingestion", "gateway"]
+        # storage, metadata, then disclosure, billing, webhooks, ingestion and
+        # gateway (webhooks' queue, like billing's, must exist before what it
+        # consumes is published).
+        order = ["storage", "metadata", "disclosure", "billing", "webhooks", "ingestion", "gateway"]
         deployments = {d["metadata"]["name"].removeprefix("cv-callvault-"): (d, c) for d, c in containers(docs)
                        if d["kind"] == "Deployment"}
         assert sorted(deployments) == sorted(order)

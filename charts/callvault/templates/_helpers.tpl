@@ -204,6 +204,17 @@ target needs comes from its entry in `targets`, so a new target is one entry.
 - name: CALLVAULT_BILLING__GRACE_HOURS
   value: {{ int64 $v.billing.graceHours | toString | quote }}
 {{- end }}
+{{- if or $embedded (has "webhooks" .targets) }}
+{{- /* webhooks' settings (values `webhooks`), for the process that runs it. */}}
+- name: CALLVAULT_WEBHOOKS__WORKER_INTERVAL_SECS
+  value: {{ int64 $v.webhooks.workerIntervalSecs | toString | quote }}
+- name: CALLVAULT_WEBHOOKS__PER_ENDPOINT_CONCURRENCY
+  value: {{ int64 $v.webhooks.perEndpointConcurrency | toString | quote }}
+{{- if $v.webhooks.allowNetworks }}
+- name: CALLVAULT_WEBHOOKS__ALLOW_NETWORKS
+  value: {{ join "," $v.webhooks.allowNetworks | quote }}
+{{- end }}
+{{- end }}
 {{- if or $needs.auth $embedded }}
 {{- if $v.auth.issuer }}
 - name: CALLVAULT_AUTH__ISSUER

@@ -36,9 +36,9 @@ pub enum Layout {
     /// list): `ingestion,storage` (ingestion stores straight into the
     /// store) and `metadata,gateway`.
     Grouped,
-    /// Every service in its own process, the disclosure and billing
-    /// services included (each with a database of its own): what the Helm
-    /// chart deploys.
+    /// Every service in its own process, the disclosure, billing and
+    /// webhooks services included (each with a database of its own): what
+    /// the Helm chart deploys.
     EveryService,
 }
 
@@ -49,12 +49,13 @@ impl Layout {
             Layout::OnePerService => &["storage", "metadata", "ingestion", "gateway"],
             Layout::Grouped => &["ingestion,storage", "metadata,gateway"],
             // Disclosure before the gateway, which hands out links to it;
-            // billing before ingestion, whose events it meters.
+            // billing and webhooks before ingestion, whose events they consume.
             Layout::EveryService => &[
                 "storage",
                 "metadata",
                 "disclosure",
                 "billing",
+                "webhooks",
                 "ingestion",
                 "gateway",
             ],
@@ -76,6 +77,8 @@ pub struct Peers {
     pub disclosure_database_url: Option<String>,
     /// The billing service's, for a layout that runs it.
     pub billing_database_url: Option<String>,
+    /// The webhooks service's, for a layout that runs it.
+    pub webhooks_database_url: Option<String>,
     pub amqp_url: String,
 }
 
@@ -133,19 +136,24 @@ where
         PgTestDatabase::create().await,
     ];
     // The services with a database of their own, when the layout runs them.
-    let mut own = [None, None];
-    for (url, service) in own.iter_mut().zip(["disclosure", "billing"]) {
+    let mut own = [None, None, None];
+    for (url, service) in own.iter_mut().zip(["disclosure", "billing", "webhooks"]) {
         if layout.runs(service) {
             let db = PgTestDatabase::create().await;
             *url = Some(db.url.clone());
             databases.push(db);
         }
     }
-    let [disclosure_database_url, billing_database_url] = own;
+    let [
+        disclosure_database_url,
+        billing_database_url,
+        webhooks_database_url,
+    ] = own;
     let peers = Peers {
         database_urls: [0, 1, 2].map(|i| databases[i].url.clone()),
         disclosure_database_url,
         billing_database_url,
+        webhooks_database_url,
         amqp_url: AMQP_URL.to_owned(),
     };
     let prefix = format!("e2e-{}.", uuid::Uuid::new_v4().simple());
@@ -214,6 +222,9 @@ impl Deployment {
         }
         if let Some(url) = &peers.billing_database_url {
             common.push(("CALLVAULT_DATABASE__BILLING_URL", url.as_str()));
+        }
+        if let Some(url) = &peers.webhooks_database_url {
+            common.push(("CALLVAULT_DATABASE__WEBHOOKS_URL", url.as_str()));
         }
         for (key, value) in extra_env {
             common.retain(|(k, _)| k != key);

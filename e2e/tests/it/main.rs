@@ -25,3 +25,4 @@ mod shared_keyring;
 mod streaming;
 mod support;
 mod telemetry;
+mod webhooks;

@@ -30,6 +30,7 @@ async fn broker_kill_and_database_crash_during_uploads_lose_nothing() {
         database_urls: ["storage", "metadata", "ingestion"].map(|db| postgres.create_database(db)),
         disclosure_database_url: None,
         billing_database_url: None,
+        webhooks_database_url: None,
         amqp_url: rabbit.amqp_url(),
     };
     let cluster = Cluster::start_on(&peers, &FAULT_CLOCKS).await;

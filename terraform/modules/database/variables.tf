@@ -6,7 +6,7 @@ variable "name" {
 variable "services" {
   description = "The services with a database of their own: one PostgreSQL instance and database each."
   type        = set(string)
-  default     = ["storage", "metadata", "ingestion", "disclosure", "billing"]
+  default     = ["storage", "metadata", "ingestion", "disclosure", "billing", "webhooks"]
 }
 
 variable "subnet_ids" {

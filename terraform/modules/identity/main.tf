@@ -19,7 +19,7 @@ locals {
 
   # One role for each service that calls AWS, allowed exactly the calls its
   # code makes (deploy/tests/test_least_privilege.py derives them from the
-  # source and compares). gateway, ingestion and billing make none: they get
+  # source and compares). gateway, ingestion, billing and webhooks make none: they get
   # no role.
   policies = {
     for file in fileset("${path.module}/policies", "*.json.tftpl") :

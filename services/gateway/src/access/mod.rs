@@ -78,6 +78,24 @@
 //! # }
 //! ```
 //!
+//! nor this (a tenant's user manager can't subscribe its webhooks):
+//!
+//! ```compile_fail
+//! # use callvault_gateway::access::{TenantScope, perm};
+//! # async fn f(users: TenantScope<'_, perm::ManageUsers>, id: uuid::Uuid) {
+//! let _ = users.rotate_webhook_secret(id).await;
+//! # }
+//! ```
+//!
+//! while a webhooks handle can:
+//!
+//! ```no_run
+//! # use callvault_gateway::access::{TenantScope, perm};
+//! # async fn f(hooks: TenantScope<'_, perm::ManageWebhooks>, id: uuid::Uuid) {
+//! let _ = hooks.rotate_webhook_secret(id).await;
+//! # }
+//! ```
+//!
 //! The metadata service checks every call again (defence in depth); this
 //! layer exists so that a refused request never leaves the gateway.
 //! The matrix is written out in `services/gateway/PERMISSIONS.md`.
@@ -89,6 +107,7 @@ mod handles;
 mod lifecycle;
 mod offboarding;
 mod scope;
+mod webhooks;
 
 pub use callvault_contracts::permissions::{Permission, Reach, Target, allows, reach};
 
@@ -141,4 +160,5 @@ pub mod perm {
     marker!(ManageBilling);
     marker!(ManageWholesale);
     marker!(ReadBilling);
+    marker!(ManageWebhooks);
 }

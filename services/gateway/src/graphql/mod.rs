@@ -27,6 +27,7 @@ mod scalars;
 mod tenant_lifecycle;
 mod typename_budget;
 mod types;
+mod webhooks;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use callvault_bus::RpcClient;
@@ -36,9 +37,9 @@ use crate::playback::PlaybackLinks;
 
 pub use query::Query;
 
-// The mutation root: the tenancy, lifecycle, offboarding, disclosure and
-// billing mutations (a comment, not a doc comment: doc comments become the public
-// SDL).
+// The mutation root: the tenancy, lifecycle, offboarding, disclosure,
+// billing and webhook mutations (a comment, not a doc comment: doc
+// comments become the public SDL).
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     mutation::TenancyMutation,
@@ -46,6 +47,7 @@ pub struct Mutation(
     offboarding::OffboardingMutation,
     disclosure::DisclosureMutation,
     billing::BillingMutation,
+    webhooks::WebhooksMutation,
 );
 
 pub type GatewaySchema = Schema<Query, Mutation, EmptySubscription>;

@@ -328,4 +328,37 @@ impl Query {
     ) -> Result<BpoStatement> {
         super::billing::bpo_statement(ctx, bpo_id, month).await
     }
+
+    /// Every event type a webhook endpoint can subscribe to, as the
+    /// webhook's `type` (docs/webhooks.md). Any signed-in caller.
+    async fn webhook_event_types(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        super::webhooks::event_types(ctx)
+    }
+
+    /// A tenant's webhook endpoints, oldest first, without their secrets.
+    /// Its tenant admins, and its BPO's admins.
+    async fn webhook_endpoints(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tenant.")] tenant_id: Uuid,
+    ) -> Result<Vec<super::webhooks::WebhookEndpoint>> {
+        super::webhooks::endpoints(ctx, tenant_id).await
+    }
+
+    /// An endpoint's delivery log, newest first: status, attempts, the
+    /// last status code or error, the next attempt. Whoever manages the
+    /// tenant's webhooks; NOT_FOUND for an endpoint the caller doesn't
+    /// manage.
+    async fn webhook_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The endpoint's tenant.")] tenant_id: Uuid,
+        #[graphql(desc = "The endpoint.")] endpoint_id: Uuid,
+        #[graphql(desc = "Only deliveries in this status.")] status: Option<
+            super::webhooks::WebhookDeliveryStatus,
+        >,
+        #[graphql(desc = "At most this many, 1 to 500; 100 when null.")] limit: Option<u32>,
+    ) -> Result<Vec<super::webhooks::WebhookDelivery>> {
+        super::webhooks::deliveries(ctx, tenant_id, endpoint_id, status, limit).await
+    }
 }

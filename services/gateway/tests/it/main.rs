@@ -14,3 +14,4 @@ mod real_service;
 mod schema_sdl;
 mod support;
 mod tokens;
+mod webhooks;

@@ -277,12 +277,13 @@ async fn the_table_covers_every_operation_of_the_schema() {
     // the schema's root fields and the tenant's and recording's gated
     // fields with the table's operations.
     let sdl = callvault_gateway::sdl();
-    // The disclosure and billing fields have their own tables, in
-    // disclosure.rs and billing.rs.
+    // The disclosure, billing and webhook fields have their own tables, in
+    // disclosure.rs, billing.rs and webhooks.rs.
     let covered: Vec<&str> = EXPECTED
         .iter()
         .chain(crate::disclosure::EXPECTED.iter())
         .chain(crate::billing::EXPECTED.iter())
+        .chain(crate::webhooks::EXPECTED.iter())
         .map(|(name, _, _)| crate::billing::field(name))
         .collect();
     let root_fields = |root: &str| -> Vec<String> {
