@@ -148,6 +148,8 @@ impl From<api::WebhookDelivery> for WebhookDelivery {
 pub struct CreateWebhookEndpointInput {
     /// `https://…` (or `http://…`), without user name or password; its host
     /// must resolve to public addresses unless the operator allows them.
+    /// Kept out of logs and traces: its query may carry a token.
+    #[graphql(secret)]
     pub url: String,
     /// At least one, from `webhookEventTypes`.
     pub event_types: Vec<String>,
@@ -159,6 +161,7 @@ pub struct CreateWebhookEndpointInput {
 #[derive(InputObject, Default)]
 pub struct UpdateWebhookEndpointInput {
     /// Checked again as on creation.
+    #[graphql(secret)]
     pub url: Option<String>,
     /// At least one, from `webhookEventTypes`.
     pub event_types: Option<Vec<String>>,
