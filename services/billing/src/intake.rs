@@ -318,12 +318,13 @@ pub(crate) async fn record(
     Ok(report)
 }
 
-// PostgreSQL plans a multi-row `VALUES` statement afresh for every row
-// count it meets, and a batch's row count varies (an ingested recording
-// makes two rows, a duplicate none): planning thousands of parameters per
-// batch cost more than inserting them. One JSON parameter keeps the
-// statement text fixed, so it is prepared and planned once per connection.
-// SQLite has no such cost and keeps the portable statements above.
+// On PostgreSQL a batch's statements take one JSON parameter, so their
+// text is the same whatever the batch holds (an ingested recording makes
+// two usage rows, a duplicate none): prepared once per connection, not once
+// per row count, and no longer than the batch's data. What made the intake
+// fast was the claim below (docs/billing.md §14: a lookup of the ids first
+// was planned generically and scanned the inbox); the usage INSERT follows
+// the same form. SQLite keeps the portable statements above.
 
 const INBOX_CLAIM_POSTGRES: &str = "INSERT INTO inbox (consumer, message_id, processed_at) \
      SELECT $1, id::uuid, $3 FROM jsonb_array_elements_text($2::text::jsonb) AS ids(id) \
