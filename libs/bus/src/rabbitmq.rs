@@ -15,8 +15,12 @@
 //! Queue arguments never change between declarations: RabbitMQ closes the
 //! channel of a redeclaration with other arguments. Changing the delivery
 //! limit of an existing deployment therefore takes a policy or a new queue.
+//!
+//! A lost connection is replaced by [`reconnect`], which declares the whole
+//! topology again and restarts every consumer and server on the new one.
 
 mod consumer;
+mod reconnect;
 mod rpc;
 mod topology;
 
@@ -30,15 +34,11 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use tracing::{info, warn};
 
 use crate::{Bus, BusError, EventHandler, Message, RequestHandler};
+use reconnect::Subscription;
 use topology::{Declared, short};
 
 /// Persistent messages survive a broker restart (AMQP delivery mode 2).
 const PERSISTENT: u8 = 2;
-
-/// Reconnection backoff: about ten minutes of attempts, at most 5 s apart.
-const RECONNECT_MIN_DELAY: Duration = Duration::from_millis(100);
-const RECONNECT_MAX_DELAY: Duration = Duration::from_secs(5);
-const RECONNECT_ATTEMPTS: usize = 120;
 
 #[derive(Clone, Debug)]
 pub struct RabbitMqOptions {
@@ -65,9 +65,8 @@ pub struct RabbitMqOptions {
     pub redelivery_delay: Duration,
     /// Shown in the management UI and by `rabbitmqctl list_connections`.
     pub connection_name: String,
-    /// Bounds [`RabbitMqBus::connect`]: lapin retries a refused connection
-    /// with the same backoff it uses to recover one, which would otherwise
-    /// keep a process starting against a missing broker waiting for minutes.
+    /// Bounds [`RabbitMqBus::connect`] and each reconnection attempt: a
+    /// broker that accepts TCP but never answers would otherwise hold them.
     pub connect_timeout: Duration,
     /// Bounds the wait for a publisher confirm. A message published just as
     /// the connection drops is confirmed by nobody; past this the publish
@@ -104,41 +103,56 @@ impl Default for RabbitMqOptions {
 /// - A request is handled at most once: a request redelivered because its
 ///   server died mid-way is dropped (its caller has timed out, or will),
 ///   since commands are not all idempotent.
+/// - A lost connection is reconnected in the background, without end, at
+///   most [`reconnect::MAX_DELAY`] apart; meanwhile publishing and requests
+///   fail `Unavailable` at once and [`RabbitMqBus::is_connected`] is false.
 #[derive(Clone)]
 pub struct RabbitMqBus {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    connection: Connection,
+    /// Kept for reconnecting; it may carry a password, so never logged.
+    url: String,
     options: RabbitMqOptions,
-    /// In confirm mode; every publish waits for its own confirm.
-    publisher: Channel,
-    requester: rpc::Requester,
+    /// The current connection; replaced as a whole when it is lost.
+    live: std::sync::RwLock<Arc<Live>>,
     declared: Declared,
+    /// What was subscribed and served, to start again on a new connection.
+    /// Held across a whole reconnection, so a `subscribe` lands either
+    /// before it (and is restarted) or after it (on the new connection).
+    subscriptions: tokio::sync::Mutex<Vec<Subscription>>,
+    /// Set by `drain`: a reconnection then restarts servers only.
+    drained: std::sync::atomic::AtomicBool,
+    /// Set by `close`: the connection loss that follows is not reconnected.
+    closed: std::sync::atomic::AtomicBool,
     /// The consumers this process subscribed, for their backlog.
     consumers: std::sync::Mutex<Vec<String>>,
-    /// Their running tasks, for `drain`.
+    /// Their running tasks on the current connection, for `drain`.
     running: std::sync::Mutex<Vec<consumer::Running>>,
 }
 
-impl RabbitMqBus {
-    /// Connects with lapin's automatic recovery on, and declares the event
-    /// and dead-letter exchanges. Fails `Unavailable` if the broker is not
-    /// there: the caller decides whether to retry.
-    pub async fn connect(url: &str, options: RabbitMqOptions) -> Result<Self, BusError> {
+/// One connection and the channels every caller shares on it.
+struct Live {
+    connection: Connection,
+    /// In confirm mode; every publish waits for its own confirm.
+    publisher: Channel,
+    requester: rpc::Requester,
+}
+
+impl Live {
+    /// Connects, declares the event and dead-letter exchanges and opens the
+    /// shared channels. lapin's own recovery stays off: replaying channels
+    /// and consumers on a restarted broker was seen to stall for good
+    /// (the quorum queues not ready yet), while a new connection with
+    /// everything declared again is retried until it works.
+    async fn open(
+        url: &str,
+        options: &RabbitMqOptions,
+        declared: &Declared,
+    ) -> Result<Live, BusError> {
         let properties = ConnectionProperties::default()
-            .with_connection_name(options.connection_name.as_str().into())
-            .enable_auto_recover()
-            // lapin's default gives up after 16 attempts growing to a
-            // minute apart; a broker restart wants quick first retries and
-            // a process that keeps trying for minutes.
-            .configure_backoff(|backoff| {
-                backoff
-                    .with_min_delay(RECONNECT_MIN_DELAY)
-                    .with_max_delay(RECONNECT_MAX_DELAY)
-                    .with_max_times(RECONNECT_ATTEMPTS)
-            });
+            .with_connection_name(options.connection_name.as_str().into());
         // lapin's errors do not echo the url, which may carry a password.
         let connection = match tokio::time::timeout(
             options.connect_timeout,
@@ -154,44 +168,69 @@ impl RabbitMqBus {
                 )));
             }
         };
-        let declared = Declared::default();
-        topology::declare_exchanges(&connection, &options, &declared).await?;
+        let opened = async {
+            topology::declare_exchanges(&connection, options, declared).await?;
+            let publisher = connection
+                .create_channel()
+                .await
+                .map_err(unavailable("failed to open a channel"))?;
+            publisher
+                .confirm_select(ConfirmSelectOptions::default())
+                .await
+                .map_err(unavailable("failed to enable publisher confirms"))?;
+            let requester = rpc::Requester::start(&connection).await?;
+            Ok((publisher, requester))
+        }
+        .await;
+        match opened {
+            Ok((publisher, requester)) => Ok(Live {
+                connection,
+                publisher,
+                requester,
+            }),
+            Err(err) => {
+                let _ = connection.close(200, "failed to set up".into()).await;
+                Err(err)
+            }
+        }
+    }
+}
 
-        let publisher = connection
-            .create_channel()
-            .await
-            .map_err(unavailable("failed to open a channel"))?;
-        publisher
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(unavailable("failed to enable publisher confirms"))?;
-        let requester = rpc::Requester::start(&connection).await?;
+impl RabbitMqBus {
+    /// Connects and declares the event and dead-letter exchanges. Fails
+    /// `Unavailable` if the broker is not there: the caller decides whether
+    /// to retry. Once connected, the bus reconnects by itself.
+    pub async fn connect(url: &str, options: RabbitMqOptions) -> Result<Self, BusError> {
+        let declared = Declared::default();
+        let live = Live::open(url, &options, &declared).await?;
         info!(
             exchange = %options.exchange,
             prefix = %options.name_prefix,
             "connected to rabbitmq"
         );
-        Ok(RabbitMqBus {
-            inner: Arc::new(Inner {
-                connection,
-                options,
-                publisher,
-                requester,
-                declared,
-                consumers: std::sync::Mutex::default(),
-                running: std::sync::Mutex::default(),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            url: url.to_owned(),
+            options,
+            live: std::sync::RwLock::new(Arc::new(live)),
+            declared,
+            subscriptions: tokio::sync::Mutex::default(),
+            drained: std::sync::atomic::AtomicBool::new(false),
+            closed: std::sync::atomic::AtomicBool::new(false),
+            consumers: std::sync::Mutex::default(),
+            running: std::sync::Mutex::default(),
+        });
+        tokio::spawn(reconnect::supervise(Arc::downgrade(&inner)));
+        Ok(RabbitMqBus { inner })
     }
 
     pub fn options(&self) -> &RabbitMqOptions {
         &self.inner.options
     }
 
-    /// Whether the connection is up now (false while lapin recovers it),
-    /// for readiness probes.
+    /// Whether the connection is up now (false while it is being
+    /// replaced), for readiness probes.
     pub fn is_connected(&self) -> bool {
-        self.inner.connection.status().connected()
+        self.inner.live().connection.status().connected()
     }
 
     /// Messages waiting (ready, not yet delivered) in the queue and the
@@ -206,13 +245,14 @@ impl RabbitMqBus {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
+        let live = self.inner.live();
         let mut backlog = Vec::new();
         for consumer in consumers {
             for queue in [
                 self.consumer_queue(&consumer),
                 self.dead_letter_queue(&consumer),
             ] {
-                let depth = topology::queue_depth(&self.inner.connection, &queue).await?;
+                let depth = topology::queue_depth(&live.connection, &queue).await?;
                 backlog.push((queue, depth));
             }
         }
@@ -221,24 +261,24 @@ impl RabbitMqBus {
 
     /// The queue a consumer's events land in.
     pub fn consumer_queue(&self, consumer: &str) -> String {
-        format!("{}{consumer}", self.inner.options.name_prefix)
+        self.inner.consumer_queue(consumer)
     }
 
     /// The queue a consumer's dead letters land in.
     pub fn dead_letter_queue(&self, consumer: &str) -> String {
-        format!("{}.dead", self.consumer_queue(consumer))
+        self.inner.dead_letter_queue(consumer)
     }
 
     /// The queue requests to `queue` are sent to.
     pub fn request_queue(&self, queue: &str) -> String {
-        format!("{}rpc.{queue}", self.inner.options.name_prefix)
+        self.inner.request_queue(queue)
     }
 
     /// Deletes every queue and exchange this bus declared, messages
     /// included. For tests and for decommissioning a prefix; never while
     /// other processes still use them.
     pub async fn delete_declared_topology(&self) -> Result<(), BusError> {
-        topology::delete(&self.inner.connection, &self.inner.declared).await
+        topology::delete(&self.inner.live().connection, &self.inner.declared).await
     }
 
     /// Graceful shutdown's consumer half: every consumer of this bus stops
@@ -246,6 +286,11 @@ impl RabbitMqBus {
     /// acknowledged (each within `timeout`) before this returns. Publishing
     /// and requests keep working until [`RabbitMqBus::close`].
     pub async fn drain(&self, timeout: Duration) {
+        // Under the subscriptions lock, so no reconnection starts them anew.
+        let _subscriptions = self.inner.subscriptions.lock().await;
+        self.inner
+            .drained
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         let running: Vec<consumer::Running> = std::mem::take(
             &mut *self
                 .inner
@@ -261,6 +306,10 @@ impl RabbitMqBus {
     /// Closes the connection; consumers and servers stop.
     pub async fn close(&self) -> Result<(), BusError> {
         self.inner
+            .closed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner
+            .live()
             .connection
             .close(200, "closing".into())
             .await
@@ -288,9 +337,9 @@ impl Bus for RabbitMqBus {
             .with_delivery_mode(PERSISTENT)
             .with_timestamp(u64::try_from(message.occurred_at.timestamp()).unwrap_or_default())
             .with_headers(headers);
+        let live = self.inner.live();
         let publishing = async {
-            self.inner
-                .publisher
+            live.publisher
                 .basic_publish(
                     short(&self.inner.options.exchange, "exchange")?,
                     short(&message.topic, "topic")?,
@@ -326,34 +375,26 @@ impl Bus for RabbitMqBus {
         topics: &[&str],
         handler: Arc<dyn EventHandler>,
     ) -> Result<(), BusError> {
-        let inner = &self.inner;
-        let queue = self.consumer_queue(consumer);
-        let dead_letters = self.dead_letter_queue(consumer);
-        let max_batch = handler.max_batch().max(1);
-        let prefetch = topology::consumer_prefetch(inner.options.prefetch, max_batch);
-        let channel = topology::open_consumer_channel(&inner.connection, prefetch).await?;
-        topology::declare_consumer(
-            &channel,
-            &inner.options,
-            &queue,
-            &dead_letters,
-            topics,
-            &inner.declared,
-        )
-        .await?;
-        let running =
-            consumer::start(channel, queue, handler, inner.options.redelivery_delay).await?;
-        inner
-            .running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(running);
-        inner
+        let subscription = Subscription::Events {
+            consumer: consumer.to_owned(),
+            topics: topics.iter().map(|&topic| topic.to_owned()).collect(),
+            handler,
+        };
+        let mut subscriptions = self.inner.subscriptions.lock().await;
+        let live = self.inner.live();
+        if let Some(running) = self.inner.start(&live, &subscription).await? {
+            self.inner
+                .running
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(running);
+        }
+        self.inner
             .consumers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(consumer.to_owned());
-        info!(consumer, topics = ?topics, max_batch, prefetch, "consumer subscribed");
+        subscriptions.push(subscription);
         Ok(())
     }
 
@@ -364,26 +405,99 @@ impl Bus for RabbitMqBus {
         timeout: Duration,
     ) -> Result<Vec<u8>, BusError> {
         let routing_key = self.request_queue(queue);
-        self.inner
-            .requester
+        let live = self.inner.live();
+        live.requester
             .request(queue, &routing_key, body, timeout)
             .await
     }
 
     async fn serve(&self, queue: &str, handler: Arc<dyn RequestHandler>) -> Result<(), BusError> {
-        let inner = &self.inner;
-        let name = self.request_queue(queue);
-        let channel =
-            topology::open_consumer_channel(&inner.connection, inner.options.prefetch).await?;
-        topology::declare_request_queue(&channel, &name, &inner.declared).await?;
-        rpc::serve(channel, name, handler).await?;
-        info!(queue, "serving queue");
+        let subscription = Subscription::Requests {
+            queue: queue.to_owned(),
+            handler,
+        };
+        let mut subscriptions = self.inner.subscriptions.lock().await;
+        let live = self.inner.live();
+        self.inner.start(&live, &subscription).await?;
+        subscriptions.push(subscription);
         Ok(())
     }
 }
 
+impl Inner {
+    fn live(&self) -> Arc<Live> {
+        self.live
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn consumer_queue(&self, consumer: &str) -> String {
+        format!("{}{consumer}", self.options.name_prefix)
+    }
+
+    fn dead_letter_queue(&self, consumer: &str) -> String {
+        format!("{}.dead", self.consumer_queue(consumer))
+    }
+
+    fn request_queue(&self, queue: &str) -> String {
+        format!("{}rpc.{queue}", self.options.name_prefix)
+    }
+
+    /// Declares what `subscription` needs on `live` and starts it; the
+    /// running consumer, for `drain` (none for a server).
+    async fn start(
+        &self,
+        live: &Live,
+        subscription: &Subscription,
+    ) -> Result<Option<consumer::Running>, BusError> {
+        match subscription {
+            Subscription::Events {
+                consumer,
+                topics,
+                handler,
+            } => {
+                let queue = self.consumer_queue(consumer);
+                let dead_letters = self.dead_letter_queue(consumer);
+                let max_batch = handler.max_batch().max(1);
+                let prefetch = topology::consumer_prefetch(self.options.prefetch, max_batch);
+                let channel = topology::open_consumer_channel(&live.connection, prefetch).await?;
+                let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+                topology::declare_consumer(
+                    &channel,
+                    &self.options,
+                    &queue,
+                    &dead_letters,
+                    &topics,
+                    &self.declared,
+                )
+                .await?;
+                let running = consumer::start(
+                    channel,
+                    queue,
+                    handler.clone(),
+                    self.options.redelivery_delay,
+                )
+                .await?;
+                info!(consumer, topics = ?topics, max_batch, prefetch, "consumer subscribed");
+                Ok(Some(running))
+            }
+            Subscription::Requests { queue, handler } => {
+                let name = self.request_queue(queue);
+                let channel =
+                    topology::open_consumer_channel(&live.connection, self.options.prefetch)
+                        .await?;
+                topology::declare_request_queue(&channel, &name, &self.declared).await?;
+                rpc::serve(channel, name, handler.clone()).await?;
+                info!(queue, "serving queue");
+                Ok(None)
+            }
+        }
+    }
+}
+
 /// Maps a lapin error to `Unavailable`: a broker gone, a channel closed, a
-/// connection being recovered all mean "try again later" to the caller.
+/// connection being replaced all mean "try again later" to the caller.
 fn unavailable(context: &'static str) -> impl Fn(lapin::Error) -> BusError {
     move |err| BusError::Unavailable(format!("{context}: {err}"))
 }

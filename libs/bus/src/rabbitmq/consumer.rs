@@ -8,7 +8,7 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Consumer};
-use tracing::{Instrument, error, info, warn};
+use tracing::{Instrument, info, warn};
 use uuid::Uuid;
 
 use super::{short, unavailable};
@@ -67,13 +67,7 @@ pub(super) async fn start(
         )
         .await
         .map_err(unavailable("failed to start consuming"))?;
-    let task = tokio::spawn(run(
-        channel.clone(),
-        consumer,
-        queue.clone(),
-        handler,
-        redelivery_delay,
-    ));
+    let task = tokio::spawn(run(consumer, queue.clone(), handler, redelivery_delay));
     Ok(Running {
         channel,
         tag,
@@ -92,7 +86,6 @@ pub(super) async fn start(
 /// are settled before the next delivery is taken. A batch is never held
 /// back to wait for more: a quiet queue gives batches of one.
 async fn run(
-    channel: Channel,
     mut consumer: Consumer,
     queue: String,
     handler: Arc<dyn EventHandler>,
@@ -103,10 +96,8 @@ async fn run(
         let delivery = match next {
             Ok(delivery) => delivery,
             Err(err) => {
-                if !recover(&channel, &queue, err).await {
-                    return;
-                }
-                continue;
+                interrupted(&queue, &err);
+                return;
             }
         };
         if max_batch == 1 {
@@ -114,7 +105,7 @@ async fn run(
             continue;
         }
         let mut batch = vec![delivery];
-        let mut interrupted = None;
+        let mut interruption = None;
         let mut cancelled = false;
         while batch.len() < max_batch {
             // Only what is already here: polled once, never waited for.
@@ -122,7 +113,7 @@ async fn run(
                 None => break,
                 Some(Some(Ok(delivery))) => batch.push(delivery),
                 Some(Some(Err(err))) => {
-                    interrupted = Some(err);
+                    interruption = Some(err);
                     break;
                 }
                 Some(None) => {
@@ -134,9 +125,8 @@ async fn run(
         // What came before an interruption or the cancellation is handled
         // first, as the one delivery in hand would be.
         handle_batch(&queue, &handler, batch, redelivery_delay).await;
-        if let Some(err) = interrupted
-            && !recover(&channel, &queue, err).await
-        {
+        if let Some(err) = interruption {
+            interrupted(&queue, &err);
             return;
         }
         if cancelled {
@@ -146,18 +136,11 @@ async fn run(
     info!(queue = %queue, "consumer cancelled");
 }
 
-/// Waits for lapin to recover the connection after the consumer stream
-/// reported `err`; false if it gave up (the consumer stops).
-async fn recover(channel: &Channel, queue: &str, err: lapin::Error) -> bool {
-    warn!(queue = %queue, error = %err, "consumer interrupted, waiting for recovery");
-    // lapin replays the channel, its prefetch and this consumer on a new
-    // connection, and the stream carries on.
-    if let Err(err) = channel.wait_for_recovery(err).await {
-        error!(queue = %queue, error = %err, "consumer stopped: recovery failed");
-        return false;
-    }
-    info!(queue = %queue, "consumer recovered");
-    true
+/// The consumer stream failed: its channel or connection is gone. The task
+/// ends; the bus starts the consumer again on its next connection, and the
+/// deliveries not acknowledged come back there.
+fn interrupted(queue: &str, err: &lapin::Error) {
+    warn!(queue = %queue, error = %err, "consumer interrupted; it restarts with the connection");
 }
 
 async fn handle(
@@ -350,7 +333,7 @@ enum Settle {
 }
 
 /// A failed ack or nack means the channel went away: the broker hands the
-/// message out again after recovery, and the consumer's inbox drops it if it
+/// message out again on the next connection, and the consumer's inbox drops it if it
 /// was handled.
 async fn settle(queue: &str, delivery: &Delivery, outcome: Settle) {
     let result = match outcome {

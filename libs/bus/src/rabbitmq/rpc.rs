@@ -61,7 +61,7 @@ impl Requester {
             .await
             .map_err(unavailable("failed to consume replies"))?;
         let pending = Pending::default();
-        tokio::spawn(dispatch_replies(channel.clone(), replies, pending.clone()));
+        tokio::spawn(dispatch_replies(replies, pending.clone()));
         Ok(Requester { channel, pending })
     }
 
@@ -138,20 +138,16 @@ impl Drop for ForgetOnDrop<'_> {
     }
 }
 
-async fn dispatch_replies(channel: Channel, mut replies: Consumer, pending: Pending) {
+async fn dispatch_replies(mut replies: Consumer, pending: Pending) {
     while let Some(next) = replies.next().await {
         let reply = match next {
             Ok(reply) => reply,
             Err(err) => {
-                warn!(error = %err, "reply consumer interrupted, waiting for recovery");
                 // Requests in flight are lost with the old channel: they
-                // time out, as they would with a crashed server.
-                if let Err(err) = channel.wait_for_recovery(err).await {
-                    error!(error = %err, "reply consumer stopped: recovery failed");
-                    return;
-                }
-                info!("reply consumer recovered");
-                continue;
+                // time out, as they would with a crashed server. The bus
+                // starts a new requester on its next connection.
+                warn!(error = %err, "reply consumer interrupted");
+                return;
             }
         };
         let Some(correlation_id) = reply.properties.correlation_id() else {
@@ -199,13 +195,9 @@ async fn run_server(
         let request = match next {
             Ok(request) => request,
             Err(err) => {
-                warn!(queue = %queue, error = %err, "server interrupted, waiting for recovery");
-                if let Err(err) = channel.wait_for_recovery(err).await {
-                    error!(queue = %queue, error = %err, "server stopped: recovery failed");
-                    return;
-                }
-                info!(queue = %queue, "server recovered");
-                continue;
+                // The bus serves the queue again on its next connection.
+                warn!(queue = %queue, error = %err, "server interrupted");
+                return;
             }
         };
         tokio::spawn(answer(

@@ -188,7 +188,7 @@ fn quorum() -> FieldTable {
 /// Request queues are classic, non-durable and auto-deleted: a request
 /// outlives neither its caller's timeout nor the last server, and with no
 /// server left the queue goes away, so callers get `NoSuchQueue` at once
-/// instead of a timeout. lapin redeclares it when it recovers a connection.
+/// instead of a timeout. The bus declares it again on a new connection.
 pub(super) async fn declare_request_queue(
     channel: &Channel,
     queue: &str,
