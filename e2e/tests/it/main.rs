@@ -20,6 +20,7 @@ mod load;
 mod offboarding;
 mod openapi_routes;
 mod outage;
+mod recording_policy;
 mod schemathesis;
 mod shared_keyring;
 mod streaming;

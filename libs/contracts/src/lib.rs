@@ -14,6 +14,7 @@ pub mod media;
 pub mod metadata_api;
 pub mod ops;
 pub mod permissions;
+pub mod recording_policy_api;
 pub mod rpc;
 pub mod webhooks_api;
 

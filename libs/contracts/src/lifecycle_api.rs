@@ -229,6 +229,9 @@ pub enum AuditAction {
     /// A data-subject request's step (created, moved, restricted, erased…),
     /// written by the disclosure service or by a restriction.
     Disclosure,
+    /// The recording policy or the do-not-record list changed (how many
+    /// numbers, never which).
+    RecordingPolicyChange,
 }
 
 /// One audit entry. `hash` is SHA-256 over the entry's canonical encoding

@@ -213,6 +213,11 @@ pub struct ApiKeyGrant {
     pub key_id: Uuid,
     pub tenant_id: TenantId,
     pub key_ref: String,
+    /// The tenant has a recording policy or a do-not-record list: ingestion
+    /// asks `decide_upload` before storing. Without, every call is kept and
+    /// that round trip is saved.
+    #[serde(default)]
+    pub recording_policy: bool,
 }
 
 // ---- catalogue ----

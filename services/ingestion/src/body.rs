@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 use tracing::warn;
 
+use crate::silence::Silencer;
 use crate::sink::AudioStream;
 use crate::uploads::{UploadKey, Uploads};
 use callvault_contracts::RecordingId;
@@ -137,9 +138,19 @@ pub async fn pump(
     expected: BodyLength,
     idle: Duration,
     heartbeat: Heartbeat<'_>,
+    silencer: Option<&mut Silencer>,
     tx: mpsc::Sender<std::io::Result<Bytes>>,
 ) -> Result<u64, BodyFailure> {
-    let outcome = forward(window, &mut payload, expected, idle, &heartbeat, &tx).await;
+    let outcome = forward(
+        window,
+        &mut payload,
+        expected,
+        idle,
+        &heartbeat,
+        silencer,
+        &tx,
+    )
+    .await;
     if let Err(failure) = &outcome {
         // Storage may have gone already; then nobody needs telling.
         let _ = tx
@@ -155,6 +166,7 @@ async fn forward(
     expected: BodyLength,
     idle: Duration,
     heartbeat: &Heartbeat<'_>,
+    mut silencer: Option<&mut Silencer>,
     tx: &mpsc::Sender<std::io::Result<Bytes>>,
 ) -> Result<u64, BodyFailure> {
     let mut received = 0u64;
@@ -172,6 +184,10 @@ async fn forward(
             }
             _ => {}
         }
+        let chunk = match silencer.as_deref_mut() {
+            Some(silencer) => silencer.apply(chunk),
+            None => chunk,
+        };
         if !chunk.is_empty() && tx.send(Ok(chunk)).await.is_err() {
             // Storage stopped reading: it failed, and says why itself.
             return Ok(received);

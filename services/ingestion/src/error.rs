@@ -37,6 +37,16 @@ pub enum IngestError {
         "agent_channel or customer_channel names the {side} channel but the audio has {channels} channel"
     )]
     ChannelMismatch { side: &'static str, channels: u16 },
+    /// The tenant's recording policy does not keep this call.
+    #[error("the tenant's recording policy does not keep this call ({})", reason.as_str())]
+    NotRecorded {
+        reason: callvault_contracts::recording_policy_api::NotRecordedReason,
+    },
+    /// The policy silences pause spans, which only WAV PCM and G.711 allow.
+    #[error(
+        "the tenant silences pause spans in stored audio, which needs WAV with PCM or G.711 audio; this is {codec}"
+    )]
+    PausesNotSilenceable { codec: String },
     #[error("the recording is {length} bytes; this site accepts at most {limit}")]
     TooLarge { length: u64, limit: u64 },
     /// A body without a length went past the limit while it streamed.
@@ -92,6 +102,8 @@ impl IngestError {
             | IngestError::InvalidAudio(_)
             | IngestError::DurationMismatch { .. }
             | IngestError::ChannelMismatch { .. }
+            | IngestError::NotRecorded { .. }
+            | IngestError::PausesNotSilenceable { .. }
             | IngestError::TruncatedAudio { .. }
             | IngestError::TenantKeyUnusable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             IngestError::UploadInProgress
@@ -116,6 +128,8 @@ impl IngestError {
             IngestError::InvalidAudio(_) => "invalid_audio",
             IngestError::DurationMismatch { .. } => "duration_mismatch",
             IngestError::ChannelMismatch { .. } => "channel_mismatch",
+            IngestError::NotRecorded { .. } => "call_not_recorded",
+            IngestError::PausesNotSilenceable { .. } => "pauses_not_silenceable",
             IngestError::TooLarge { .. } | IngestError::StreamTooLarge { .. } => {
                 "payload_too_large"
             }

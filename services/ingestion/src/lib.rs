@@ -19,6 +19,7 @@ pub mod probe;
 pub mod reconcile;
 pub mod remote_sink;
 mod riff;
+mod silence;
 mod sink;
 mod state;
 mod upload;

@@ -24,6 +24,8 @@ pub struct Probed {
     /// For WAV: the file length the header declares. A body shorter than
     /// that is truncated.
     pub declared_len: Option<u64>,
+    /// For WAV: where the samples are and how they are laid out.
+    pub wav: Option<WavLayout>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +80,7 @@ pub fn probe(window: &Bytes, declared: Container) -> Result<Probed, ProbeError> 
     Ok(Probed {
         info,
         declared_len: layout.map(|layout| layout.data_end()),
+        wav: layout,
     })
 }
 

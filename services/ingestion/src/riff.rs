@@ -5,8 +5,8 @@
 /// `WAVE_FORMAT_ALAW` and `WAVE_FORMAT_MULAW` in the `fmt ` chunk.
 pub const FORMAT_ALAW: u16 = 0x0006;
 pub const FORMAT_MULAW: u16 = 0x0007;
-const FORMAT_PCM: u16 = 0x0001;
-const FORMAT_IEEE_FLOAT: u16 = 0x0003;
+pub const FORMAT_PCM: u16 = 0x0001;
+pub const FORMAT_IEEE_FLOAT: u16 = 0x0003;
 const FORMAT_EXTENSIBLE: u16 = 0xfffe;
 
 /// The probe's limits on what a header may declare: telephony runs at 8 or

@@ -14,7 +14,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use callvault_bus::Message;
 use callvault_contracts::call::CallMetadata;
 use callvault_contracts::events::RecordingIngestedV1;
-use callvault_contracts::metadata_api::ApiKeyGrant;
+use callvault_contracts::metadata_api::{ApiKeyGrant, ErrorCode};
+use callvault_contracts::ops::recording_policy::DecideUpload;
+use callvault_contracts::recording_policy_api::{NotRecordedReason, UploadDecision};
 use callvault_contracts::{RecordingId, TenantId};
 use chrono::Utc;
 use futures_util::{FutureExt, StreamExt};
@@ -27,6 +29,7 @@ use crate::error::IngestError;
 use crate::headers::{audio_headers, authenticate, call_metadata};
 use crate::metrics::Outcome;
 use crate::probe::{self, Container, ProbeError};
+use crate::silence::Silencer;
 use crate::sink::SinkError;
 use crate::state::{IngestionState, PROBE_WINDOW};
 use crate::uploads::{Claim, UploadKey, Uploads};
@@ -46,6 +49,25 @@ pub struct UploadReceipt {
     /// 0 when the format does not say (an MP3 without a Xing header).
     pub duration_ms: u64,
     pub replayed: bool,
+    /// Set when the tenant's policy silenced pause spans: the SHA-256 of
+    /// the audio as received (`sha256` is of the audio as stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_sha256: Option<String>,
+}
+
+/// The answer to an upload whose call the tenant's recording policy keeps
+/// as metadata only (200): nothing was stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotStoredReceipt {
+    pub tenant_id: TenantId,
+    pub stored: bool,
+    pub reason: NotRecordedReason,
+}
+
+/// What an accepted upload came to.
+enum Accepted {
+    Stored(UploadReceipt),
+    MetadataOnly(NotStoredReceipt),
 }
 
 /// Mounts the upload route on an actix-web app or scope.
@@ -65,15 +87,17 @@ async fn upload(
     let started = Instant::now();
     let result = ingest(&request, payload, &state).await;
     let (outcome, stored) = match &result {
-        Ok(receipt) if receipt.replayed => (Outcome::Replayed, 0),
-        Ok(receipt) => (Outcome::Stored, receipt.size),
+        Ok(Accepted::Stored(receipt)) if receipt.replayed => (Outcome::Replayed, 0),
+        Ok(Accepted::Stored(receipt)) => (Outcome::Stored, receipt.size),
+        Ok(Accepted::MetadataOnly(_)) => (Outcome::Refused, 0),
         Err(error) if error.status().is_client_error() => (Outcome::Refused, 0),
         Err(_) => (Outcome::Failed, 0),
     };
     state.metrics.record(outcome, stored, started.elapsed());
     match result {
-        Ok(receipt) if receipt.replayed => HttpResponse::Ok().json(receipt),
-        Ok(receipt) => HttpResponse::Created().json(receipt),
+        Ok(Accepted::Stored(receipt)) if receipt.replayed => HttpResponse::Ok().json(receipt),
+        Ok(Accepted::Stored(receipt)) => HttpResponse::Created().json(receipt),
+        Ok(Accepted::MetadataOnly(receipt)) => HttpResponse::Ok().json(receipt),
         Err(error) => error.to_response(),
     }
 }
@@ -82,7 +106,7 @@ async fn ingest(
     request: &HttpRequest,
     payload: web::Payload,
     state: &IngestionState,
-) -> Result<UploadReceipt, IngestError> {
+) -> Result<Accepted, IngestError> {
     let grant = authenticate(request.headers(), state).await?;
     callvault_telemetry::http::record_tenant(request, &grant.tenant_id);
     let (container, declared) = audio_headers(request.headers())?;
@@ -97,13 +121,24 @@ async fn ingest(
         None => BodyLength::AtMost(state.max_upload_bytes),
     };
     let call = call_metadata(request.headers())?;
+    let recording = RecordingId::new();
+    let silence_pauses = match decide(state, &grant, recording, &call).await? {
+        UploadDecision::Keep { silence_pauses } => silence_pauses,
+        UploadDecision::Refuse { reason } => return Err(IngestError::NotRecorded { reason }),
+        UploadDecision::MetadataOnly { reason } => {
+            return Ok(Accepted::MetadataOnly(NotStoredReceipt {
+                tenant_id: grant.tenant_id,
+                stored: false,
+                reason,
+            }));
+        }
+    };
     // The grant decides the tenant: nothing in the request can.
     let key = UploadKey {
         tenant: grant.tenant_id,
         external_call_id: call.external_call_id.clone(),
         segment: call.segment,
     };
-    let recording = RecordingId::new();
     match state
         .uploads
         .claim(&key, recording, state.stale_after)
@@ -115,7 +150,11 @@ async fn ingest(
             warn!(tenant = %key.tenant, %previous, %recording, "took over an abandoned upload");
             discard(state, key.tenant, previous).await;
         }
-        Claim::Done { response } => return replay(&response, length, payload, state).await,
+        Claim::Done { response } => {
+            return replay(&response, length, payload, state)
+                .await
+                .map(Accepted::Stored);
+        }
         Claim::InProgress => return Err(IngestError::UploadInProgress),
     }
     let upload = Upload {
@@ -126,6 +165,7 @@ async fn ingest(
         container,
         length,
         call,
+        silence_pauses,
     };
     let Ok((result, leftover)) = AssertUnwindSafe(upload.receive(payload))
         .catch_unwind()
@@ -152,7 +192,39 @@ async fn ingest(
             warn!(tenant = %key.tenant, %recording, %error, "could not release an upload claim");
         }
     }
-    result
+    result.map(Accepted::Stored)
+}
+
+/// Whether the tenant's recording policy keeps this call: asked only of a
+/// tenant that has one (the grant says), so the others pay no round trip.
+async fn decide(
+    state: &IngestionState,
+    grant: &ApiKeyGrant,
+    recording: RecordingId,
+    call: &CallMetadata,
+) -> Result<UploadDecision, IngestError> {
+    if !grant.recording_policy {
+        return Ok(UploadDecision::Keep {
+            silence_pauses: false,
+        });
+    }
+    let question = DecideUpload {
+        tenant: grant.tenant_id,
+        recording,
+        call: call.clone(),
+    };
+    state
+        .metadata
+        .call(question)
+        .await
+        .map_err(|error| match error.code {
+            ErrorCode::Unavailable => {
+                IngestError::Unavailable(format!("metadata service: {error}"))
+            }
+            ErrorCode::TenantOffboarded => IngestError::TenantOffboarded,
+            ErrorCode::TenantKeyUnusable => IngestError::TenantKeyUnusable(error.to_string()),
+            _ => IngestError::Internal(format!("deciding an upload: {error}")),
+        })
 }
 
 /// What a failed upload leaves behind, and so what cleaning up may touch.
@@ -178,6 +250,8 @@ struct Upload<'a> {
     container: Container,
     length: BodyLength,
     call: CallMetadata,
+    /// The tenant's policy: write pause spans as silence before storing.
+    silence_pauses: bool,
 }
 
 impl Upload<'_> {
@@ -244,6 +318,18 @@ impl Upload<'_> {
             };
             return (Err(error), Leftover::Nothing);
         }
+        let mut silencer = None;
+        if self.silence_pauses && !self.call.pauses.is_empty() {
+            let layout = probed.wav.as_ref();
+            silencer = layout.and_then(|layout| Silencer::new(layout, &self.call.pauses));
+            if silencer.is_none() {
+                let codec = probed.info.codec.clone();
+                return (
+                    Err(IngestError::PausesNotSilenceable { codec }),
+                    Leftover::Nothing,
+                );
+            }
+        }
 
         let (tx, stream) = body::channel();
         let heartbeat = Heartbeat {
@@ -258,6 +344,7 @@ impl Upload<'_> {
             self.length,
             state.idle_timeout,
             heartbeat,
+            silencer.as_mut(),
             tx,
         );
         let store = state
@@ -294,6 +381,7 @@ impl Upload<'_> {
             channels: probed.info.channels,
             duration_ms: probed.info.duration_ms,
             replayed: false,
+            received_sha256: silencer.map(Silencer::received_sha256),
         };
         let event = RecordingIngestedV1 {
             tenant_id: self.key.tenant,
@@ -392,7 +480,9 @@ async fn replay(
         }
         digest.update(&chunk);
     }
-    if received != receipt.size || hex::encode(digest.finish()) != receipt.sha256 {
+    // Silenced audio is compared as it was received, not as stored.
+    let original = receipt.received_sha256.as_ref().unwrap_or(&receipt.sha256);
+    if received != receipt.size || hex::encode(digest.finish()) != *original {
         return Err(IngestError::KeyReused);
     }
     receipt.replayed = true;

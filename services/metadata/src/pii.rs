@@ -46,6 +46,8 @@ const HKDF_SALT_V2: &[u8] = b"callvault/metadata/pii/v2";
 pub(crate) enum Party {
     Caller,
     Callee,
+    /// A number of the do-not-record list (sealed under the nil recording).
+    DoNotRecord,
 }
 
 impl Party {
@@ -53,6 +55,7 @@ impl Party {
         match self {
             Party::Caller => "caller",
             Party::Callee => "callee",
+            Party::DoNotRecord => "do_not_record",
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod disclosure;
 pub mod lifecycle;
 pub mod offboarding;
+pub mod recording_policy;
 pub mod storage;
 pub mod subject;
 pub mod tenancy;

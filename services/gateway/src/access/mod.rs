@@ -106,6 +106,7 @@ mod disclosure;
 mod handles;
 mod lifecycle;
 mod offboarding;
+mod recording_policy;
 mod scope;
 mod webhooks;
 

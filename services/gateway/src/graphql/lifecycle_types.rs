@@ -356,6 +356,9 @@ pub enum AuditAction {
     /// recording restricted or released by one (`details.request_id`,
     /// `details.restricted`).
     Disclosure,
+    /// The recording policy or the do-not-record list changed
+    /// (`details.change`; for the list, how many numbers, never which).
+    RecordingPolicyChange,
 }
 
 /// One entry of the tenant's hash-chained audit trail.

@@ -22,6 +22,7 @@ mod mutation;
 mod offboarding;
 mod operation_span;
 mod query;
+mod recording_policy;
 mod recordings;
 mod scalars;
 mod tenant_lifecycle;
@@ -37,13 +38,14 @@ use crate::playback::PlaybackLinks;
 
 pub use query::Query;
 
-// The mutation root: the tenancy, lifecycle, offboarding, disclosure,
-// billing and webhook mutations (a comment, not a doc comment: doc
-// comments become the public SDL).
+// The mutation root: the tenancy, lifecycle, recording-policy, offboarding,
+// disclosure, billing and webhook mutations (a comment, not a doc comment:
+// doc comments become the public SDL).
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     mutation::TenancyMutation,
     lifecycle_mutation::LifecycleMutation,
+    recording_policy::RecordingPolicyMutation,
     offboarding::OffboardingMutation,
     disclosure::DisclosureMutation,
     billing::BillingMutation,

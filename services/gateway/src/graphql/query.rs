@@ -361,4 +361,40 @@ impl Query {
     ) -> Result<Vec<super::webhooks::WebhookDelivery>> {
         super::webhooks::deliveries(ctx, tenant_id, endpoint_id, status, limit).await
     }
+
+    /// A tenant's recording policy: which calls are kept, what happens to
+    /// the others, whether pause spans are silenced. Whoever manages its
+    /// retention policy (its tenant admins and compliance officers, its
+    /// BPO's admins).
+    async fn recording_policy(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tenant.")] tenant_id: Uuid,
+    ) -> Result<super::recording_policy::RecordingPolicy> {
+        super::recording_policy::policy(ctx, tenant_id).await
+    }
+
+    /// A page of the tenant's do-not-record list (in no meaningful order),
+    /// with its size. Whoever manages the recording policy.
+    async fn do_not_record_numbers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tenant.")] tenant_id: Uuid,
+        #[graphql(desc = "At most this many, 1 to 1000; 100 when null.")] first: Option<u32>,
+        #[graphql(desc = "The previous page's `nextCursor`.")] after: Option<String>,
+    ) -> Result<super::recording_policy::DoNotRecordPage> {
+        super::recording_policy::numbers(ctx, tenant_id, first, after).await
+    }
+
+    /// Calls kept as metadata only (their audio was never stored), by
+    /// external call id and segment. Whoever manages the recording policy.
+    async fn not_recorded_calls(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tenant.")] tenant_id: Uuid,
+        #[graphql(desc = "At most this many, 1 to 1000; 100 when null.")] first: Option<u32>,
+        #[graphql(desc = "The previous page's `nextCursor`.")] after: Option<String>,
+    ) -> Result<super::recording_policy::NotRecordedCallPage> {
+        super::recording_policy::not_recorded(ctx, tenant_id, first, after).await
+    }
 }

@@ -20,7 +20,7 @@ const COLUMNS: &str = "PA BX BY TA SU CO AG AU TB";
 
 /// Operation, `Y` allowed / `n` FORBIDDEN per column, and the backend
 /// method an allowed call reaches.
-const EXPECTED: [(&str, &str, &str); 39] = [
+const EXPECTED: [(&str, &str, &str); 45] = [
     ("bpos", "Y n n n n n n n n", "list_bpos"),
     ("tenants", "Y Y n n n n n n n", "list_tenants"),
     ("tenant", "Y Y n Y Y Y Y Y n", "get_tenant"),
@@ -43,6 +43,37 @@ const EXPECTED: [(&str, &str, &str); 39] = [
         "list_retention_rules",
     ),
     ("setTenantPolicy", "n Y n Y n Y n n n", "set_policy"),
+    // The recording policy: ManagePolicy, as retention.
+    (
+        "recordingPolicy",
+        "n Y n Y n Y n n n",
+        "get_recording_policy",
+    ),
+    (
+        "setRecordingPolicy",
+        "n Y n Y n Y n n n",
+        "set_recording_policy",
+    ),
+    (
+        "doNotRecordNumbers",
+        "n Y n Y n Y n n n",
+        "list_do_not_record_numbers",
+    ),
+    (
+        "addDoNotRecordNumbers",
+        "n Y n Y n Y n n n",
+        "add_do_not_record_numbers",
+    ),
+    (
+        "removeDoNotRecordNumbers",
+        "n Y n Y n Y n n n",
+        "remove_do_not_record_numbers",
+    ),
+    (
+        "notRecordedCalls",
+        "n Y n Y n Y n n n",
+        "list_not_recorded_calls",
+    ),
     (
         "createRetentionRule",
         "n Y n Y n Y n n n",
@@ -145,6 +176,24 @@ fn operation(name: &str) -> &'static str {
         }
         "setTenantPolicy" => {
             "mutation($a: UUID!) { setTenantPolicy(tenantId: $a, input: { defaultRetentionDays: 730, requirePlaybackReason: true }) { defaultRetentionDays } }"
+        }
+        "recordingPolicy" => {
+            "query($a: UUID!) { recordingPolicy(tenantId: $a) { keep notKept silencePauses version rules { percent } } }"
+        }
+        "setRecordingPolicy" => {
+            "mutation($a: UUID!) { setRecordingPolicy(tenantId: $a, input: { keep: MATCHING_RULES, rules: [{ queue: \"support\", percent: 10 }], notKept: METADATA_ONLY, silencePauses: true }) { version } }"
+        }
+        "doNotRecordNumbers" => {
+            "query($a: UUID!) { doNotRecordNumbers(tenantId: $a, first: 10) { total entries { number addedAt } nextCursor } }"
+        }
+        "addDoNotRecordNumbers" => {
+            "mutation($a: UUID!) { addDoNotRecordNumbers(tenantId: $a, numbers: [\"+819012345678\"]) }"
+        }
+        "removeDoNotRecordNumbers" => {
+            "mutation($a: UUID!) { removeDoNotRecordNumbers(tenantId: $a, numbers: [\"+819012345678\"]) }"
+        }
+        "notRecordedCalls" => {
+            "query($a: UUID!) { notRecordedCalls(tenantId: $a) { calls { externalCallId reason } nextCursor } }"
         }
         "createRetentionRule" => {
             "mutation($a: UUID!) { createRetentionRule(tenantId: $a, input: { name: \"securities\", matches: { attributes: [{ key: \"product\", value: \"securities\" }] }, retentionDays: 1825 }) { id } }"

@@ -89,6 +89,8 @@ fn every_error_code_is_documented() {
         (422, "truncated_audio"),
         (422, "duration_mismatch"),
         (422, "channel_mismatch"),
+        (422, "call_not_recorded"),
+        (422, "pauses_not_silenceable"),
         (422, "tenant_key_unusable"),
         (409, "upload_in_progress"),
         (409, "idempotency_key_reused"),
@@ -136,6 +138,7 @@ fn the_schemas_match_the_types() {
         channels: 1,
         duration_ms: 1,
         replayed: false,
+        received_sha256: Some("11".repeat(32)),
     };
     let receipt = serde_json::to_value(receipt).expect("json");
     assert_eq!(

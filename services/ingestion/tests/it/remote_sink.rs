@@ -385,6 +385,7 @@ async fn spawn_ingestion(
             key_id: Uuid::new_v4(),
             tenant_id: tenant,
             key_ref,
+            recording_policy: false,
         },
     );
     let db_url = format!("sqlite://{}", dir.join("ingestion.db").display());

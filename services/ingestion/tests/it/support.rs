@@ -105,6 +105,7 @@ impl App {
                     key_id: Uuid::new_v4(),
                     tenant_id: tenant,
                     key_ref: key_ref.0,
+                    recording_policy: false,
                 },
             );
             recorders.push(Recorder { tenant, secret });

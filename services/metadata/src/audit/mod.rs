@@ -371,7 +371,7 @@ fn corrupt_head() -> DbErr {
     DbErr::Custom("the audit head holds a negative sequence number".to_owned())
 }
 
-const ACTIONS: [AuditAction; 13] = [
+const ACTIONS: [AuditAction; 14] = [
     AuditAction::Playback,
     AuditAction::Download,
     AuditAction::Export,
@@ -385,6 +385,7 @@ const ACTIONS: [AuditAction; 13] = [
     AuditAction::RoleChange,
     AuditAction::IntegrityFailure,
     AuditAction::Disclosure,
+    AuditAction::RecordingPolicyChange,
 ];
 
 /// The action as stored and hashed: its serde (snake_case) name.
@@ -403,6 +404,7 @@ fn action_str(action: AuditAction) -> &'static str {
         AuditAction::RoleChange => "role_change",
         AuditAction::IntegrityFailure => "integrity_failure",
         AuditAction::Disclosure => "disclosure",
+        AuditAction::RecordingPolicyChange => "recording_policy_change",
     }
 }
 

@@ -106,10 +106,14 @@ impl MetadataService {
         // for good, rather than that its key is wrong.
         self.refuse_if_frozen(TenantId(key.tenant_id), Permission::ManageApiKeys)
             .await?;
+        let recording_policy = store::recording_policy::has_policy(&self.db, key.tenant_id)
+            .await
+            .map_err(internal)?;
         Ok(ApiKeyGrant {
             key_id: key.id,
             tenant_id: TenantId(key.tenant_id),
             key_ref: tenant.key_ref,
+            recording_policy,
         })
     }
 }

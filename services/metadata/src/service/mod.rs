@@ -12,6 +12,7 @@ mod erasure;
 mod holds;
 mod key_change;
 mod offboarding;
+mod recording_policy;
 mod restriction;
 mod retention;
 mod subject;
@@ -96,6 +97,7 @@ impl MetadataService {
         audit_api::routes(&mut router, self);
         key_change::routes(&mut router, self);
         offboarding::routes(&mut router, self);
+        recording_policy::routes(&mut router, self);
         subject::routes(&mut router, self);
         router
     }

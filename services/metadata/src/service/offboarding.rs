@@ -355,6 +355,11 @@ impl MetadataService {
         store::subject::forget_tenant(&txn, tenant)
             .await
             .map_err(internal)?;
+        // The do-not-record list is phone numbers; the not-recorded calls
+        // name agents.
+        store::recording_policy::delete_tenant(&txn, tenant.0)
+            .await
+            .map_err(internal)?;
         // The tenant's users' subjects are often email addresses.
         user::Entity::delete_many()
             .filter(user::Column::TenantId.eq(tenant.0))

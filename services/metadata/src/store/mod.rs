@@ -10,6 +10,7 @@ pub(crate) mod api_keys;
 pub(crate) mod deletion;
 pub(crate) mod holds;
 pub(crate) mod offboarding;
+pub(crate) mod recording_policy;
 pub(crate) mod recordings;
 pub(crate) mod retention;
 pub(crate) mod subject;

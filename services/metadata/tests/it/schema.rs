@@ -19,10 +19,10 @@ async fn migrations_are_idempotent_and_serialised(env: Env) {
     second.expect("second migrator");
     let applied = env.count("metadata_migrations").await;
     assert_eq!(
-        applied, 14,
+        applied, 15,
         "tenancy, catalogue, outbox, inbox, retention, holds and deletion, audit, phone e164, \
          call lookup, signed certificates, catalogue keys, offboarding, disclosure, \
-         attribute search"
+         attribute search, recording policies"
     );
     // The bus's tables came with them.
     assert_eq!(env.count("outbox").await, 0);

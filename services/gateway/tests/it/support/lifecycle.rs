@@ -83,7 +83,7 @@ impl FakeLifecycle {
         tenant
     }
 
-    fn record(
+    pub(super) fn record(
         &self,
         method: &'static str,
         tenant: TenantId,
@@ -626,5 +626,6 @@ pub fn router(fake: &Arc<FakeLifecycle>) -> Router {
                     .await
             },
         );
+    super::recording_policy::routes(&mut router, fake);
     router
 }

@@ -9,6 +9,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod metadata;
 pub mod real;
+pub mod recording_policy;
 pub mod webhooks;
 
 use std::net::TcpListener;

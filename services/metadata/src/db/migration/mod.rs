@@ -13,6 +13,7 @@ mod disclosure;
 mod holds_deletion;
 mod offboarding;
 mod phone_e164;
+mod recording_policy;
 mod retention;
 mod signed_certificates;
 mod tenancy;
@@ -60,6 +61,7 @@ impl MigratorTraitSelf for Migrator {
             Box::new(offboarding::CreateOffboarding),
             Box::new(disclosure::AddDisclosure),
             Box::new(attributes::AddAttributeSearch),
+            Box::new(recording_policy::CreateRecordingPolicies),
         ]
     }
 
