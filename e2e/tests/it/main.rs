@@ -21,6 +21,7 @@ mod offboarding;
 mod openapi_routes;
 mod outage;
 mod recording_policy;
+mod resumable;
 mod schemathesis;
 mod shared_keyring;
 mod streaming;

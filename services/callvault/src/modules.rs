@@ -164,11 +164,14 @@ async fn ingestion(process: &mut Process) -> anyhow::Result<Module> {
         max_upload_bytes: config.ingestion.max_upload_bytes,
         reconcile_interval: Duration::from_secs(config.ingestion.reconcile_interval_secs),
         reconcile_grace: Duration::from_secs(config.ingestion.reconcile_grace_secs),
+        staging_dir: config.data_dir.join("uploads"),
+        resumable_expiry: Duration::from_secs(config.ingestion.resumable_expiry_secs),
     };
     let deps = IngestionDependencies {
         sink,
         bus: process.bus.clone(),
         rpc: process.rpc.clone(),
+        staging_root: process.secrets.pii,
     };
     let started = callvault_ingestion::module::start(settings, deps).await?;
     process.readiness.uploads(started.state.metrics());

@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use actix_web::web;
+use actix_web::error::PayloadError;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
+use futures_util::stream::LocalBoxStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 use tracing::warn;
@@ -16,6 +17,10 @@ use crate::silence::Silencer;
 use crate::sink::AudioStream;
 use crate::uploads::{UploadKey, Uploads};
 use callvault_contracts::RecordingId;
+
+/// An upload's body: a request's payload, or a resumable upload's staged
+/// parts read back (`crate::tus`).
+pub type Body = LocalBoxStream<'static, Result<Bytes, PayloadError>>;
 
 /// Chunks in flight between the request and storage.
 const CHANNEL_CHUNKS: usize = 4;
@@ -71,7 +76,7 @@ pub struct Window {
 }
 
 pub async fn read_window(
-    payload: &mut web::Payload,
+    payload: &mut Body,
     limit: usize,
     idle: Duration,
 ) -> Result<Window, BodyFailure> {
@@ -93,10 +98,7 @@ pub async fn read_window(
     })
 }
 
-async fn next_chunk(
-    payload: &mut web::Payload,
-    idle: Duration,
-) -> Result<Option<Bytes>, BodyFailure> {
+async fn next_chunk(payload: &mut Body, idle: Duration) -> Result<Option<Bytes>, BodyFailure> {
     match timeout(idle, payload.next()).await {
         Err(_) => Err(BodyFailure::Failed(format!(
             "no data for {}s",
@@ -107,7 +109,7 @@ async fn next_chunk(
         // actix reports a connection closed before `Content-Length` bytes
         // as an incomplete payload: that is a short body, counted by the
         // caller.
-        Ok(Some(Err(actix_web::error::PayloadError::Incomplete(_)))) => Ok(None),
+        Ok(Some(Err(PayloadError::Incomplete(_)))) => Ok(None),
         Ok(Some(Err(error))) => Err(BodyFailure::Failed(error.to_string())),
     }
 }
@@ -134,7 +136,7 @@ pub fn channel() -> (mpsc::Sender<std::io::Result<Bytes>>, AudioStream) {
 /// gets an error as its last chunk, so it never commits a partial body.
 pub async fn pump(
     window: Bytes,
-    mut payload: web::Payload,
+    mut payload: Body,
     expected: BodyLength,
     idle: Duration,
     heartbeat: Heartbeat<'_>,
@@ -162,7 +164,7 @@ pub async fn pump(
 
 async fn forward(
     window: Bytes,
-    payload: &mut web::Payload,
+    payload: &mut Body,
     expected: BodyLength,
     idle: Duration,
     heartbeat: &Heartbeat<'_>,

@@ -82,6 +82,25 @@ pub enum IngestError {
     /// The request's code panicked; the panic hook has logged it.
     #[error("internal error")]
     Panicked,
+    /// Resumable uploads: the request's `Tus-Resumable` is not 1.0.0.
+    #[error("tus-resumable must be 1.0.0")]
+    TusVersion,
+    /// Resumable uploads: no such upload for this key's tenant.
+    #[error("no such upload")]
+    UploadNotFound,
+    /// Resumable uploads: it expired and was (or is about to be) removed.
+    #[error("the upload expired")]
+    UploadExpired,
+    /// Resumable uploads: `Upload-Offset` is not where the upload stands.
+    #[error("upload-offset is {got} but the upload is at {expected}")]
+    OffsetMismatch { expected: u64, got: u64 },
+    /// Resumable uploads: `Upload-Checksum` does not match the bytes sent;
+    /// they were not kept.
+    #[error("upload-checksum does not match the bytes sent; they were not kept")]
+    ChecksumMismatch,
+    /// Resumable uploads: another request is writing this upload now.
+    #[error("another request is writing this upload")]
+    UploadLocked,
 }
 
 impl IngestError {
@@ -109,7 +128,16 @@ impl IngestError {
             IngestError::UploadInProgress
             | IngestError::KeyReused
             | IngestError::Superseded
-            | IngestError::RecordingConflict => StatusCode::CONFLICT,
+            | IngestError::RecordingConflict
+            | IngestError::OffsetMismatch { .. }
+            | IngestError::UploadLocked => StatusCode::CONFLICT,
+            IngestError::TusVersion => StatusCode::PRECONDITION_FAILED,
+            IngestError::UploadNotFound => StatusCode::NOT_FOUND,
+            IngestError::UploadExpired => StatusCode::GONE,
+            // tus's checksum extension: 460 Checksum Mismatch.
+            IngestError::ChecksumMismatch => {
+                StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)
+            }
             IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             IngestError::Internal(_) | IngestError::Panicked => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -129,6 +157,12 @@ impl IngestError {
             IngestError::DurationMismatch { .. } => "duration_mismatch",
             IngestError::ChannelMismatch { .. } => "channel_mismatch",
             IngestError::NotRecorded { .. } => "call_not_recorded",
+            IngestError::TusVersion => "unsupported_tus_version",
+            IngestError::UploadNotFound => "upload_not_found",
+            IngestError::UploadExpired => "upload_expired",
+            IngestError::OffsetMismatch { .. } => "offset_mismatch",
+            IngestError::ChecksumMismatch => "checksum_mismatch",
+            IngestError::UploadLocked => "upload_locked",
             IngestError::PausesNotSilenceable { .. } => "pauses_not_silenceable",
             IngestError::TooLarge { .. } | IngestError::StreamTooLarge { .. } => {
                 "payload_too_large"

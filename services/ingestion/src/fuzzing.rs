@@ -95,7 +95,7 @@ fn read_window(chunks: Vec<Bytes>, limit: usize) -> Result<Bytes, String> {
     let boxed: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(stream);
     let mut dev_payload = actix_web::dev::Payload::from(boxed);
     let request = actix_web::test::TestRequest::default().to_http_request();
-    let mut payload = web::Payload::from_request(&request, &mut dev_payload)
+    let payload = web::Payload::from_request(&request, &mut dev_payload)
         .now_or_never()
         .ok_or("the payload extractor is not ready")?
         .map_err(|error| error.to_string())?;
@@ -109,6 +109,7 @@ fn read_window(chunks: Vec<Bytes>, limit: usize) -> Result<Bytes, String> {
             *cell = Some(runtime);
         }
         let runtime = cell.as_ref().ok_or("no runtime")?;
+        let mut payload: body::Body = futures_util::StreamExt::boxed_local(payload);
         runtime
             .block_on(body::read_window(
                 &mut payload,

@@ -22,6 +22,7 @@ mod riff;
 mod silence;
 mod sink;
 mod state;
+pub mod tus;
 mod upload;
 pub mod uploads;
 

@@ -10,6 +10,7 @@ use sea_orm::DatabaseConnection;
 use crate::metrics::UploadMetrics;
 use crate::reconcile::Reconciler;
 use crate::sink::RecordingSink;
+use crate::tus::Tus;
 use crate::uploads::Uploads;
 
 /// Called after an upload's outbox message is committed, so the relay
@@ -45,6 +46,8 @@ pub struct IngestionState {
     pub(crate) idle_timeout: Duration,
     pub(crate) max_upload_bytes: u64,
     pub(crate) metrics: Arc<UploadMetrics>,
+    /// Resumable uploads, when the process keeps a staging directory.
+    pub(crate) tus: Option<Tus>,
 }
 
 impl IngestionState {
@@ -65,6 +68,7 @@ impl IngestionState {
             idle_timeout: IDLE_TIMEOUT,
             max_upload_bytes: MAX_UPLOAD_BYTES,
             metrics: Arc::default(),
+            tus: None,
         }
     }
 
@@ -85,6 +89,16 @@ impl IngestionState {
     pub fn with_max_upload_bytes(mut self, max_upload_bytes: u64) -> Self {
         self.max_upload_bytes = max_upload_bytes;
         self
+    }
+
+    /// Serves resumable (tus) uploads too.
+    pub fn with_tus(mut self, tus: Tus) -> Self {
+        self.tus = Some(tus);
+        self
+    }
+
+    pub fn tus(&self) -> Option<&Tus> {
+        self.tus.as_ref()
     }
 
     pub fn uploads(&self) -> &Uploads {

@@ -24,7 +24,7 @@ use sea_orm::{DbErr, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::body::{self, BodyFailure, BodyLength, Heartbeat};
+use crate::body::{self, Body, BodyFailure, BodyLength, Heartbeat};
 use crate::error::IngestError;
 use crate::headers::{audio_headers, authenticate, call_metadata};
 use crate::metrics::Outcome;
@@ -65,7 +65,7 @@ pub struct NotStoredReceipt {
 }
 
 /// What an accepted upload came to.
-enum Accepted {
+pub(crate) enum Accepted {
     Stored(UploadReceipt),
     MetadataOnly(NotStoredReceipt),
 }
@@ -73,9 +73,13 @@ enum Accepted {
 /// Mounts the upload route on an actix-web app or scope.
 pub fn configure(state: web::Data<IngestionState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
+        let resumable = state.tus.is_some();
         config
             .app_data(state)
             .service(web::resource("/v1/recordings").route(web::post().to(upload)));
+        if resumable {
+            crate::tus::configure(config);
+        }
     }
 }
 
@@ -121,8 +125,30 @@ async fn ingest(
         None => BodyLength::AtMost(state.max_upload_bytes),
     };
     let call = call_metadata(request.headers())?;
+    admit(
+        state,
+        &grant,
+        container,
+        length,
+        call,
+        payload.boxed_local(),
+    )
+    .await
+}
+
+/// An upload whose key, audio type, length and call metadata are checked:
+/// the tenant's policy decides on it, then it is claimed, probed, stored and
+/// announced. Its body is a request's, or a resumable upload's staged parts.
+pub(crate) async fn admit(
+    state: &IngestionState,
+    grant: &ApiKeyGrant,
+    container: Container,
+    length: BodyLength,
+    call: CallMetadata,
+    payload: Body,
+) -> Result<Accepted, IngestError> {
     let recording = RecordingId::new();
-    let silence_pauses = match decide(state, &grant, recording, &call).await? {
+    let silence_pauses = match decide(state, grant, recording, &call).await? {
         UploadDecision::Keep { silence_pauses } => silence_pauses,
         UploadDecision::Refuse { reason } => return Err(IngestError::NotRecorded { reason }),
         UploadDecision::MetadataOnly { reason } => {
@@ -159,7 +185,7 @@ async fn ingest(
     }
     let upload = Upload {
         state,
-        grant: &grant,
+        grant,
         key: &key,
         recording,
         container,
@@ -256,10 +282,7 @@ struct Upload<'a> {
 
 impl Upload<'_> {
     /// The receipt, or the error and what it left behind.
-    async fn receive(
-        self,
-        mut payload: web::Payload,
-    ) -> (Result<UploadReceipt, IngestError>, Leftover) {
+    async fn receive(self, mut payload: Body) -> (Result<UploadReceipt, IngestError>, Leftover) {
         let state = self.state;
         let window = match body::read_window(&mut payload, PROBE_WINDOW, state.idle_timeout).await {
             Ok(window) => window,
@@ -458,7 +481,7 @@ async fn commit(
 async fn replay(
     response: &str,
     length: BodyLength,
-    mut payload: web::Payload,
+    mut payload: Body,
     state: &IngestionState,
 ) -> Result<UploadReceipt, IngestError> {
     let mut receipt: UploadReceipt = serde_json::from_str(response)

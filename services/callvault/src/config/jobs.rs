@@ -135,6 +135,13 @@ pub struct IngestionConfig {
         deserialize_with = "number_or_text"
     )]
     pub max_upload_bytes: u64,
+    /// A resumable (tus) upload untouched this long (seconds) expires: its
+    /// sealed parts are removed and its URL answers 410/404.
+    #[serde(
+        default = "default_resumable_expiry",
+        deserialize_with = "number_or_text"
+    )]
+    pub resumable_expiry_secs: u64,
 }
 
 impl Default for IngestionConfig {
@@ -144,8 +151,13 @@ impl Default for IngestionConfig {
             reconcile_interval_secs: default_reconcile_interval(),
             reconcile_grace_secs: default_reconcile_grace(),
             max_upload_bytes: default_max_upload_bytes(),
+            resumable_expiry_secs: default_resumable_expiry(),
         }
     }
+}
+
+fn default_resumable_expiry() -> u64 {
+    24 * 3600
 }
 
 fn default_max_upload_bytes() -> u64 {
@@ -193,6 +205,11 @@ impl IngestionConfig {
         if self.reconcile_grace_secs > MAX_GRACE_SECS {
             return Err(ConfigError::Invalid(format!(
                 "ingestion.reconcile_grace_secs must be at most {MAX_GRACE_SECS}"
+            )));
+        }
+        if !(1..=MAX_STALE_AFTER_SECS).contains(&self.resumable_expiry_secs) {
+            return Err(ConfigError::Invalid(format!(
+                "ingestion.resumable_expiry_secs must be between 1 and {MAX_STALE_AFTER_SECS}"
             )));
         }
         if self.max_upload_bytes == 0 {

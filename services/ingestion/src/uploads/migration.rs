@@ -2,7 +2,9 @@
 //! migration has shipped, a change is a new migration.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{integer, text, text_null, timestamp_with_time_zone, uuid};
+use sea_orm_migration::schema::{
+    big_integer, blob, integer, text, text_null, timestamp_with_time_zone, uuid,
+};
 
 pub struct Migrator;
 
@@ -14,6 +16,7 @@ impl MigratorTrait for Migrator {
             callvault_bus::outbox::migration(),
             callvault_bus::inbox::migration(),
             Box::new(IndexUploadsByRecording),
+            Box::new(CreateTusUploads),
         ]
     }
 
@@ -114,6 +117,72 @@ impl MigrationTrait for IndexUploadsByRecording {
                     .table(Uploads::Table)
                     .to_owned(),
             )
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum TusUploads {
+    Table,
+    Id,
+    TenantId,
+    ContentType,
+    UploadLength,
+    UploadOffset,
+    SealedCall,
+    WrappedKey,
+    Receipt,
+    CreatedAt,
+    ExpiresAt,
+}
+
+/// Resumable (tus) uploads: what was announced and how far it got. The
+/// bytes are on the process's disk, sealed (`crate::tus::staging`); the call
+/// metadata is sealed here under the same per-upload key.
+struct CreateTusUploads;
+
+impl MigrationName for CreateTusUploads {
+    fn name(&self) -> &str {
+        "m_ingestion_0003_tus_uploads"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateTusUploads {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(TusUploads::Table)
+                    .if_not_exists()
+                    .col(uuid(TusUploads::Id).primary_key())
+                    .col(uuid(TusUploads::TenantId))
+                    .col(text(TusUploads::ContentType))
+                    .col(big_integer(TusUploads::UploadLength))
+                    .col(big_integer(TusUploads::UploadOffset))
+                    .col(blob(TusUploads::SealedCall))
+                    .col(blob(TusUploads::WrappedKey))
+                    .col(text_null(TusUploads::Receipt))
+                    .col(timestamp_with_time_zone(TusUploads::CreatedAt))
+                    .col(timestamp_with_time_zone(TusUploads::ExpiresAt))
+                    .to_owned(),
+            )
+            .await?;
+        // The sweep looks for expired uploads.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_tus_uploads_expires_at")
+                    .table(TusUploads::Table)
+                    .col(TusUploads::ExpiresAt)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(TusUploads::Table).to_owned())
             .await
     }
 }
