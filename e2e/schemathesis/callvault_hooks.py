@@ -89,6 +89,12 @@ def audio_serializer(ctx, value):
     return {"data": mulaw_wav(as_bytes(value))}
 
 
+# A resumable upload's PATCH body (tus): raw bytes at an offset.
+@schemathesis.serializer("application/offset+octet-stream")
+def offset_octets_serializer(ctx, value):
+    return {"data": as_bytes(value)}
+
+
 def _real_playback():
     url = os.environ.get("CALLVAULT_PLAYBACK_URL")
     if not url:

@@ -342,7 +342,18 @@ async fn head(
     path: web::Path<String>,
     state: web::Data<IngestionState>,
 ) -> HttpResponse {
-    answer(heading(&request, &path, &state).await)
+    match heading(&request, &path, &state).await {
+        Ok(response) => answer(Ok(response)),
+        // An answer to HEAD has no body, so not its type either.
+        Err(error) => {
+            let mut response = HttpResponse::build(error.status());
+            response.insert_header(("tus-resumable", TUS_VERSION));
+            if matches!(error, IngestError::TusVersion) {
+                response.insert_header(("tus-version", TUS_VERSION));
+            }
+            response.finish()
+        }
+    }
 }
 
 async fn heading(

@@ -21,7 +21,16 @@ const FRAMING: [(u16, &str); 3] = [
 
 /// A response, its `$ref` to `#/components/responses/…` followed.
 fn response(document: &serde_json::Value, status: u16) -> &serde_json::Value {
-    let response = &document["paths"]["/v1/recordings"]["post"]["responses"][status.to_string()];
+    operation_response(document, "/v1/recordings", "post", status)
+}
+
+fn operation_response<'a>(
+    document: &'a serde_json::Value,
+    path: &str,
+    method: &str,
+    status: u16,
+) -> &'a serde_json::Value {
+    let response = &document["paths"][path][method]["responses"][status.to_string()];
     match response["$ref"].as_str() {
         Some(reference) => {
             let name = reference
@@ -109,12 +118,38 @@ fn every_error_code_is_documented() {
         .iter()
         .filter_map(|code| code.as_str())
         .collect();
-    assert_eq!(documented, codes.clone().map(|(_, code)| code).collect());
+    // The resumable uploads' own, described on `appendUpload`.
+    let resumable = [
+        (412, "unsupported_tus_version"),
+        (404, "upload_not_found"),
+        (410, "upload_expired"),
+        (409, "offset_mismatch"),
+        (409, "upload_locked"),
+        (460, "checksum_mismatch"),
+    ];
+    assert_eq!(
+        documented,
+        codes
+            .clone()
+            .chain(resumable)
+            .map(|(_, code)| code)
+            .collect()
+    );
     for (status, code) in codes {
         let description = response(&document, status)["description"]
             .as_str()
             .unwrap_or_default();
         assert!(description.contains(code), "{status} should mention {code}");
+    }
+    for (status, code) in resumable {
+        let description =
+            operation_response(&document, "/v1/uploads/{id}", "patch", status)["description"]
+                .as_str()
+                .unwrap_or_default();
+        assert!(
+            description.contains(code),
+            "PATCH {status} should mention {code}"
+        );
     }
 }
 
