@@ -8,7 +8,7 @@ mod wav;
 
 pub use otlp::{Collector, ReceivedSpan};
 pub use peers::{OwnPostgres, OwnRabbit};
-pub use process::Callvault;
+pub use process::{Callvault, binary};
 pub use wav::{mulaw_wav, mulaw_wav_frames, pcm16_stereo_wav};
 
 use serde_json::{Value, json};

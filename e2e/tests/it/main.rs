@@ -13,6 +13,7 @@ mod faults;
 mod framing;
 mod graphql_limits;
 mod hardening;
+mod import;
 mod isolation;
 mod key_change;
 mod lifecycle;

@@ -282,6 +282,28 @@ async fn a_do_not_record_number_is_refused_or_kept_as_metadata_only() {
     assert_eq!(changes.len(), 3, "{entries:?}");
     assert!(!trail.to_string().contains("9012345678"));
 
+    // The tenant's export carries its policy, list and not-recorded calls.
+    let platform = cv.admin_token(&[]);
+    let export = graphql(
+        &client,
+        &cv.base_url,
+        &platform,
+        "mutation($t: UUID!) { exportTenant(tenantId: $t) { content } }",
+        json!({ "t": tenant.id }),
+    )
+    .await
+    .expect("export");
+    let lines: Vec<Value> = export["exportTenant"]["content"]
+        .as_str()
+        .expect("content")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a json line"))
+        .collect();
+    let of = |kind: &str| lines.iter().filter(|line| line["type"] == kind).count();
+    assert_eq!(of("recording_policy"), 1);
+    assert_eq!(of("not_recorded_call"), 1);
+    assert_eq!(of("do_not_record"), 0, "the number was removed");
+
     // Another tenant's admin reaches none of it.
     for (query, variables) in [
         (list, json!({ "t": tenant.id })),

@@ -11,6 +11,7 @@ mod adapters;
 mod audit_cli;
 mod backends;
 mod config;
+mod import;
 mod modules;
 #[cfg(test)]
 mod operation_schemas;
@@ -56,6 +57,10 @@ enum Command {
     /// Runs one pass of ingestion's reconciler (discards stored recordings
     /// no upload will ever commit) and prints what it did.
     Reconcile,
+    /// Imports recordings from a folder or an S3 prefix into a running
+    /// callvault (docs/import.md). Exit code 0: everything is in; 1: some
+    /// recordings failed (listed); 2: nothing was imported (bad input).
+    Import(import::ImportArgs),
 }
 
 #[derive(Subcommand)]
@@ -113,6 +118,7 @@ fn main() -> ExitCode {
         } => token::print_token(&config, &args),
         Command::Audit { command } => return audit_cli::run(&config, command),
         Command::Reconcile => return reconcile_cli::run(&config),
+        Command::Import(args) => return import::run(args),
         Command::Migrate => runtime().and_then(|rt| rt.block_on(serve::migrate(&config))),
         Command::Serve { target } => {
             runtime().and_then(|rt| rt.block_on(serve::serve(config, target)))

@@ -21,12 +21,15 @@ use aws_lc_rs::hmac;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::LocalBoxStream;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
 /// The largest plaintext of one frame: incoming chunks are cut to it.
 const FRAME: usize = 64 * 1024;
+/// Reads and writes of part files go through buffers this big: each
+/// `tokio::fs` call is a trip to the blocking pool.
+const IO_BUFFER: usize = 1024 * 1024;
 const TAG_LEN: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
@@ -170,7 +173,7 @@ impl StagingDir {
         tokio::fs::create_dir_all(&dir).await?;
         let path = self.part_path(upload, offset);
         let temporary = path.with_extension("part.tmp");
-        let file = tokio::fs::File::create(&temporary).await?;
+        let file = BufWriter::with_capacity(IO_BUFFER, tokio::fs::File::create(&temporary).await?);
         Ok(PartWriter {
             file,
             temporary,
@@ -252,7 +255,7 @@ struct Reading {
     seal: UploadSeal,
     length: u64,
     offset: u64,
-    file: Option<tokio::fs::File>,
+    file: Option<BufReader<tokio::fs::File>>,
 }
 
 impl Reading {
@@ -265,7 +268,8 @@ impl Reading {
                 Some(file) => file,
                 None => {
                     let path = self.dir.part_path(self.seal.upload, self.offset);
-                    self.file.insert(tokio::fs::File::open(path).await?)
+                    let file = tokio::fs::File::open(path).await?;
+                    self.file.insert(BufReader::with_capacity(IO_BUFFER, file))
                 }
             };
             let mut length = [0u8; 4];
@@ -297,7 +301,7 @@ impl Reading {
 
 /// One PATCH's bytes going to disk.
 pub struct PartWriter {
-    file: tokio::fs::File,
+    file: BufWriter<tokio::fs::File>,
     temporary: PathBuf,
     path: PathBuf,
     upload: Uuid,
@@ -326,7 +330,7 @@ impl PartWriter {
     /// Makes the part durable under its real name.
     pub async fn commit(mut self) -> Result<u64, StagingError> {
         self.file.flush().await?;
-        self.file.sync_all().await?;
+        self.file.get_ref().sync_all().await?;
         tokio::fs::rename(&self.temporary, &self.path).await?;
         Ok(self.next)
     }

@@ -499,7 +499,7 @@ fn not_recorded_row(
     })
 }
 
-fn not_recorded_from_row(row: not_recorded_call::Model) -> ApiResult<NotRecordedCall> {
+pub(super) fn not_recorded_from_row(row: not_recorded_call::Model) -> ApiResult<NotRecordedCall> {
     let kept: KeptCall =
         serde_json::from_str(&row.call).map_err(|_| corrupt("not-recorded call"))?;
     let reason = [

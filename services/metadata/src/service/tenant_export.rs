@@ -126,6 +126,8 @@ impl MetadataService {
                 "certificate_id": tombstone.certificate_id,
             }));
         }
+        self.export_recording_policy(conn, tenant, &pii, &mut line)
+            .await?;
         for manifest in daily_manifest::Entity::find()
             .filter(daily_manifest::Column::TenantId.eq(tenant.0))
             .order_by_asc(daily_manifest::Column::Date)
@@ -164,6 +166,64 @@ impl MetadataService {
             recordings,
             audit_seq,
         })
+    }
+}
+
+impl MetadataService {
+    /// The recording policy, the do-not-record list (numbers in clear, as
+    /// the recordings' are) and the calls kept as metadata only.
+    async fn export_recording_policy<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tenant: TenantId,
+        pii: &crate::pii::TenantPii,
+        line: &mut impl FnMut(Value),
+    ) -> ApiResult<()> {
+        use crate::pii::Party;
+        if let Some(policy) = store::recording_policy::policy(conn, tenant.0)
+            .await
+            .map_err(internal)?
+        {
+            let body: Value =
+                serde_json::from_str(&policy.policy).map_err(|_| corrupt("recording policy"))?;
+            line(json!({
+                "type": "recording_policy",
+                "policy": body,
+                "version": policy.version,
+                "updated_at": policy.updated_at,
+            }));
+        }
+        let mut after = None;
+        loop {
+            let rows = store::recording_policy::numbers_page(conn, tenant.0, after, PAGE)
+                .await
+                .map_err(internal)?;
+            let Some(last) = rows.last() else { break };
+            after = Some(last.number_index.clone());
+            for row in rows {
+                let number = pii
+                    .open(
+                        callvault_contracts::RecordingId(uuid::Uuid::nil()),
+                        Party::DoNotRecord,
+                        &row.number_ciphertext,
+                    )
+                    .map_err(|_| corrupt("do-not-record number"))?;
+                line(json!({"type": "do_not_record", "number": number, "added_at": row.added_at}));
+            }
+        }
+        let mut after = None;
+        loop {
+            let rows = store::recording_policy::not_recorded_page(conn, tenant.0, after, PAGE)
+                .await
+                .map_err(internal)?;
+            let Some(last) = rows.last() else { break };
+            after = Some((last.external_call_id.clone(), last.segment));
+            for row in rows {
+                let call = super::recording_policy::not_recorded_from_row(row)?;
+                line(json!({"type": "not_recorded_call", "call": call}));
+            }
+        }
+        Ok(())
     }
 }
 
