@@ -372,6 +372,7 @@ def test_ingress_routes_only_the_clients_routes():
     assert paths == {
         "/graphql": "cv-callvault-gateway",
         "/v1/recordings": "cv-callvault-ingestion",
+        "/v1/uploads": "cv-callvault-ingestion",
         "/v1/playback": "cv-callvault-storage",
         "/v1/disclosure/bundles": "cv-callvault-disclosure",
     }

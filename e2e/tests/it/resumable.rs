@@ -420,6 +420,30 @@ async fn bad_tus_requests_are_refused_and_change_nothing() {
     assert_eq!(last.headers()["upload-offset"], audio.len().to_string());
     assert!(last.headers().contains_key("callvault-recording-id"));
 
+    // The tenant's policy is asked at creation: a listed number gets no
+    // upload at all.
+    let tenant_admin = cv.admin_token(&["--role", "tenant_admin", "--tenant", &tenant.id]);
+    graphql(
+        &client,
+        &cv.base_url,
+        &tenant_admin,
+        "mutation($t: UUID!) { addDoNotRecordNumbers(tenantId: $t, numbers: [\"+819011110000\"]) }",
+        json!({ "t": tenant.id }),
+    )
+    .await
+    .expect("do-not-record list");
+    let mut listed = call.clone();
+    listed["external_call_id"] = json!("tus-5");
+    listed["caller_number"] = json!("+819011110000");
+    let refused = tus(client.post(&uploads), &tenant.key)
+        .header("upload-length", audio.len().to_string())
+        .header("upload-metadata", metadata(&listed, "audio/wav"))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(refused.status(), 422);
+    assert_eq!(error_code(refused).await, "call_not_recorded");
+
     // Terminated: gone.
     let mut second = call.clone();
     second["external_call_id"] = json!("tus-3");

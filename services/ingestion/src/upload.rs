@@ -23,6 +23,7 @@ use futures_util::{FutureExt, StreamExt};
 use sea_orm::{DbErr, TransactionTrait};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
+use uuid::Uuid;
 
 use crate::body::{self, Body, BodyFailure, BodyLength, Heartbeat};
 use crate::error::IngestError;
@@ -132,13 +133,16 @@ async fn ingest(
         length,
         call,
         payload.boxed_local(),
+        None,
     )
     .await
 }
 
 /// An upload whose key, audio type, length and call metadata are checked:
 /// the tenant's policy decides on it, then it is claimed, probed, stored and
-/// announced. Its body is a request's, or a resumable upload's staged parts.
+/// announced. Its body is a request's, or a resumable upload's: then
+/// `resumable` names it, and it is marked stored in the transaction that
+/// commits the recording.
 pub(crate) async fn admit(
     state: &IngestionState,
     grant: &ApiKeyGrant,
@@ -146,6 +150,7 @@ pub(crate) async fn admit(
     length: BodyLength,
     call: CallMetadata,
     payload: Body,
+    resumable: Option<Uuid>,
 ) -> Result<Accepted, IngestError> {
     let recording = RecordingId::new();
     let silence_pauses = match decide(state, grant, recording, &call).await? {
@@ -192,6 +197,7 @@ pub(crate) async fn admit(
         length,
         call,
         silence_pauses,
+        resumable,
     };
     let Ok((result, leftover)) = AssertUnwindSafe(upload.receive(payload))
         .catch_unwind()
@@ -223,7 +229,7 @@ pub(crate) async fn admit(
 
 /// Whether the tenant's recording policy keeps this call: asked only of a
 /// tenant that has one (the grant says), so the others pay no round trip.
-async fn decide(
+pub(crate) async fn decide(
     state: &IngestionState,
     grant: &ApiKeyGrant,
     recording: RecordingId,
@@ -278,6 +284,8 @@ struct Upload<'a> {
     call: CallMetadata,
     /// The tenant's policy: write pause spans as silence before storing.
     silence_pauses: bool,
+    /// The resumable upload this is the end of.
+    resumable: Option<Uuid>,
 }
 
 impl Upload<'_> {
@@ -416,11 +424,19 @@ impl Upload<'_> {
             key_ref: self.grant.key_ref.clone(),
             ingested_at: Utc::now(),
         };
-        let committed =
-            match commit(&state.uploads, self.key, self.recording, &receipt, &event).await {
-                Ok(committed) => committed,
-                Err((error, leftover)) => return (Err(error), leftover),
-            };
+        let committed = match commit(
+            &state.uploads,
+            self.key,
+            self.recording,
+            &receipt,
+            &event,
+            self.resumable,
+        )
+        .await
+        {
+            Ok(committed) => committed,
+            Err((error, leftover)) => return (Err(error), leftover),
+        };
         if !committed {
             return (Err(IngestError::Superseded), Leftover::Stored);
         }
@@ -448,6 +464,7 @@ async fn commit(
     recording: RecordingId,
     receipt: &UploadReceipt,
     event: &RecordingIngestedV1,
+    resumable: Option<Uuid>,
 ) -> Result<bool, (IngestError, Leftover)> {
     let not_committed = |error: IngestError| (error, Leftover::Stored);
     let response = serde_json::to_string(receipt)
@@ -471,6 +488,11 @@ async fn commit(
     callvault_bus::outbox::enqueue(&txn, &message)
         .await
         .map_err(|e| not_committed(database(e)))?;
+    if let Some(upload) = resumable {
+        crate::tus::finish_in(&txn, upload, &response)
+            .await
+            .map_err(|e| not_committed(database(e)))?;
+    }
     txn.commit()
         .await
         .map_err(|e| (database(e), Leftover::InDoubt))?;

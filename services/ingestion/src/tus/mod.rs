@@ -21,14 +21,18 @@ use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
+use actix_web::error::PayloadError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderValue, HttpDate};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use callvault_contracts::RecordingId;
 use callvault_contracts::call::CallMetadata;
 use callvault_contracts::media::Container;
 use callvault_contracts::metadata_api::ApiKeyGrant;
+use callvault_contracts::recording_policy_api::UploadDecision;
 use chrono::Utc;
 use futures_util::StreamExt;
 use sea_orm::{DatabaseConnection, DbErr};
@@ -40,7 +44,7 @@ use crate::call;
 use crate::error::IngestError;
 use crate::headers::authenticate;
 use crate::state::IngestionState;
-use crate::upload::{Accepted, UploadReceipt, admit};
+use crate::upload::{Accepted, NotStoredReceipt, UploadReceipt, admit, decide};
 pub use staging::{StagingDir, StagingKeys};
 
 pub const TUS_VERSION: &str = "1.0.0";
@@ -297,6 +301,18 @@ async fn creating(
             )
         })?
         .to_owned();
+    // The policy first: a call it won't keep gets no upload at all.
+    match decide(state, &grant, RecordingId::new(), &call).await? {
+        UploadDecision::Keep { .. } => {}
+        UploadDecision::Refuse { reason } => return Err(IngestError::NotRecorded { reason }),
+        UploadDecision::MetadataOnly { reason } => {
+            return Ok(HttpResponse::Ok().json(NotStoredReceipt {
+                tenant_id: grant.tenant_id,
+                stored: false,
+                reason,
+            }));
+        }
+    }
 
     let id = Uuid::new_v4();
     let (seal, wrapped_key) = tus.keys.new_upload(id).map_err(internal)?;
@@ -544,6 +560,14 @@ async fn write(
         .open_upload(id, &row.wrapped_key)
         .map_err(internal)?;
     let mut part = tus.dir.start_part(id, from).await.map_err(internal)?;
+    let whole = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        == Some(length);
+    if from == 0 && whole && checksum.is_none() {
+        return write_through(state, tus, grant, &row, payload, &seal, part).await;
+    }
     let remaining = length - from;
     let mut failure = None;
     loop {
@@ -628,6 +652,159 @@ async fn write(
     })
 }
 
+/// A request that carries the whole upload: its bytes are staged as usual
+/// (for a request cut short, which then leaves what arrived) and, at the
+/// same time, stored as the recording, so they are not read back. The
+/// staged copy is synced only if it has to be kept.
+async fn write_through(
+    state: &IngestionState,
+    tus: &Tus,
+    grant: &ApiKeyGrant,
+    row: &entity::Model,
+    mut payload: Body,
+    seal: &staging::UploadSeal,
+    mut part: staging::PartWriter,
+) -> Result<Progress, IngestError> {
+    let length = u64::try_from(row.upload_length).unwrap_or_default();
+    let (call, container) = staged_call(tus, row)?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, PayloadError>>(4);
+    let body: Body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+    .boxed_local();
+    let storing = admit(
+        state,
+        grant,
+        container,
+        BodyLength::Exact(length),
+        call,
+        body,
+        Some(row.id),
+    );
+    let receiving = async {
+        let mut failure = None;
+        loop {
+            let chunk = match tokio::time::timeout(state.idle_timeout, payload.next()).await {
+                Ok(Some(Ok(chunk))) => chunk,
+                Ok(None) => break,
+                Ok(Some(Err(error))) => {
+                    failure = Some(error.to_string());
+                    break;
+                }
+                Err(_) => {
+                    failure = Some(format!("no data for {}s", state.idle_timeout.as_secs()));
+                    break;
+                }
+            };
+            if let Err(error) = part.write(seal, &chunk).await {
+                failure = Some(format!("staging: {error}"));
+                break;
+            }
+            // Storage stopped reading: it failed, and says why itself.
+            if tx.send(Ok(chunk)).await.is_err() {
+                break;
+            }
+        }
+        if let Some(failure) = &failure {
+            let _ = tx
+                .send(Err(PayloadError::Io(std::io::Error::other(
+                    failure.clone(),
+                ))))
+                .await;
+        }
+        drop(tx);
+        failure
+    };
+    let (stored, failure) = tokio::join!(storing, receiving);
+    let keep = |part: staging::PartWriter| async move {
+        // What arrived is acknowledged: synced, then the offset moves.
+        if part.written() == 0 {
+            part.discard().await;
+            return Ok(0);
+        }
+        let to = part.commit().await.map_err(internal)?;
+        store::advance(state.uploads.connection(), row.id, 0, to, tus.expires_at())
+            .await
+            .map_err(database)?;
+        Ok::<u64, IngestError>(to)
+    };
+    if let Some(failure) = failure {
+        keep(part).await?;
+        return Err(IngestError::BodyFailed(failure));
+    }
+    match stored {
+        Ok(Accepted::Stored(receipt)) => {
+            part.discard().await;
+            let expires_at = tus.expires_at();
+            // A new recording marked the upload stored as it committed; a
+            // replay (the call was in already) did not.
+            if receipt.replayed {
+                let json = serde_json::to_string(&receipt)
+                    .map_err(|e| IngestError::Internal(e.to_string()))?;
+                store::finish(state.uploads.connection(), row.id, &json)
+                    .await
+                    .map_err(database)?;
+            }
+            if let Err(error) = tus.dir.remove(row.id).await {
+                warn!(upload = %row.id, %error, "could not remove a stored upload's parts");
+            }
+            Ok(Progress {
+                offset: length,
+                expires_at,
+                recording: Some(receipt.recording_id.to_string()),
+            })
+        }
+        Ok(Accepted::MetadataOnly(receipt)) => {
+            part.discard().await;
+            remove(state, tus, row.id, "kept as metadata only").await;
+            Err(IngestError::NotRecorded {
+                reason: receipt.reason,
+            })
+        }
+        Err(error) if never_stored(&error) => {
+            part.discard().await;
+            remove(state, tus, row.id, "refused").await;
+            Err(error)
+        }
+        // A passing failure: every byte is kept, and a PATCH at the
+        // upload's length tries again.
+        Err(error) => {
+            keep(part).await?;
+            Err(error)
+        }
+    }
+}
+
+/// An upload that failed so can never be stored: refused, not a conflict
+/// with itself nor an outage.
+fn never_stored(error: &IngestError) -> bool {
+    error.status().is_client_error() && error.status() != StatusCode::CONFLICT
+}
+
+async fn remove(state: &IngestionState, tus: &Tus, upload: Uuid, why: &'static str) {
+    info!(%upload, why, "resumable upload removed");
+    if let Err(error) = tus.dir.remove(upload).await {
+        warn!(%upload, %error, "could not remove an upload's parts");
+    }
+    if let Err(error) = store::delete(state.uploads.connection(), upload).await {
+        warn!(%upload, %error, "could not remove an upload");
+    }
+}
+
+/// The call metadata and audio type the upload was created with.
+fn staged_call(tus: &Tus, row: &entity::Model) -> Result<(CallMetadata, Container), IngestError> {
+    let seal = tus
+        .keys
+        .open_upload(row.id, &row.wrapped_key)
+        .map_err(internal)?;
+    let call: CallMetadata =
+        serde_json::from_slice(&seal.open_call(&row.sealed_call).map_err(internal)?)
+            .map_err(|e| IngestError::Internal(format!("a staged call: {e}")))?;
+    let container = Container::from_content_type(&row.content_type)
+        .ok_or_else(|| IngestError::Internal("a staged upload's type".into()))?;
+    Ok((call, container))
+}
+
 fn recording_of(row: &entity::Model) -> Result<Option<String>, IngestError> {
     row.receipt
         .as_deref()
@@ -650,60 +827,59 @@ async fn complete(
     row: &entity::Model,
     length: u64,
 ) -> Result<UploadReceipt, IngestError> {
+    let (call, container) = staged_call(tus, row)?;
     let seal = tus
         .keys
         .open_upload(row.id, &row.wrapped_key)
         .map_err(internal)?;
-    let call: CallMetadata =
-        serde_json::from_slice(&seal.open_call(&row.sealed_call).map_err(internal)?)
-            .map_err(|e| IngestError::Internal(format!("a staged call: {e}")))?;
-    let container = Container::from_content_type(&row.content_type)
-        .ok_or_else(|| IngestError::Internal("a staged upload's type".into()))?;
     let body = tus.dir.read(seal, length);
-    let outcome = admit(
+    match admit(
         state,
         grant,
         container,
         BodyLength::Exact(length),
         call,
         body,
+        Some(row.id),
     )
-    .await;
-    let remove = |why: &'static str| async move {
-        info!(upload = %row.id, why, "resumable upload removed");
-        if let Err(error) = tus.dir.remove(row.id).await {
-            warn!(upload = %row.id, %error, "could not remove an upload's parts");
-        }
-        if let Err(error) = store::delete(state.uploads.connection(), row.id).await {
-            warn!(upload = %row.id, %error, "could not remove an upload");
-        }
-    };
-    match outcome {
+    .await
+    {
         Ok(Accepted::Stored(receipt)) => {
-            let json = serde_json::to_string(&receipt)
-                .map_err(|e| IngestError::Internal(e.to_string()))?;
-            store::finish(state.uploads.connection(), row.id, &json)
-                .await
-                .map_err(database)?;
+            // A new recording marked the upload stored as it committed; a
+            // replay (the call was in already) did not.
+            if receipt.replayed {
+                let json = serde_json::to_string(&receipt)
+                    .map_err(|e| IngestError::Internal(e.to_string()))?;
+                store::finish(state.uploads.connection(), row.id, &json)
+                    .await
+                    .map_err(database)?;
+            }
             if let Err(error) = tus.dir.remove(row.id).await {
                 warn!(upload = %row.id, %error, "could not remove a stored upload's parts");
             }
             Ok(receipt)
         }
         Ok(Accepted::MetadataOnly(receipt)) => {
-            remove("kept as metadata only").await;
+            remove(state, tus, row.id, "kept as metadata only").await;
             Err(IngestError::NotRecorded {
                 reason: receipt.reason,
             })
         }
-        Err(error)
-            if error.status().is_client_error() && error.status() != StatusCode::CONFLICT =>
-        {
-            remove("refused").await;
+        Err(error) if never_stored(&error) => {
+            remove(state, tus, row.id, "refused").await;
             Err(error)
         }
         Err(error) => Err(error),
     }
+}
+
+/// Marks an upload stored, in the transaction that commits its recording.
+pub(crate) async fn finish_in<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    upload: Uuid,
+    receipt: &str,
+) -> Result<(), DbErr> {
+    store::finish(conn, upload, receipt).await
 }
 
 fn internal(error: impl std::fmt::Display) -> IngestError {

@@ -58,6 +58,7 @@ pub(crate) async fn advance<C: ConnectionTrait>(
     Ok(updated.rows_affected == 1)
 }
 
+/// Stored: every byte counts as received, and the receipt is kept.
 pub(crate) async fn finish<C: ConnectionTrait>(
     conn: &C,
     id: Uuid,
@@ -65,6 +66,10 @@ pub(crate) async fn finish<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     Entity::update_many()
         .col_expr(entity::Column::Receipt, Expr::value(receipt))
+        .col_expr(
+            entity::Column::UploadOffset,
+            Expr::col(entity::Column::UploadLength),
+        )
         .filter(entity::Column::Id.eq(id))
         .exec(conn)
         .await?;
