@@ -12,7 +12,7 @@
 //! and to the offset of its first byte, so frames can't be moved, swapped
 //! or replayed into another upload.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use actix_web::error::PayloadError;
@@ -153,10 +153,6 @@ pub struct StagingDir {
 impl StagingDir {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         StagingDir { root: root.into() }
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     fn upload_dir(&self, upload: Uuid) -> PathBuf {

@@ -106,30 +106,19 @@ impl MetadataService {
         tenant: TenantId,
         numbers: &[String],
     ) -> ApiResult<u64> {
-        let (_, row) = self
-            .authorize_tenant_row(actor, Permission::ManagePolicy, tenant)
-            .await?;
-        check_count(numbers)?;
-        let region = input::stored_region(row.and_then(|row| row.default_region).as_deref());
-        let pii = self.tenant_pii(tenant).await?;
+        let (pii, keys) = self.list_keys(actor, tenant, numbers).await?;
         let now = db_time(self.now());
-        let mut rows = Vec::with_capacity(numbers.len());
-        for (position, number) in numbers.iter().enumerate() {
-            let key = list_key(number, region, position)?;
-            let sealed = pii
-                .seal(
-                    RecordingId(uuid::Uuid::nil()),
-                    Party::DoNotRecord,
-                    key.as_str(),
-                )
-                .map_err(|_| corrupt("do-not-record number"))?;
-            rows.push(do_not_record_number::Model {
-                tenant_id: tenant.0,
-                number_index: pii.blind_index(&key),
-                number_ciphertext: sealed,
-                added_at: now,
-            });
-        }
+        let rows = keys
+            .iter()
+            .map(|key| {
+                Ok(do_not_record_number::Model {
+                    tenant_id: tenant.0,
+                    number_index: pii.blind_index(key),
+                    number_ciphertext: seal_listed(&pii, key.as_str())?,
+                    added_at: now,
+                })
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
         let txn = self.db.begin().await.map_err(internal)?;
         let added = store::recording_policy::add_numbers(&txn, rows)
             .await
@@ -148,17 +137,8 @@ impl MetadataService {
         tenant: TenantId,
         numbers: &[String],
     ) -> ApiResult<u64> {
-        let (_, row) = self
-            .authorize_tenant_row(actor, Permission::ManagePolicy, tenant)
-            .await?;
-        check_count(numbers)?;
-        let region = input::stored_region(row.and_then(|row| row.default_region).as_deref());
-        let pii = self.tenant_pii(tenant).await?;
-        let indexes = numbers
-            .iter()
-            .enumerate()
-            .map(|(position, number)| Ok(pii.blind_index(&list_key(number, region, position)?)))
-            .collect::<ApiResult<Vec<_>>>()?;
+        let (pii, keys) = self.list_keys(actor, tenant, numbers).await?;
+        let indexes = keys.iter().map(|key| pii.blind_index(key)).collect();
         let txn = self.db.begin().await.map_err(internal)?;
         let removed = store::recording_policy::remove_numbers(&txn, tenant.0, indexes)
             .await
@@ -202,15 +182,8 @@ impl MetadataService {
         let entries = rows
             .into_iter()
             .map(|row| {
-                let number = pii
-                    .open(
-                        RecordingId(uuid::Uuid::nil()),
-                        Party::DoNotRecord,
-                        &row.number_ciphertext,
-                    )
-                    .map_err(|_| corrupt("do-not-record number"))?;
                 Ok(DoNotRecordEntry {
-                    number,
+                    number: open_listed(&pii, &row.number_ciphertext)?,
                     added_at: row.added_at,
                 })
             })
@@ -299,6 +272,28 @@ impl MetadataService {
         }
     }
 
+    /// A change of the list: the caller may manage the policy, and every
+    /// number is a valid one (all checked before anything changes); with
+    /// the tenant's catalogue keys.
+    async fn list_keys(
+        &self,
+        actor: &Actor,
+        tenant: TenantId,
+        numbers: &[String],
+    ) -> ApiResult<(Arc<TenantPii>, Vec<phone::IndexKey>)> {
+        let (_, row) = self
+            .authorize_tenant_row(actor, Permission::ManagePolicy, tenant)
+            .await?;
+        check_count(numbers)?;
+        let region = input::stored_region(row.and_then(|row| row.default_region).as_deref());
+        let keys = numbers
+            .iter()
+            .enumerate()
+            .map(|(position, number)| list_key(number, region, position))
+            .collect::<ApiResult<Vec<_>>>()?;
+        Ok((self.tenant_pii(tenant).await?, keys))
+    }
+
     async fn audit_policy_change(
         &self,
         txn: &sea_orm::DatabaseTransaction,
@@ -361,6 +356,18 @@ fn checked_policy(mut policy: RecordingPolicy) -> ApiResult<RecordingPolicy> {
         rule.attributes = input::filter_attributes(&rule.attributes)?;
     }
     Ok(policy)
+}
+
+/// A listed number, sealed under the tenant's catalogue key (bound to no
+/// recording: the nil id).
+fn seal_listed(pii: &TenantPii, number: &str) -> ApiResult<Vec<u8>> {
+    pii.seal(RecordingId(uuid::Uuid::nil()), Party::DoNotRecord, number)
+        .map_err(|_| corrupt("do-not-record number"))
+}
+
+pub(super) fn open_listed(pii: &TenantPii, sealed: &[u8]) -> ApiResult<String> {
+    pii.open(RecordingId(uuid::Uuid::nil()), Party::DoNotRecord, sealed)
+        .map_err(|_| corrupt("do-not-record number"))
 }
 
 fn check_count(numbers: &[String]) -> ApiResult<()> {

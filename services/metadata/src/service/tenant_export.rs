@@ -179,7 +179,6 @@ impl MetadataService {
         pii: &crate::pii::TenantPii,
         line: &mut impl FnMut(Value),
     ) -> ApiResult<()> {
-        use crate::pii::Party;
         if let Some(policy) = store::recording_policy::policy(conn, tenant.0)
             .await
             .map_err(internal)?
@@ -201,13 +200,7 @@ impl MetadataService {
             let Some(last) = rows.last() else { break };
             after = Some(last.number_index.clone());
             for row in rows {
-                let number = pii
-                    .open(
-                        callvault_contracts::RecordingId(uuid::Uuid::nil()),
-                        Party::DoNotRecord,
-                        &row.number_ciphertext,
-                    )
-                    .map_err(|_| corrupt("do-not-record number"))?;
+                let number = super::recording_policy::open_listed(pii, &row.number_ciphertext)?;
                 line(json!({"type": "do_not_record", "number": number, "added_at": row.added_at}));
             }
         }
